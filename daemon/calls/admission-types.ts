@@ -1,0 +1,30 @@
+// The contract between the dialplan handler (xml_curl) and the call ledger (ESL):
+// the dialplan fetch asks for a slot before it routes a call.
+import type { TenantId } from '../db/tenant-context.js';
+
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+
+/** Per-tenant concurrency ceilings; null = unlimited. */
+export interface Ceilings {
+  maxInbound: number | null;
+  maxOutbound: number | null;
+  maxTotal: number | null;
+}
+
+export interface AdmissionRequest {
+  tenantId: TenantId;
+  /** The A-leg Unique-ID from the dialplan fetch: the reservation's key. */
+  callUuid: string;
+  direction: CallDirection;
+  ceilings: Ceilings;
+  /** FreeSWITCH node (xml_curl `hostname`) the call is on. */
+  node: string;
+}
+
+export type AdmissionDecision =
+  | { admitted: true }
+  | { admitted: false; sipCode: number; reason: string };
+
+export interface CallAdmission {
+  admit(req: AdmissionRequest): Promise<AdmissionDecision>;
+}
