@@ -28,6 +28,7 @@ export interface Config {
   poolMax: number;
   xmlCurl: { path: string; user: string; password: string; allowFrom: string[]; cacheableMs: number };
   esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
+  metrics: { maxTenantLabels: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -159,6 +160,9 @@ export function loadConfig(env: Env = process.env): Config {
     esl: {
       nodes: eslNodes(r),
       commandTimeoutMs: r.int('FS_TENANTD_ESL_COMMAND_TIMEOUT_MS', 5000, 100, 120_000),
+    },
+    metrics: {
+      maxTenantLabels: r.int('FS_TENANTD_METRICS_MAX_TENANTS', 500, 0, 100_000),
     },
   };
   if (r.problems.length) throw new ConfigError(r.problems);

@@ -14,3 +14,21 @@ export function createRegistry(): MetricsRegistry {
 export function metric<M extends client.Metric<string>>(registry: MetricsRegistry, name: string, make: () => M): M {
   return (registry.getSingleMetric(name) as M | undefined) ?? make();
 }
+
+/**
+ * Bounds per-tenant label cardinality: the first `max` tenants seen keep their
+ * own label value, later ones share "_other", so tens of thousands of tenants
+ * cannot blow up a Prometheus server. `max` is FS_TENANTD_METRICS_MAX_TENANTS.
+ */
+export class TenantLabels {
+  static readonly OTHER = '_other';
+  private readonly known = new Set<string>();
+  constructor(readonly max: number) {}
+
+  label(tenantSlug: string): string {
+    if (this.known.has(tenantSlug)) return tenantSlug;
+    if (this.known.size >= this.max) return TenantLabels.OTHER;
+    this.known.add(tenantSlug);
+    return tenantSlug;
+  }
+}
