@@ -26,9 +26,10 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
 
 let code = 1;
 try {
-  const pattern = new RegExp(`${filter ? `.*${filter}.*` : ''}\\.test\\.js$`);
-  const ctx = await parse(here, pattern, { ignore: [/helpers\//] });
-  if (ctx.suites.length === 0) throw new Error(`no test files match ${pattern}`);
+  const ctx = await parse(here, /\.test\.js$/, { ignore: [/helpers\//] });
+  // The filter is a regular expression over the file's path (e.g. "esl", "test/db/").
+  if (filter) ctx.suites = ctx.suites.filter((s) => new RegExp(filter).test(s.file));
+  if (ctx.suites.length === 0) throw new Error(`no test files match ${filter}`);
   await run(ctx.suites, { bail: false });
   code = process.exitCode === undefined ? 0 : Number(process.exitCode);
 } catch (err) {
