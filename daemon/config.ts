@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { projectRoot } from './paths.js';
+import { readJwtConfig, type JwtConfig } from './auth/jwt-config.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -29,6 +30,8 @@ export interface Config {
   xmlCurl: { path: string; user: string; password: string; allowFrom: string[]; cacheableMs: number };
   esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
   metrics: { maxTenantLabels: number };
+  /** Admin API bearer tokens (daemon/auth/jwt-config.ts). */
+  jwt: JwtConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -164,6 +167,7 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: {
       maxTenantLabels: r.int('FS_TENANTD_METRICS_MAX_TENANTS', 500, 0, 100_000),
     },
+    jwt: readJwtConfig(r, stateDir),
   };
   if (r.problems.length) throw new ConfigError(r.problems);
   return config;
