@@ -28,8 +28,14 @@ export interface Config {
   database: DatabaseConfig;
   poolMax: number;
   xmlCurl: { path: string; user: string; password: string; allowFrom: string[]; cacheableMs: number };
+  /** Tenant snapshot cache behind xml_curl (daemon/tenants). */
+  tenantCache: { ttlMs: number; maxTenants: number; maxNegative: number; negativeTtlMs: number };
+  /** Where the sofia profiles served in sofia.conf listen. */
+  sipProfiles: { internal: SipListen; external: SipListen };
   esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
   metrics: { maxTenantLabels: number };
+  /** Bound on the whole SIGTERM/SIGINT shutdown (daemon/lifecycle.ts). */
+  shutdownTimeoutMs: number;
   /** Admin API bearer tokens (daemon/auth/jwt-config.ts). */
   jwt: JwtConfig;
 }
@@ -135,6 +141,19 @@ function eslNodes(r: EnvReader): EslNodeConfig[] {
   return nodes;
 }
 
+export interface SipListen { ip: string; port: number }
+
+function sipListen(r: EnvReader, name: string, fallback: string): SipListen {
+  const v = r.raw(name) ?? fallback;
+  const m = /^(\[[0-9a-fA-F:]+\]|[0-9.]+):(\d{1,5})$/.exec(v);
+  const ip = m?.[1]?.replace(/^\[|\]$/g, '');
+  if (!m || !ip || !isIP(ip) || Number(m[2]) < 1 || Number(m[2]) > 65535) {
+    r.problems.push(`${name}=${JSON.stringify(v)}: expected ip:port, e.g. 127.0.0.1:5060 or [::1]:5060`);
+    return { ip: '127.0.0.1', port: 5060 };
+  }
+  return { ip, port: Number(m[2]) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const r = new EnvReader(env);
   const stateDir = path.resolve(r.string('FS_TENANTD_STATE_DIR', path.join(projectRoot, 'var')));
@@ -160,6 +179,16 @@ export function loadConfig(env: Env = process.env): Config {
       allowFrom: r.cidrList('FS_TENANTD_XMLCURL_ALLOW_FROM', []),
       cacheableMs: r.int('FS_TENANTD_DIRECTORY_CACHEABLE_MS', 60_000, 0, 86_400_000),
     },
+    tenantCache: {
+      ttlMs: r.int('FS_TENANTD_TENANT_CACHE_TTL_MS', 300_000, 1000, 86_400_000),
+      maxTenants: r.int('FS_TENANTD_TENANT_CACHE_MAX', 5000, 10, 1_000_000),
+      maxNegative: r.int('FS_TENANTD_NEGATIVE_CACHE_MAX', 10_000, 10, 1_000_000),
+      negativeTtlMs: r.int('FS_TENANTD_NEGATIVE_CACHE_TTL_MS', 60_000, 1000, 86_400_000),
+    },
+    sipProfiles: {
+      internal: sipListen(r, 'FS_TENANTD_SIP_INTERNAL', '127.0.0.1:5060'),
+      external: sipListen(r, 'FS_TENANTD_SIP_EXTERNAL', '127.0.0.1:5080'),
+    },
     esl: {
       nodes: eslNodes(r),
       commandTimeoutMs: r.int('FS_TENANTD_ESL_COMMAND_TIMEOUT_MS', 5000, 100, 120_000),
@@ -167,6 +196,8 @@ export function loadConfig(env: Env = process.env): Config {
     metrics: {
       maxTenantLabels: r.int('FS_TENANTD_METRICS_MAX_TENANTS', 500, 0, 100_000),
     },
+    // Below Docker's default 10 s stop grace period, so the daemon exits before SIGKILL.
+    shutdownTimeoutMs: r.int('FS_TENANTD_SHUTDOWN_TIMEOUT_MS', 8000, 500, 600_000),
     jwt: readJwtConfig(r, stateDir),
   };
   if (r.problems.length) throw new ConfigError(r.problems);

@@ -1,9 +1,21 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 
 export interface HttpServerOptions {
   logger: Logger;
   bodyLimitBytes: number;
+}
+
+/**
+ * No "incoming request"/"request completed" line per request (FreeSWITCH fetches
+ * are the hot path and are counted in metrics instead), but failed requests and
+ * the default error handler's logs stay: bad input must leave a trace.
+ */
+class ErrorsOnlyRequestLog extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+    if (error) super.requestCompleted(error, request, reply, metadata);
+  }
 }
 
 /** The daemon's one HTTP server; each feature registers itself as a fastify plugin. */
@@ -13,7 +25,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     bodyLimit: opts.bodyLimitBytes,
     // FreeSWITCH opens a connection per fetch: no need to keep idle ones long.
     keepAliveTimeout: 5000,
-    disableRequestLogging: true,
+    logController: new ErrorsOnlyRequestLog(),
+    // During shutdown: requests already being read finish, new ones get 503.
     return503OnClosing: true,
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
