@@ -1,15 +1,20 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from './config.js';
 
-/** Structured JSON logs; secrets are redacted wherever they appear under these keys. */
-export function createLogger(level: LogLevel): Logger {
-  return pino({
-    level,
-    base: { service: 'fs-tenantd' },
-    redact: {
-      paths: ['password', '*.password', 'a1_hash', '*.a1_hash', 'token', '*.token', 'authorization', '*.authorization',
-        'req.headers.authorization', 'headers.authorization', 'sip_auth_response', '*.sip_auth_response'],
-      censor: '[redacted]',
-    },
-  });
+// Secrets are redacted wherever they appear under these keys, at the top level
+// or one object deep (pino paths take one wildcard per segment). Logs are
+// structured JSON: pass secrets' owners (user, domain), never the secret itself.
+const SECRET_KEYS = ['password', 'a1_hash', 'a1Hash', '["a1-hash"]', 'token', 'secret', 'authorization', 'cookie',
+  'sip_auth_response', 'sip_auth_nonce'];
+
+export const REDACT_PATHS: string[] = [
+  ...SECRET_KEYS.flatMap((k) => [k, k.startsWith('[') ? `*${k}` : `*.${k}`]),
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization',
+  'nodes[*].password', 'esl.nodes[*].password',
+];
+
+/** Structured JSON logs; `destination` is for tests (default: stdout). */
+export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {
+  const options = { level, base: { service: 'fs-tenantd' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -29,6 +29,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     // During shutdown: requests already being read finish, new ones get 503.
     return503OnClosing: true,
   });
+  // Responses finished while closing tell keep-alive clients to go, so the
+  // socket ends with the response instead of at keepAliveTimeout.
+  let draining = false;
+  app.addHook('preClose', async () => { draining = true; });
+  app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); });
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app as unknown as FastifyInstance;
 }
