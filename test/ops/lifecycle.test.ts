@@ -99,12 +99,13 @@ test('the HTTP step finishes a request in flight and stops accepting new connect
   });
   await inHandler;
   const done = lc.shutdown('SIGTERM');
-  // The listener is gone (or, in the instant before, answers 503): nothing new gets served.
+  // Nothing new gets served: refused once the listener is gone; in the instant before,
+  // an accepted connection is reset as idle or its request answered 503.
   const late = await new Promise<string>((resolve) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => { res.resume(); resolve(String(res.statusCode)); });
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
-  assert.ok(late === 'ECONNREFUSED' || late === '503', `new request after shutdown began got ${late}`);
+  assert.ok(['ECONNREFUSED', 'ECONNRESET', '503'].includes(late), `new request after shutdown began got ${late}`);
   assert.equal(exits, [], 'shutdown waits for the request in flight');
   release();
   const res = await response;
