@@ -1,0 +1,349 @@
+// Keeps every node's mod_callcenter equal to the database and turns its
+// callcenter::info events into per-tenant metrics.
+//
+// - Full reconciliation of a node at start-up and after each ESL (re)connect
+//   ('ready'), and of every node after the change feed resyncs or a tenant /
+//   SIP domain changes: read the node's queue, agent and tier lists, plan
+//   (planner.ts), send the commands.
+// - Incremental: changes to queues, agents, tiers and extensions are batched
+//   for `debounceMs` and reconciled for the touched tenants only (the node's
+//   objects in those tenants' domains).
+// - Work for one node runs strictly one task at a time, so two plans never
+//   interleave their commands.
+import type { Logger } from 'pino';
+import type pg from 'pg';
+import client from 'prom-client';
+import type { ChangeEvent } from '../db/change-feed.js';
+import { withTenant, type TenantId } from '../db/tenant-context.js';
+import { metric, type MetricsRegistry, type TenantLabels } from '../metrics.js';
+import { CALLCENTER_SUBCLASS, eventDomain, parseCcEvent, type Headers } from './cc-events.js';
+import { DomainOwners } from './domain-owners.js';
+import { parseAgentList, parseMemberList, parseQueueList, parseTierList } from './list-parsers.js';
+import { DEFAULT_AGENT_LEG_TIMEOUT_S, loadAllCallcenters, loadTenantCallcenter } from './load-desired.js';
+import { agentFsName, apiArg } from './naming.js';
+import type { CallcenterNode } from './node-port.js';
+import { planReconciliation, type ActualState, type Plan } from './planner.js';
+import { QueueStats, type QueueOwner } from './queue-stats.js';
+import { isAgentStatus, type AgentStatus, type TenantCallcenter } from './types.js';
+
+/** The change feed as far as this module uses it. */
+export interface ChangeSource {
+  on(event: 'change', fn: (e: ChangeEvent) => void): unknown;
+  on(event: 'resync', fn: () => void): unknown;
+  off(event: 'change', fn: (e: ChangeEvent) => void): unknown;
+  off(event: 'resync', fn: () => void): unknown;
+}
+
+export interface CallcenterSyncOptions {
+  pool: pg.Pool;
+  log: Logger;
+  registry: MetricsRegistry;
+  tenantLabels: TenantLabels;
+  nodes: readonly CallcenterNode[];
+  changes?: ChangeSource;
+  /** Seconds an agent's phone rings (leg_timeout in the contact). */
+  agentLegTimeoutS?: number;
+  /** How long changes are collected before one incremental push (well under a second). */
+  debounceMs?: number;
+  /** Events queued for attribution per node before new ones are dropped (database slow or down). */
+  maxEventBacklog?: number;
+}
+
+export class AgentNotFoundError extends Error {
+  override name = 'AgentNotFoundError';
+}
+
+export interface AgentStatusResult {
+  agent: string;
+  status: AgentStatus;
+  nodes: Array<{ node: string; ok: boolean; reply: string }>;
+}
+
+const TENANT_TABLES = new Set(['queues', 'agents', 'tiers', 'extensions']);
+const GLOBAL_TABLES = new Set(['sip_domains', 'tenants']);
+
+const ok = (reply: string): boolean => reply.trimStart().startsWith('+OK');
+
+export class CallcenterSync {
+  readonly stats: QueueStats;
+  private readonly owners: DomainOwners;
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly eventChains = new Map<string, { tail: Promise<void>; backlog: number }>();
+  private readonly listeners: Array<() => void> = [];
+  private pendingTenants = new Set<TenantId>();
+  private pendingFull = false;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = true;
+  private readonly m: {
+    syncErrors: client.Counter;
+    refusals: client.Counter<'reason'>;
+    commands: client.Counter<'kind' | 'outcome'>;
+    runs: client.Counter<'mode' | 'outcome'>;
+    events: client.Counter<'outcome'>;
+  };
+
+  constructor(private readonly o: CallcenterSyncOptions) {
+    const r = o.registry;
+    this.stats = new QueueStats(r, o.tenantLabels);
+    this.owners = new DomainOwners(o.pool);
+    this.m = {
+      syncErrors: metric(r, 'fs_tenantd_callcenter_sync_errors_total', () => new client.Counter({
+        name: 'fs_tenantd_callcenter_sync_errors_total', registers: [r],
+        help: 'mod_callcenter sync problems: failed or refused commands, unreadable lists, failed reconciliations' })),
+      refusals: metric(r, 'fs_tenantd_callcenter_refusals_total', () => new client.Counter({
+        name: 'fs_tenantd_callcenter_refusals_total', labelNames: ['reason'], registers: [r],
+        help: 'Desired call-center objects the planner refused because they could cross tenants' })),
+      commands: metric(r, 'fs_tenantd_callcenter_commands_total', () => new client.Counter({
+        name: 'fs_tenantd_callcenter_commands_total', labelNames: ['kind', 'outcome'], registers: [r],
+        help: 'callcenter_config commands sent to FreeSWITCH, by kind and outcome (ok, error)' })),
+      runs: metric(r, 'fs_tenantd_callcenter_reconciliations_total', () => new client.Counter({
+        name: 'fs_tenantd_callcenter_reconciliations_total', labelNames: ['mode', 'outcome'], registers: [r],
+        help: 'Reconciliations of a node, by mode (full, incremental) and outcome (ok, error)' })),
+      events: metric(r, 'fs_tenantd_callcenter_events_total', () => new client.Counter({
+        name: 'fs_tenantd_callcenter_events_total', labelNames: ['outcome'], registers: [r],
+        help: 'callcenter::info events by outcome: attributed, or why they were dropped' })),
+    };
+  }
+
+  /** Subscribes to the nodes and the change feed, and reconciles every node already connected. */
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    for (const node of this.o.nodes) {
+      const onReady = () => this.enqueueFull(node);
+      const onEvent = (h: Headers) => this.onEvent(node, h);
+      node.on('ready', onReady);
+      node.on('event', onEvent);
+      this.listeners.push(() => { node.off('ready', onReady); node.off('event', onEvent); });
+      if (node.connected) this.enqueueFull(node);
+    }
+    const changes = this.o.changes;
+    if (changes) {
+      const onChange = (e: ChangeEvent) => this.onChange(e);
+      const onResync = () => { this.owners.clear(); this.pendingFull = true; this.schedule(); };
+      changes.on('change', onChange);
+      changes.on('resync', onResync);
+      this.listeners.push(() => { changes.off('change', onChange); changes.off('resync', onResync); });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.listeners.splice(0).forEach((off) => off());
+    await this.idle();
+  }
+
+  /** Resolves once every queued reconciliation and event has been processed (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      if (this.timer) {
+        await new Promise((resolve) => setTimeout(resolve, this.o.debounceMs ?? 100));
+        continue;
+      }
+      const events = [...this.eventChains.values()];
+      if (this.chains.size === 0 && events.every((c) => c.backlog === 0)) return;
+      await Promise.all([...this.chains.values(), ...events.map((c) => c.tail)]);
+    }
+  }
+
+  /** Full reconciliation of every connected node, now. */
+  async reconcileAll(): Promise<void> {
+    await Promise.all(this.o.nodes.filter((n) => n.connected).map((n) => this.enqueueFull(n)));
+  }
+
+  /**
+   * Sets an agent's status (Available, On Break, ...) in the database, through
+   * withTenant, and pushes it to every connected node. Callers (the admin API)
+   * decide who may do this; throws AgentNotFoundError when the tenant has no
+   * agent on that extension.
+   */
+  async setAgentStatus(tenantId: TenantId, extension: string, status: AgentStatus): Promise<AgentStatusResult> {
+    if (!isAgentStatus(status)) throw new TypeError(`unknown agent status ${JSON.stringify(status)}`);
+    const row = await withTenant(this.o.pool, tenantId, async (db) => {
+      const { rows: [r] } = await db.query<{ domain: string | null; enabled: boolean }>(
+        `UPDATE agents a SET status = $2 FROM extensions e
+         WHERE e.tenant_id = a.tenant_id AND e.id = a.extension_id AND e.number = $1
+         RETURNING e.enabled, (SELECT domain FROM sip_domains WHERE is_primary) AS domain`, [extension, status]);
+      return r;
+    });
+    if (!row) throw new AgentNotFoundError(`no agent on extension ${JSON.stringify(extension)} in this tenant`);
+    if (!row.domain || !row.enabled) return { agent: '', status, nodes: [] };
+    const agent = agentFsName(extension, row.domain);
+    const command = `callcenter_config agent set status ${apiArg(agent)} ${apiArg(status)}`;
+    const nodes = await Promise.all(this.o.nodes.filter((n) => n.connected).map((node) =>
+      this.enqueue(node, async () => {
+        const reply = await this.send(node, 'agent set', command).catch((err: Error) => `-ERR ${err.message}`);
+        return { node: node.name, ok: ok(reply), reply: reply.trim() };
+      })));
+    this.o.log.info({ tenantId, agent, status, nodes }, 'callcenter: agent status set');
+    return { agent, status, nodes };
+  }
+
+  // --- scheduling -------------------------------------------------------------
+
+  private enqueue<T>(node: CallcenterNode, task: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(node.name) ?? Promise.resolve();
+    const run = prev.then(task);
+    const tail = run.then(() => undefined, () => undefined);
+    this.chains.set(node.name, tail);
+    void tail.then(() => { if (this.chains.get(node.name) === tail) this.chains.delete(node.name); });
+    return run;
+  }
+
+  private enqueueFull(node: CallcenterNode): Promise<void> {
+    return this.enqueue(node, () => this.reconcile(node, 'full', undefined));
+  }
+
+  private onChange(e: ChangeEvent): void {
+    if (GLOBAL_TABLES.has(e.table)) {
+      this.owners.clear();
+      this.pendingFull = true;
+    } else if (TENANT_TABLES.has(e.table)) {
+      this.pendingTenants.add(e.tenantId);
+    } else {
+      return;
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const full = this.pendingFull;
+      const tenants = [...this.pendingTenants];
+      this.pendingFull = false;
+      this.pendingTenants = new Set();
+      for (const node of this.o.nodes.filter((n) => n.connected)) {
+        void this.enqueue(node, () => this.reconcile(node, full ? 'full' : 'incremental', full ? undefined : tenants));
+      }
+    }, this.o.debounceMs ?? 100);
+  }
+
+  // --- reconciliation ----------------------------------------------------------
+
+  private async reconcile(node: CallcenterNode, mode: 'full' | 'incremental', tenants: TenantId[] | undefined): Promise<void> {
+    if (this.stopped || !node.connected) return;
+    const legTimeout = this.o.agentLegTimeoutS ?? DEFAULT_AGENT_LEG_TIMEOUT_S;
+    try {
+      let desired: TenantCallcenter[];
+      let scope: Set<string> | undefined;
+      if (tenants) {
+        const loaded = await Promise.all(tenants.map((t) => loadTenantCallcenter(this.o.pool, t, legTimeout)));
+        if (loaded.some((t) => t === undefined)) {
+          // A tenant that should hold nothing: its domain is unknown from here, so look at everything.
+          return await this.reconcile(node, 'full', undefined);
+        }
+        desired = loaded as TenantCallcenter[];
+        scope = new Set(desired.map((t) => t.domain));
+      } else {
+        desired = await loadAllCallcenters(this.o.pool, legTimeout);
+      }
+      const actual = await this.readActual(node);
+      const plan = planReconciliation(desired, actual, scope ? { scope } : {});
+      this.report(node, plan);
+      let failed = 0;
+      for (const c of plan.commands) {
+        const reply = await this.send(node, c.kind, c.command);
+        if (!ok(reply)) {
+          failed++;
+          this.o.log.warn({ node: node.name, command: c.command, reply: reply.trim().slice(0, 200), tenantId: c.tenantId }, 'callcenter: command failed');
+        }
+      }
+      if (mode === 'full') await this.snapshot(node, plan.commands.length ? undefined : actual, desired);
+      this.m.runs.inc({ mode, outcome: failed ? 'error' : 'ok' });
+      this.o.log.info({ node: node.name, mode, commands: plan.commands.length, failed, refused: plan.refusals.length, tenants: desired.length },
+        'callcenter: reconciled');
+    } catch (err) {
+      this.m.runs.inc({ mode, outcome: 'error' });
+      this.m.syncErrors.inc();
+      this.o.log.error({ node: node.name, mode, err: (err as Error).message }, 'callcenter: reconciliation failed; retried at the next change or reconnect');
+    }
+  }
+
+  private async send(node: CallcenterNode, kind: string, command: string): Promise<string> {
+    try {
+      const reply = await node.api(command);
+      const good = ok(reply);
+      this.m.commands.inc({ kind, outcome: good ? 'ok' : 'error' });
+      if (!good) this.m.syncErrors.inc();
+      return reply;
+    } catch (err) {
+      this.m.commands.inc({ kind, outcome: 'error' });
+      this.m.syncErrors.inc();
+      throw err;
+    }
+  }
+
+  private async readActual(node: CallcenterNode): Promise<ActualState> {
+    const queues = parseQueueList(await node.api('callcenter_config queue list'));
+    const agents = parseAgentList(await node.api('callcenter_config agent list'));
+    const tiers = parseTierList(await node.api('callcenter_config tier list'));
+    return { queues, agents, tiers };
+  }
+
+  /** Refreshes the node's queue metrics from its own lists. */
+  private async snapshot(node: CallcenterNode, current: ActualState | undefined, desired: TenantCallcenter[]): Promise<void> {
+    const state = current ?? await this.readActual(node);
+    const members = parseMemberList(await node.api('callcenter_config queue list members'));
+    const owners = new Map<string, QueueOwner>(desired.map((t) => [t.domain, { tenantSlug: t.slug }]));
+    this.stats.replaceNode(node.name, { tiers: state.tiers, agents: state.agents, members }, owners);
+  }
+
+  private report(node: CallcenterNode, plan: Plan): void {
+    for (const r of plan.refusals) {
+      this.m.refusals.inc({ reason: r.reason });
+      this.m.syncErrors.inc();
+      this.o.log.error({ node: node.name, ...r }, 'callcenter: refused an object that could cross tenants');
+    }
+    if (plan.unremovable.length) {
+      this.m.syncErrors.inc();
+      this.o.log.warn({ node: node.name, names: plan.unremovable }, 'callcenter: node holds objects no tenant owns and the API cannot name');
+    }
+  }
+
+  // --- events -------------------------------------------------------------------
+
+  private onEvent(node: CallcenterNode, h: Headers): void {
+    if (h['Event-Subclass'] !== CALLCENTER_SUBCLASS) return;
+    const e = parseCcEvent(h);
+    if (!e) {
+      this.m.events.inc({ outcome: 'malformed' });
+      this.o.log.warn({ node: node.name, action: h['CC-Action'] }, 'callcenter: dropped a malformed callcenter::info event');
+      return;
+    }
+    const where = eventDomain(e);
+    if (!where.ok) {
+      this.drop(node, e.action, where.reason);
+      return;
+    }
+    let chain = this.eventChains.get(node.name);
+    if (!chain) this.eventChains.set(node.name, chain = { tail: Promise.resolve(), backlog: 0 });
+    if (chain.backlog >= (this.o.maxEventBacklog ?? 10_000)) {
+      this.drop(node, e.action, 'backlog');
+      return;
+    }
+    const c = chain;
+    c.backlog++;
+    // One chain per node keeps events in arrival order even when some wait for a database look-up.
+    c.tail = c.tail.then(async () => {
+      try {
+        const owner = await this.owners.resolve(where.domain);
+        if (!owner) return this.drop(node, e.action, 'unknown-domain', where.domain);
+        this.stats.apply(node.name, e, { tenantSlug: owner.tenantSlug });
+        this.m.events.inc({ outcome: 'attributed' });
+      } catch (err) {
+        this.drop(node, e.action, 'lookup-failed', where.domain, (err as Error).message);
+      } finally {
+        c.backlog--;
+      }
+    });
+  }
+
+  private drop(node: CallcenterNode, action: string, reason: string, domain?: string, err?: string): void {
+    this.m.events.inc({ outcome: reason });
+    this.o.log.warn({ node: node.name, action, reason, domain, err }, 'callcenter: dropped a callcenter::info event that maps to no tenant');
+  }
+}
