@@ -1,0 +1,66 @@
+// Item 2: sip_auth over every user of the scale data set, each asked once, with
+// an empty cache, against a plain pg loop doing the look-ups those fetches need.
+// Item 5 (first half): the daemon's RSS once all of them are cached.
+import { freshDatabase } from '../helpers/postgres.js';
+import { generate, type BenchContext } from './context.js';
+import type { LookupResult } from './pg-lookup-loop.js';
+import { layout, startChild, type Child } from './processes.js';
+import { figure, type Figure } from './report.js';
+import { seedScale } from './scale-data.js';
+import type { DaemonStart } from './xmlcurl.bench.js';
+
+const MB = 2 ** 20;
+
+export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
+  const users = ctx.tenants * ctx.usersPerTenant;
+  const db = await freshDatabase(ctx.cluster);
+  let daemon: Child | undefined;
+  let loop: Child | undefined;
+  try {
+    const t0 = Date.now();
+    const seedPool = db.appPool(4);
+    await seedScale(seedPool, { tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant, parallel: 4 });
+    await seedPool.end();
+    // Fresh planner statistics (ANALYZE needs the owner), so the first look-ups use the indexes.
+    const owner = db.ownerPool(1);
+    await owner.query('ANALYZE');
+    await owner.end();
+    ctx.log(`cold: seeded ${ctx.tenants} tenants x ${ctx.usersPerTenant} users in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc']);
+    const started = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
+    const idle = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
+    const d = await generate(daemon, {
+      host: '127.0.0.1', port: started.port, mode: 'close', connections: ctx.connections,
+      source: { kind: 'scaled-sip-auth', tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant, auth: started.auth },
+      durationMs: Number.MAX_SAFE_INTEGER, requests: users, warmupMs: 0, expect: '<user ',
+    });
+    const loaded = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
+    const cache = await daemon.call<Record<string, unknown>>('cacheStats').catch(() => null);
+    await daemon.stop();
+    daemon = undefined;
+
+    loop = await startChild('pg-lookup-loop.js', layout.serverCpu);
+    const b = await loop.call<LookupResult>('run', { url: db.appUrl, poolMax: ctx.poolMax, inFlight: ctx.connections, tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant });
+    await loop.stop();
+    loop = undefined;
+    if (b.found !== users) throw new Error(`plain pg loop found ${b.found} of ${users} users`);
+    ctx.log(`cold: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), plain pg ${Math.round(b.rps)} lookups/s (p99 ${b.p99Ms.toFixed(2)} ms); RSS ${(idle.rssBytes / MB).toFixed(0)} -> ${(loaded.rssBytes / MB).toFixed(0)} MB; cache ${JSON.stringify(cache)}`);
+
+    const what = `directory sip_auth, ${users.toLocaleString('en-US')} distinct users in ${ctx.tenants} tenants, empty cache, new connection per request`;
+    const baselineName = `plain pg loop: resolve_sip_domain + extension row in withTenant per user, pool ${ctx.poolMax}, ${ctx.connections} in flight`;
+    return [
+      figure({ id: '2.cold.rps', what, unit: 'req/s', better: 'higher', value: d.rps, baseline: b.rps, baselineName,
+        target: { on: 'ratio', op: '>=', limit: 0.5 }, note: `each user asked once (${d.requests} requests), ${ctx.connections} connections, pool ${ctx.poolMax}; CPU share daemon ${Math.round(d.serverCpuShare * 100)}%, generator ${Math.round(d.generatorCpuShare * 100)}%` }),
+      figure({ id: '2.cold.p99', what: `${what}: p99 latency`, unit: 'ms', better: 'lower', value: d.p99Ms, baseline: b.p99Ms, baselineName }),
+      figure({ id: '5.rss.cached-users', what: `daemon RSS with ${users.toLocaleString('en-US')} users cached (after GC)`, unit: 'MB', better: 'lower',
+        value: loaded.rssBytes / MB, baseline: idle.rssBytes / MB, baselineName: 'the same daemon process idle, before the run',
+        ...(users >= 100_000 ? { target: { on: 'value', op: '<=', limit: 250 } } : {}),
+        note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB` }),
+    ];
+  } finally {
+    await loop?.stop();
+    await daemon?.stop();
+    await db.drop();
+  }
+}

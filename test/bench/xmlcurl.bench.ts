@@ -1,0 +1,94 @@
+// Items 1 and 3: warm-cache fetches with the real captured requests, against a
+// bare fastify + formbody route answering a constant document of the same bytes.
+import { seedDemo } from '../../daemon/db/demo-seed.js';
+import { freshDatabase } from '../helpers/postgres.js';
+import { generate, type BenchContext, type LoadRun } from './context.js';
+import { fetchOnce } from './http-wire.js';
+import type { LoadJob } from './load-generator.js';
+import { layout, startChild, type Child } from './processes.js';
+import { figure, type Figure } from './report.js';
+import { FIXTURES, requestFactory, type Credentials } from './requests.js';
+
+interface Case {
+  id: string;
+  what: string;
+  fixture: string;
+  mode: LoadJob['mode'];
+  /** A string every answer must contain (so a not-found answer cannot pass as a fast one). */
+  expect: string;
+  /** Issue 8's target on the req/s ratio, if any. */
+  rpsTarget?: number;
+}
+
+const CASES: Case[] = [
+  { id: '1.close', what: 'directory sip_auth, warm, new TCP connection per request', fixture: FIXTURES.sipAuthRegister, mode: 'close', expect: '<user ', rpsTarget: 0.9 },
+  { id: '1.keepalive', what: 'directory sip_auth, warm, keep-alive', fixture: FIXTURES.sipAuthRegister, mode: 'keepalive', expect: '<user ', rpsTarget: 0.9 },
+  { id: '3.internal', what: 'dialplan internal call 1000->1001, warm, new connection per request', fixture: FIXTURES.dialplanInternal, mode: 'close', expect: 'bridge' },
+  { id: '3.did', what: 'dialplan DID +15550001000 from trunk, warm, new connection per request', fixture: FIXTURES.dialplanDid, mode: 'close', expect: '<action ' },
+];
+
+export interface DaemonStart { port: number; auth: Credentials }
+
+/** Best run of `rounds` (highest req/s): on a shared machine the best run is the least disturbed one. */
+function best(runs: LoadRun[]): LoadRun {
+  return runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+}
+
+/** Who was busy: a server below ~0.9 of its core means something else (generator, machine) limited the run. */
+export function cpuShares(d: LoadRun, b: LoadRun): string {
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  return `CPU share server/generator: fs-tenantd ${pct(d.serverCpuShare)}/${pct(d.generatorCpuShare)}, baseline ${pct(b.serverCpuShare)}/${pct(b.generatorCpuShare)}`;
+}
+
+export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
+  const db = await freshDatabase(ctx.cluster);
+  const seedPool = db.appPool(2);
+  await seedDemo(seedPool);
+  await seedPool.end();
+  const figures: Figure[] = [];
+  let daemon: Child | undefined;
+  let baseline: Child | undefined;
+  try {
+    daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc']);
+    const started = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
+    for (const c of CASES) {
+      const source = { kind: 'fixture', fixture: c.fixture, auth: started.auth } as const;
+      const first = await fetchOnce(started.port, requestFactory(source).get(0));
+      const body = first.body.toString('utf8');
+      if (first.status !== 200 || !body.includes(c.expect)) {
+        figures.push(figure({ id: `${c.id}.rps`, what: c.what, unit: 'req/s', better: 'higher', value: null, baseline: null, baselineName: 'bare fastify+formbody route',
+          note: `daemon answered ${first.status} without ${JSON.stringify(c.expect)}: ${body.slice(0, 200)}` }));
+        continue;
+      }
+      baseline = await startChild('servers/baseline-http.js', layout.serverCpu);
+      const { port: basePort } = await baseline.call<{ port: number }>('start', { document: body, contentType: first.contentType });
+      const job = (port: number): LoadJob => ({ host: '127.0.0.1', port, mode: c.mode, connections: ctx.connections, source,
+        durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, expect: c.expect });
+      const baseRuns: LoadRun[] = [];
+      const daemonRuns: LoadRun[] = [];
+      // Interleaved, so a disturbance on the shared machine hits both sides alike.
+      for (let round = 0; round < (ctx.quick ? 1 : 2); round++) {
+        baseRuns.push(await generate(baseline, job(basePort)));
+        daemonRuns.push(await generate(daemon, job(started.port)));
+      }
+      await baseline.stop();
+      baseline = undefined;
+      const b = best(baseRuns);
+      const d = best(daemonRuns);
+      ctx.log(`${c.id}: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), baseline ${Math.round(b.rps)} req/s (p99 ${b.p99Ms.toFixed(2)} ms), ${first.body.length} B answer`);
+      const baselineName = `bare fastify+formbody route, same ${first.body.length}-byte document`;
+      const note = `${ctx.connections} connections, best of ${baseRuns.length} interleaved ${ctx.durationMs / 1000}s runs, ${d.requests} requests; ${cpuShares(d, b)}`;
+      figures.push(
+        figure({ id: `${c.id}.rps`, what: c.what, unit: 'req/s', better: 'higher', value: d.rps, baseline: b.rps, baselineName, note,
+          ...(c.rpsTarget ? { target: { on: 'ratio', op: '>=', limit: c.rpsTarget } } : {}) }),
+        figure({ id: `${c.id}.p50`, what: `${c.what}: p50 latency`, unit: 'ms', better: 'lower', value: d.p50Ms, baseline: b.p50Ms, baselineName }),
+        figure({ id: `${c.id}.p99`, what: `${c.what}: p99 latency`, unit: 'ms', better: 'lower', value: d.p99Ms, baseline: b.p99Ms, baselineName }),
+      );
+    }
+  } finally {
+    await baseline?.stop();
+    await daemon?.stop();
+    await db.drop();
+  }
+  return figures;
+}
