@@ -69,8 +69,10 @@ export async function pendingMigrations(pool: pg.Pool): Promise<string[]> {
   let have: Set<string>;
   try {
     have = new Set((await pool.query<{ version: string }>('SELECT version FROM schema_migrations')).rows.map((r) => r.version));
-  } catch {
-    return wanted;
+  } catch (err) {
+    // Only "no such table" means nothing is applied; an unreachable server must say so.
+    if ((err as { code?: string }).code === '42P01') return wanted;
+    throw new Error(`cannot read schema_migrations: ${(err as Error).message}`);
   }
   return wanted.filter((v) => !have.has(v));
 }
