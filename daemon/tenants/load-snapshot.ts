@@ -1,0 +1,116 @@
+// Reads from PostgreSQL what the tenant caches hold. Before a tenant is known
+// only the SECURITY DEFINER resolvers are used; everything else goes through
+// withTenant, so row-level security decides what a snapshot can contain.
+import type pg from 'pg';
+import { asTenantId, withTenant, type TenantId } from '../db/tenant-context.js';
+import type { Agent, Did, Extension, OutboundRoute, Queue, TenantRef, TenantSnapshot, TenantStatus, Tier, Trunk } from './snapshot.js';
+
+/** The tenant owning a SIP domain, or null. */
+export async function resolveDomain(pool: pg.Pool, domain: string): Promise<TenantId | null> {
+  const { rows } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM resolve_sip_domain($1)', [domain]);
+  return rows[0] ? asTenantId(rows[0].tenant_id) : null;
+}
+
+/** The tenant owning a DID (E.164), or null. */
+export async function resolveDid(pool: pg.Pool, e164: string): Promise<TenantId | null> {
+  const { rows } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM resolve_did($1)', [e164]);
+  return rows[0] ? asTenantId(rows[0].tenant_id) : null;
+}
+
+export async function listTenants(pool: pg.Pool): Promise<TenantRef[]> {
+  const { rows } = await pool.query<{ tenant_id: string; tenant_slug: string; tenant_status: TenantStatus }>(
+    'SELECT tenant_id, tenant_slug, tenant_status FROM list_tenants()');
+  return rows.map((r) => ({ id: asTenantId(r.tenant_id), slug: r.tenant_slug, status: r.tenant_status }));
+}
+
+// One statement, one round trip: the policies limit every sub-select to the
+// transaction's tenant, so no WHERE tenant_id is needed (or trusted).
+const SNAPSHOT_SQL = `
+SELECT json_build_object(
+  'tenant', (SELECT json_build_object('id', id, 'slug', slug, 'status', status,
+      'max_inbound', max_inbound, 'max_outbound', max_outbound, 'max_total', max_total,
+      'cid_name', default_caller_id_name, 'cid_number', default_caller_id_number) FROM tenants),
+  'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
+  'extensions', (SELECT coalesce(json_agg(json_build_object('number', number, 'a1_hash', a1_hash, 'a1_realm', a1_realm,
+      'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables)), '[]') FROM extensions),
+  'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
+  'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
+      'extension', e.number, 'queue', q.name)), '[]')
+    FROM dids d LEFT JOIN extensions e ON e.id = d.extension_id LEFT JOIN queues q ON q.id = d.queue_id),
+  'trunks', (SELECT coalesce(json_agg(json_build_object('name', name, 'proxy', proxy, 'username', username, 'password', password,
+      'register', register, 'cidrs', allowed_cidrs::text[], 'enabled', enabled)), '[]') FROM sip_trunks),
+  'routes', (SELECT coalesce(json_agg(json_build_object('name', r.name, 'pattern', r.pattern, 'priority', r.priority, 'trunk', t.name,
+      'strip', r.strip_digits, 'prepend', r.prepend, 'cid_number', r.caller_id_number, 'cid_name', r.caller_id_name)
+      ORDER BY r.priority, r.name), '[]')
+    FROM outbound_routes r JOIN sip_trunks t ON t.id = r.trunk_id WHERE r.enabled),
+  'agents', (SELECT coalesce(json_agg(json_build_object('extension', e.number, 'status', a.status, 'max_no_answer', a.max_no_answer,
+      'wrap_up_time', a.wrap_up_time, 'reject_delay_time', a.reject_delay_time, 'busy_delay_time', a.busy_delay_time,
+      'no_answer_delay_time', a.no_answer_delay_time) ORDER BY e.number), '[]')
+    FROM agents a JOIN extensions e ON e.id = a.extension_id),
+  'tiers', (SELECT coalesce(json_agg(json_build_object('queue', q.name, 'extension', e.number, 'level', t.level, 'position', t.position)
+      ORDER BY q.name, t.level, t.position, e.number), '[]')
+    FROM tiers t JOIN queues q ON q.id = t.queue_id JOIN agents a ON a.id = t.agent_id JOIN extensions e ON e.id = a.extension_id)
+) AS snapshot`;
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type Row = Record<string, any>;
+
+function stringVariables(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    for (const [k, val] of Object.entries(v as Record<string, unknown>)) if (typeof val === 'string') out[k] = val;
+  }
+  return out;
+}
+
+/** Compiles a route pattern; null if JavaScript cannot (the route is then skipped and reported). */
+function compile(pattern: string): RegExp | null {
+  try { return new RegExp(pattern); } catch { return null; }
+}
+
+export interface SnapshotProblem { tenantId: TenantId; what: string }
+
+/** The tenant's snapshot, or null if the tenant does not exist. */
+export async function loadSnapshot(pool: pg.Pool, tenantId: TenantId, onProblem: (p: SnapshotProblem) => void = () => undefined): Promise<TenantSnapshot | null> {
+  const raw = await withTenant(pool, tenantId, async (c) => (await c.query<{ snapshot: Row }>(SNAPSHOT_SQL)).rows[0]!.snapshot, { readOnly: true });
+  const t = raw.tenant as Row | null;
+  if (!t) return null;
+  const domains = (raw.domains as Row[]);
+  const extensions = new Map<string, Extension>((raw.extensions as Row[]).map((e) => [e.number, {
+    number: e.number, a1Hash: e.a1_hash, a1Realm: e.a1_realm, callerIdName: e.cid_name, callerIdNumber: e.cid_number,
+    enabled: e.enabled, variables: stringVariables(e.variables),
+  }]));
+  const queues = new Map<string, Queue>((raw.queues as Row[]).map((q) => [q.name, {
+    name: q.name, dialCode: q.dial_code, strategy: q.strategy, mohSound: q.moh_sound, timeBaseScore: q.time_base_score,
+    maxWaitTime: q.max_wait_time, maxWaitTimeWithNoAgent: q.max_wait_time_with_no_agent, tierRulesApply: q.tier_rules_apply,
+    discardAbandonedAfter: q.discard_abandoned_after, abandonedResumeAllowed: q.abandoned_resume_allowed,
+  }]));
+  const dids = new Map<string, Did>((raw.dids as Row[]).map((d) => [d.e164, {
+    e164: d.e164, enabled: d.enabled,
+    destination: d.type === 'queue' ? { type: 'queue', queue: d.queue } : { type: 'extension', extension: d.extension },
+  }]));
+  const trunks: Trunk[] = (raw.trunks as Row[]).map((r) => ({
+    name: r.name, proxy: r.proxy, username: r.username, password: r.password, register: r.register,
+    allowedCidrs: r.cidrs ?? [], enabled: r.enabled,
+  }));
+  const outboundRoutes: OutboundRoute[] = [];
+  for (const r of raw.routes as Row[]) {
+    const pattern = compile(r.pattern);
+    if (!pattern) { onProblem({ tenantId, what: `outbound route ${r.name}: pattern does not compile` }); continue; }
+    outboundRoutes.push({ name: r.name, pattern, priority: r.priority, trunk: r.trunk, stripDigits: r.strip, prepend: r.prepend,
+      callerIdNumber: r.cid_number, callerIdName: r.cid_name });
+  }
+  const agents: Agent[] = (raw.agents as Row[]).map((a) => ({
+    extension: a.extension, status: a.status, maxNoAnswer: a.max_no_answer, wrapUpTime: a.wrap_up_time,
+    rejectDelayTime: a.reject_delay_time, busyDelayTime: a.busy_delay_time, noAnswerDelayTime: a.no_answer_delay_time,
+  }));
+  const tiers: Tier[] = (raw.tiers as Row[]).map((x) => ({ queue: x.queue, agentExtension: x.extension, level: x.level, position: x.position }));
+  return {
+    id: asTenantId(t.id), slug: t.slug, status: t.status,
+    primaryDomain: domains.find((d) => d.primary)?.domain ?? null,
+    domains: domains.map((d) => d.domain as string),
+    ceilings: { maxInbound: t.max_inbound, maxOutbound: t.max_outbound, maxTotal: t.max_total },
+    defaultCallerIdName: t.cid_name, defaultCallerIdNumber: t.cid_number,
+    extensions, queues, dids, trunks, outboundRoutes, agents, tiers,
+  };
+}

@@ -1,0 +1,130 @@
+// Answers one parsed fetch: looks up what it needs in the tenant store (the only
+// I/O), asks the call ledger for a slot before routing a call, and hands the
+// rest to the pure renderers in xml-handlers/.
+import type { Logger } from 'pino';
+import type { CallAdmission } from '../calls/admission-types.js';
+import type { Trace } from '../tenants/loading-cache.js';
+import type { TenantStore } from '../tenants/tenant-store.js';
+import { renderAcl } from '../../xml-handlers/configuration/acl.js';
+import { renderCallcenterQueue, renderCallcenterSettings } from '../../xml-handlers/configuration/callcenter.js';
+import { renderSofia, type SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
+import { PUBLIC_CONTEXT, decidePublicCall, decideTenantCall, didKey, renderRejection, renderRoute, type DialplanDecision } from '../../xml-handlers/dialplan.js';
+import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser } from '../../xml-handlers/directory.js';
+import { sipDomain, type ConfigurationRequest, type DialplanRequest, type DirectoryRequest, type FetchRequest } from '../../xml-handlers/fetch-request.js';
+import { NOT_FOUND } from '../../xml-handlers/xml.js';
+import { parseFsName } from '../callcenter/naming.js';
+
+export type Outcome = 'hit' | 'miss' | 'not_found' | 'error';
+
+export interface Answer { xml: string; outcome: Outcome }
+
+export interface AnswerDeps {
+  store: TenantStore;
+  log: Logger;
+  cacheableMs: number;
+  sipProfiles: SofiaProfiles;
+  admission?: CallAdmission;
+}
+
+const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
+const notFound: Answer = { xml: NOT_FOUND, outcome: 'not_found' };
+
+async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
+  switch (req.kind) {
+    case 'sip_auth': case 'user_call': case 'message-count': {
+      const d = decideUser(req, await deps.store.byDomain(req.domain, trace));
+      if (d.kind === 'not_found') {
+        deps.log.debug({ domain: req.domain, user: req.user, action: req.kind, reason: d.reason }, 'xml_curl directory: not found');
+        return notFound;
+      }
+      return found(renderUser(d, { cacheableMs: deps.cacheableMs }), trace);
+    }
+    case 'gateways': {
+      const domains = (await deps.store.all(trace)).filter((t) => t.status === 'active').flatMap((t) => t.domains);
+      return found(renderGatewayDomains(domains), trace);
+    }
+    case 'network-list': {
+      const t = await deps.store.byDomain(req.domain, trace);
+      return t?.status === 'active' ? found(renderNetworkListDomain(req.domain), trace) : notFound;
+    }
+    case 'unsupported':
+      return notFound;
+  }
+}
+
+async function decideCall(req: DialplanRequest, deps: AnswerDeps, trace: Trace): Promise<DialplanDecision> {
+  if (req.context === PUBLIC_CONTEXT) {
+    const e164 = didKey(req.destination);
+    if (!e164) return { kind: 'reject', tenant: null, known: false, rejection: { sipCode: 404, reason: 'Not Found', detail: 'destination is not an E.164 number' } };
+    return decidePublicCall(req, await deps.store.byDid(e164, trace), e164);
+  }
+  const domain = sipDomain(req.context);
+  if (!domain) return { kind: 'reject', tenant: null, known: false, rejection: { sipCode: 404, reason: 'Not Found', detail: 'context is neither public nor a SIP domain' } };
+  return decideTenantCall(req, await deps.store.byDomain(domain, trace));
+}
+
+async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, trace: Trace): Promise<Answer> {
+  const decision = await decideCall(req, deps, trace);
+  const ctx = { callUuid: req.callUuid, context: req.context, destination: req.destination, node };
+  if (decision.kind === 'reject') {
+    const { rejection, tenant } = decision;
+    deps.log.info({ ...ctx, tenant: tenant?.slug, sipCode: rejection.sipCode, reason: rejection.detail }, 'xml_curl dialplan: call rejected');
+    const xml = renderRejection(req.context, rejection);
+    return decision.known ? found(xml, trace) : { xml, outcome: 'not_found' };
+  }
+  const { tenant, direction } = decision;
+  const contextName = req.context === PUBLIC_CONTEXT ? PUBLIC_CONTEXT : (sipDomain(req.context) ?? req.context);
+  if (deps.admission) {
+    const verdict = await deps.admission.admit({ tenantId: tenant.id, callUuid: req.callUuid, direction, ceilings: tenant.ceilings, node });
+    if (!verdict.admitted) {
+      deps.log.warn({ ...ctx, tenant: tenant.slug, direction, sipCode: verdict.sipCode, reason: verdict.reason }, 'xml_curl dialplan: call refused by admission');
+      return found(renderRejection(contextName, { sipCode: verdict.sipCode, reason: verdict.reason, detail: 'admission' }), trace);
+    }
+  }
+  return found(renderRoute(contextName, decision), trace);
+}
+
+async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
+  switch (req.file) {
+    case 'sofia.conf': {
+      const xml = renderSofia(deps.sipProfiles, await deps.store.all(trace), req.profile);
+      return xml ? found(xml, trace) : notFound;
+    }
+    case 'acl.conf': {
+      const { xml, skipped } = renderAcl(await deps.store.all(trace));
+      for (const s of skipped) deps.log.warn(s, 'acl.conf: left out a CIDR that does not parse');
+      return found(xml, trace);
+    }
+    case 'callcenter.conf': {
+      if (req.queue === undefined) return found(renderCallcenterSettings(), trace);
+      const name = parseFsName(req.queue, 'queue');
+      if (!name) return notFound;
+      const tenant = await deps.store.byDomain(name.domain, trace);
+      // Queue names carry the primary domain only; another domain of the tenant is not the same queue.
+      if (!tenant || tenant.primaryDomain !== name.domain) return notFound;
+      const xml = renderCallcenterQueue(tenant, name.domain, name.local);
+      return xml ? found(xml, trace) : notFound;
+    }
+    case 'other':
+      return notFound;
+  }
+}
+
+/** Never rejects: a database failure with nothing cached is answered (not-found, or a 503 for calls) and reported as 'error'. */
+export async function answerFetch(req: FetchRequest, deps: AnswerDeps): Promise<Answer> {
+  const trace: Trace = { loads: 0 };
+  try {
+    switch (req.section) {
+      case 'directory': return await directory(req.directory, deps, trace);
+      case 'dialplan': return await dialplan(req.dialplan, req.node, deps, trace);
+      case 'configuration': return await configuration(req.configuration, deps, trace);
+      case 'other': return notFound;
+    }
+  } catch (err) {
+    deps.log.error({ err, section: req.section, node: req.node }, 'xml_curl: could not answer (database unreachable and nothing cached?)');
+    const xml = req.section === 'dialplan'
+      ? renderRejection(req.dialplan.context, { sipCode: 503, reason: 'Service Unavailable', detail: 'lookup failed' })
+      : NOT_FOUND;
+    return { xml, outcome: 'error' };
+  }
+}

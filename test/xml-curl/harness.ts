@@ -1,0 +1,64 @@
+// One xml_curl endpoint on a real socket over a real (seeded) database, wired as
+// main.ts wires it; suites build one per database they create.
+import type pg from 'pg';
+import { pino } from 'pino';
+import type { CallAdmission } from '../../daemon/calls/admission-types.js';
+import { createHttpServer } from '../../daemon/http/server.js';
+import { createRegistry, type MetricsRegistry } from '../../daemon/metrics.js';
+import { TenantStore } from '../../daemon/tenants/tenant-store.js';
+import { xmlCurlPlugin } from '../../daemon/xml-curl/plugin.js';
+import type { Target } from '../helpers/xml-curl-client.js';
+
+export const CREDENTIALS = { user: 'freeswitch', password: 'demo-xmlcurl' };
+export const SIP_PROFILES = { internal: { ip: '127.0.0.1', port: 5060 }, external: { ip: '127.0.0.1', port: 5080 } };
+
+export interface Endpoint {
+  target: Target;
+  store: TenantStore;
+  registry: MetricsRegistry;
+  close(): Promise<void>;
+  /** Current value of one series, 0 if absent. */
+  value(metric: string, labels: Record<string, string>): Promise<number>;
+}
+
+export interface EndpointOptions {
+  admission?: CallAdmission;
+  cacheableMs?: number;
+  ttlMs?: number;
+  bodyLimitBytes?: number;
+  allowFrom?: string[];
+  now?: () => number;
+}
+
+export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): Promise<Endpoint> {
+  const log = pino({ level: 'silent' });
+  const registry = createRegistry();
+  const store = new TenantStore({ pool, log, registry, ttlMs: opts.ttlMs ?? 300_000, maxTenants: 100, maxNegative: 50, negativeTtlMs: 60_000, now: opts.now });
+  const app = createHttpServer({ logger: log, bodyLimitBytes: opts.bodyLimitBytes ?? 65536 });
+  await app.register(xmlCurlPlugin, {
+    path: '/freeswitch/xml', ...CREDENTIALS, allowFrom: opts.allowFrom ?? [], cacheableMs: opts.cacheableMs ?? 60_000,
+    bodyLimitBytes: opts.bodyLimitBytes ?? 65536, sipProfiles: SIP_PROFILES, store, log, registry, admission: opts.admission,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  return {
+    target: { host: '127.0.0.1', port, ...CREDENTIALS },
+    store,
+    registry,
+    close: () => app.close(),
+    value: async (name, labels) => {
+      const m = registry.getSingleMetric(name);
+      if (!m) return 0;
+      const { values } = await m.get();
+      const hit = values.find((v) => Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val));
+      return hit?.value ?? 0;
+    },
+  };
+}
+
+/** The demo tenants' ids (they are random per seed). */
+export async function tenantIds(pool: pg.Pool): Promise<{ acme: string; globex: string }> {
+  const { rows } = await pool.query<{ tenant_id: string; tenant_slug: string }>('SELECT tenant_id, tenant_slug FROM list_tenants()');
+  const id = (slug: string) => rows.find((r) => r.tenant_slug === slug)!.tenant_id;
+  return { acme: id('acme'), globex: id('globex') };
+}

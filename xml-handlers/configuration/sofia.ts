@@ -1,0 +1,67 @@
+// sofia.conf (mod_sofia sofia.c). Fetched in two forms: config_sofia (global,
+// no `profile`: every profile's settings) and launch_sofia_worker_thread
+// (`profile=<name>`: that profile's gateways and domains). Both get the same
+// document filtered to the asked-for profile.
+//   internal: phones register and call here; every call is digest-authenticated
+//             (auth-calls), and the directory's user_context then picks the tenant.
+//   external: trunks; no auth, only sources in acl `trunks`; calls land in `public`
+//             where the dialplan checks the DID's owner against the source address.
+// Tenant trunks become gateways on `external`, named <tenant>_<trunk>.
+import type { TenantSnapshot } from '../../daemon/tenants/snapshot.js';
+import { TRUNKS_ACL, gatewayName } from '../gateway-name.js';
+import { params, section, serialize, type XMLBuilder } from '../xml.js';
+
+export interface SipListen { ip: string; port: number }
+export interface SofiaProfiles { internal: SipListen; external: SipListen }
+
+export const PROFILE_NAMES = ['internal', 'external'] as const;
+
+function gateways(profile: XMLBuilder, tenants: readonly TenantSnapshot[]): void {
+  const gws = profile.ele('gateways');
+  for (const t of tenants) {
+    if (t.status !== 'active') continue;
+    for (const trunk of t.trunks) {
+      if (!trunk.enabled || !trunk.proxy) continue;
+      // sofia requires username and password when register=true (it skips the gateway otherwise).
+      const register = trunk.register && !!trunk.username && !!trunk.password;
+      const p: Array<[string, string]> = [
+        ['proxy', trunk.proxy], ['register', String(register)], ['context', 'public'], ['caller-id-in-from', 'true'],
+      ];
+      if (trunk.username) p.push(['username', trunk.username]);
+      if (trunk.password) p.push(['password', trunk.password]);
+      params(gws.ele('gateway', { name: gatewayName(t.slug, trunk.name) }), 'params', p);
+    }
+  }
+}
+
+/** undefined when `profile` names a profile we don't serve (FreeSWITCH then gets not-found). */
+export function renderSofia(cfg: SofiaProfiles, tenants: readonly TenantSnapshot[], profile: string | undefined): string | undefined {
+  if (profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(profile)) return undefined;
+  const conf = section('configuration', { description: 'fs-tenantd' }).ele('configuration', { name: 'sofia.conf', description: 'sofia Endpoint' });
+  params(conf, 'global_settings', [['log-level', '0']]);
+  const profiles = conf.ele('profiles');
+  if (profile === undefined || profile === 'internal') {
+    const p = profiles.ele('profile', { name: 'internal' });
+    p.ele('aliases');
+    p.ele('gateways');
+    p.ele('domains').ele('domain', { name: 'all', alias: 'false', parse: 'true' });
+    params(p, 'settings', [
+      ['sip-ip', cfg.internal.ip], ['rtp-ip', cfg.internal.ip], ['sip-port', String(cfg.internal.port)],
+      ['context', 'public'], ['dialplan', 'XML'], ['auth-calls', 'true'],
+      // The auth user must be the REGISTER's To user (sofia PFLAG_CHECKUSER).
+      ['inbound-reg-force-matching-username', 'true'],
+      ['challenge-realm', 'auto_from'],
+    ]);
+  }
+  if (profile === undefined || profile === 'external') {
+    const p = profiles.ele('profile', { name: 'external' });
+    p.ele('aliases');
+    gateways(p, tenants);
+    p.ele('domains');
+    params(p, 'settings', [
+      ['sip-ip', cfg.external.ip], ['rtp-ip', cfg.external.ip], ['sip-port', String(cfg.external.port)],
+      ['context', 'public'], ['dialplan', 'XML'], ['auth-calls', 'false'], ['apply-inbound-acl', TRUNKS_ACL],
+    ]);
+  }
+  return serialize(conf);
+}

@@ -1,0 +1,96 @@
+// directory section: who may register and be called, as sofia_reg.c and
+// mod_dptools.c read it. A user is answered only inside its own tenant's
+// domain, only while extension and tenant are enabled.
+import { CHANNEL_VARS } from '../daemon/calls/channel-vars.js';
+import type { DirectoryRequest } from './fetch-request.js';
+import type { Extension, TenantSnapshot } from '../daemon/tenants/snapshot.js';
+import { NOT_FOUND, params, section, serialize, text, trusted } from './xml.js';
+
+export type DirectoryDecision =
+  | { kind: 'user'; tenant: TenantSnapshot; extension: Extension; domain: string; withHash: boolean }
+  | { kind: 'not_found'; reason: string };
+
+type UserRequest = Extract<DirectoryRequest, { kind: 'sip_auth' | 'user_call' | 'message-count' }>;
+
+/** Decides the answer for a user lookup, given the tenant that owns the requested domain (or null). */
+export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): DirectoryDecision {
+  if (!tenant) return { kind: 'not_found', reason: 'unknown domain' };
+  if (tenant.status !== 'active') return { kind: 'not_found', reason: 'tenant suspended' };
+  const extension = tenant.extensions.get(req.user);
+  if (!extension) return { kind: 'not_found', reason: 'unknown user' };
+  if (!extension.enabled) return { kind: 'not_found', reason: 'extension disabled' };
+  // The stored hash is MD5(user:realm:password) for a1Realm only: for any other
+  // realm the digest cannot match, so don't hand it out.
+  const withHash = req.domain === extension.a1Realm;
+  if (req.kind === 'sip_auth') {
+    if (!withHash) return { kind: 'not_found', reason: 'realm is not the extension\'s a1 realm' };
+    // sofia files a REGISTER under the To host and authenticates with the realm:
+    // both must be this tenant's domain, or one tenant's credentials could
+    // register a contact in another tenant's domain.
+    if (req.method === 'REGISTER' && req.toHost !== undefined && req.toHost !== req.domain) {
+      return { kind: 'not_found', reason: 'REGISTER To host differs from the realm' };
+    }
+    if (req.method !== 'REGISTER' && req.fromHost !== undefined && req.fromHost !== req.domain) {
+      return { kind: 'not_found', reason: 'From host differs from the realm' };
+    }
+  }
+  return { kind: 'user', tenant, extension, domain: req.domain, withHash };
+}
+
+// Variables the daemon owns: an extension's own `variables` may not override them
+// (user_context decides which tenant's dialplan runs; fs_* are the ledger's trust anchors).
+const RESERVED = new Set(['user_context', 'domain_name', 'user_name', 'number_alias', 'effective_caller_id_name', 'effective_caller_id_number']);
+const VAR_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+export function tenantDialVars(tenant: TenantSnapshot): string {
+  return `${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug}`;
+}
+
+/** The domain's dial-string: the usual sofia_contact lookup, plus the tenant variables so the B-leg carries them from CHANNEL_CREATE. */
+function dialString(tenant: TenantSnapshot): string {
+  return `{^^:sip_invite_domain=\${dialed_domain}:presence_id=\${dialed_user}@\${dialed_domain}`
+    + `:${CHANNEL_VARS.tenantId}=${tenant.id}:${CHANNEL_VARS.tenantSlug}=${tenant.slug}}`
+    + '${sofia_contact(*/${dialed_user}@${dialed_domain})}';
+}
+
+export interface UserRenderOptions {
+  /** `cacheable` attribute (ms); 0 leaves it out so FreeSWITCH does not cache. */
+  cacheableMs: number;
+}
+
+export function renderUser(d: Extract<DirectoryDecision, { kind: 'user' }>, opts: UserRenderOptions): string {
+  const { tenant, extension: ext } = d;
+  const domain = section('directory').ele('domain', { name: d.domain });
+  params(domain, 'params', [['dial-string', trusted(dialString(tenant))]]);
+  const userAttrs: Record<string, string> = { id: ext.number };
+  if (opts.cacheableMs > 0) userAttrs.cacheable = String(opts.cacheableMs);
+  const user = domain.ele('users').ele('user', userAttrs);
+  if (d.withHash) params(user, 'params', [['a1-hash', ext.a1Hash]]);
+  const vars = user.ele('variables');
+  const add = (name: string, value: string) => vars.ele('variable', { name, value: text(value) });
+  for (const [name, value] of Object.entries(ext.variables)) {
+    if (VAR_NAME.test(name) && !RESERVED.has(name) && !name.startsWith('fs_')) add(name, value);
+  }
+  add('user_context', tenant.primaryDomain ?? d.domain);
+  add(CHANNEL_VARS.tenantId, tenant.id);
+  add(CHANNEL_VARS.tenantSlug, tenant.slug);
+  add('effective_caller_id_number', ext.callerIdNumber ?? ext.number);
+  add('effective_caller_id_name', ext.callerIdName ?? ext.number);
+  if (tenant.defaultCallerIdNumber) add('outbound_caller_id_number', tenant.defaultCallerIdNumber);
+  if (tenant.defaultCallerIdName) add('outbound_caller_id_name', tenant.defaultCallerIdName);
+  return serialize(user);
+}
+
+/** purpose=gateways: the domains (no users: trunks are sofia.conf gateways, not directory ones). */
+export function renderGatewayDomains(domains: readonly string[]): string {
+  const s = section('directory');
+  for (const name of domains) s.ele('domain', { name });
+  return serialize(s);
+}
+
+/** purpose=network-list: the domain exists, but no user of ours carries a `cidr`, so the list gets no entries. */
+export function renderNetworkListDomain(domain: string): string {
+  return serialize(section('directory').ele('domain', { name: domain }).ele('users'));
+}
+
+export { NOT_FOUND };

@@ -1,0 +1,128 @@
+// Turns a mod_xml_curl POST body (already form-decoded) into a typed request.
+// mod_xml_curl.c always sends hostname, section, tag_name, key_name, key_value
+// first, then every header of the event that triggered the fetch. Only the
+// fields a handler uses are read; each is validated here, so handlers never see
+// a raw string from the wire where a domain, number or uuid is expected.
+
+export type FormBody = Readonly<Record<string, string | string[] | undefined>>;
+
+/** A fetch that cannot be answered at all (HTTP 400). */
+export class BadFetch extends Error {
+  override name = 'BadFetch';
+}
+
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const NODE = /^[A-Za-z0-9._-]{1,255}$/;
+const MAX_VALUE = 4096;
+
+/** A SIP domain in our canonical form (lower case), or undefined if it cannot be one. */
+export function sipDomain(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const d = value.toLowerCase();
+  return DOMAIN.test(d) ? d : undefined;
+}
+
+/** Reads single-valued fields; a field sent twice with different values is ambiguous and refused. */
+function reader(body: FormBody) {
+  return (name: string): string | undefined => {
+    const v = body[name];
+    if (Array.isArray(v)) {
+      if (v.some((x) => x !== v[0])) throw new BadFetch(`field ${name} appears more than once`);
+      return v[0];
+    }
+    if (v !== undefined && v.length > MAX_VALUE) throw new BadFetch(`field ${name} is too long`);
+    return v;
+  };
+}
+
+export type SipAuthMethod = 'REGISTER' | 'INVITE' | 'OTHER';
+
+export type DirectoryRequest =
+  /** sofia_reg_parse_auth: digest authentication of a REGISTER, INVITE, ... */
+  | { kind: 'sip_auth'; user: string; domain: string; method: SipAuthMethod; toHost?: string; fromHost?: string }
+  /** mod_dptools user_outgoing_channel (bridge user/N@domain), mod_voicemail message-count. */
+  | { kind: 'user_call' | 'message-count'; user: string; domain: string }
+  /** sofia launch_sofia_worker_thread: <domain name="all" parse="true"/>. */
+  | { kind: 'gateways' }
+  /** switch_load_network_lists: <node domain="..."/> in acl.conf. */
+  | { kind: 'network-list'; domain: string }
+  | { kind: 'unsupported'; detail: string };
+
+export interface DialplanRequest {
+  /** Hunt-Context: the tenant's domain for registered users, `public` for trunks. */
+  context: string;
+  destination: string;
+  /** The A-leg Unique-ID. */
+  callUuid: string;
+  /** variable_fs_tenant_id as the directory put it on the channel, if any. */
+  channelTenantId: string | undefined;
+  /** variable_sip_network_ip: the address the INVITE came from. */
+  sourceIp: string | undefined;
+}
+
+export type ConfigurationRequest =
+  | { file: 'sofia.conf'; profile: string | undefined }
+  | { file: 'acl.conf' }
+  | { file: 'callcenter.conf'; queue: string | undefined }
+  | { file: 'other'; name: string };
+
+export type FetchRequest =
+  | { section: 'directory'; node: string; directory: DirectoryRequest }
+  | { section: 'dialplan'; node: string; dialplan: DialplanRequest }
+  | { section: 'configuration'; node: string; configuration: ConfigurationRequest }
+  | { section: 'other'; node: string; name: string };
+
+function parseDirectory(get: (n: string) => string | undefined): DirectoryRequest {
+  const purpose = get('purpose');
+  if (purpose === 'gateways') return { kind: 'gateways' };
+  if (purpose === 'network-list') {
+    const domain = sipDomain(get('domain') ?? get('key_value'));
+    return domain ? { kind: 'network-list', domain } : { kind: 'unsupported', detail: 'network-list without a valid domain' };
+  }
+  const action = get('action');
+  if (action !== 'sip_auth' && action !== 'user_call' && action !== 'message-count') {
+    return { kind: 'unsupported', detail: `action ${JSON.stringify(action ?? '')}` };
+  }
+  // switch_xml_locate_user sends key=id (or number-alias, which no user of ours has).
+  if ((get('key') ?? 'id') !== 'id') return { kind: 'unsupported', detail: `key ${JSON.stringify(get('key'))}` };
+  const domain = sipDomain(get('domain'));
+  const user = get('user');
+  if (!domain || !user || !/^[0-9]{2,10}$/.test(user)) return { kind: 'unsupported', detail: 'user or domain is not one we could hold' };
+  if (action !== 'sip_auth') return { kind: action, user, domain };
+  const m = get('sip_auth_method');
+  const method: SipAuthMethod = m === 'REGISTER' || m === 'INVITE' ? m : 'OTHER';
+  return { kind: 'sip_auth', user, domain, method, toHost: get('sip_to_host')?.toLowerCase(), fromHost: get('sip_from_host')?.toLowerCase() };
+}
+
+function parseDialplan(get: (n: string) => string | undefined): DialplanRequest {
+  const context = get('Hunt-Context') ?? get('Caller-Context');
+  const destination = get('Hunt-Destination-Number') ?? get('Caller-Destination-Number');
+  const callUuid = get('Unique-ID') ?? get('Channel-Call-UUID');
+  if (!context) throw new BadFetch('dialplan fetch without Hunt-Context');
+  if (destination === undefined) throw new BadFetch('dialplan fetch without Hunt-Destination-Number');
+  if (!callUuid || !UUID.test(callUuid)) throw new BadFetch('dialplan fetch without a valid Unique-ID');
+  return { context, destination, callUuid, channelTenantId: get('variable_fs_tenant_id'), sourceIp: get('variable_sip_network_ip') };
+}
+
+function parseConfiguration(get: (n: string) => string | undefined): ConfigurationRequest {
+  const name = get('key_value') ?? '';
+  if (name === 'sofia.conf') return { file: 'sofia.conf', profile: get('profile') || undefined };
+  if (name === 'acl.conf') return { file: 'acl.conf' };
+  if (name === 'callcenter.conf') return { file: 'callcenter.conf', queue: get('CC-Queue') || undefined };
+  return { file: 'other', name };
+}
+
+export function parseFetch(body: FormBody): FetchRequest {
+  const get = reader(body);
+  const node = get('hostname');
+  const section = get('section');
+  if (!node || !NODE.test(node)) throw new BadFetch('missing or invalid hostname');
+  if (!section) throw new BadFetch('missing section');
+  switch (section) {
+    case 'directory': return { section, node, directory: parseDirectory(get) };
+    case 'dialplan': return { section, node, dialplan: parseDialplan(get) };
+    case 'configuration': return { section, node, configuration: parseConfiguration(get) };
+    default: return { section: 'other', node, name: section };
+  }
+}

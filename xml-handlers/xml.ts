@@ -1,0 +1,53 @@
+// The one place XML documents for FreeSWITCH are built. xmlbuilder2 escapes
+// markup; on top of that every value that did not come from our own constants
+// goes through `text()`, because FreeSWITCH runs each xml_curl answer through
+// its config preprocessor before parsing it (switch_xml_parse_file ->
+// preprocess): `$${name}` is expanded there, and `${...}` later in action data
+// (including API calls such as ${system(...)}); control characters and stray
+// newlines would change how that line-oriented pass reads the document.
+import { create } from 'xmlbuilder2';
+import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
+
+export type { XMLBuilder };
+
+export const XML_CONTENT_TYPE = 'text/xml; charset=utf-8';
+
+// C0/C1 controls (NUL, CR, LF, TAB, ...), lone surrogates, non-characters, and `$`.
+const UNSAFE = /[\p{Cc}\p{Cs}\uFFFE\uFFFF$]/gu;
+
+/** An untrusted value made safe to place in an attribute FreeSWITCH will read. */
+export function text(value: string, max = 256): string {
+  return value.replace(UNSAFE, '').slice(0, max);
+}
+
+/** `<document type="freeswitch/xml"><section name=...>`; returns the section element. */
+export function section(name: string, attrs: Record<string, string> = {}): XMLBuilder {
+  return create({ version: '1.0', encoding: 'UTF-8' })
+    .ele('document', { type: 'freeswitch/xml' })
+    .ele('section', { name, ...attrs });
+}
+
+/**
+ * Serializes the whole document. Pretty-printed on purpose: the preprocessor
+ * drops every line that contains `<?`, so the XML declaration must sit on a
+ * line of its own, never on the same line as the document.
+ */
+export function serialize(node: XMLBuilder): string {
+  return node.doc().end({ prettyPrint: true, indent: ' ' });
+}
+
+/** The standard answer for anything we do not serve: FreeSWITCH then uses its own files or defaults. */
+export const NOT_FOUND = serialize(section('result').ele('result', { status: 'not found' }));
+
+/** A value we wrote ourselves (a template with FreeSWITCH variables): placed as is. */
+export interface Trusted { readonly trusted: string }
+export const trusted = (value: string): Trusted => ({ trusted: value });
+
+/** Adds `<params>`/`<settings>` with one `<param name value/>` each; plain strings pass through `text()`. */
+export function params(parent: XMLBuilder, tag: string, values: ReadonlyArray<readonly [string, string | Trusted]>): XMLBuilder {
+  const el = parent.ele(tag);
+  for (const [name, value] of values) {
+    el.ele('param', { name, value: typeof value === 'string' ? text(value, 1024) : value.trusted });
+  }
+  return el;
+}
