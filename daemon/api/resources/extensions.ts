@@ -1,0 +1,55 @@
+// Extensions. A password sets a1_hash = MD5(number:realm:password) with the
+// tenant's primary SIP domain as realm (what FreeSWITCH's digest auth checks);
+// the plaintext is neither stored nor returned nor logged.
+import { a1Hash } from '../../db/demo-seed.js';
+import { badRequest } from '../errors.js';
+import type { ResourceDef } from '../resource.js';
+import { bool, callerIdNumber, digits, nullable, safeText, type JsonSchema } from '../schema-types.js';
+
+/**
+ * Channel variables a tenant admin may put on an extension. An allowlist, not a
+ * denylist: FreeSWITCH gives many variables power over the host or the routing
+ * (api_hangup_hook, execute_on_answer, user_context, domain_name, fs_tenant_*),
+ * so only these harmless ones and custom `x_` names are accepted.
+ */
+export const SETTABLE_VARIABLES = ['call_timeout', 'hangup_after_bridge', 'continue_on_fail', 'ignore_early_media',
+  'effective_caller_id_name', 'effective_caller_id_number', 'outbound_caller_id_name', 'outbound_caller_id_number',
+  'default_language', 'timezone'] as const;
+
+const variables: JsonSchema = {
+  type: 'object',
+  maxProperties: 32,
+  propertyNames: { pattern: `^(x_[a-z0-9_]{1,60}|${SETTABLE_VARIABLES.join('|')})$` },
+  additionalProperties: safeText(256),
+};
+
+export const password: JsonSchema = { type: 'string', minLength: 8, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' };
+
+export const extensions: ResourceDef = {
+  path: 'extensions',
+  table: 'extensions',
+  noun: 'extension',
+  fields: {
+    number: { column: 'number', schema: digits(2, 10), required: true },
+    callerIdName: { column: 'caller_id_name', schema: nullable(safeText(80)) },
+    callerIdNumber: { column: 'caller_id_number', schema: nullable(callerIdNumber) },
+    enabled: { column: 'enabled', schema: bool },
+    variables: { column: 'variables', schema: variables, cast: '::jsonb' },
+    realm: { column: 'a1_realm', schema: { type: 'string' }, readOnly: true },
+  },
+  secrets: { password },
+  secretsRequiredOnCreate: true,
+  async beforeWrite({ db, input, before }) {
+    const number = (input.number ?? before?.number) as string;
+    const pw = input.password as string | undefined;
+    if (pw === undefined) {
+      if (before && input.number !== undefined && input.number !== before.number) {
+        throw badRequest('password', 'is required when the number changes (the SIP digest hash covers the number)');
+      }
+      return {};
+    }
+    const { rows: [domain] } = await db.query<{ domain: string }>('SELECT domain FROM sip_domains ORDER BY is_primary DESC, created_at LIMIT 1');
+    if (!domain) throw badRequest('password', 'the tenant has no SIP domain to use as realm');
+    return { a1_hash: a1Hash(number, domain.domain, pw), a1_realm: domain.domain };
+  },
+};
