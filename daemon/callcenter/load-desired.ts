@@ -40,20 +40,19 @@ export async function loadTenantCallcenter(pool: pg.Pool, tenantId: TenantId, le
        LEFT JOIN sip_domains d ON d.tenant_id = t.id AND d.is_primary`);
     if (!tenant || tenant.status !== 'active' || !tenant.domain) return undefined;
     const domain = tenant.domain;
-    const [queues, agents, tiers] = await Promise.all([
-      db.query<QueueDbRow>(`SELECT name, strategy, moh_sound, time_base_score, tier_rules_apply, discard_abandoned_after,
-        abandoned_resume_allowed, max_wait_time, max_wait_time_with_no_agent FROM queues ORDER BY name`),
-      db.query<AgentDbRow>(`SELECT e.number, a.status, a.max_no_answer, a.wrap_up_time, a.reject_delay_time,
+    // One client runs one query at a time: sequential on purpose.
+    const queues = await db.query<QueueDbRow>(`SELECT name, strategy, moh_sound, time_base_score, tier_rules_apply, discard_abandoned_after,
+        abandoned_resume_allowed, max_wait_time, max_wait_time_with_no_agent FROM queues ORDER BY name`);
+    const agents = await db.query<AgentDbRow>(`SELECT e.number, a.status, a.max_no_answer, a.wrap_up_time, a.reject_delay_time,
         a.busy_delay_time, a.no_answer_delay_time
         FROM agents a JOIN extensions e ON e.tenant_id = a.tenant_id AND e.id = a.extension_id
-        WHERE e.enabled ORDER BY e.number`),
-      db.query<TierDbRow>(`SELECT q.name AS queue, e.number, t.level, t.position
+        WHERE e.enabled ORDER BY e.number`);
+    const tiers = await db.query<TierDbRow>(`SELECT q.name AS queue, e.number, t.level, t.position
         FROM tiers t
         JOIN queues q ON q.tenant_id = t.tenant_id AND q.id = t.queue_id
         JOIN agents a ON a.tenant_id = t.tenant_id AND a.id = t.agent_id
         JOIN extensions e ON e.tenant_id = a.tenant_id AND e.id = a.extension_id
-        WHERE e.enabled ORDER BY q.name, e.number`),
-    ]);
+        WHERE e.enabled ORDER BY q.name, e.number`);
     return {
       tenantId,
       slug: tenant.slug,

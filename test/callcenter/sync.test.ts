@@ -1,0 +1,303 @@
+// The call-center sync end to end: a real PostgreSQL with the demo tenants
+// (acme and globex both have queue `support` and agent 1001), the real ESL
+// client against the in-test ESL server, whose callcenter_config answers come
+// from the mod_callcenter emulator, and the real change feed.
+import { pino } from 'pino';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AgentNotFoundError, CallcenterSync } from '../../daemon/callcenter/callcenter-sync.js';
+import { eslCallcenterNode } from '../../daemon/callcenter/esl-node.js';
+import { loadAllCallcenters } from '../../daemon/callcenter/load-desired.js';
+import { createChangeFeed, type ChangeFeed } from '../../daemon/db/change-feed.js';
+import { seedDemo } from '../../daemon/db/demo-seed.js';
+import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { EslClient } from '../../daemon/esl/client.js';
+import { createRegistry, TenantLabels, type MetricsRegistry } from '../../daemon/metrics.js';
+import { rejects } from '../helpers/assert.js';
+import { EslTestServer, streamEvents, type FsEvent } from '../helpers/esl-server.js';
+import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { ModCallcenterEmulator, type QueueConfig } from './mod-callcenter-emulator.js';
+
+interface Ctx {
+  db: TestDatabase;
+  pool: import('pg').Pool;
+  server: EslTestServer;
+  emu: ModCallcenterEmulator;
+  esl: EslClient;
+  feed: ChangeFeed;
+  sync: CallcenterSync;
+  registry: MetricsRegistry;
+  logs: Array<Record<string, unknown>>;
+  acme: TenantId;
+  globex: TenantId;
+}
+
+const test = suite<Ctx>('callcenter sync');
+
+async function value(registry: MetricsRegistry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = await registry.getSingleMetric(name)?.get();
+  return m?.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((a, v) => a + v.value, 0) ?? 0;
+}
+
+const tenantId = async (pool: import('pg').Pool, slug: string) =>
+  asTenantId((await pool.query('SELECT tenant_id FROM resolve_tenant_slug($1)', [slug])).rows[0].tenant_id);
+
+/** A node left dirty by an earlier run, another daemon, or a deleted tenant. */
+function dirty(emu: ModCallcenterEmulator, config: Map<string, QueueConfig>): void {
+  const cfg: QueueConfig = { strategy: 'ring-all', mohSound: 'local_stream://moh', timeBaseScore: 'queue', tierRulesApply: false,
+    discardAbandonedAfter: 60, abandonedResumeAllowed: false, maxWaitTime: 0, maxWaitTimeWithNoAgent: 0 };
+  emu.loadQueue('support@acme.pbx.test', cfg); // params differ from the database
+  emu.loadQueue('support@oldco.pbx.test', cfg); // a deleted tenant's queue
+  config.set('support@oldco.pbx.test', cfg);
+  // acme's 1001 dialling globex's phone: the worst kind of leftover.
+  emu.addAgent('1001@acme.pbx.test', 'callback', { contact: '[leg_timeout=15]user/1001@globex.pbx.test', status: 'Available' });
+  emu.addAgent('1003@acme.pbx.test', 'callback', { contact: '[leg_timeout=15]user/1003@acme.pbx.test' }); // not an agent in the DB
+  emu.addAgent('1001@oldco.pbx.test', 'callback', { contact: 'user/1001@oldco.pbx.test', status: 'Available' });
+  emu.addAgent('1001@globex.pbx.test', 'callback', { contact: '[leg_timeout=15]user/1001@globex.pbx.test' });
+  emu.tiers.push(
+    { queue: 'support@acme.pbx.test', agent: '1001@globex.pbx.test', state: 'Ready', level: 1, position: 1 }, // cross-tenant
+    { queue: 'support@acme.pbx.test', agent: '1003@acme.pbx.test', state: 'Ready', level: 1, position: 3 },
+    { queue: 'support@oldco.pbx.test', agent: '1001@oldco.pbx.test', state: 'Ready', level: 1, position: 1 },
+    { queue: 'support@acme.pbx.test', agent: '1001@acme.pbx.test', state: 'Ready', level: 5, position: 1 },
+  );
+}
+
+test.before(async (ctx) => {
+  ctx.db = await freshDatabase();
+  ctx.pool = ctx.db.appPool(4);
+  await seedDemo(ctx.pool);
+  ctx.acme = await tenantId(ctx.pool, 'acme');
+  ctx.globex = await tenantId(ctx.pool, 'globex');
+  ctx.registry = createRegistry();
+  ctx.logs = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => { ctx.logs.push(JSON.parse(line) as Record<string, unknown>); } });
+
+  // What xml_curl's callcenter.conf answers for one CC-Queue: the queue's row from the database.
+  const config = new Map<string, QueueConfig>();
+  const refreshConfig = async () => {
+    for (const k of [...config.keys()]) if (!k.endsWith('@oldco.pbx.test')) config.delete(k);
+    for (const t of await loadAllCallcenters(ctx.pool)) for (const q of t.queues) config.set(q.fsName, q);
+  };
+  ctx.emu = new ModCallcenterEmulator((q) => config.get(q));
+  dirty(ctx.emu, config);
+  ctx.server = await EslTestServer.start();
+  ctx.server.onApi(async (command) => {
+    if (/^callcenter_config (queue (load|reload)|tier add) /.test(command)) await refreshConfig();
+    return ctx.emu.api(command);
+  });
+  ctx.esl = new EslClient({ node: { name: 'fs1', host: '127.0.0.1', port: ctx.server.port, password: 'ClueCon' },
+    log: pino({ level: 'silent' }), registry: ctx.registry, commandTimeoutMs: 2000, backoff: { initialMs: 5, maxMs: 20 } });
+  ctx.feed = createChangeFeed({ url: ctx.db.appUrl, log: pino({ level: 'silent' }), registry: ctx.registry });
+  const resynced = new Promise((resolve) => ctx.feed.once('resync', resolve));
+  await ctx.feed.start();
+  await resynced;
+  ctx.sync = new CallcenterSync({ pool: ctx.pool, log, registry: ctx.registry, tenantLabels: new TenantLabels(10),
+    nodes: [eslCallcenterNode(ctx.esl)], changes: ctx.feed, debounceMs: 50 });
+  ctx.sync.start();
+  const ready = new Promise((resolve) => ctx.esl.once('ready', resolve));
+  ctx.esl.start();
+  await ready; // the sync reconciles on 'ready'
+  await ctx.server.waitForCommand(/^api callcenter_config queue list members/);
+  await ctx.sync.idle();
+});
+
+test.after(async (ctx) => {
+  await ctx.sync?.stop();
+  await ctx.esl?.stop();
+  await ctx.feed?.stop();
+  await ctx.server?.close();
+  await ctx.db?.drop();
+});
+
+/** Awaits one more command matching `pattern` than the server has seen so far (earlier matches don't count). */
+function expectCommand(server: EslTestServer, pattern: RegExp): Promise<void> {
+  return server.waitForCommand(pattern, server.commands.filter((c) => pattern.test(c)).length + 1);
+}
+
+const agentsOf = (emu: ModCallcenterEmulator) => emu.agents.map((a) => [a.name, a.contact, a.status]).sort();
+const tiersOf = (emu: ModCallcenterEmulator) => emu.tiers.map((t) => [t.queue, t.agent, t.level, t.position]).sort();
+
+test('start-up reconciliation turns a dirty node into exactly the database, per tenant', async (ctx) => {
+  const { emu, acme, globex } = ctx;
+  assert.equal([...emu.queues.keys()].sort(), ['support@acme.pbx.test', 'support@globex.pbx.test']);
+  assert.is(emu.queues.get('support@acme.pbx.test')!.strategy, 'longest-idle-agent');
+  const contact = (t: TenantId, slug: string, ext: string, domain: string) =>
+    `{fs_tenant_id=${t},fs_tenant_slug=${slug}}[leg_timeout=15]user/${ext}@${domain}`;
+  assert.equal(agentsOf(emu), [
+    ['1001@acme.pbx.test', contact(acme, 'acme', '1001', 'acme.pbx.test'), 'Logged Out'],
+    ['1001@globex.pbx.test', contact(globex, 'globex', '1001', 'globex.pbx.test'), 'Logged Out'],
+    ['1002@acme.pbx.test', contact(acme, 'acme', '1002', 'acme.pbx.test'), 'Logged Out'],
+  ]);
+  assert.equal(tiersOf(emu), [
+    ['support@acme.pbx.test', '1001@acme.pbx.test', 1, 1],
+    ['support@acme.pbx.test', '1002@acme.pbx.test', 1, 2],
+    ['support@globex.pbx.test', '1001@globex.pbx.test', 1, 1],
+  ]);
+  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'ok' }), 1);
+  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_sync_errors_total'), 0);
+});
+
+test('a second full reconciliation sends nothing but the lists', async (ctx) => {
+  const before = ctx.emu.received.length;
+  await ctx.sync.reconcileAll();
+  assert.equal(ctx.emu.received.slice(before), ['queue list', 'agent list', 'tier list', 'queue list members']);
+});
+
+test('the database refuses a cross-tenant tier (composite keys and RLS)', async (ctx) => {
+  const globexAgent = await withTenant(ctx.pool, ctx.globex, async (c) => (await c.query('SELECT id FROM agents LIMIT 1')).rows[0].id as string);
+  await rejects(() => withTenant(ctx.pool, ctx.acme, (c) => c.query(
+    "INSERT INTO tiers (tenant_id, queue_id, agent_id) SELECT $1, id, $2 FROM queues WHERE name = 'support'", [ctx.acme, globexAgent])),
+  /violates foreign key constraint/);
+  await rejects(() => withTenant(ctx.pool, ctx.acme, (c) => c.query(
+    "INSERT INTO tiers (tenant_id, queue_id, agent_id) SELECT $1, id, $2 FROM queues WHERE name = 'support'", [ctx.globex, globexAgent])),
+  /row-level security/);
+});
+
+test('database changes are pushed to FreeSWITCH for the changed tenant only', async (ctx) => {
+  const { emu, pool, globex, acme, server } = ctx;
+  const from = emu.received.length;
+  const tierAdded = expectCommand(server, /^api callcenter_config tier add support@globex\.pbx\.test 1002@globex\.pbx\.test 2 7$/);
+  await withTenant(pool, globex, async (c) => {
+    const { rows: [a] } = await c.query<{ id: string }>(
+      "INSERT INTO agents (tenant_id, extension_id, status) SELECT tenant_id, id, 'Available' FROM extensions WHERE number = '1002' RETURNING id");
+    await c.query("INSERT INTO tiers (tenant_id, queue_id, agent_id, level, position) SELECT tenant_id, id, $1, 2, 7 FROM queues WHERE name = 'support'", [a!.id]);
+  });
+  await tierAdded;
+  await ctx.sync.idle();
+  assert.equal(emu.agents.find((a) => a.name === '1002@globex.pbx.test')?.status, 'Available');
+  const sent = emu.received.slice(from).filter((c) => !c.includes(' list'));
+  assert.ok(sent.length >= 3, sent.join('\n'));
+  assert.not.ok(sent.some((c) => c.includes('acme')), 'nothing of acme is touched');
+
+  // A queue setting: the queue is reloaded from callcenter.conf.
+  const reloaded = expectCommand(server, /^api callcenter_config queue reload support@acme\.pbx\.test$/);
+  await withTenant(pool, acme, (c) => c.query("UPDATE queues SET strategy = 'ring-all' WHERE name = 'support'"));
+  await reloaded;
+  await ctx.sync.idle();
+  assert.is(emu.queues.get('support@acme.pbx.test')!.strategy, 'ring-all');
+  assert.is(emu.queues.get('support@globex.pbx.test')!.strategy, 'longest-idle-agent');
+
+  // A renumbered extension renames the agent: the old name goes, the new one comes with its tier.
+  const renamed = expectCommand(server, /^api callcenter_config tier add support@globex\.pbx\.test 1005@globex\.pbx\.test 1 1$/);
+  await withTenant(pool, globex, (c) => c.query("UPDATE extensions SET number = '1005' WHERE number = '1001'"));
+  await renamed;
+  await ctx.sync.idle();
+  assert.not.ok(emu.agents.some((a) => a.name === '1001@globex.pbx.test'));
+  assert.ok(emu.agents.some((a) => a.name === '1001@acme.pbx.test'), "acme's 1001 is another agent and stays");
+
+  // A deleted agent disappears with its tiers.
+  const deleted = expectCommand(server, /^api callcenter_config agent del 1002@acme\.pbx\.test$/);
+  await withTenant(pool, acme, (c) => c.query("DELETE FROM agents WHERE extension_id = (SELECT id FROM extensions WHERE number = '1002')"));
+  await deleted;
+  await ctx.sync.idle();
+  assert.equal(tiersOf(emu), [
+    ['support@acme.pbx.test', '1001@acme.pbx.test', 1, 1],
+    ['support@globex.pbx.test', '1002@globex.pbx.test', 2, 7],
+    ['support@globex.pbx.test', '1005@globex.pbx.test', 1, 1],
+  ]);
+  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_sync_errors_total'), 0);
+});
+
+test('setAgentStatus writes the database and pushes the status to the node', async (ctx) => {
+  const { emu, pool, globex, acme, sync } = ctx;
+  const result = await sync.setAgentStatus(globex, '1005', 'On Break');
+  assert.equal(result.nodes.map((n) => [n.node, n.ok]), [['fs1', true]]);
+  assert.is(result.agent, '1005@globex.pbx.test');
+  assert.ok(emu.received.includes("agent set status 1005@globex.pbx.test 'On Break'"));
+  assert.is(emu.agents.find((a) => a.name === '1005@globex.pbx.test')!.status, 'On Break');
+  assert.is(emu.agents.find((a) => a.name === '1001@acme.pbx.test')!.status, 'Logged Out');
+  const db = await withTenant(pool, globex, (c) => c.query(
+    "SELECT a.status FROM agents a JOIN extensions e ON e.id = a.extension_id WHERE e.number = '1005'"));
+  assert.is(db.rows[0].status, 'On Break');
+  // Another tenant's extension is not this tenant's agent.
+  await rejects(() => sync.setAgentStatus(acme, '1005', 'Available'), /no agent on extension "1005"/);
+  const err = await sync.setAgentStatus(acme, '1003', 'Available').catch((e: unknown) => e);
+  assert.ok(err instanceof AgentNotFoundError);
+  await rejects(() => sync.setAgentStatus(acme, '1001', 'Lunch' as 'Available'), /unknown agent status/);
+  await sync.idle();
+});
+
+/** The callcenter::info events of the captured queue call (acme: 1000 → support, agent 1001 answers). */
+const capturedCc = (): FsEvent[] => streamEvents('stream-4-callcenter-queue-call.plain.raw')
+  .filter((e) => e.headers['Event-Subclass'] === 'callcenter::info');
+
+/** The same events as if they had happened in another tenant. */
+const renamed = (events: FsEvent[], from: string, to: string): FsEvent[] => events.map((e) => ({
+  ...e, headers: Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k, typeof v === 'string' ? v.split(from).join(to) : v])) }));
+
+async function deliver(ctx: Ctx, events: FsEvent[]): Promise<void> {
+  for (const e of events) ctx.server.emitEvent(e);
+  await ctx.server.drained();
+  // A round trip on the same connection: every event written before the reply has been read and dispatched.
+  await ctx.esl.api('status');
+  await ctx.sync.idle();
+}
+
+test('captured callcenter events are attributed by queue domain and feed per-tenant metrics', async (ctx) => {
+  const { registry } = ctx;
+  const acmeQ = { tenant: 'acme', queue: 'support' };
+  const globexQ = { tenant: 'globex', queue: 'support' };
+  const events = capturedCc();
+  assert.is(events.length, 11);
+  const joined = events.findIndex((e) => e.headers['CC-Action'] === 'member-queue-start');
+  await deliver(ctx, events.slice(0, joined + 1));
+  assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', acmeQ), 1);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_agents_available', acmeQ), 1, 'agent-status-change Available');
+  assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', globexQ), 0);
+  await deliver(ctx, events.slice(joined + 1));
+  assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', acmeQ), 0, 'bridged to the agent');
+  assert.is(await value(registry, 'fs_tenantd_callcenter_abandoned_total', acmeQ), 0, 'served, not abandoned');
+
+  // The same call in globex (same queue and agent names), but the caller hangs up while waiting.
+  const g = renamed(events, 'acme.pbx.test', 'globex.pbx.test').filter((e) => e.headers['CC-Action'] !== 'bridge-agent-start');
+  const end = g.find((e) => e.headers['CC-Action'] === 'member-queue-end')!;
+  end.headers['CC-Cause'] = 'Cancel';
+  await deliver(ctx, g.slice(0, joined + 1));
+  assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', globexQ), 1);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', acmeQ), 0);
+  await deliver(ctx, [end]);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_abandoned_total', globexQ), 1);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_abandoned_total', acmeQ), 0);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', globexQ), 0);
+});
+
+test('events that map to no tenant are counted, logged and dropped; later events still count', async (ctx) => {
+  const { registry } = ctx;
+  const start = capturedCc().find((e) => e.headers['CC-Action'] === 'member-queue-start')!;
+  const ev = (headers: Record<string, string>): FsEvent => ({ headers: { ...start.headers, ...headers } });
+  await deliver(ctx, [
+    ev({ 'CC-Queue': 'support@nowhere.test' }),
+    ev({ 'CC-Queue': 'support' }),
+    ev({ 'CC-Action': 'bridge-agent-start', 'CC-Agent': '1001@globex.pbx.test' }),
+    ev({ 'CC-Action': 'members-count', 'CC-Count': 'lots' }),
+  ]);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_events_total', { outcome: 'unknown-domain' }), 1);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_events_total', { outcome: 'name-without-domain' }), 1);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_events_total', { outcome: 'domains-disagree' }), 1);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_events_total', { outcome: 'malformed' }), 1);
+  assert.ok(ctx.logs.some((l) => l.reason === 'unknown-domain' && l.domain === 'nowhere.test'));
+  const series = (await registry.getSingleMetric('fs_tenantd_callcenter_members_waiting')!.get()).values.map((v) => v.labels.tenant);
+  assert.not.ok(series.some((t) => t !== 'acme' && t !== 'globex'));
+  await deliver(ctx, [ev({})]);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', { tenant: 'acme', queue: 'support' }), 1);
+});
+
+test('after an ESL reconnect the node is reconciled again (and metrics resynced from its lists)', async (ctx) => {
+  const { emu, server, esl } = ctx;
+  const ready = new Promise((resolve) => esl.once('ready', resolve));
+  const removed = expectCommand(server, /^api callcenter_config agent del 1077@acme\.pbx\.test$/);
+  const listed = expectCommand(server, /^api callcenter_config queue list members$/);
+  server.dropAll();
+  // While the daemon is away, someone adds an agent by hand and the waiting member leaves.
+  emu.addAgent('1077@acme.pbx.test', 'callback', { status: 'Available' });
+  emu.tiers.push({ queue: 'support@globex.pbx.test', agent: '1077@acme.pbx.test', state: 'Ready', level: 1, position: 1 });
+  await ready;
+  await removed;
+  await listed;
+  await ctx.sync.idle();
+  assert.not.ok(emu.tiers.some((t) => t.agent === '1077@acme.pbx.test'));
+  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_members_waiting', { tenant: 'acme', queue: 'support' }), 0);
+  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'ok' }), 3);
+});
+
+test.run();
