@@ -1,5 +1,7 @@
 // Composition root: reads configuration, opens the database, wires every module,
 // starts listening, and tears everything down in order on SIGTERM/SIGINT.
+import { adminApi } from './api/plugin.js';
+import { createTokenVerifier } from './auth/verify-token.js';
 import { ConfigError, loadConfig } from './config.js';
 import { databaseCheck } from './db/database-readiness.js';
 import { openDatabase } from './db/open-database.js';
@@ -38,6 +40,10 @@ async function main(): Promise<void> {
 
   const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });
   await app.register(opsRoutes, { registry, readiness });
+  const verifier = await createTokenVerifier(config.jwt);
+  // pushAgentStatus: wire the call-center module's status push here once it exists (daemon/api/agent-status.ts).
+  await app.register(adminApi, { pool: db.pool, verifier, registry });
+  log.info({ keys: verifier.describe }, 'admin API at /api (OpenAPI: /api/openapi.json)');
   // Stops accepting, lets in-flight fetches finish; runs first.
   lifecycle.onShutdown('http', () => app.close());
   const address = await app.listen({ host: config.http.host, port: config.http.port });
