@@ -4,7 +4,7 @@
 import { freshDatabase } from '../helpers/postgres.js';
 import { generate, type BenchContext } from './context.js';
 import type { LookupResult } from './pg-lookup-loop.js';
-import { layout, startChild, type Child } from './processes.js';
+import { layout, profileArgs, startChild, type Child } from './processes.js';
 import { figure, type Figure } from './report.js';
 import { seedScale } from './scale-data.js';
 import type { DaemonStart } from './xmlcurl.bench.js';
@@ -27,7 +27,7 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
     await owner.end();
     ctx.log(`cold: seeded ${ctx.tenants} tenants x ${ctx.usersPerTenant} users in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc']);
+    daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc', ...profileArgs()]);
     const started = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
     const idle = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
     const d = await generate(daemon, {

@@ -21,6 +21,15 @@ export const layout = {
   cpus: cpuCount,
 };
 
+/**
+ * FS_TENANTD_BENCH_PROFILE=<dir>: the daemon-side processes write V8 CPU profiles
+ * (.cpuprofile, open in Chrome DevTools or speedscope) there, one per process.
+ */
+export function profileArgs(): string[] {
+  const dir = process.env.FS_TENANTD_BENCH_PROFILE;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(dir)}`] : [];
+}
+
 type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 export interface Child {

@@ -18,8 +18,11 @@ export const FIXTURES = {
 export interface Credentials { user: string; password: string }
 
 export type RequestSource =
-  /** The same captured request, over and over. */
-  | { kind: 'fixture'; fixture: string; auth: Credentials | null }
+  /**
+   * The same captured request, over and over; `channelVars` are appended as `variable_<name>` fields,
+   * as FreeSWITCH sends them once our directory answer has put them on the channel.
+   */
+  | { kind: 'fixture'; fixture: string; auth: Credentials | null; channelVars?: Record<string, string> }
   /**
    * The sip_auth capture rewritten for tenant `i % tenants`, user `1000 + floor(i / tenants)`: request i
    * asks for a different user until all tenants*users have been asked once, and consecutive requests
@@ -66,7 +69,8 @@ export function rewriteSipAuth(body: string, domain: string, user: string): stri
 export function requestFactory(source: RequestSource): { count: number; get(i: number): Buffer } {
   switch (source.kind) {
     case 'fixture': {
-      const buf = assemble(withAuth(fixtureHead(source.fixture), source.auth), fixtureBody(source.fixture));
+      const extra = Object.entries(source.channelVars ?? {}).map(([k, v]) => `&variable_${k}=${encodeURIComponent(v)}`).join('');
+      const buf = assemble(withAuth(fixtureHead(source.fixture), source.auth), fixtureBody(source.fixture) + extra);
       return { count: 1, get: () => buf };
     }
     case 'scaled-sip-auth': {

@@ -1,11 +1,12 @@
 // Items 1 and 3: warm-cache fetches with the real captured requests, against a
 // bare fastify + formbody route answering a constant document of the same bytes.
+import { CHANNEL_VARS } from '../../daemon/calls/channel-vars.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { generate, type BenchContext, type LoadRun } from './context.js';
 import { fetchOnce } from './http-wire.js';
 import type { LoadJob } from './load-generator.js';
-import { layout, startChild, type Child } from './processes.js';
+import { layout, profileArgs, startChild, type Child } from './processes.js';
 import { figure, type Figure } from './report.js';
 import { FIXTURES, requestFactory, type Credentials } from './requests.js';
 
@@ -18,12 +19,14 @@ interface Case {
   expect: string;
   /** Issue 8's target on the req/s ratio, if any. */
   rpsTarget?: number;
+  /** An internal call's A-leg carries the tenant variables our directory answer set on it. */
+  tenantVars?: boolean;
 }
 
 const CASES: Case[] = [
   { id: '1.close', what: 'directory sip_auth, warm, new TCP connection per request', fixture: FIXTURES.sipAuthRegister, mode: 'close', expect: '<user ', rpsTarget: 0.9 },
   { id: '1.keepalive', what: 'directory sip_auth, warm, keep-alive', fixture: FIXTURES.sipAuthRegister, mode: 'keepalive', expect: '<user ', rpsTarget: 0.9 },
-  { id: '3.internal', what: 'dialplan internal call 1000->1001, warm, new connection per request', fixture: FIXTURES.dialplanInternal, mode: 'close', expect: 'bridge' },
+  { id: '3.internal', what: 'dialplan internal call acme 1000->1001, warm, new connection per request', fixture: FIXTURES.dialplanInternal, mode: 'close', expect: 'bridge', tenantVars: true },
   { id: '3.did', what: 'dialplan DID +15550001000 from trunk, warm, new connection per request', fixture: FIXTURES.dialplanDid, mode: 'close', expect: '<action ' },
 ];
 
@@ -44,15 +47,17 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
   const db = await freshDatabase(ctx.cluster);
   const seedPool = db.appPool(2);
   await seedDemo(seedPool);
+  const { rows: [acme] } = await seedPool.query<{ tenant_id: string }>("SELECT tenant_id FROM resolve_tenant_slug('acme')");
   await seedPool.end();
+  const acmeVars = { [CHANNEL_VARS.tenantId]: acme!.tenant_id, [CHANNEL_VARS.tenantSlug]: 'acme' };
   const figures: Figure[] = [];
   let daemon: Child | undefined;
   let baseline: Child | undefined;
   try {
-    daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc']);
+    daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc', ...profileArgs()]);
     const started = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
     for (const c of CASES) {
-      const source = { kind: 'fixture', fixture: c.fixture, auth: started.auth } as const;
+      const source = { kind: 'fixture', fixture: c.fixture, auth: started.auth, ...(c.tenantVars ? { channelVars: acmeVars } : {}) } as const;
       const first = await fetchOnce(started.port, requestFactory(source).get(0));
       const body = first.body.toString('utf8');
       if (first.status !== 200 || !body.includes(c.expect)) {
