@@ -155,21 +155,32 @@ export class CallcenterSync {
 
   /**
    * Sets an agent's status (Available, On Break, ...) in the database, through
-   * withTenant, and pushes it to every connected node. Callers (the admin API)
-   * decide who may do this; throws AgentNotFoundError when the tenant has no
-   * agent on that extension.
+   * withTenant, and pushes it to every connected node. Callers decide who may
+   * do this; throws AgentNotFoundError when the tenant has no agent on that
+   * extension.
    */
   async setAgentStatus(tenantId: TenantId, extension: string, status: AgentStatus): Promise<AgentStatusResult> {
     if (!isAgentStatus(status)) throw new TypeError(`unknown agent status ${JSON.stringify(status)}`);
-    const row = await withTenant(this.o.pool, tenantId, async (db) => {
-      const { rows: [r] } = await db.query<{ domain: string | null; enabled: boolean }>(
-        `UPDATE agents a SET status = $2 FROM extensions e
-         WHERE e.tenant_id = a.tenant_id AND e.id = a.extension_id AND e.number = $1
-         RETURNING e.enabled, (SELECT domain FROM sip_domains WHERE is_primary) AS domain`, [extension, status]);
-      return r;
-    });
-    if (!row) throw new AgentNotFoundError(`no agent on extension ${JSON.stringify(extension)} in this tenant`);
-    if (!row.domain || !row.enabled) return { agent: '', status, nodes: [] };
+    const found = await withTenant(this.o.pool, tenantId, async (db) => (await db.query(
+      `UPDATE agents a SET status = $2 FROM extensions e
+       WHERE e.tenant_id = a.tenant_id AND e.id = a.extension_id AND e.number = $1`, [extension, status])).rowCount);
+    if (!found) throw new AgentNotFoundError(`no agent on extension ${JSON.stringify(extension)} in this tenant`);
+    return this.pushAgentStatus(tenantId, extension, status);
+  }
+
+  /**
+   * Pushes a status the caller has already committed (the admin API writes it
+   * with its audit row) to every connected node at once, instead of waiting
+   * for the change feed's incremental push, which follows anyway and finds
+   * nothing left to do. A node that does not know the agent yet answers -ERR
+   * here and gets the whole agent from that incremental push.
+   */
+  async pushAgentStatus(tenantId: TenantId, extension: string, status: AgentStatus): Promise<AgentStatusResult> {
+    if (!isAgentStatus(status)) throw new TypeError(`unknown agent status ${JSON.stringify(status)}`);
+    const row = await withTenant(this.o.pool, tenantId, async (db) => (await db.query<{ domain: string; enabled: boolean }>(
+      `SELECT d.domain, e.enabled FROM extensions e JOIN sip_domains d ON d.tenant_id = e.tenant_id AND d.is_primary
+       WHERE e.number = $1`, [extension])).rows[0], { readOnly: true });
+    if (!row?.enabled) return { agent: '', status, nodes: [] };
     const agent = agentFsName(extension, row.domain);
     const command = `callcenter_config agent set status ${apiArg(agent)} ${apiArg(status)}`;
     const nodes = await Promise.all(this.o.nodes.filter((n) => n.connected).map((node) =>
@@ -177,7 +188,7 @@ export class CallcenterSync {
         const reply = await this.send(node, 'agent set', command).catch((err: Error) => `-ERR ${err.message}`);
         return { node: node.name, ok: ok(reply), reply: reply.trim() };
       })));
-    this.o.log.info({ tenantId, agent, status, nodes }, 'callcenter: agent status set');
+    this.o.log.info({ tenantId, agent, status, nodes }, 'callcenter: agent status pushed');
     return { agent, status, nodes };
   }
 
