@@ -4,7 +4,7 @@
 // and every mutation writes its audit row in that same transaction.
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { notFound } from './errors.js';
+import { ApiError, notFound } from './errors.js';
 import { errorBody, pageQuery, timestamp, uuid, type JsonSchema } from './schema-types.js';
 import type { FastifyRequest } from 'fastify';
 import { inTenant, requireTenant, type TenantScope } from './scope.js';
@@ -23,6 +23,8 @@ export interface FieldDef {
   writeOnly?: boolean;
   /** Returned, never accepted (computed). */
   readOnly?: boolean;
+  /** The id names a row of this table, which must be visible in the tenant. */
+  references?: string;
 }
 
 export type Row = Record<string, unknown> & { id: string };
@@ -103,6 +105,14 @@ export function registerResource(app: FastifyInstance, pool: pg.Pool, def: Resou
       if (id) {
         before = await readRow(db, def, id, true);
         if (!before) throw notFound(def.noun);
+      }
+      // Look references up first, in the tenant: a global unique index (or a constraint checked
+      // before the composite foreign key) must never answer about another tenant's ids.
+      for (const [name, f] of inputFields(def)) {
+        const ref = input[name];
+        if (f.references && typeof ref === 'string' && (await db.query(`SELECT 1 FROM ${f.references} WHERE id = $1`, [ref])).rowCount === 0) {
+          throw new ApiError(404, 'not_found', `${name}: referenced resource not found`);
+        }
       }
       const extra = (await def.beforeWrite?.({ db, scope, input, before })) ?? {};
       const cols: string[] = []; const values: unknown[] = []; const casts: string[] = [];

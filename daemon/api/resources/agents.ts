@@ -12,7 +12,7 @@ export function agents(push: PushAgentStatus): ResourceDef {
     table: 'agents',
     noun: 'agent',
     fields: {
-      extensionId: { column: 'extension_id', schema: uuid, required: true },
+      extensionId: { column: 'extension_id', schema: uuid, required: true, references: 'extensions' },
       extension: { column: 'extension_id', select: '(SELECT e.number FROM extensions e WHERE e.id = agents.extension_id)', schema: { type: 'string' }, readOnly: true },
       status: { column: 'status', schema: agentStatus },
       maxNoAnswer: { column: 'max_no_answer', schema: int(0, 100) },

@@ -12,8 +12,8 @@ export const dids: ResourceDef = {
   fields: {
     e164: { column: 'e164', schema: e164, required: true },
     destinationType: { column: 'destination_type', schema: { type: 'string', enum: ['extension', 'queue'] }, required: true },
-    extensionId: { column: 'extension_id', schema: nullable(uuid) },
-    queueId: { column: 'queue_id', schema: nullable(uuid) },
+    extensionId: { column: 'extension_id', schema: nullable(uuid), references: 'extensions' },
+    queueId: { column: 'queue_id', schema: nullable(uuid), references: 'queues' },
     enabled: { column: 'enabled', schema: bool },
   },
   beforeWrite({ input, before }) {

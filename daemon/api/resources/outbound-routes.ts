@@ -11,7 +11,7 @@ export const outboundRoutes: ResourceDef = {
     name: { column: 'name', schema: slug, required: true },
     pattern: { column: 'pattern', schema: { type: 'string', minLength: 1, maxLength: 200 }, required: true },
     priority: { column: 'priority', schema: int(0, 10000) },
-    trunkId: { column: 'trunk_id', schema: uuid, required: true },
+    trunkId: { column: 'trunk_id', schema: uuid, required: true, references: 'sip_trunks' },
     stripDigits: { column: 'strip_digits', schema: int(0, 20) },
     prepend: { column: 'prepend', schema: { type: 'string', pattern: '^[0-9+*#]{0,20}$' } },
     callerIdNumber: { column: 'caller_id_number', schema: nullable(callerIdNumber) },

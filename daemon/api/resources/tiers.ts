@@ -8,8 +8,8 @@ export const tiers: ResourceDef = {
   table: 'tiers',
   noun: 'tier',
   fields: {
-    queueId: { column: 'queue_id', schema: uuid, required: true },
-    agentId: { column: 'agent_id', schema: uuid, required: true },
+    queueId: { column: 'queue_id', schema: uuid, required: true, references: 'queues' },
+    agentId: { column: 'agent_id', schema: uuid, required: true, references: 'agents' },
     level: { column: 'level', schema: int(0, 1000) },
     position: { column: 'position', schema: int(0, 1000) },
   },

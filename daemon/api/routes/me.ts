@@ -14,7 +14,7 @@ const me = {
 };
 const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody };
 const SELECT = `SELECT a.id AS "agentId", e.number AS extension, a.status,
-  coalesce((SELECT array_agg(q.name ORDER BY q.name) FROM tiers t JOIN queues q ON q.id = t.queue_id WHERE t.agent_id = a.id), '{}') AS queues
+  coalesce((SELECT array_agg(q.name::text ORDER BY q.name) FROM tiers t JOIN queues q ON q.id = t.queue_id WHERE t.agent_id = a.id), '{}'::text[]) AS queues
   FROM agents a JOIN extensions e ON e.id = a.extension_id WHERE e.number = $1`;
 
 export function meRoutes(app: FastifyInstance, pool: pg.Pool, push: PushAgentStatus): void {

@@ -1,0 +1,140 @@
+// The pre-deploy gate. Driven by the route table the API registers: for every
+// route and method, tenant B (globex) — as tenant admin, as agent, and with a
+// forged X-Tenant-Id — aims at tenant A's (acme) resource ids. Path reads and
+// writes answer 404 (or 403 for the role), writes naming A's ids in the body
+// answer 404, no response carries any of A's ids or identifying values, and
+// A's rows — every tenant table, audit log included — are unchanged.
+// A route added without a gate entry fails here.
+import type { RouteOptions } from 'fastify';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { TenantId } from '../../daemon/db/tenant-context.js';
+import { startApi, type ApiHarness } from './api-harness.js';
+
+let h: ApiHarness;
+let A: TenantId;
+/** One of A's ids per table (features: a key only A has). */
+const aIds: Record<string, string> = {};
+/** Every id and identifying value of A, none of which may appear in a response to B. */
+let aFingerprints: string[] = [];
+
+type Ids = typeof aIds;
+/** A valid body per body-carrying route; values naming A's ids make the write a cross-tenant attempt. */
+const SAMPLES: Record<string, (a: Ids) => Record<string, unknown>> = {
+  'POST /api/extensions': () => ({ number: '5555', password: 'gate-pass-1' }),
+  'PATCH /api/extensions/:id': () => ({ callerIdName: 'gate' }),
+  'POST /api/dids': (a) => ({ e164: '+15559990000', destinationType: 'extension', extensionId: a.extensions }),
+  'PATCH /api/dids/:id': () => ({ enabled: false }),
+  'POST /api/trunks': () => ({ name: 'gate-trunk', allowedCidrs: ['192.0.2.0/24'] }),
+  'PATCH /api/trunks/:id': () => ({ enabled: false }),
+  'POST /api/outbound-routes': (a) => ({ name: 'gate', pattern: '^9', trunkId: a.sip_trunks }),
+  'PATCH /api/outbound-routes/:id': () => ({ priority: 5 }),
+  'POST /api/queues': () => ({ name: 'gate-q' }),
+  'PATCH /api/queues/:id': () => ({ maxWaitTime: 5 }),
+  'POST /api/agents': (a) => ({ extensionId: a.extensions }),
+  'PATCH /api/agents/:id': () => ({ status: 'Available' }),
+  'POST /api/tiers': (a) => ({ queueId: a.queues, agentId: a.agents }),
+  'PATCH /api/tiers/:id': () => ({ level: 2 }),
+  'POST /api/features': () => ({ key: 'gate_feature', enabled: true }),
+  'PATCH /api/features/:key': () => ({ enabled: true }),
+  'PATCH /api/tenant': () => ({ defaultLanguage: 'fr', maxTotal: 1 }),
+  'PUT /api/me/agent/status': () => ({ status: 'Available' }),
+  'POST /api/tenants': () => ({ slug: 'gate-tenant', name: 'Gate', sipDomain: 'gate.pbx.test' }),
+};
+
+/** Every row of every tenant table as A sees it: the "nothing changed in A" check. */
+async function snapshotA(): Promise<string> {
+  return h.inTenant(A, async (db) => {
+    const { rows: tables } = await db.query<{ relname: string }>(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relrowsecurity ORDER BY c.relname`);
+    const out: Record<string, unknown[]> = {};
+    for (const { relname } of tables) out[relname] = (await db.query(`SELECT to_jsonb(t) AS r FROM ${relname} t ORDER BY to_jsonb(t)::text`)).rows.map((r) => r.r);
+    return JSON.stringify(out);
+  });
+}
+
+const methods = (r: RouteOptions) => (Array.isArray(r.method) ? r.method : [r.method]).filter((m) => m !== 'HEAD' && m !== 'OPTIONS');
+const gated = () => h.routes.filter((r) => (r.url.startsWith('/api/') || r.url.startsWith('/security/')) && !(r.config as { public?: boolean } | undefined)?.public);
+
+test.before(async () => {
+  h = await startApi();
+  A = h.tenants.acme;
+  await h.inTenant(A, (db) => db.query("INSERT INTO tenant_features (tenant_id, feature_key, enabled) VALUES ($1, 'acme_only', true)", [A]));
+  await h.inTenant(A, async (db) => {
+    for (const t of ['extensions', 'dids', 'sip_trunks', 'outbound_routes', 'queues', 'agents', 'tiers', 'call_records']) {
+      aIds[t] = (await db.query(`SELECT id FROM ${t} ORDER BY id LIMIT 1`)).rows[0].id;
+    }
+    aIds.tenant_features = 'acme_only';
+    const ids = await db.query(`SELECT id::text AS v FROM extensions UNION SELECT id::text FROM dids UNION SELECT id::text FROM sip_trunks
+      UNION SELECT id::text FROM outbound_routes UNION SELECT id::text FROM queues UNION SELECT id::text FROM agents UNION SELECT id::text FROM tiers
+      UNION SELECT id::text FROM call_records UNION SELECT call_uuid FROM call_records UNION SELECT id::text FROM tenants UNION SELECT e164 FROM dids
+      UNION SELECT domain FROM sip_domains UNION SELECT name FROM tenants UNION SELECT 'acme_only'`);
+    aFingerprints = ids.rows.map((r) => r.v as string);
+  });
+  assert.ok(aFingerprints.length > 20);
+});
+test.after(() => h.close());
+
+test('the route table is what the gate walks (and every route is gated)', () => {
+  const urls = new Set(gated().map((r) => r.url));
+  for (const must of ['/api/extensions/:id', '/api/calls/:id', '/api/features/:key', '/api/audit', '/security/isolation-proof', '/api/tenant', '/api/me/agent/status']) {
+    assert.ok(urls.has(must), `route table lacks ${must}`);
+  }
+  for (const r of gated()) {
+    for (const m of methods(r)) {
+      if ((r.schema as { body?: unknown } | undefined)?.body) assert.ok(SAMPLES[`${m} ${r.url}`], `no gate sample body for ${m} ${r.url}: add one`);
+      if (r.url.includes(':')) assert.ok((r.config as { resource?: string }).resource, `${m} ${r.url} has a path id but declares no config.resource`);
+    }
+  }
+});
+
+for (const who of ['tenant_admin', 'agent', 'tenant_admin+X-Tenant-Id'] as const) {
+  test(`tenant B (${who}) cannot read or change anything of tenant A, on every route and method`, async () => {
+    const token = await h.token(who === 'agent' ? 'agent' : 'tenant_admin', 'globex');
+    const headers = who === 'tenant_admin+X-Tenant-Id' ? { 'x-tenant-id': 'acme' } : undefined;
+    const before = await snapshotA();
+    const auditBefore = await h.inTenant(A, async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n);
+    let checked = 0;
+    for (const r of gated()) {
+      const resource = (r.config as { resource?: string }).resource;
+      const url = r.url.replace(/:[A-Za-z]+/g, () => aIds[resource!]!);
+      for (const method of methods(r)) {
+        const sample = SAMPLES[`${method} ${r.url}`]?.(aIds);
+        const res = await h.call(method, url, { token, body: sample, ...(headers ? { headers } : {}) });
+        const label = `${who} ${method} ${url} -> ${res.status} ${res.text.slice(0, 200)}`;
+        const namesA = r.url.includes(':') || (sample && Object.values(sample).some((v) => Object.values(aIds).includes(v as string)));
+        if (headers) assert.is(res.status, 403, label);
+        else if (namesA) assert.ok(res.status === 404 || res.status === 403, label);
+        else assert.ok(res.status < 500, label);
+        if (namesA && !headers && who === 'tenant_admin' && !(r.config as { roles?: string[] }).roles?.includes('superadmin')) {
+          // A tenant admin may use these routes, so refusal must be "not found", never "forbidden".
+          assert.is(res.status, 404, label);
+        }
+        for (const f of aFingerprints) assert.not.ok(res.text.includes(f), `${label}: response contains A's ${f}`);
+        checked++;
+      }
+    }
+    assert.ok(checked >= 40, `only ${checked} route/method pairs checked`);
+    assert.is(await snapshotA(), before, 'tenant A changed');
+    assert.is(await h.inTenant(A, async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n), auditBefore);
+  });
+}
+
+test('GET /api/calls/<A call id> as B is 404; as A it is the call', async () => {
+  const b = await h.call('GET', `/api/calls/${aIds.call_records}`, { token: await h.token('tenant_admin', 'globex') });
+  assert.is(b.status, 404);
+  const a = await h.call('GET', `/api/calls/${aIds.call_records}`, { token: await h.token('tenant_admin', 'acme') });
+  assert.is(a.status, 200);
+  assert.is(a.body.id, aIds.call_records);
+});
+
+test('the tenant comes from the token only: a tenantId in the body is dropped, the row lands in B', async () => {
+  const res = await h.call('POST', '/api/queues', { token: await h.token('tenant_admin', 'globex'), body: { name: 'body-tenant', tenantId: A, tenant_id: A } });
+  assert.is(res.status, 201, res.text);
+  const inA = await h.inTenant(A, async (db) => (await db.query("SELECT count(*)::int AS n FROM queues WHERE name = 'body-tenant'")).rows[0].n);
+  const inB = await h.inTenant(h.tenants.globex, async (db) => (await db.query("SELECT count(*)::int AS n FROM queues WHERE name = 'body-tenant'")).rows[0].n);
+  assert.is(inA, 0);
+  assert.is(inB, 1);
+});
+
+test.run();
