@@ -23,6 +23,11 @@ export interface BenchContext {
 export interface LoadRun extends LoadResult {
   /** The server's CPU seconds per elapsed second during the run (warm-up included): near 1 = the server was the bottleneck. */
   serverCpuShare: number;
+  /**
+   * The server's CPU time per answered request (warm-up included), in microseconds. Unlike req/s it
+   * barely moves when other work on a shared machine takes the core away.
+   */
+  serverCpuUsPerRequest: number;
 }
 
 /** Runs one load job against `server` in a fresh generator process on the generator's core. */
@@ -32,8 +37,9 @@ export async function generate(server: Child, job: LoadJob): Promise<LoadRun> {
     const cpu0 = await server.call<number>('cpuSeconds');
     const t0 = performance.now();
     const run = await gen.call<LoadResult>('run', job);
-    const serverCpuShare = (await server.call<number>('cpuSeconds') - cpu0) / ((performance.now() - t0) / 1000);
-    const result = { ...run, serverCpuShare };
+    const cpu = await server.call<number>('cpuSeconds') - cpu0;
+    const serverCpuShare = cpu / ((performance.now() - t0) / 1000);
+    const result = { ...run, serverCpuShare, serverCpuUsPerRequest: (cpu * 1e6) / (run.requests + run.warmupRequests) };
     if (result.errors > 0) throw new Error(`load run had ${result.errors} failed requests (first: ${result.firstError})`);
     if (result.mismatches > 0) throw new Error(`load run had ${result.mismatches} answers without ${JSON.stringify(job.expect)} (first: ${result.firstMismatch})`);
     const bad = Object.entries(result.statuses).filter(([s]) => s !== '200');

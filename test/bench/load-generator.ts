@@ -32,6 +32,8 @@ export interface LoadResult extends LatencySummary {
   errors: number;
   mismatches: number;
   statuses: Record<string, number>;
+  /** Answers in the unmeasured warm-up before the run. */
+  warmupRequests: number;
   elapsedS: number;
   rps: number;
   /** The generator's own CPU seconds per elapsed second (near 1: the generator may be the bottleneck). */
@@ -124,7 +126,7 @@ async function run(job: LoadJob, measure: boolean, durationMs: number, limit: nu
   await Promise.all(Array.from({ length: job.connections }, loop));
   const elapsedS = (performance.now() - started) / 1000;
   const result: LoadResult = {
-    requests: done, errors, mismatches, statuses, elapsedS, rps: done / elapsedS,
+    requests: done, errors, mismatches, statuses, warmupRequests: 0, elapsedS, rps: done / elapsedS,
     generatorCpuShare: (cpuSeconds() - cpuAtStart) / elapsedS,
     ...percentiles(latencies),
   };
@@ -135,7 +137,7 @@ async function run(job: LoadJob, measure: boolean, durationMs: number, limit: nu
 
 serveCalls({
   run: async (job: LoadJob): Promise<LoadResult> => {
-    if (job.warmupMs > 0) await run(job, false, job.warmupMs, undefined);
-    return run(job, true, job.durationMs, job.requests);
+    const warmup = job.warmupMs > 0 ? (await run(job, false, job.warmupMs, undefined)).requests : 0;
+    return { ...await run(job, true, job.durationMs, job.requests), warmupRequests: warmup };
   },
 });

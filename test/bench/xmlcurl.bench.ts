@@ -88,6 +88,8 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
           ...(c.rpsTarget ? { target: { on: 'ratio', op: '>=', limit: c.rpsTarget } } : {}) }),
         figure({ id: `${c.id}.p50`, what: `${c.what}: p50 latency`, unit: 'ms', better: 'lower', value: d.p50Ms, baseline: b.p50Ms, baselineName }),
         figure({ id: `${c.id}.p99`, what: `${c.what}: p99 latency`, unit: 'ms', better: 'lower', value: d.p99Ms, baseline: b.p99Ms, baselineName }),
+        figure({ id: `${c.id}.cpu`, what: `${c.what}: server CPU per request`, unit: 'µs', better: 'lower', value: d.serverCpuUsPerRequest, baseline: b.serverCpuUsPerRequest, baselineName,
+          note: 'CPU time of the server process / requests answered: stable even when the machine is shared' }),
       );
     }
   } finally {
