@@ -14,6 +14,7 @@ import { freePort, startDaemon, which, type DaemonProcess } from '../helpers/pro
 
 const test = suite('daemon process: health, readiness, metrics, graceful shutdown');
 const promtool = which('promtool');
+if (!promtool) console.log('\n  note: promtool not installed (Debian: apt-get install prometheus): promtool checks are skipped\n');
 let dir: string;
 let pgPort: number;
 let daemon: DaemonProcess;
