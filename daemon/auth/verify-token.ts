@@ -46,18 +46,21 @@ async function loadKey(cfg: JwtConfig): Promise<{ key: Key; describe: string }> 
   }
 }
 
-function classify(err: unknown): { reason: AuthFailureReason; detail: string } {
+function classify(err: unknown, remoteKeys: boolean): { reason: AuthFailureReason; detail: string } {
   const detail = err instanceof Error ? err.message : String(err);
   if (err instanceof errors.JWTExpired) return { reason: 'expired', detail };
   if (err instanceof errors.JWTClaimValidationFailed) return { reason: err.claim === 'nbf' ? 'not_yet_valid' : 'claims_invalid', detail };
   if (err instanceof errors.JOSEAlgNotAllowed) return { reason: 'alg_not_allowed', detail };
   if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) return { reason: 'bad_signature', detail };
   if (err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) return { reason: 'key_unavailable', detail };
+  // The key cannot serve the token's algorithm (an EC key for an RS256 token): signed by someone else.
+  if (err instanceof errors.JOSENotSupported) return { reason: 'bad_signature', detail };
+  // jose reports a JWKS HTTP error status with its base class.
+  if (remoteKeys && err instanceof errors.JOSEError && err.constructor === errors.JOSEError) return { reason: 'key_unavailable', detail };
   if (err instanceof errors.JOSEError) return { reason: 'malformed', detail };
-  // jose raises a plain TypeError when the key cannot serve the token's algorithm (an EC key for RS256).
-  if (err instanceof TypeError) return { reason: 'bad_signature', detail };
-  // Remote JWKS fetch failures (network, HTTP status) surface as other errors.
-  return { reason: 'key_unavailable', detail };
+  // A JWKS URL that cannot be fetched (fetch's TypeError, HTTP errors) is our outage, not the client's fault.
+  if (remoteKeys) return { reason: 'key_unavailable', detail };
+  return { reason: 'bad_signature', detail };
 }
 
 export async function createTokenVerifier(cfg: JwtConfig): Promise<TokenVerifier> {
@@ -76,7 +79,7 @@ export async function createTokenVerifier(cfg: JwtConfig): Promise<TokenVerifier
       try {
         payload = (typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options)).payload;
       } catch (err) {
-        return { ok: false, ...classify(err) };
+        return { ok: false, ...classify(err, cfg.keySource.kind === 'jwks-url') };
       }
       const read = principalFromClaims(payload);
       if ('problem' in read) return { ok: false, reason: 'claims_invalid', detail: `claim ${read.problem} is missing or malformed` };
