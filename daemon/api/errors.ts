@@ -26,14 +26,21 @@ function keyColumn(detail: string | undefined): string | undefined {
   return cols?.at(-1);
 }
 
+/** "extensions_tenant_id_number_key" -> "number" (PostgreSQL's default constraint names). */
+function columnOfConstraint(err: PgError): string | undefined {
+  if (!err.constraint || !err.table || !err.constraint.startsWith(`${err.table}_`)) return undefined;
+  return err.constraint.slice(err.table.length + 1).replace(/_(key|fkey|pkey)$/, '').replace(/^tenant_id_/, '') || undefined;
+}
+
 // Columns whose API field is not simply the camelCase of the column.
-const FIELD_OF_COLUMN: Record<string, string> = { feature_key: 'key', domain: 'sipDomain', a1_realm: 'realm' };
+const FIELD_OF_COLUMN: Record<string, string> = { feature_key: 'key', domain: 'sipDomain', a1_realm: 'realm', queue_id_agent_id: 'agentId' };
 const fieldOf = (column: string) => FIELD_OF_COLUMN[column] ?? column.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 /** Maps a PostgreSQL error to an ApiError naming the API field, or undefined if it is not the client's fault. */
 export function fromPgError(err: unknown): ApiError | undefined {
   if (!isPgError(err)) return undefined;
-  const column = err.column ?? keyColumn(err.detail);
+  // PostgreSQL leaves out the DETAIL ("Key (slug)=(...)") when RLS hides the row, so fall back to the constraint's name.
+  const column = err.column ?? keyColumn(err.detail) ?? columnOfConstraint(err);
   const field = column ? fieldOf(column) : 'body';
   switch (err.code) {
     case '23505': return conflict(field);

@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { TenantId } from '../../daemon/db/tenant-context.js';
 import { startApi, type ApiHarness } from './api-harness.js';
+import { SAMPLES } from './samples.js';
 
 let h: ApiHarness;
 let A: TenantId;
@@ -17,30 +18,6 @@ let A: TenantId;
 const aIds: Record<string, string> = {};
 /** Every id and identifying value of A, none of which may appear in a response to B. */
 let aFingerprints: string[] = [];
-
-type Ids = typeof aIds;
-/** A valid body per body-carrying route; values naming A's ids make the write a cross-tenant attempt. */
-const SAMPLES: Record<string, (a: Ids) => Record<string, unknown>> = {
-  'POST /api/extensions': () => ({ number: '5555', password: 'gate-pass-1' }),
-  'PATCH /api/extensions/:id': () => ({ callerIdName: 'gate' }),
-  'POST /api/dids': (a) => ({ e164: '+15559990000', destinationType: 'extension', extensionId: a.extensions }),
-  'PATCH /api/dids/:id': () => ({ enabled: false }),
-  'POST /api/trunks': () => ({ name: 'gate-trunk', allowedCidrs: ['192.0.2.0/24'] }),
-  'PATCH /api/trunks/:id': () => ({ enabled: false }),
-  'POST /api/outbound-routes': (a) => ({ name: 'gate', pattern: '^9', trunkId: a.sip_trunks }),
-  'PATCH /api/outbound-routes/:id': () => ({ priority: 5 }),
-  'POST /api/queues': () => ({ name: 'gate-q' }),
-  'PATCH /api/queues/:id': () => ({ maxWaitTime: 5 }),
-  'POST /api/agents': (a) => ({ extensionId: a.extensions }),
-  'PATCH /api/agents/:id': () => ({ status: 'Available' }),
-  'POST /api/tiers': (a) => ({ queueId: a.queues, agentId: a.agents }),
-  'PATCH /api/tiers/:id': () => ({ level: 2 }),
-  'POST /api/features': () => ({ key: 'gate_feature', enabled: true }),
-  'PATCH /api/features/:key': () => ({ enabled: true }),
-  'PATCH /api/tenant': () => ({ defaultLanguage: 'fr', maxTotal: 1 }),
-  'PUT /api/me/agent/status': () => ({ status: 'Available' }),
-  'POST /api/tenants': () => ({ slug: 'gate-tenant', name: 'Gate', sipDomain: 'gate.pbx.test' }),
-};
 
 /** Every row of every tenant table as A sees it: the "nothing changed in A" check. */
 async function snapshotA(): Promise<string> {
