@@ -1,0 +1,74 @@
+// The pure parsing step: each real FreeSWITCH request becomes the typed request
+// a handler expects, and what cannot be answered is refused precisely.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BadFetch, parseFetch, sipDomain, type FormBody } from '../../xml-handlers/fetch-request.js';
+import { parseForm } from '../../daemon/xml-curl/form-parser.js';
+import { fixtureNames, loadFixture } from '../helpers/xml-curl-client.js';
+
+const test = suite('xml-handlers: parse a fetch');
+const parsed = (n: string) => parseFetch(parseForm(loadFixture(fixtureNames().find((f) => f.startsWith(`${n}-`))!).body.toString('latin1')));
+
+test('every fixture parses; sections as captured', () => {
+  for (const name of fixtureNames()) {
+    const r = parseFetch(parseForm(loadFixture(name).body.toString('latin1')));
+    assert.is(r.node, 'vm', name);
+    assert.ok(name.slice(4).startsWith(r.section), `${name}: ${r.section}`);
+  }
+});
+
+test('directory requests', () => {
+  assert.equal(parsed('025'), { section: 'directory', node: 'vm', directory: {
+    kind: 'sip_auth', user: '1001', domain: 'acme.pbx.test', method: 'REGISTER', toHost: 'acme.pbx.test', fromHost: 'acme.pbx.test' } });
+  assert.equal(parsed('027').section === 'directory' && parsed('027'), { section: 'directory', node: 'vm', directory: {
+    kind: 'sip_auth', user: '1000', domain: 'acme.pbx.test', method: 'INVITE', toHost: 'acme.pbx.test', fromHost: 'acme.pbx.test' } });
+  assert.equal(parsed('029'), { section: 'directory', node: 'vm', directory: { kind: 'user_call', user: '1001', domain: 'acme.pbx.test' } });
+  assert.equal(parsed('038'), { section: 'directory', node: 'vm', directory: { kind: 'user_call', user: '1001', domain: 'acme.pbx.test' } });
+  assert.equal(parsed('006'), { section: 'directory', node: 'vm', directory: { kind: 'gateways' } });
+  assert.equal(parsed('017'), { section: 'directory', node: 'vm', directory: { kind: 'network-list', domain: 'acme.pbx.test' } });
+});
+
+test('dialplan requests carry context, destination, A-leg uuid, tenant variable and source address', () => {
+  assert.equal(parsed('028'), { section: 'dialplan', node: 'vm', dialplan: {
+    context: 'acme.pbx.test', destination: '1001', callUuid: '56356642-2fdf-4006-baa1-14b2ad06c094', channelTenantId: undefined, sourceIp: '127.0.0.1' } });
+  const pub = parsed('039');
+  assert.ok(pub.section === 'dialplan');
+  if (pub.section === 'dialplan') {
+    assert.is(pub.dialplan.context, 'public');
+    assert.is(pub.dialplan.destination, '+15550001000');
+    assert.is(pub.dialplan.sourceIp, '127.0.0.2');
+  }
+});
+
+test('configuration requests', () => {
+  assert.equal(parsed('003'), { section: 'configuration', node: 'vm', configuration: { file: 'sofia.conf', profile: undefined } });
+  assert.equal(parsed('004'), { section: 'configuration', node: 'vm', configuration: { file: 'sofia.conf', profile: 'internal' } });
+  assert.equal(parsed('008'), { section: 'configuration', node: 'vm', configuration: { file: 'callcenter.conf', queue: undefined } });
+  assert.equal(parsed('035'), { section: 'configuration', node: 'vm', configuration: { file: 'callcenter.conf', queue: 'support@acme.pbx.test' } });
+  assert.equal(parsed('016'), { section: 'configuration', node: 'vm', configuration: { file: 'acl.conf' } });
+  assert.equal(parsed('024'), { section: 'configuration', node: 'vm', configuration: { file: 'other', name: 'timezones.conf' } });
+});
+
+test('refusals: missing envelope fields, ambiguous repeats, over-long values', () => {
+  const bad: FormBody[] = [
+    {}, { hostname: 'vm' }, { section: 'directory' }, { hostname: 'v m', section: 'directory' },
+    { hostname: 'vm', section: ['directory', 'dialplan'] },
+    { hostname: 'vm', section: 'dialplan', 'Hunt-Destination-Number': '1', 'Unique-ID': '56356642-2fdf-4006-baa1-14b2ad06c094' },
+    { hostname: 'vm', section: 'directory', action: 'sip_auth', domain: 'x'.repeat(5000) },
+  ];
+  for (const b of bad) assert.throws(() => parseFetch(b), (e: unknown) => e instanceof BadFetch, JSON.stringify(b).slice(0, 80));
+  // the same value twice is not ambiguous
+  assert.is(parseFetch({ hostname: ['vm', 'vm'], section: 'configuration', key_value: 'acl.conf' }).section, 'configuration');
+});
+
+test('domains: canonical lower case, anything else is not a domain', () => {
+  assert.is(sipDomain('ACME.pbx.test'), 'acme.pbx.test');
+  for (const d of ['', '../etc', 'a..b', 'acme.pbx.test"', 'acme.pbx.test\u0000', '-a.b', 'a b', `${'a'.repeat(64)}.b`]) assert.is(sipDomain(d), undefined, d);
+});
+
+test('form decoding is strict', () => {
+  assert.equal({ ...parseForm('a=%2B1%20x&b=&c&a=2') }, { a: ['+1 x', '2'], b: '', c: '' });
+  for (const body of ['a=%ZZ', 'a=%E0%A4', 'a=%', '%=1']) assert.throws(() => parseForm(body), /percent-encoding/, body);
+});
+
+test.run();
