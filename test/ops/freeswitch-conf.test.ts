@@ -1,0 +1,98 @@
+// freeswitch-conf/ is the static bootstrap a stock FreeSWITCH needs to hand
+// everything else to fs-tenantd. These checks keep it minimal, tenant-free and
+// in step with the daemon's defaults (as FreeSWITCH's preprocessor would see it).
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { create } from 'xmlbuilder2';
+import { loadConfig } from '../../daemon/config.js';
+import { projectRoot } from '../../daemon/paths.js';
+
+const test = suite('freeswitch-conf bootstrap');
+const root = path.join(projectRoot, 'freeswitch-conf');
+const autoload = path.join(root, 'autoload_configs');
+const read = (p: string) => readFileSync(p, 'utf8');
+
+/**
+ * FreeSWITCH's X-PRE-PROCESS "set" and "env-set" (src/switch_xml.c): set name=value;
+ * env-set name=$VAR sets name only when VAR is in the environment. Then $${name} expands.
+ */
+function preprocessorVars(env: Record<string, string>): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const m of read(path.join(root, 'vars.xml')).matchAll(/<X-PRE-PROCESS cmd="(set|env-set)" data="([^"=]+)=([^"]*)"\/>/g)) {
+    const [, cmd, name, value] = m as unknown as [string, string, string, string];
+    if (cmd === 'set') vars.set(name.trim(), value.trim());
+    else if (value.startsWith('$') && env[value.slice(1)] !== undefined) vars.set(name, env[value.slice(1)]!);
+  }
+  return vars;
+}
+
+function params(file: string, vars: Map<string, string>): Map<string, string> {
+  const text = read(path.join(autoload, file)).replace(/\$\$\{([a-z0-9_]+)\}/g, (all, v: string) => vars.get(v) ?? all);
+  return new Map([...text.matchAll(/<param name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+test('only the bootstrap files the capture used, each well-formed and named for its configuration', () => {
+  const files = readdirSync(autoload).sort();
+  assert.equal(files, ['event_socket.conf.xml', 'local_stream.conf.xml', 'logfile.conf.xml', 'modules.conf.xml', 'switch.conf.xml', 'xml_curl.conf.xml']);
+  for (const f of files) {
+    const text = read(path.join(autoload, f));
+    create(text); // throws on malformed XML
+    assert.match(text, new RegExp(`^<configuration name="${f.replace('.xml', '').replace('.', '\\.')}"`), f);
+  }
+  create(read(path.join(root, 'freeswitch.xml')));
+  create(`<root>${read(path.join(root, 'vars.xml'))}</root>`);
+});
+
+test('nothing tenant-specific and no local dialplan, directory or served configuration', () => {
+  const all = [path.join(root, 'freeswitch.xml'), path.join(root, 'vars.xml'), ...readdirSync(autoload).map((f) => path.join(autoload, f))].map(read).join('\n');
+  assert.not.match(all, /acme|globex|pbx\.test|\+1555/i);
+  assert.not.match(all, /<section name="(dialplan|directory)"/);
+  assert.not.match(all, /<configuration name="(sofia|acl|callcenter)\.conf"/);
+});
+
+test('mod_xml_curl loads before every module whose configuration the daemon serves', () => {
+  const modules = [...read(path.join(autoload, 'modules.conf.xml')).matchAll(/<load module="([a-z_0-9]+)"/g)].map((m) => m[1]!);
+  const at = (m: string) => { const i = modules.indexOf(m); assert.ok(i >= 0, `${m} is loaded`); return i; };
+  for (const m of ['mod_sofia', 'mod_callcenter', 'mod_event_socket', 'mod_local_stream']) assert.ok(at('mod_xml_curl') < at(m), `mod_xml_curl before ${m}`);
+  for (const m of ['mod_dialplan_xml', 'mod_dptools', 'mod_commands', 'mod_tone_stream']) at(m);
+  assert.is(new Set(modules).size, modules.length, 'no module twice');
+});
+
+test('xml_curl binding and event socket match the daemon defaults (npm start works unchanged)', () => {
+  const config = loadConfig({});
+  const vars = preprocessorVars({});
+  const curl = params('xml_curl.conf.xml', vars);
+  assert.is(curl.get('gateway-url'), `http://${config.http.host}:${config.http.port}${config.xmlCurl.path}`);
+  assert.is(curl.get('gateway-credentials'), `${config.xmlCurl.user}:${config.xmlCurl.password}`);
+  assert.is(curl.get('auth-scheme'), 'basic');
+  assert.match(curl.get('timeout') ?? '', /^[1-9]\d*$/, 'a timeout in whole seconds');
+  assert.match(read(path.join(autoload, 'xml_curl.conf.xml')), /bindings="directory\|dialplan\|configuration"/);
+
+  const esl = params('event_socket.conf.xml', vars);
+  const node = config.esl.nodes[0]!;
+  assert.equal([esl.get('listen-ip'), esl.get('listen-port'), esl.get('password')], [node.host, String(node.port), node.password]);
+  assert.is(esl.get('listen-ip'), '127.0.0.1', 'loopback only by default');
+});
+
+test('the same environment variables configure both sides', () => {
+  const env = { FS_TENANTD_XMLCURL_USER: 'fs-node', FS_TENANTD_XMLCURL_PASSWORD: 'a-longer-secret', FS_TENANTD_ESL_PASSWORD: 'esl-secret',
+    FS_TENANTD_XMLCURL_URL: 'http://10.1.2.3:9000/fs/xml', FS_TENANTD_ESL_LISTEN_IP: '10.1.2.4' };
+  const config = loadConfig(env);
+  const vars = preprocessorVars(env);
+  assert.is(params('xml_curl.conf.xml', vars).get('gateway-credentials'), `${config.xmlCurl.user}:${config.xmlCurl.password}`);
+  assert.is(params('xml_curl.conf.xml', vars).get('gateway-url'), 'http://10.1.2.3:9000/fs/xml');
+  assert.is(params('event_socket.conf.xml', vars).get('password'), config.esl.nodes[0]!.password);
+  assert.is(params('event_socket.conf.xml', vars).get('listen-ip'), '10.1.2.4');
+});
+
+test('every $${variable} is defined in vars.xml or built into FreeSWITCH', () => {
+  const builtIn = new Set(['sounds_dir', 'log_dir', 'conf_dir', 'base_dir']);
+  const vars = preprocessorVars({});
+  const used = readdirSync(autoload).flatMap((f) => [...read(path.join(autoload, f)).matchAll(/\$\$\{([a-z0-9_]+)\}/g)].map((m) => m[1]!));
+  assert.ok(used.length > 5);
+  assert.equal(used.filter((v) => !vars.has(v) && !builtIn.has(v)), []);
+});
+
+test.run();
