@@ -56,19 +56,62 @@ export const callUuid = (n: number, leg: 'a' | 'b'): string =>
 export type Phase = 'create' | 'answer' | 'hangup';
 const PHASE_OF: Record<string, Phase> = { CHANNEL_CREATE: 'create', CHANNEL_ANSWER: 'answer', CHANNEL_HANGUP_COMPLETE: 'hangup' };
 
-/** Builds call n's frames for the given phases, ready to write to an ESL client. */
-export function callFrames(call: ReturnType<typeof capturedCall>, n: number, tenant: Tenant, phases: ReadonlySet<Phase>): Buffer {
-  const a = callUuid(n, 'a');
-  const b = callUuid(n, 'b');
-  const vars = `"${eventHeader(CHANNEL_VARS.tenantId)}":"${tenant.id}","${eventHeader(CHANNEL_VARS.tenantSlug)}":"${tenant.slug}","${eventHeader(CHANNEL_VARS.direction)}":"internal",`;
-  const parts: Buffer[] = [];
-  for (const ev of call.events) {
-    if (!phases.has(PHASE_OF[ev.name]!)) continue;
-    const body = Buffer.from('{' + vars + ev.body.slice(1).replaceAll(call.aLeg, a).replaceAll(call.bLeg, b), 'utf8');
-    parts.push(Buffer.from(`Content-Length: ${body.length}\nContent-Type: text/event-json\n\n`, 'latin1'), body);
-  }
-  return Buffer.concat(parts);
-}
+type Piece = Buffer | 'a' | 'b' | 'tenant' | 'slug';
+const FILLER: Record<Exclude<Piece, Buffer>, number> = { a: 36, b: 36, tenant: 36, slug: 0 };
 
-export const eventsPerCall = (call: ReturnType<typeof capturedCall>, phases: ReadonlySet<Phase>): number =>
-  call.events.filter((e) => phases.has(PHASE_OF[e.name]!)).length;
+/**
+ * Writes call n's frames fast enough to outpace the fastest reader (else the baseline would
+ * measure the replayer): the frames of one call are laid out once, and a call is made by patching
+ * its leg UUIDs and tenant into one of a ring of buffers. A slot is reused `ring` calls later, so
+ * callers must wait until fewer than `ring` calls are unflushed.
+ */
+export class CallWriter {
+  private readonly slots: Buffer[];
+  private readonly offsets: Array<{ at: number; what: Exclude<Piece, Buffer> }> = [];
+  readonly events: number;
+
+  constructor(call: ReturnType<typeof capturedCall>, phases: ReadonlySet<Phase>, readonly slugLength: number, readonly ring = 64) {
+    const parts: Buffer[] = [];
+    let at = 0;
+    const push = (p: Piece) => {
+      if (typeof p === 'string') {
+        const len = p === 'slug' ? slugLength : FILLER[p];
+        this.offsets.push({ at, what: p });
+        parts.push(Buffer.alloc(len, 0x30));
+        at += len;
+      } else { parts.push(p); at += p.length; }
+    };
+    const chosen = call.events.filter((e) => phases.has(PHASE_OF[e.name]!));
+    this.events = chosen.length;
+    for (const ev of chosen) {
+      const pieces: Piece[] = [
+        Buffer.from(`{"${eventHeader(CHANNEL_VARS.tenantId)}":"`), 'tenant', Buffer.from(`","${eventHeader(CHANNEL_VARS.tenantSlug)}":"`), 'slug',
+        Buffer.from(`","${eventHeader(CHANNEL_VARS.direction)}":"internal",`),
+      ];
+      let rest = ev.body.slice(1);
+      for (;;) {
+        const ia = rest.indexOf(call.aLeg);
+        const ib = rest.indexOf(call.bLeg);
+        const i = ia < 0 ? ib : ib < 0 ? ia : Math.min(ia, ib);
+        if (i < 0) break;
+        pieces.push(Buffer.from(rest.slice(0, i), 'utf8'), i === ia ? 'a' : 'b');
+        rest = rest.slice(i + 36);
+      }
+      pieces.push(Buffer.from(rest, 'utf8'));
+      const length = pieces.reduce((n, p) => n + (typeof p === 'string' ? (p === 'slug' ? slugLength : FILLER[p]) : p.length), 0);
+      push(Buffer.from(`Content-Length: ${length}\nContent-Type: text/event-json\n\n`, 'latin1'));
+      for (const p of pieces) push(p);
+    }
+    const proto = Buffer.concat(parts);
+    this.slots = Array.from({ length: ring }, () => Buffer.from(proto));
+  }
+
+  frames(n: number, tenant: Tenant): Buffer {
+    if (tenant.slug.length !== this.slugLength) throw new Error(`tenant slugs must all be ${this.slugLength} characters`);
+    const buf = this.slots[n % this.ring]!;
+    const a = callUuid(n, 'a');
+    const b = callUuid(n, 'b');
+    for (const o of this.offsets) buf.write(o.what === 'a' ? a : o.what === 'b' ? b : o.what === 'tenant' ? tenant.id : tenant.slug, o.at, 'latin1');
+    return buf;
+  }
+}

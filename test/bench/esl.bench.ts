@@ -1,6 +1,90 @@
+// Item 4: ESL events per second through the daemon's ESL client and call ledger,
+// and admission decision latency; item 5 (second half): RSS with 10,000 live
+// calls in the ledger. Baseline: the same bytes from the same server through a
+// minimal split-and-count reader.
+import { randomUUID } from 'node:crypto';
 import type { BenchContext } from './context.js';
-import type { Figure } from './report.js';
+import type { Phase, Tenant } from './esl-stream.js';
+import type { LatencySummary } from './percentiles.js';
+import { layout, profileArgs, startChild, type Child } from './processes.js';
+import { figure, type Figure } from './report.js';
 
-export async function benchEsl(_ctx: BenchContext): Promise<Figure[]> {
-  throw new Error('the call ledger (issue 4, daemon/calls/) is not in the tree yet');
+const MB = 2 ** 20;
+const ALL: Phase[] = ['create', 'answer', 'hangup'];
+
+interface Rate { events: number; elapsedS: number; eventsPerS: number }
+interface Replayed { events: number; bytes: number; cpuShare: number }
+export interface AdmissionResult { decisions: number; admitted: number; ledger: LatencySummary; baseline: LatencySummary }
+type Memory = { rssBytes: number; heapUsedBytes: number };
+
+export async function benchEsl(ctx: BenchContext): Promise<Figure[]> {
+  const calls = ctx.quick ? 3000 : 10_000;
+  const liveCalls = 10_000;
+  const tenants: Tenant[] = Array.from({ length: ctx.tenants }, (_, i) => ({ id: randomUUID(), slug: `t${String(i).padStart(4, '0')}` }));
+  let replayer: Child | undefined;
+  let counter: Child | undefined;
+  let ledger: Child | undefined;
+  const figures: Figure[] = [];
+  try {
+    replayer = await startChild('servers/esl-replayer.js', layout.generatorCpu);
+    const { port } = await replayer.call<{ port: number }>('start');
+
+    counter = await startChild('servers/esl-count-baseline.js', layout.serverCpu);
+    await counter.call('connect', { port });
+    await counter.call('expect', { events: calls * 6 });
+    const baseSent = await replayer.call<Replayed>('replay', { subscription: 1, first: 0, count: calls, tenants, phases: ALL });
+    const base = await counter.call<Rate>('done');
+    await counter.stop();
+    counter = undefined;
+
+    ledger = await startChild('servers/esl-ledger.js', layout.serverCpu, ['--expose-gc', ...profileArgs()]);
+    await ledger.call('start', { port });
+    await ledger.call('expect', { events: calls * 6 });
+    const sent = await replayer.call<Replayed>('replay', { subscription: 2, first: calls, count: calls, tenants, phases: ALL });
+    const through = await ledger.call<Rate>('done');
+    const afterFlow = await ledger.call<{ liveCalls: number }>('ledgerState').catch((err: Error) => err);
+    const noLedger = afterFlow instanceof Error ? afterFlow.message.split('\n')[0]! : null;
+    ctx.log(`esl: ${noLedger ? 'client only' : 'client + ledger'} ${Math.round(through.eventsPerS)} events/s, split-and-count ${Math.round(base.eventsPerS)} events/s over ${sent.events} events (${(sent.bytes / MB).toFixed(0)} MB); replayer CPU share ${Math.round(sent.cpuShare * 100)}% (baseline run ${Math.round(baseSent.cpuShare * 100)}%)`);
+    figures.push(figure({
+      id: '4.esl.events', what: `ESL events/s through ${noLedger ? 'the ESL client only' : 'client + ledger'} (real CHANNEL_CREATE/ANSWER/HANGUP_COMPLETE, json)`, unit: 'events/s', better: 'higher',
+      value: through.eventsPerS, baseline: base.eventsPerS, baselineName: 'same bytes, same server, minimal split-and-count reader',
+      target: { on: 'value', op: '>=', limit: 50_000 },
+      note: `${calls} calls x 6 events, ${(sent.bytes / sent.events / 1024).toFixed(1)} KiB per event; ` +
+        (noLedger ? `NOT through the ledger: ${noLedger}` : `ledger left ${(afterFlow as { liveCalls: number }).liveCalls} live calls (expected 0)`),
+    }));
+    if (noLedger) {
+      for (const id of ['5.rss.live-calls', '4.admit.p99']) {
+        figures.push(figure({ id, what: id.startsWith('5') ? 'ledger RSS with 10,000 live calls' : 'admission decision p99', unit: id.startsWith('5') ? 'MB' : 'ms',
+          better: 'lower', value: null, baseline: null, baselineName: '-', note: noLedger }));
+      }
+      return figures;
+    }
+
+    const idle = await ledger.call<Memory>('memory');
+    await ledger.call('expect', { events: liveCalls * 4 });
+    await replayer.call<Replayed>('replay', { subscription: 2, first: 2 * calls, count: liveCalls, tenants, phases: ['create', 'answer'] });
+    await ledger.call<Rate>('done');
+    const live = await ledger.call<{ liveCalls: number }>('ledgerState');
+    const loaded = await ledger.call<Memory>('memory');
+    figures.push(figure({
+      id: '5.rss.live-calls', what: `ledger process RSS with ${live.liveCalls.toLocaleString('en-US')} live calls (after GC)`, unit: 'MB', better: 'lower',
+      value: loaded.rssBytes / MB, baseline: idle.rssBytes / MB, baselineName: 'the same process with no live call, just before',
+      note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB`,
+    }));
+
+    const adm = await ledger.call<AdmissionResult>('admission', { decisions: ctx.quick ? 5000 : 50_000, tenants });
+    ctx.log(`esl: admission p99 ${adm.ledger.p99Ms.toFixed(4)} ms (baseline ${adm.baseline.p99Ms.toFixed(4)} ms), ${adm.admitted}/${adm.decisions} admitted, with ${live.liveCalls} live calls`);
+    const admWhat = `admission decision with ${live.liveCalls.toLocaleString('en-US')} live calls, one at a time`;
+    const admBase = 'a Map counter checked and bumped in the same process (the floor of an in-memory decision)';
+    figures.push(
+      figure({ id: '4.admit.p99', what: `${admWhat}: p99`, unit: 'ms', better: 'lower', value: adm.ledger.p99Ms, baseline: adm.baseline.p99Ms, baselineName: admBase,
+        target: { on: 'value', op: '<', limit: 1 }, note: `${adm.decisions} decisions over ${tenants.length} tenants, ${adm.admitted} admitted` }),
+      figure({ id: '4.admit.p50', what: `${admWhat}: p50`, unit: 'ms', better: 'lower', value: adm.ledger.p50Ms, baseline: adm.baseline.p50Ms, baselineName: admBase }),
+    );
+  } finally {
+    await counter?.stop();
+    await ledger?.stop();
+    await replayer?.stop();
+  }
+  return figures;
 }

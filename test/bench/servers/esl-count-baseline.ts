@@ -8,6 +8,7 @@ let socket: net.Socket | undefined;
 let counted = 0;
 let firstAt = 0;
 let target = Infinity;
+let finished: Promise<unknown> = Promise.resolve();
 let onTarget: (() => void) | undefined;
 let replies = 0;
 let onSubscribed: (() => void) | undefined;
@@ -22,7 +23,7 @@ function reader() {
         const n = Math.min(skip, chunk.length - pos);
         skip -= n;
         pos += n;
-        if (skip === 0 && ++counted >= target) onTarget?.();
+        if (skip === 0 && ++counted === target) onTarget?.();
         continue;
       }
       const data = head.length ? Buffer.concat([head, chunk.subarray(pos)]) : chunk.subarray(pos);
@@ -47,12 +48,18 @@ serveCalls({
     socket.on('data', reader());
     socket.on('error', reject);
   }),
-  /** Resolves once `events` more events have been counted, with the rate since the first event byte. */
-  count: (args: { events: number }) => new Promise((resolve) => {
-    target = counted + args.events;
-    onTarget = () => {
-      const elapsedS = (performance.now() - firstAt) / 1000;
-      resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS });
-    };
-  }),
+  /** Arms the counter for the next `events` events (call before the replay starts). */
+  expect: (args: { events: number }) => {
+    firstAt = 0;
+    counted = 0;
+    target = args.events;
+    finished = new Promise((resolve) => {
+      onTarget = () => {
+        const elapsedS = (performance.now() - firstAt) / 1000;
+        resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS });
+      };
+    });
+  },
+  /** The armed run's rate, from its first event's headers to its last event's last byte. */
+  done: () => finished,
 }, async () => { socket?.destroy(); });
