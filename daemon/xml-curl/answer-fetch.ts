@@ -26,6 +26,19 @@ export interface AnswerDeps {
   admission?: CallAdmission;
 }
 
+// Rendered users per snapshot: a REGISTER storm for cached tenants costs no XML building.
+// Keyed by the snapshot object, so a reload (new snapshot) starts afresh and old entries go with it.
+const renderedUsers = new WeakMap<object, Map<string, string>>();
+
+function userXml(d: Extract<ReturnType<typeof decideUser>, { kind: 'user' }>, cacheableMs: number): string {
+  let perTenant = renderedUsers.get(d.tenant);
+  if (!perTenant) renderedUsers.set(d.tenant, perTenant = new Map());
+  const key = `${d.domain}|${d.extension.number}|${cacheableMs}`;
+  let xml = perTenant.get(key);
+  if (xml === undefined) perTenant.set(key, xml = renderUser(d, { cacheableMs }));
+  return xml;
+}
+
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
 const notFound: Answer = { xml: NOT_FOUND, outcome: 'not_found' };
 
@@ -37,7 +50,7 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
         deps.log.debug({ domain: req.domain, user: req.user, action: req.kind, reason: d.reason }, 'xml_curl directory: not found');
         return notFound;
       }
-      return found(renderUser(d, { cacheableMs: deps.cacheableMs }), trace);
+      return found(userXml(d, deps.cacheableMs), trace);
     }
     case 'gateways': {
       const domains = (await deps.store.all(trace)).filter((t) => t.status === 'active').flatMap((t) => t.domains);

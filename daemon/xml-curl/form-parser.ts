@@ -7,6 +7,8 @@ export class FormDecodeError extends Error {
 }
 
 function decode(s: string): string {
+  // Most names and many values need no decoding: skip the costly call for them.
+  if (!s.includes('%') && !s.includes('+')) return s;
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch {
