@@ -101,11 +101,6 @@ export class LoadingCache<K extends string, V extends object | string> {
     this.sync();
   }
 
-  /** Drops every entry whose value matches. */
-  invalidateWhere(match: (value: V) => boolean): void {
-    for (const [key, entry] of this.positive.entries()) if (match(entry.value)) this.invalidate(key);
-  }
-
   /** Everything must be reloaded before its next use; the old values stay as stale-if-error fallbacks. */
   flush(): void {
     this.generation++;

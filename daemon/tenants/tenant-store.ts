@@ -58,10 +58,6 @@ export class TenantStore {
     return id ? this.snapshots.get(id, trace) : null;
   }
 
-  async byId(id: TenantId, trace?: Trace): Promise<TenantSnapshot | null> {
-    return this.snapshots.get(id, trace);
-  }
-
   /** Every tenant's snapshot (cross-tenant files: sofia.conf, acl.conf), in slug order. */
   async all(trace?: Trace): Promise<TenantSnapshot[]> {
     const refs = (await this.tenantList.get(ALL, trace)) ?? [];

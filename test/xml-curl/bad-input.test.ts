@@ -54,7 +54,7 @@ test('missing parameters: 400, counted', async () => {
 
 test('garbage parameters: well-formed not found', async () => {
   const cases: Array<Record<string, string | undefined>> = [
-    { action: 'format-c' }, { action: undefined }, { key: 'number-alias' }, { user: 'admin' }, { user: '' },
+    { action: 'format-c' }, { action: undefined }, { action: 'reverse-auth-lookup' }, { key: 'number-alias' }, { user: 'admin' }, { user: '' },
     { user: '1'.repeat(40) }, { purpose: 'network-list', domain: 'nosuch.example' }, { sip_auth_method: 'REGISTER', domain: 'no-such-domain.test' },
   ];
   for (const c of cases) {

@@ -62,6 +62,14 @@ test('directory: 1000@globex is globex\'s user, 1000@acme is acme\'s; never the 
   }
 });
 
+test('directory: message-count (mod_voicemail) gets the user of the asked domain only', async () => {
+  const f = fx('029');
+  const r = await post(ep.target, f, withFields(f, { action: 'message-count', key_value: 'globex.pbx.test', domain: 'globex.pbx.test', user: '1001' }));
+  const user = find(sectionOf(r.body), 'user')!;
+  assert.is(user.attrs.id, '1001');
+  assert.is(findAll(user, 'variable').find((v) => v.attrs.name === 'fs_tenant_id')?.attrs.value, ids.globex);
+});
+
 test('directory: a REGISTER authenticated in one tenant for an AOR in the other is refused', async () => {
   // globex credentials (realm globex) trying to register 1000@acme.pbx.test
   assert.ok(isNotFound((await sipAuth('globex.pbx.test', '1000', { sip_to_host: 'acme.pbx.test' })).body));
