@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert';
 import type { JwtConfig } from '../../daemon/auth/jwt-config.js';
 import { mintToken } from '../../daemon/auth/mint-token.js';
 import { createTokenVerifier } from '../../daemon/auth/verify-token.js';
+import { ConfigError, loadConfig } from '../../daemon/config.js';
 import { projectRoot } from '../../daemon/paths.js';
 import { counterValue, rsaPair, startApi, type ApiHarness } from './api-harness.js';
 
@@ -203,6 +204,20 @@ test('token CLI: mints with the daemon\'s own key pair under the state dir; the 
     assert.is(err?.code, 64);
     assert.match(err!.stderr, /--role must be one of/);
   } finally { await fs.rm(stateDir, { recursive: true, force: true }); }
+});
+
+test('JWT settings: one key source, asymmetric algorithms only, errors name the variable', () => {
+  const base = { FS_TENANTD_STATE_DIR: '/tmp/fs-tenantd-x' };
+  const ok = loadConfig({ ...base, FS_TENANTD_JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json', FS_TENANTD_JWT_ALGORITHMS: 'RS256, ES384', FS_TENANTD_JWT_AUDIENCE: 'fs-tenantd' });
+  assert.equal([ok.jwt.keySource, ok.jwt.algorithms, ok.jwt.audience, ok.jwt.clockToleranceS],
+    [{ kind: 'jwks-url', url: 'https://idp.example/.well-known/jwks.json' }, ['RS256', 'ES384'], 'fs-tenantd', 30]);
+  assert.equal(loadConfig(base).jwt.keySource, { kind: 'local', dir: '/tmp/fs-tenantd-x/jwt' });
+  const problems = (env: Record<string, string>) => { try { loadConfig({ ...base, ...env }); return []; } catch (e) { return (e as ConfigError).problems; } };
+  assert.match(problems({ FS_TENANTD_JWT_PUBLIC_KEY_FILE: '/k.pem', FS_TENANTD_JWT_JWKS_FILE: '/j.json' }).join(), /FS_TENANTD_JWT_PUBLIC_KEY_FILE and FS_TENANTD_JWT_JWKS_FILE/);
+  assert.match(problems({ FS_TENANTD_JWT_ALGORITHMS: 'HS256' }).join(), /FS_TENANTD_JWT_ALGORITHMS: "HS256" is not allowed/);
+  assert.match(problems({ FS_TENANTD_JWT_ALGORITHMS: 'none' }).join(), /"none" is not allowed/);
+  assert.match(problems({ FS_TENANTD_JWT_CLOCK_TOLERANCE_S: '3600' }).join(), /FS_TENANTD_JWT_CLOCK_TOLERANCE_S/);
+  assert.match(problems({ FS_TENANTD_JWT_JWKS_URL: 'ftp://x' }).join(), /FS_TENANTD_JWT_JWKS_URL/);
 });
 
 test.run();
