@@ -33,6 +33,15 @@ export interface Config {
   /** Where the sofia profiles served in sofia.conf listen. */
   sipProfiles: { internal: SipListen; external: SipListen };
   esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
+  /** Call ledger, ceilings and call records (issue 4). */
+  calls: {
+    reservationTtlMs: number;
+    rejectSipCode: number;
+    rejectReason: string;
+    downNodePolicy: 'enforce' | 'admit' | 'reject';
+    cdrQueueMax: number;
+    cdrSpoolDir: string;
+  };
   metrics: { maxTenantLabels: number };
   /** Bound on the whole SIGTERM/SIGINT shutdown (daemon/lifecycle.ts). */
   shutdownTimeoutMs: number;
@@ -192,6 +201,14 @@ export function loadConfig(env: Env = process.env): Config {
     esl: {
       nodes: eslNodes(r),
       commandTimeoutMs: r.int('FS_TENANTD_ESL_COMMAND_TIMEOUT_MS', 5000, 100, 120_000),
+    },
+    calls: {
+      reservationTtlMs: r.int('FS_TENANTD_RESERVATION_TTL_MS', 30_000, 1000, 600_000),
+      rejectSipCode: r.int('FS_TENANTD_CEILING_REJECT_CODE', 503, 400, 699),
+      rejectReason: r.string('FS_TENANTD_CEILING_REJECT_REASON', 'Tenant call limit reached', /^[A-Za-z0-9 .,()_-]{1,100}$/, 'up to 100 letters, digits, spaces and .,()_-'),
+      downNodePolicy: r.oneOf('FS_TENANTD_ESL_DOWN_POLICY', 'enforce', ['enforce', 'admit', 'reject'] as const),
+      cdrQueueMax: r.int('FS_TENANTD_CDR_QUEUE_MAX', 10_000, 1, 1_000_000),
+      cdrSpoolDir: path.resolve(r.string('FS_TENANTD_CDR_SPOOL_DIR', path.join(stateDir, 'cdr-spool'))),
     },
     metrics: {
       maxTenantLabels: r.int('FS_TENANTD_METRICS_MAX_TENANTS', 500, 0, 100_000),

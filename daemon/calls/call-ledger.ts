@@ -1,0 +1,390 @@
+// The live call ledger: which calls are up, per tenant and direction, across
+// every FreeSWITCH node, and the admission check against tenant ceilings.
+//
+// One ledger in the daemon spans all nodes, so "check the count and reserve a
+// slot" is a synchronous step on one event loop: a burst of simultaneous
+// dialplan fetches, from one node or several, cannot overshoot a ceiling.
+//
+// A call is keyed by its A-leg Unique-ID (the dialplan fetch's Unique-ID). Legs
+// are linked to it by variable_originator (bridge), variable_cc_member_session_uuid
+// (mod_callcenter agent legs) or Other-Leg-Unique-ID on outbound legs. Tenant and
+// direction come only from the daemon's own channel variables (channel-vars.ts)
+// or from the admission itself. A call counts once, from the moment its direction
+// is known, until its A-leg ends; ended uuids are remembered for a while so a
+// duplicated or late event can neither release twice nor resurrect a call.
+import type { Logger } from 'pino';
+import client from 'prom-client';
+import type { TenantId } from '../db/tenant-context.js';
+import type { EslEvent } from '../esl/event.js';
+import { metric, type MetricsRegistry, type TenantLabels } from '../metrics.js';
+import type { AdmissionDecision, AdmissionRequest, CallAdmission, CallDirection, Ceilings } from './admission-types.js';
+import { CHANNEL_VARS, eventHeader } from './channel-vars.js';
+
+/** What admission does for a call on a node whose ESL connection is down. */
+export type DownNodePolicy = 'enforce' | 'admit' | 'reject';
+
+export interface LedgerOptions {
+  log: Logger;
+  registry: MetricsRegistry;
+  tenantLabels: TenantLabels;
+  /** A reservation whose channel shows no sign of life for this long is released. */
+  reservationTtlMs: number;
+  downNodePolicy: DownNodePolicy;
+  rejection: { sipCode: number; reason: string };
+  now?: () => number;
+  /** How many ended uuids are remembered, and for how long. */
+  tombstones?: { max: number; ttlMs: number };
+}
+
+/** What the ledger knows about a call; handed to the CDR writer when it ends. */
+export interface CallInfo {
+  key: string;
+  tenantId: TenantId;
+  tenantSlug: string | undefined;
+  direction: CallDirection | undefined;
+  node: string;
+  queue: string | undefined;
+}
+
+interface Call extends CallInfo {
+  legs: Set<string>;
+  counted: boolean;
+  /** Set while the call is only a reservation (no event seen yet). */
+  reservedUntil: number | undefined;
+  /** Ledger sequence number of the last thing that touched the call (resync uses it). */
+  touched: number;
+}
+
+interface Tombstone { until: number; call: CallInfo | undefined; cdrDone: boolean }
+
+/** One live channel from FreeSWITCH's own list (`show channels` + `uuid_dump`). */
+export interface ChannelSnapshot {
+  uuid: string;
+  /** The call it belongs to, if it is a B-leg / agent leg (originator etc.). */
+  linkedTo: string | undefined;
+  tenantId: TenantId | undefined;
+  tenantSlug: string | undefined;
+  direction: CallDirection | undefined;
+}
+
+export type CallEndedHandler = (call: CallInfo, hangup: EslEvent) => void;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const DIRECTIONS: readonly CallDirection[] = ['inbound', 'outbound', 'internal'];
+const V_TENANT = eventHeader(CHANNEL_VARS.tenantId);
+const V_SLUG = eventHeader(CHANNEL_VARS.tenantSlug);
+const V_DIRECTION = eventHeader(CHANNEL_VARS.direction);
+const ADMITTED: AdmissionDecision = { admitted: true };
+
+/** Channel events that can carry or link tenant data; everything else is ignored cheaply. */
+const OBSERVED = new Set(['CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE', 'CALL_UPDATE',
+  'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_PROGRESS', 'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_PARK', 'CHANNEL_ORIGINATE',
+  'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY']);
+
+export function asDirection(v: string | undefined): CallDirection | undefined {
+  return DIRECTIONS.includes(v as CallDirection) ? (v as CallDirection) : undefined;
+}
+
+export function asTenant(v: string | undefined): TenantId | undefined {
+  return v !== undefined && UUID.test(v) ? (v as TenantId) : undefined;
+}
+
+/** The call a leg belongs to when it is not an A-leg itself. */
+export function linkOf(h: Readonly<Record<string, string>>): string | undefined {
+  const link = h.variable_originator ?? h.variable_cc_member_session_uuid
+    ?? (h['Call-Direction'] === 'outbound' ? h['Other-Leg-Unique-ID'] : undefined);
+  return link !== undefined && UUID.test(link) ? link : undefined;
+}
+
+export class CallLedger implements CallAdmission {
+  private readonly calls = new Map<string, Call>();
+  private readonly legToCall = new Map<string, string>();
+  private readonly reservations = new Map<string, Call>();
+  private readonly tombstones = new Map<string, Tombstone>();
+  private readonly counts = new Map<TenantId, Record<CallDirection, number>>();
+  private readonly slugs = new Map<TenantId, string>();
+  /** ESL node name -> up? Nodes never mentioned are treated as up. */
+  private readonly nodeUp = new Map<string, boolean>();
+  /** xml_curl `hostname` (FreeSWITCH switchname) -> ESL node name. */
+  private readonly switchnames = new Map<string, string>();
+  private readonly resyncs = new Map<string, Promise<void>>();
+  private seq = 0;
+  private readonly now: () => number;
+  private readonly tomb: { max: number; ttlMs: number };
+  private onEnded: CallEndedHandler | undefined;
+  private readonly rejections: client.Counter<'tenant' | 'direction'>;
+
+  constructor(private readonly opts: LedgerOptions) {
+    this.now = opts.now ?? Date.now;
+    this.tomb = opts.tombstones ?? { max: 100_000, ttlMs: 10 * 60_000 };
+    const r = opts.registry;
+    // Computed at scrape time from the counts, so a released call can never leave a stale series.
+    const self = this;
+    metric(r, 'fs_tenantd_active_calls', () => new client.Gauge({
+      name: 'fs_tenantd_active_calls', help: 'Live calls (not legs) per tenant and direction, all nodes',
+      labelNames: ['tenant', 'direction'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [tenant, c] of self.counts) {
+          const label = opts.tenantLabels.label(self.slugs.get(tenant) ?? tenant);
+          for (const d of DIRECTIONS) if (c[d]) this.inc({ tenant: label, direction: d }, c[d]);
+        }
+      },
+    }));
+    this.rejections = metric(r, 'fs_tenantd_ceiling_rejections_total', () => new client.Counter({
+      name: 'fs_tenantd_ceiling_rejections_total', help: 'Calls refused because a tenant ceiling was reached (or by the down-node policy)',
+      labelNames: ['tenant', 'direction'], registers: [r] }));
+  }
+
+  /** Called once per ended call (A-leg CHANNEL_HANGUP_COMPLETE), even when the release came first. */
+  onCallEnded(handler: CallEndedHandler): void {
+    this.onEnded = handler;
+  }
+
+  // ---- admission -------------------------------------------------------
+
+  async admit(req: AdmissionRequest): Promise<AdmissionDecision> {
+    // Never admit against a ledger that is being rebuilt after a (re)connect.
+    if (this.resyncs.size) await Promise.allSettled([...this.resyncs.values()]);
+    // From here on everything is synchronous: check and reserve are one atomic step.
+    this.sweep();
+    const node = this.switchnames.get(req.node) ?? req.node;
+    const existing = this.calls.get(req.callUuid);
+    if (existing?.counted) return ADMITTED; // the same call fetching its dialplan again
+    if (this.tombstones.has(req.callUuid)) return ADMITTED; // already over: nothing to count
+    if (this.nodeUp.get(node) === false && this.opts.downNodePolicy !== 'enforce') {
+      if (this.opts.downNodePolicy === 'admit') return ADMITTED;
+      return this.reject(req, 'ESL connection to the node is down', undefined);
+    }
+    const limit = this.exceeded(req.tenantId, req.direction, req.ceilings);
+    if (limit) return this.reject(req, limit.name, limit);
+    const call = existing ?? this.newCall(req.callUuid, req.tenantId, node);
+    if (!existing) {
+      call.reservedUntil = this.now() + this.opts.reservationTtlMs;
+      this.reservations.set(call.key, call);
+    }
+    call.touched = ++this.seq;
+    this.setDirection(call, req.direction);
+    return ADMITTED;
+  }
+
+  private exceeded(tenantId: TenantId, direction: CallDirection, c: Ceilings): { name: string; max: number; active: number } | undefined {
+    const n = this.counts.get(tenantId) ?? { inbound: 0, outbound: 0, internal: 0 };
+    const total = n.inbound + n.outbound + n.internal;
+    if (c.maxTotal !== null && total >= c.maxTotal) return { name: 'max_total', max: c.maxTotal, active: total };
+    if (direction === 'inbound' && c.maxInbound !== null && n.inbound >= c.maxInbound) return { name: 'max_inbound', max: c.maxInbound, active: n.inbound };
+    if (direction === 'outbound' && c.maxOutbound !== null && n.outbound >= c.maxOutbound) return { name: 'max_outbound', max: c.maxOutbound, active: n.outbound };
+    return undefined;
+  }
+
+  private reject(req: AdmissionRequest, why: string, limit: { max: number; active: number } | undefined): AdmissionDecision {
+    const slug = this.slugs.get(req.tenantId);
+    this.rejections.labels(this.opts.tenantLabels.label(slug ?? req.tenantId), req.direction).inc();
+    this.opts.log.warn({ tenant: req.tenantId, tenantSlug: slug, callUuid: req.callUuid, direction: req.direction, node: req.node, limit: why, ...limit },
+      'call rejected: tenant call limit reached');
+    return { admitted: false, sipCode: this.opts.rejection.sipCode, reason: this.opts.rejection.reason };
+  }
+
+  // ---- events -----------------------------------------------------------
+
+  /** Feeds one ESL event from `node`. Never throws on odd input. */
+  onEvent(node: string, ev: EslEvent): void {
+    if (!OBSERVED.has(ev.name)) return;
+    const uuid = ev.headers['Unique-ID'];
+    if (uuid === undefined || !UUID.test(uuid)) return;
+    const call = this.observe(node, uuid, ev.headers);
+    if (ev.name === 'CHANNEL_HANGUP_COMPLETE' || ev.name === 'CHANNEL_DESTROY') this.legEnded(uuid, call, ev);
+  }
+
+  private observe(node: string, uuid: string, h: Readonly<Record<string, string>>): Call | undefined {
+    if (this.tombstones.has(uuid)) return undefined;
+    let key = this.legToCall.get(uuid) ?? (this.calls.has(uuid) ? uuid : undefined);
+    const tenant = asTenant(h[V_TENANT]);
+    if (key === undefined) {
+      const link = linkOf(h);
+      if (link !== undefined && this.tombstones.has(link)) { this.bury(uuid, undefined); return undefined; }
+      if (link !== undefined && this.calls.has(link)) key = link;
+      else if (tenant) key = link ?? uuid; // the first sign of this call (its A-leg may still be on the way)
+      else return undefined; // not a call the daemon routed
+    }
+    let call = this.calls.get(key);
+    if (!call) {
+      if (!tenant) return undefined;
+      call = this.newCall(key, tenant, node);
+    }
+    if (!call.legs.has(uuid)) { call.legs.add(uuid); this.legToCall.set(uuid, key); }
+    if (call.reservedUntil !== undefined) { call.reservedUntil = undefined; this.reservations.delete(call.key); }
+    call.node = node;
+    call.touched = ++this.seq;
+    if (tenant && tenant !== call.tenantId) {
+      this.opts.log.warn({ callUuid: key, leg: uuid, tenant: call.tenantId, eventTenant: tenant }, 'channel carries a different tenant than its call; keeping the first');
+    }
+    const slug = h[V_SLUG];
+    if (slug && tenant === call.tenantId) { call.tenantSlug = slug; this.slugs.set(call.tenantId, slug); }
+    if (!call.counted) {
+      const d = asDirection(h[V_DIRECTION]);
+      if (d) this.setDirection(call, d);
+    }
+    const queue = h.variable_cc_queue;
+    if (queue) call.queue = queue;
+    return call;
+  }
+
+  private legEnded(uuid: string, call: Call | undefined, ev: EslEvent): void {
+    const hangup = ev.name === 'CHANNEL_HANGUP_COMPLETE';
+    if (!call) {
+      // Already released (DESTROY overtook HANGUP_COMPLETE): the record is still owed once.
+      const t = this.tombstones.get(uuid);
+      if (hangup && t?.call && !t.cdrDone) { t.cdrDone = true; this.onEnded?.(t.call, ev); }
+      return;
+    }
+    if (uuid !== call.key) {
+      call.legs.delete(uuid);
+      this.legToCall.delete(uuid);
+      this.bury(uuid, undefined);
+      return;
+    }
+    const info = this.release(call);
+    const t = this.tombstones.get(call.key);
+    if (hangup && t) { t.cdrDone = true; this.onEnded?.(info, ev); }
+  }
+
+  // ---- resync -----------------------------------------------------------
+
+  /** The node's ESL went down: its calls stay counted (last known state) until it is back and resynced. */
+  nodeDown(node: string): void {
+    this.nodeUp.set(node, false);
+  }
+
+  /** Which ESL node a FreeSWITCH switchname (xml_curl `hostname`) is. */
+  setSwitchname(node: string, switchname: string): void {
+    this.switchnames.set(switchname, node);
+  }
+
+  /**
+   * Rebuilds the node's share of the ledger from FreeSWITCH's list of live
+   * channels. `read` fetches the list; admission waits until this is done.
+   * Anything on that node not touched since the list was requested and not in
+   * it has ended while we were not looking (its hangup was lost): released
+   * exactly once, here.
+   */
+  async resync(node: string, read: () => Promise<ChannelSnapshot[]>): Promise<{ added: number; released: number }> {
+    const marker = ++this.seq;
+    let done!: () => void;
+    const gate = new Promise<void>((r) => { done = r; });
+    this.resyncs.set(node, gate);
+    try {
+      const channels = await read();
+      const live = new Set(channels.map((c) => c.uuid));
+      let added = 0;
+      for (const ch of channels) {
+        if (this.tombstones.has(ch.uuid) || this.legToCall.has(ch.uuid)) continue;
+        const key = ch.linkedTo ?? ch.uuid;
+        if (this.tombstones.has(key)) continue;
+        let call = this.calls.get(key);
+        if (!call) {
+          if (!ch.tenantId) continue;
+          call = this.newCall(key, ch.tenantId, node);
+          added++;
+        }
+        call.legs.add(ch.uuid);
+        this.legToCall.set(ch.uuid, key);
+        if (call.reservedUntil !== undefined) { call.reservedUntil = undefined; this.reservations.delete(key); }
+        if (ch.tenantSlug && ch.tenantId === call.tenantId) { call.tenantSlug = ch.tenantSlug; this.slugs.set(call.tenantId, ch.tenantSlug); }
+        if (!call.counted && ch.direction) this.setDirection(call, ch.direction);
+      }
+      let released = 0;
+      for (const call of [...this.calls.values()]) {
+        if (call.node !== node || call.touched > marker) continue;
+        const anyLive = live.has(call.key) || [...call.legs].some((l) => live.has(l));
+        if (!anyLive) { this.release(call); released++; }
+      }
+      this.nodeUp.set(node, true);
+      if (released || added) this.opts.log.info({ node, added, released, live: channels.length }, 'call ledger resynchronised from FreeSWITCH');
+      return { added, released };
+    } finally {
+      this.resyncs.delete(node);
+      done();
+    }
+  }
+
+  // ---- housekeeping -------------------------------------------------------
+
+  /** Releases expired reservations (not on a down node under "enforce") and forgets old tombstones. */
+  sweep(): void {
+    const now = this.now();
+    for (const call of this.reservations.values()) {
+      if (call.reservedUntil === undefined || call.reservedUntil > now) continue;
+      if (this.nodeUp.get(call.node) === false) continue; // cannot know; resync decides
+      this.opts.log.info({ callUuid: call.key, tenant: call.tenantId, node: call.node }, 'reservation expired: the admitted call never appeared');
+      this.release(call);
+    }
+    for (const [uuid, t] of this.tombstones) {
+      if (t.until > now && this.tombstones.size <= this.tomb.max) break;
+      this.tombstones.delete(uuid);
+    }
+  }
+
+  /** True if the leg is already attributed (resync skips asking FreeSWITCH about it). */
+  knowsLeg(uuid: string): boolean {
+    return this.legToCall.has(uuid);
+  }
+
+  /** Counts per tenant (for tests, the admin API and readiness). */
+  active(tenantId: TenantId): Record<CallDirection, number> & { total: number } {
+    const c = this.counts.get(tenantId) ?? { inbound: 0, outbound: 0, internal: 0 };
+    return { ...c, total: c.inbound + c.outbound + c.internal };
+  }
+
+  /** Sizes of the internal maps (memory-bound checks). */
+  sizes(): { calls: number; legs: number; reservations: number; tombstones: number } {
+    return { calls: this.calls.size, legs: this.legToCall.size, reservations: this.reservations.size, tombstones: this.tombstones.size };
+  }
+
+  // ---- internals -----------------------------------------------------------
+
+  private newCall(key: string, tenantId: TenantId, node: string): Call {
+    const call: Call = { key, tenantId, tenantSlug: this.slugs.get(tenantId), direction: undefined, node, queue: undefined,
+      legs: new Set(), counted: false, reservedUntil: undefined, touched: ++this.seq };
+    this.calls.set(key, call);
+    return call;
+  }
+
+  private setDirection(call: Call, d: CallDirection): void {
+    if (call.counted) return;
+    call.direction = d;
+    call.counted = true;
+    let c = this.counts.get(call.tenantId);
+    if (!c) { c = { inbound: 0, outbound: 0, internal: 0 }; this.counts.set(call.tenantId, c); }
+    c[d]++;
+  }
+
+  /** Removes the call and frees its slot: the only place a count goes down. */
+  private release(call: Call): CallInfo {
+    this.calls.delete(call.key);
+    this.reservations.delete(call.key);
+    if (call.counted && call.direction) {
+      const c = this.counts.get(call.tenantId);
+      if (c) {
+        c[call.direction]--;
+        if (c.inbound + c.outbound + c.internal === 0) this.counts.delete(call.tenantId);
+      }
+    }
+    const info: CallInfo = { key: call.key, tenantId: call.tenantId, tenantSlug: call.tenantSlug, direction: call.direction, node: call.node, queue: call.queue };
+    this.bury(call.key, info);
+    for (const leg of call.legs) {
+      this.legToCall.delete(leg);
+      if (leg !== call.key) this.bury(leg, undefined);
+    }
+    return info;
+  }
+
+  private bury(uuid: string, call: CallInfo | undefined): void {
+    this.tombstones.delete(uuid);
+    this.tombstones.set(uuid, { until: this.now() + this.tomb.ttlMs, call, cdrDone: false });
+    if (this.tombstones.size > this.tomb.max) {
+      const oldest = this.tombstones.keys().next().value;
+      if (oldest !== undefined) this.tombstones.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+// Pushes database changes into FreeSWITCH's own caches so edits take effect
+// without a restart. Directory users are cached by FreeSWITCH (the `cacheable`
+// attribute) under key+user+domain (switch_xml.c switch_xml_clear_user_cache);
+// sofia looks users up with key "id", so `xml_flush_cache id <ext> <domain>`
+// drops exactly one user, and `xml_flush_cache` with no argument drops all.
+// Trunk CIDRs live in acl.conf, which only `reloadacl` re-reads.
+// mod_callcenter's queues, agents and tiers are pushed by the call-center sync
+// (daemon/callcenter), not here.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import client from 'prom-client';
+import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
+import { withTenant, type TenantId } from '../db/tenant-context.js';
+import { metric, type MetricsRegistry } from '../metrics.js';
+import type { EslClient } from './client.js';
+
+const EXTENSION = /^[0-9]{2,10}$/;
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+export const FLUSH_ALL = 'xml_flush_cache';
+export const RELOAD_ACL = 'reloadacl';
+export const flushUser = (extension: string, domain: string): string => `xml_flush_cache id ${extension} ${domain}`;
+
+export interface CacheFlusherOptions {
+  feed: ChangeFeed;
+  clients: readonly EslClient[];
+  pool: pg.Pool;
+  log: Logger;
+  registry: MetricsRegistry;
+  /** Changes within this window are sent as one batch (a bulk edit gives one reloadacl). */
+  debounceMs?: number;
+}
+
+export interface CacheFlusher {
+  /** Resolves when nothing is pending or being sent (tests, shutdown). */
+  idle(): Promise<void>;
+  stop(): void;
+}
+
+export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
+  const { log } = opts;
+  const sent = metric(opts.registry, 'fs_tenantd_esl_cache_flush_commands_total', () => new client.Counter({
+    name: 'fs_tenantd_esl_cache_flush_commands_total', help: 'Cache flush commands sent to FreeSWITCH, by command and outcome',
+    labelNames: ['command', 'outcome'], registers: [opts.registry] }));
+  /** Commands per node ("*" = every connected node). */
+  const pending = new Map<string, Set<string>>();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let lookups = 0;
+  let lookupsDone: (() => void) | undefined;
+  let stopped = false;
+
+  const schedule = (node: string, commands: readonly string[]) => {
+    if (stopped) return;
+    const set = pending.get(node) ?? new Set<string>();
+    for (const c of commands) set.add(c);
+    pending.set(node, set);
+    timer ??= setTimeout(flush, opts.debounceMs ?? 100);
+  };
+
+  const flush = () => {
+    timer = undefined;
+    const batch = new Map(pending);
+    pending.clear();
+    running = running.then(async () => {
+      for (const esl of opts.clients) {
+        const cmds = new Set([...(batch.get('*') ?? []), ...(batch.get(esl.node) ?? [])]);
+        // A full flush makes the per-user ones pointless.
+        if (cmds.has(FLUSH_ALL)) for (const c of cmds) if (c.startsWith('xml_flush_cache ')) cmds.delete(c);
+        if (!esl.connected) continue; // it gets a full flush when it comes back
+        for (const cmd of cmds) {
+          const name = cmd.split(' ')[0]!;
+          try {
+            const reply = await esl.api(cmd);
+            sent.labels(name, 'ok').inc();
+            log.debug({ node: esl.node, cmd, reply: reply.trim() }, 'FreeSWITCH cache flushed');
+          } catch (err) {
+            sent.labels(name, 'error').inc();
+            log.warn({ node: esl.node, cmd, err: (err as Error).message }, 'FreeSWITCH cache flush failed');
+          }
+        }
+      }
+    });
+  };
+
+  const domainsOf = async (tenantId: TenantId): Promise<string[]> => {
+    const { rows } = await withTenant(opts.pool, tenantId, (db) => db.query<{ domain: string }>('SELECT domain FROM sip_domains'), { readOnly: true });
+    return rows.map((r) => r.domain).filter((d) => DOMAIN.test(d));
+  };
+
+  const onChange = async (e: ChangeEvent) => {
+    switch (e.table) {
+      case 'extensions': {
+        const numbers = [e.keys.number?.old, e.keys.number?.new].filter((n): n is string => typeof n === 'string' && EXTENSION.test(n));
+        const domains = await domainsOf(e.tenantId);
+        // No domain left (tenant being deleted): flush everything rather than guess.
+        if (!domains.length) { schedule('*', [FLUSH_ALL]); return; }
+        schedule('*', [...new Set(numbers)].flatMap((n) => domains.map((d) => flushUser(n, d))));
+        return;
+      }
+      case 'sip_domains':
+      case 'tenants':
+        // Every user of the domain/tenant changes at once.
+        schedule('*', [FLUSH_ALL]);
+        return;
+      case 'sip_trunks':
+        schedule('*', [RELOAD_ACL]);
+        return;
+      default:
+    }
+  };
+
+  const track = (p: Promise<void>) => {
+    lookups++;
+    void p.catch((err: Error) => {
+      // The database is unreachable: flush everything, nothing can be stale for long.
+      log.warn({ err: err.message }, 'cannot resolve a change to FreeSWITCH cache keys; flushing all');
+      schedule('*', [FLUSH_ALL]);
+    }).finally(() => { if (--lookups === 0) lookupsDone?.(); });
+  };
+
+  const changeListener = (e: ChangeEvent) => track(onChange(e));
+  // Notifications were lost while the feed was away: assume everything changed.
+  const resyncListener = () => schedule('*', [FLUSH_ALL, RELOAD_ACL]);
+  opts.feed.on('change', changeListener);
+  opts.feed.on('resync', resyncListener);
+  // Changes made while a node's ESL was down were not pushed to it.
+  const readyListeners = opts.clients.map((esl) => {
+    const fn = () => schedule(esl.node, [FLUSH_ALL, RELOAD_ACL]);
+    esl.on('ready', fn);
+    return [esl, fn] as const;
+  });
+
+  return {
+    async idle() {
+      for (;;) {
+        if (lookups) await new Promise<void>((r) => { lookupsDone = r; });
+        if (timer) { clearTimeout(timer); flush(); }
+        await running;
+        if (!lookups && !timer && pending.size === 0) return;
+      }
+    },
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      timer = undefined;
+      opts.feed.off('change', changeListener);
+      opts.feed.off('resync', resyncListener);
+      for (const [esl, fn] of readyListeners) esl.off('ready', fn);
+    },
+  };
+}
