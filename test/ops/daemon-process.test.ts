@@ -17,23 +17,33 @@ const promtool = which('promtool');
 if (!promtool) console.log('\n  note: promtool not installed (Debian: apt-get install prometheus): promtool checks are skipped\n');
 let dir: string;
 let pgPort: number;
-let daemon: DaemonProcess;
+let daemon: DaemonProcess | undefined;
+let startError: Error | undefined;
 
 test.before(async () => {
   dir = await makeClusterDir('fs-tenantd-daemon-');
   pgPort = await freePort();
-  daemon = await startDaemon({ FS_TENANTD_STATE_DIR: dir, FS_TENANTD_EMBEDDED_PG_PORT: String(pgPort), FS_TENANTD_ESL_NODES: 'none' });
+  try {
+    daemon = await startDaemon({ FS_TENANTD_STATE_DIR: dir, FS_TENANTD_EMBEDDED_PG_PORT: String(pgPort), FS_TENANTD_ESL_NODES: 'none' });
+  } catch (err) {
+    startError = err as Error;
+  }
 });
 
 test.after(async () => {
-  if (daemon.child.exitCode === null && daemon.child.signalCode === null) {
+  if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
     daemon.child.kill('SIGKILL');
     await daemon.exited;
   }
   await fs.rm(dir, { recursive: true, force: true });
 });
 
-const url = (p: string) => `http://127.0.0.1:${daemon.httpPort}${p}`;
+/** The daemon before() started; a failed start fails each test with the reason instead of crashing the run. */
+function running(): DaemonProcess {
+  if (!daemon) throw startError ?? new Error('daemon not started');
+  return daemon;
+}
+const url = (p: string) => `http://127.0.0.1:${running().httpPort}${p}`;
 
 test('/healthz answers 200', async () => {
   const res = await fetch(url('/healthz'));
@@ -90,6 +100,7 @@ function startRequest(port: number, head: string): Promise<{ socket: net.Socket;
 }
 
 test('SIGTERM: the fetch in flight is answered, new ones are not, PostgreSQL stops, exit 0', async () => {
+  const daemon = running();
   const pidFile = path.join(dir, 'pgdata', 'postmaster.pid');
   const postgresPid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
   assert.ok(postgresPid > 0);
