@@ -1,7 +1,7 @@
 // The shipped Grafana dashboard and Prometheus alerting rules: syntax (promtool),
 // alert behaviour (promtool unit tests), and metric names that really exist.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,6 +104,20 @@ test('dashboard and alerts use only promised fs_tenantd_ names and real prom-cli
   for (const n of ['fs_tenantd_esl_connected', 'fs_tenantd_xmlcurl_request_duration_seconds', 'fs_tenantd_cdr_spool_bytes', 'fs_tenantd_ceiling_rejections_total']) {
     assert.ok(used.has(n), `${n} is used`);
   }
+});
+
+function daemonSources(d: string): string {
+  return readdirSync(d, { withFileTypes: true }).map((e) => {
+    const p = path.join(d, e.name);
+    return e.isDirectory() ? daemonSources(p) : e.name.endsWith('.ts') ? readFileSync(p, 'utf8') : '';
+  }).join('\n');
+}
+
+test('every fs_tenantd_ series the dashboard and alerts read is registered by some daemon module', () => {
+  const src = daemonSources(path.join(projectRoot, 'daemon'));
+  const used = new Set([...referencedNames(exprs.join('\n')), ...referencedNames(readFileSync(rulesFile, 'utf8'))]);
+  const missing = [...used].filter((n) => n.startsWith('fs_tenantd_') && !src.includes(`'${n}'`));
+  assert.equal(missing, [], 'read by monitoring but registered nowhere in daemon/');
 });
 
 test.run();
