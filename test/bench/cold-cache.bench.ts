@@ -6,6 +6,7 @@ import { generate, type BenchContext } from './context.js';
 import type { LookupResult } from './pg-lookup-loop.js';
 import { layout, profileArgs, startChild, type Child } from './processes.js';
 import { figure, type Figure } from './report.js';
+import { FIXTURES } from './requests.js';
 import { seedScale } from './scale-data.js';
 import type { DaemonStart } from './xmlcurl.bench.js';
 
@@ -32,11 +33,24 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
     const idle = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
     const d = await generate(daemon, {
       host: '127.0.0.1', port: started.port, mode: 'close', connections: ctx.connections,
-      source: { kind: 'scaled-sip-auth', tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant, auth: started.auth },
+      source: { kind: 'scaled', fixture: FIXTURES.sipAuthRegister, tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant, auth: started.auth },
       durationMs: Number.MAX_SAFE_INTEGER, requests: users, warmupMs: 0, expect: '<user ',
     });
     const loaded = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
     const cache = await daemon.call<Record<string, unknown>>('cacheStats').catch(() => null);
+    await daemon.stop();
+    daemon = undefined;
+
+    // Where the memory goes: a second daemon loads every tenant's snapshot through network-list
+    // fetches (no user is rendered), so the difference is what rendering and answering added.
+    daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc']);
+    const second = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
+    await generate(daemon, {
+      host: '127.0.0.1', port: second.port, mode: 'keepalive', connections: ctx.connections,
+      source: { kind: 'scaled', fixture: FIXTURES.networkList, tenants: ctx.tenants, usersPerTenant: 1, auth: second.auth },
+      durationMs: Number.MAX_SAFE_INTEGER, requests: ctx.tenants, warmupMs: 0, expect: '<domain ',
+    });
+    const snapshotsOnly = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
     await daemon.stop();
     daemon = undefined;
 
@@ -56,7 +70,7 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
       figure({ id: '5.rss.cached-users', what: `daemon RSS with ${users.toLocaleString('en-US')} users cached (after GC)`, unit: 'MB', better: 'lower',
         value: loaded.rssBytes / MB, baseline: idle.rssBytes / MB, baselineName: 'the same daemon process idle, before the run',
         ...(users >= 100_000 ? { target: { on: 'value', op: '<=', limit: 250 } } : {}),
-        note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB` }),
+        note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB; a daemon holding the same ${ctx.tenants} tenant snapshots without having answered a sip_auth: RSS ${(snapshotsOnly.rssBytes / MB).toFixed(0)} MB, heap ${(snapshotsOnly.heapUsedBytes / MB).toFixed(0)} MB` }),
     ];
   } finally {
     await loop?.stop();

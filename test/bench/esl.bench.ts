@@ -42,7 +42,7 @@ export async function benchEsl(ctx: BenchContext): Promise<Figure[]> {
     await ledger.call('expect', { events: calls * 6 });
     const sent = await replayer.call<Replayed>('replay', { subscription: 2, first: calls, count: calls, tenants, phases: ALL });
     const through = await ledger.call<Rate>('done');
-    const afterFlow = await ledger.call<{ liveCalls: number }>('ledgerState').catch((err: Error) => err);
+    const afterFlow = await ledger.call<{ liveCalls: number; legs: number }>('ledgerState').catch((err: Error) => err);
     const noLedger = afterFlow instanceof Error ? afterFlow.message.split('\n')[0]! : null;
     ctx.log(`esl: ${noLedger ? 'client only' : 'client + ledger'} ${Math.round(through.eventsPerS)} events/s, split-and-count ${Math.round(base.eventsPerS)} events/s over ${sent.events} events (${(sent.bytes / MB).toFixed(0)} MB); replayer CPU share ${Math.round(sent.cpuShare * 100)}% (baseline run ${Math.round(baseSent.cpuShare * 100)}%)`);
     figures.push(figure({
@@ -72,7 +72,7 @@ export async function benchEsl(ctx: BenchContext): Promise<Figure[]> {
       note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB`,
     }));
 
-    const adm = await ledger.call<AdmissionResult>('admission', { decisions: ctx.quick ? 5000 : 50_000, tenants });
+    const adm = await ledger.call<AdmissionResult>('admission', { decisions: ctx.quick ? 3000 : 20_000, tenants });
     ctx.log(`esl: admission p99 ${adm.ledger.p99Ms.toFixed(4)} ms (baseline ${adm.baseline.p99Ms.toFixed(4)} ms), ${adm.admitted}/${adm.decisions} admitted, with ${live.liveCalls} live calls`);
     const admWhat = `admission decision with ${live.liveCalls.toLocaleString('en-US')} live calls, one at a time`;
     const admBase = 'a Map counter checked and bumped in the same process (the floor of an in-memory decision)';

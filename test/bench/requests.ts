@@ -13,6 +13,7 @@ export const FIXTURES = {
   sipAuthRegister: '025-directory-sip_auth-register-acme-1001',
   dialplanInternal: '028-dialplan-acme-1001',
   dialplanDid: '039-dialplan-public-15550001000',
+  networkList: '017-directory-network-list-acme',
 } as const;
 
 export interface Credentials { user: string; password: string }
@@ -24,11 +25,12 @@ export type RequestSource =
    */
   | { kind: 'fixture'; fixture: string; auth: Credentials | null; channelVars?: Record<string, string> }
   /**
-   * The sip_auth capture rewritten for tenant `i % tenants`, user `1000 + floor(i / tenants)`: request i
-   * asks for a different user until all tenants*users have been asked once, and consecutive requests
-   * belong to different tenants (as registrations from many PBXs would).
+   * A capture about acme's user 1001 (sip_auth, or network-list with usersPerTenant 1) rewritten for
+   * tenant `i % tenants`, user `1000 + floor(i / tenants)`: request i asks for a different user until
+   * all tenants*users have been asked once, and consecutive requests belong to different tenants (as
+   * registrations from many PBXs would).
    */
-  | { kind: 'scaled-sip-auth'; tenants: number; usersPerTenant: number; auth: Credentials | null };
+  | { kind: 'scaled'; fixture: string; tenants: number; usersPerTenant: number; auth: Credentials | null };
 
 export const fixtureBody = (name: string): string => readFileSync(path.join(FIXTURE_DIR, `${name}.body`), 'latin1');
 
@@ -54,7 +56,7 @@ export const scaledDomain = (tenant: number): string => `t${String(tenant).padSt
 export const scaledSlug = (tenant: number): string => `t${String(tenant).padStart(4, '0')}`;
 export const scaledUser = (user: number): string => String(1000 + user);
 
-/** Rewrites the sip_auth capture's user and domain fields (and only those) for another user. */
+/** Rewrites a capture's fields that hold acme's domain or user 1001 (and only those) for another user. */
 export function rewriteSipAuth(body: string, domain: string, user: string): string {
   return body.split('&').map((field) => {
     const eq = field.indexOf('=');
@@ -73,9 +75,9 @@ export function requestFactory(source: RequestSource): { count: number; get(i: n
       const buf = assemble(withAuth(fixtureHead(source.fixture), source.auth), fixtureBody(source.fixture) + extra);
       return { count: 1, get: () => buf };
     }
-    case 'scaled-sip-auth': {
-      const head = withAuth(fixtureHead(FIXTURES.sipAuthRegister), source.auth);
-      const body = fixtureBody(FIXTURES.sipAuthRegister);
+    case 'scaled': {
+      const head = withAuth(fixtureHead(source.fixture), source.auth);
+      const body = fixtureBody(source.fixture);
       const count = source.tenants * source.usersPerTenant;
       return {
         count,

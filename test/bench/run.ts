@@ -40,8 +40,8 @@ log(`PostgreSQL ready on 127.0.0.1:${info.port}; layout: ${layout.pinned ? `serv
 const ctx: BenchContext = {
   quick,
   cluster: info,
-  durationMs: quick ? 2000 : 8000,
-  warmupMs: quick ? 500 : 2000,
+  durationMs: quick ? 2000 : 6000,
+  warmupMs: quick ? 500 : 1000,
   connections: 16,
   poolMax: 10,
   tenants: quick ? 100 : 1000,
