@@ -28,6 +28,8 @@ interface Ctx {
   sync: CallcenterSync;
   registry: MetricsRegistry;
   logs: Array<Record<string, unknown>>;
+  /** Queues callcenter.conf (xml_curl) pretends not to know. */
+  unknownQueues: Set<string>;
   acme: TenantId;
   globex: TenantId;
 }
@@ -78,7 +80,8 @@ test.before(async (ctx) => {
     for (const k of [...config.keys()]) if (!k.endsWith('@oldco.pbx.test')) config.delete(k);
     for (const t of await loadAllCallcenters(ctx.pool)) for (const q of t.queues) config.set(q.fsName, q);
   };
-  ctx.emu = new ModCallcenterEmulator((q) => config.get(q));
+  ctx.unknownQueues = new Set();
+  ctx.emu = new ModCallcenterEmulator((q) => (ctx.unknownQueues.has(q) ? undefined : config.get(q)));
   dirty(ctx.emu, config);
   ctx.server = await EslTestServer.start();
   ctx.server.onApi(async (command) => {
@@ -282,6 +285,47 @@ test('events that map to no tenant are counted, logged and dropped; later events
   assert.is(await value(registry, 'fs_tenantd_callcenter_members_waiting', { tenant: 'acme', queue: 'support' }), 1);
 });
 
+test('a command FreeSWITCH refuses is logged and counted, and the rest of the plan still runs', async (ctx) => {
+  const { emu, pool, acme, server, registry } = ctx;
+  const errorsBefore = await value(registry, 'fs_tenantd_callcenter_sync_errors_total');
+  const loads = () => emu.received.filter((c) => c === 'queue load sales@acme.pbx.test').length;
+  ctx.unknownQueues.add('sales@acme.pbx.test');
+  const tierTried = expectCommand(server, /^api callcenter_config tier add sales@acme\.pbx\.test 1001@acme\.pbx\.test 1 1$/);
+  await withTenant(pool, acme, async (c) => {
+    const { rows: [q] } = await c.query<{ id: string }>("INSERT INTO queues (tenant_id, name) VALUES ($1, 'sales') RETURNING id", [acme]);
+    await c.query("INSERT INTO tiers (tenant_id, queue_id, agent_id) SELECT $1, $2, a.id FROM agents a JOIN extensions e ON e.id = a.extension_id WHERE e.number = '1001'", [acme, q!.id]);
+    await c.query("UPDATE agents SET wrap_up_time = 42 WHERE extension_id = (SELECT id FROM extensions WHERE number = '1001')");
+  });
+  await tierTried;
+  await ctx.sync.idle();
+  // Each incremental run that tried (one, unless the notifications were split across batches) got two refusals.
+  assert.ok(loads() >= 1);
+  assert.is(await value(registry, 'fs_tenantd_callcenter_sync_errors_total') - errorsBefore, 2 * loads(), 'queue load and tier add refused');
+  assert.is(await value(registry, 'fs_tenantd_callcenter_commands_total', { kind: 'queue load', outcome: 'error' }), loads());
+  assert.ok(ctx.logs.some((l) => l.msg === 'callcenter: command failed' && l.reply === '-ERR Invalid Queue not found!'));
+  assert.is(emu.agents.find((a) => a.name === '1001@acme.pbx.test')!.wrap_up_time, 42, 'the agent change went through');
+
+  // Once callcenter.conf knows the queue, the next reconciliation completes it.
+  ctx.unknownQueues.clear();
+  await ctx.sync.reconcileAll();
+  assert.ok(emu.queues.has('sales@acme.pbx.test'));
+  assert.ok(emu.tiers.some((t) => t.queue === 'sales@acme.pbx.test' && t.agent === '1001@acme.pbx.test'));
+});
+
+test('an unreadable list reply fails that reconciliation only (logged, counted); the next one works', async (ctx) => {
+  const { server, registry } = ctx;
+  let garbage = true;
+  server.onApi((command) => (garbage && command === 'callcenter_config tier list' ? 'queue|agent\nsupport@acme.pbx.test\n+OK\n' : undefined));
+  const failedBefore = await value(registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'error' });
+  await ctx.sync.reconcileAll();
+  garbage = false;
+  assert.is(await value(registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'error' }), failedBefore + 1);
+  assert.ok(ctx.logs.some((l) => l.msg?.toString().startsWith('callcenter: reconciliation failed') && /column state missing/.test(String(l.err))));
+  const okBefore = await value(registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'ok' });
+  await ctx.sync.reconcileAll();
+  assert.is(await value(registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'ok' }), okBefore + 1);
+});
+
 test('after an ESL reconnect the node is reconciled again (and metrics resynced from its lists)', async (ctx) => {
   const { emu, server, esl } = ctx;
   const ready = new Promise((resolve) => esl.once('ready', resolve));
@@ -297,7 +341,7 @@ test('after an ESL reconnect the node is reconciled again (and metrics resynced 
   await ctx.sync.idle();
   assert.not.ok(emu.tiers.some((t) => t.agent === '1077@acme.pbx.test'));
   assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_members_waiting', { tenant: 'acme', queue: 'support' }), 0);
-  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'ok' }), 3);
+  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'ok' }), 5);
 });
 
 test.run();
