@@ -91,13 +91,18 @@ export async function loadTenantCallcenter(pool: pg.Pool, tenantId: TenantId, le
   }, { readOnly: true });
 }
 
-/** Every active tenant's desired state (the database side of a full reconciliation). */
-export async function loadAllCallcenters(pool: pg.Pool, legTimeoutS = DEFAULT_AGENT_LEG_TIMEOUT_S): Promise<TenantCallcenter[]> {
-  const out: TenantCallcenter[] = [];
-  for (const t of await listTenants(pool)) {
-    if (t.status !== 'active') continue;
-    const state = await loadTenantCallcenter(pool, t.tenantId, legTimeoutS);
-    if (state) out.push(state);
-  }
-  return out;
+/**
+ * Every active tenant's desired state (the database side of a full
+ * reconciliation). Tenants are read `concurrency` at a time: each is its own
+ * short transaction, so this is round-trip bound, not CPU bound.
+ */
+export async function loadAllCallcenters(pool: pg.Pool, legTimeoutS = DEFAULT_AGENT_LEG_TIMEOUT_S, concurrency = 4): Promise<TenantCallcenter[]> {
+  const tenants = (await listTenants(pool)).filter((t) => t.status === 'active');
+  const out: Array<TenantCallcenter | undefined> = new Array(tenants.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < tenants.length; i = next++) out[i] = await loadTenantCallcenter(pool, tenants[i]!.tenantId, legTimeoutS);
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+  return out.filter((t): t is TenantCallcenter => t !== undefined);
 }

@@ -146,21 +146,25 @@ const queueDiffers = (q: DesiredQueue, r: QueueRow): boolean =>
   || q.maxWaitTimeWithNoAgent !== r.maxWaitTimeWithNoAgent;
 
 /** `agent set` commands for every field of `a` that differs from `r` (all of them for a new agent). */
-export function agentSetCommands(a: DesiredAgent, r: AgentRow | undefined): string[] {
+/** What `agent add` leaves in mod_callcenter's agents table (cc_agent_add and the column defaults). */
+const NEW_AGENT: Omit<AgentRow, 'name'> = { type: AGENT_TYPE, contact: '', status: 'Logged Out', state: 'Waiting',
+  maxNoAnswer: 0, wrapUpTime: 0, rejectDelayTime: 0, busyDelayTime: 0, noAnswerDelayTime: 0 };
+
+export function agentSetCommands(a: DesiredAgent, existing: AgentRow | undefined): string[] {
+  const r = existing ?? NEW_AGENT;
   const out: string[] = [];
-  const set = (key: string, want: string | number, have: string | number | undefined) => {
+  const set = (key: string, want: string | number, have: string | number) => {
     if (String(want) !== String(have)) out.push(cc('agent', 'set', key, a.fsName, String(want)));
   };
-  if (r && r.type.toLowerCase() !== AGENT_TYPE) out.push(cc('agent', 'set', 'type', a.fsName, AGENT_TYPE));
-  set('contact', a.contact, r?.contact);
-  set('max_no_answer', a.maxNoAnswer, r?.maxNoAnswer);
-  set('wrap_up_time', a.wrapUpTime, r?.wrapUpTime);
-  set('reject_delay_time', a.rejectDelayTime, r?.rejectDelayTime);
-  set('busy_delay_time', a.busyDelayTime, r?.busyDelayTime);
-  set('no_answer_delay_time', a.noAnswerDelayTime, r?.noAnswerDelayTime);
+  if (r.type.toLowerCase() !== AGENT_TYPE) out.push(cc('agent', 'set', 'type', a.fsName, AGENT_TYPE));
+  set('contact', a.contact, r.contact);
+  set('max_no_answer', a.maxNoAnswer, r.maxNoAnswer);
+  set('wrap_up_time', a.wrapUpTime, r.wrapUpTime);
+  set('reject_delay_time', a.rejectDelayTime, r.rejectDelayTime);
+  set('busy_delay_time', a.busyDelayTime, r.busyDelayTime);
+  set('no_answer_delay_time', a.noAnswerDelayTime, r.noAnswerDelayTime);
   // Status last: an agent becomes Available only once its contact and timers are right.
-  // A new agent starts as Logged Out (cc_agent_add).
-  set('status', a.status, r?.status ?? 'Logged Out');
+  set('status', a.status, r.status);
   return out;
 }
 

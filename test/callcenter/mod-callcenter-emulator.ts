@@ -65,6 +65,7 @@ export function separateBlank(buf: string, max = 8): string[] {
 export class ModCallcenterEmulator {
   readonly queues = new Map<string, Queue>();
   readonly agents: EmuAgent[] = [];
+  private readonly agentIndex = new Map<string, EmuAgent>();
   tiers: EmuTier[] = [];
   readonly members: EmuMember[] = [];
   /** Every command received, in order (without the leading "callcenter_config "). */
@@ -87,16 +88,18 @@ export class ModCallcenterEmulator {
   }
 
   addAgent(name: string, type: string, fields: Partial<EmuAgent> = {}): void {
-    this.agents.push({
+    const agent: EmuAgent = {
       name, instance_id: 'single_box', uuid: '', type, contact: '', status: 'Logged Out', state: 'Waiting',
       max_no_answer: 0, wrap_up_time: 0, reject_delay_time: 0, busy_delay_time: 0, no_answer_delay_time: 0,
       last_bridge_start: 0, last_bridge_end: 0, last_offered_call: 0, last_status_change: 0, no_answer_count: 0,
       calls_answered: 0, talk_time: 0, ready_time: 0, external_calls_count: 0, ...fields,
-    });
+    };
+    this.agents.push(agent);
+    this.agentIndex.set(name, agent);
   }
 
   private agent(name: string): EmuAgent | undefined {
-    return this.agents.find((a) => a.name === name);
+    return this.agentIndex.get(name);
   }
 
   private getQueue(name: string): Queue | undefined {
@@ -131,6 +134,7 @@ export class ModCallcenterEmulator {
       case 'del':
         if (a.length < 1) return '-ERR Invalid!\n';
         for (let i = this.agents.length - 1; i >= 0; i--) if (this.agents[i]!.name === a[0]) this.agents.splice(i, 1);
+        this.agentIndex.delete(a[0]!);
         this.tiers = this.tiers.filter((t) => t.agent !== a[0]);
         return '+OK\n';
       case 'set': {
