@@ -144,10 +144,18 @@ export class QueueStats {
   private refresh(queue: string): void {
     const l = this.labels(queue);
     if (!l) return;
-    const v = this.values(queue);
-    this.waitingGauge.set(l, v.waiting);
-    this.availableGauge.set(l, v.available);
     this.exported.set(queue, l);
+    // Several queues share one series once collapsed into "_other": the series is their sum.
+    let waiting = 0;
+    let available = 0;
+    const sharing = l.tenant === TenantLabels.OTHER ? [...this.exported].filter(([, ql]) => ql.tenant === l.tenant) : [[queue, l] as const];
+    for (const [q] of sharing) {
+      const v = this.values(q);
+      waiting += v.waiting;
+      available += v.available;
+    }
+    this.waitingGauge.set(l, waiting);
+    this.availableGauge.set(l, available);
   }
 
   private refreshAll(): void {

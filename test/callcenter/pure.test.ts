@@ -7,7 +7,9 @@ import { eventDomain, parseCcEvent } from '../../daemon/callcenter/cc-events.js'
 import { ListParseError, parseAgentList, parseMemberList, parseQueueList, parseTierList } from '../../daemon/callcenter/list-parsers.js';
 import { agentContact, agentFsName, apiArg, domainOf, NamingError, parseFsName, queueFsName } from '../../daemon/callcenter/naming.js';
 import { planReconciliation, type ActualState } from '../../daemon/callcenter/planner.js';
+import { QueueStats } from '../../daemon/callcenter/queue-stats.js';
 import type { TenantCallcenter } from '../../daemon/callcenter/types.js';
+import { createRegistry, TenantLabels } from '../../daemon/metrics.js';
 import { asTenantId } from '../../daemon/db/tenant-context.js';
 import { projectRoot } from '../../daemon/paths.js';
 import { ModCallcenterEmulator, separateBlank } from './mod-callcenter-emulator.js';
@@ -225,6 +227,28 @@ test('callcenter::info headers parse; attribution needs one agreeing domain', ()
   assert.equal(eventDomain(bare), { ok: false, reason: 'name-without-domain' });
   assert.is(parseCcEvent({ 'Event-Subclass': 'callcenter::info', 'CC-Action': 'members-count', 'CC-Queue': 'support@acme.pbx.test', 'CC-Count': 'x' }), undefined);
   assert.is(parseCcEvent({ 'Event-Subclass': 'conference::maintenance', 'CC-Action': 'members-count' }), undefined);
+});
+
+test('queue stats: per node, per tenant; tenants past the label bound share one summed series', async () => {
+  const registry = createRegistry();
+  const stats = new QueueStats(registry, new TenantLabels(1));
+  const owners = new Map([['acme.pbx.test', { tenantSlug: 'acme' }], ['globex.pbx.test', { tenantSlug: 'globex' }], ['initech.pbx.test', { tenantSlug: 'initech' }]]);
+  const member = (queue: string, uuid: string) => ({ queue, uuid, state: 'Waiting' });
+  stats.replaceNode('fs1', { tiers: [{ queue: 'support@acme.pbx.test', agent: '1001@acme.pbx.test' }],
+    agents: [{ name: '1001@acme.pbx.test', status: 'Available' }],
+    members: [member('support@acme.pbx.test', 'a'), member('support@globex.pbx.test', 'g'), { ...member('support@globex.pbx.test', 'x'), state: 'Answered' }] }, owners);
+  stats.replaceNode('fs2', { tiers: [], agents: [], members: [member('support@initech.pbx.test', 'i1'), member('support@initech.pbx.test', 'i2')] }, owners);
+  const read = async (name: string) => Object.fromEntries((await registry.getSingleMetric(name)!.get()).values.map((v) => [`${v.labels.tenant}/${v.labels.queue}`, v.value]));
+  assert.equal(await read('fs_tenantd_callcenter_members_waiting'), { 'acme/support': 1, '_other/_other': 3 });
+  assert.equal(await read('fs_tenantd_callcenter_agents_available'), { 'acme/support': 1, '_other/_other': 0 });
+  stats.apply('fs1', { action: 'agent-status-change', agent: '1001@acme.pbx.test', status: 'On Break' }, { tenantSlug: 'acme' });
+  stats.apply('fs2', { action: 'member-queue-end', queue: 'support@initech.pbx.test', member: 'i1', cause: 'Cancel' }, { tenantSlug: 'initech' });
+  assert.equal(await read('fs_tenantd_callcenter_agents_available'), { 'acme/support': 0, '_other/_other': 0 });
+  assert.equal(await read('fs_tenantd_callcenter_members_waiting'), { 'acme/support': 1, '_other/_other': 2 });
+  assert.equal(await read('fs_tenantd_callcenter_abandoned_total'), { '_other/_other': 1 });
+  // A node's fresh lists replace what events built up; queues gone from every node lose their series.
+  stats.replaceNode('fs1', { tiers: [], agents: [], members: [] }, owners);
+  assert.equal(await read('fs_tenantd_callcenter_members_waiting'), { '_other/_other': 1 });
 });
 
 test.run();

@@ -344,4 +344,22 @@ test('after an ESL reconnect the node is reconciled again (and metrics resynced 
   assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_reconciliations_total', { mode: 'full', outcome: 'ok' }), 5);
 });
 
+test('a new primary SIP domain renames the tenant in FreeSWITCH; a suspended tenant holds nothing', async (ctx) => {
+  const { emu, pool, globex, server } = ctx;
+  const renamedQueue = expectCommand(server, /^api callcenter_config tier add support@globex2\.pbx\.test 1005@globex2\.pbx\.test 1 1$/);
+  await withTenant(pool, globex, (c) => c.query("UPDATE sip_domains SET domain = 'globex2.pbx.test' WHERE is_primary"));
+  await renamedQueue;
+  await ctx.sync.idle();
+  assert.not.ok(emu.agents.some((a) => a.name.endsWith('@globex.pbx.test')) || emu.queues.has('support@globex.pbx.test')
+    || emu.tiers.some((t) => t.queue.endsWith('@globex.pbx.test')), 'old names are gone');
+  assert.ok(emu.agents.find((a) => a.name === '1005@globex2.pbx.test')!.contact.endsWith('user/1005@globex2.pbx.test'));
+
+  const gone = expectCommand(server, /^api callcenter_config queue unload support@globex2\.pbx\.test$/);
+  await withTenant(pool, globex, (c) => c.query("UPDATE tenants SET status = 'suspended'"));
+  await gone;
+  await ctx.sync.idle();
+  assert.not.ok(emu.agents.some((a) => a.name.includes('globex')) || emu.tiers.some((t) => t.queue.includes('globex')));
+  assert.ok(emu.agents.some((a) => a.name === '1001@acme.pbx.test'), 'acme is untouched');
+});
+
 test.run();
