@@ -46,6 +46,7 @@ export class CdrWriter {
   private stopped = false;
   private spoolPending = true;
   private overflow: Promise<void> = Promise.resolve();
+  private overflowBuf: CallRecord[] = [];
   private readonly m: { written: client.Counter; spooled: client.Counter; rejected: client.Counter };
 
   constructor(private readonly opts: CdrWriterOptions) {
@@ -77,7 +78,9 @@ export class CdrWriter {
       return;
     }
     this.spoolPending = true;
-    this.overflow = this.overflow.then(() => this.toSpool([record], 'queue full'));
+    // Records overflowing together share one append (one fsync, one log line).
+    this.overflowBuf.push(record);
+    if (this.overflowBuf.length === 1) this.overflow = this.overflow.then(() => this.toSpool(this.overflowBuf.splice(0), this.stopped ? 'stopped' : 'queue full'));
   }
 
   /** Stops retrying and moves everything still in memory to the spool. */
@@ -115,7 +118,11 @@ export class CdrWriter {
 
   private kick(): void {
     if (this.pumping || this.stopped || this.retryTimer) return;
-    this.pumping = this.pump().finally(() => { this.pumping = undefined; });
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      // Records submitted while this round was busy (replaying, say) start the next one.
+      if (this.queue.length || this.spoolPending) this.kick();
+    });
   }
 
   private async pump(): Promise<void> {
