@@ -1,0 +1,85 @@
+// Database edits reach FreeSWITCH's caches: real NOTIFY triggers, the real change
+// feed, the ESL client, and the in-test FreeSWITCH recording the commands.
+import { once } from 'node:events';
+import type pg from 'pg';
+import { pino } from 'pino';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createChangeFeed, type ChangeFeed } from '../../daemon/db/change-feed.js';
+import { seedDemo } from '../../daemon/db/demo-seed.js';
+import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { createCacheFlusher, type CacheFlusher } from '../../daemon/esl/cache-flush.js';
+import { EslClient } from '../../daemon/esl/client.js';
+import { createRegistry } from '../../daemon/metrics.js';
+import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { EslTestServer } from '../helpers/esl-server.js';
+
+const log = pino({ level: 'silent' });
+let db: TestDatabase;
+let pool: pg.Pool;
+let server: EslTestServer;
+let client: EslClient;
+let feed: ChangeFeed;
+let flusher: CacheFlusher;
+let acme: TenantId;
+
+test.before(async () => {
+  db = await freshDatabase();
+  pool = db.appPool(2);
+  await seedDemo(pool);
+  acme = asTenantId((await pool.query<{ tenant_id: string }>("SELECT tenant_id FROM resolve_tenant_slug('acme')")).rows[0]!.tenant_id);
+  const registry = createRegistry();
+  server = await EslTestServer.start();
+  client = new EslClient({ node: { name: 'fs1', host: '127.0.0.1', port: server.port, password: 'ClueCon' }, log, registry, commandTimeoutMs: 2000 });
+  feed = createChangeFeed({ url: db.appUrl, log, registry });
+  flusher = createCacheFlusher({ feed, clients: [client], pool, log, registry, debounceMs: 10 });
+  await feed.start();
+  client.start();
+  await once(client, 'ready');
+  await flusher.idle();
+});
+
+test.after(async () => {
+  flusher.stop();
+  await feed.stop();
+  await client.stop();
+  await server.close();
+  await db.drop();
+});
+
+/** Commands after the current point in the log, once the flusher has sent everything. */
+async function commandsDuring(fn: () => Promise<void>, expect: RegExp): Promise<string[]> {
+  const from = server.commands.length;
+  await fn();
+  await server.waitForCommand(expect, server.commands.filter((c) => expect.test(c)).length + 1);
+  await flusher.idle();
+  return server.commands.slice(from).filter((c) => c.startsWith('api '));
+}
+
+test('a (re)connect flushes every user and reloads the ACLs (changes while away were not pushed)', () => {
+  assert.ok(server.commands.includes('api xml_flush_cache'));
+  assert.ok(server.commands.includes('api reloadacl'));
+});
+
+test('renumbering an extension flushes the old and the new user in the tenant\'s domain only', async () => {
+  const cmds = await commandsDuring(
+    () => withTenant(pool, acme, async (c) => { await c.query("UPDATE extensions SET number = '1099' WHERE number = '1003'"); }),
+    /^api xml_flush_cache id 1099 /);
+  assert.equal(cmds.sort(), ['api xml_flush_cache id 1003 acme.pbx.test', 'api xml_flush_cache id 1099 acme.pbx.test']);
+});
+
+test('a trunk CIDR change sends one reloadacl', async () => {
+  const cmds = await commandsDuring(
+    () => withTenant(pool, acme, async (c) => { await c.query("UPDATE sip_trunks SET allowed_cidrs = '{127.0.0.9/32}'"); }),
+    /^api reloadacl$/);
+  assert.equal(cmds, ['api reloadacl']);
+});
+
+test('suspending a tenant flushes the whole user cache', async () => {
+  const cmds = await commandsDuring(
+    () => withTenant(pool, acme, async (c) => { await c.query("UPDATE tenants SET status = 'suspended'"); }),
+    /^api xml_flush_cache$/);
+  assert.equal(cmds, ['api xml_flush_cache']);
+});
+
+test.run();
