@@ -1,17 +1,27 @@
 // Composition root: reads configuration, opens the database, wires every module,
 // starts listening, and tears everything down in order on SIGTERM/SIGINT.
 import { adminApi } from './api/plugin.js';
+import { CallcenterSync } from './callcenter/callcenter-sync.js';
+import { eslCallcenterNode } from './callcenter/esl-node.js';
+import { createChangeFeed } from './db/change-feed.js';
+import { createCacheFlusher } from './esl/cache-flush.js';
+import { createEslNodes } from './esl/esl-nodes.js';
+import { wireCallControl } from './calls/call-control.js';
+import { CallLedger } from './calls/call-ledger.js';
+import { CdrWriter } from './calls/cdr-writer.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { ConfigError, loadConfig } from './config.js';
 import { databaseCheck } from './db/database-readiness.js';
 import { openDatabase } from './db/open-database.js';
 import { instrumentPool } from './db/pool-metrics.js';
 import { opsRoutes } from './http/ops-routes.js';
-import type { ReadinessCheck } from './http/readiness.js';
+import { connectionsCheck, type ReadinessCheck } from './http/readiness.js';
 import { createHttpServer } from './http/server.js';
 import { createLifecycle } from './lifecycle.js';
 import { createLogger } from './log.js';
-import { createRegistry } from './metrics.js';
+import { createRegistry, TenantLabels } from './metrics.js';
+import { TenantStore } from './tenants/tenant-store.js';
+import { xmlCurlPlugin } from './xml-curl/plugin.js';
 
 async function main(): Promise<void> {
   let config;
@@ -38,11 +48,41 @@ async function main(): Promise<void> {
   instrumentPool(db.pool, registry);
   readiness.set('database', databaseCheck(db.pool));
 
+  // One ESL client per FreeSWITCH node and one change feed, shared by every consumer (call center; the ledger plugs in here too).
+  const eslNodes = createEslNodes({ nodes: config.esl.nodes, commandTimeoutMs: config.esl.commandTimeoutMs, log, registry });
+  const esl = eslNodes.clients;
+  lifecycle.onShutdown('esl', () => eslNodes.stop());
+  readiness.set('esl', connectionsCheck(() => eslNodes.status().nodes.map((n) => ({ name: n.node, connected: n.connected }))));
+  const changes = createChangeFeed({ url: db.appUrl, log, registry });
+  lifecycle.onShutdown('change feed', () => changes.stop());
+  // Tenant data behind xml_curl; follows the change feed (exact eviction, full reload after a resync).
+  const tenants = new TenantStore({ pool: db.pool, log, registry, ...config.tenantCache });
+  tenants.attach(changes);
+  const tenantLabels = new TenantLabels(config.metrics.maxTenantLabels);
+  // One ledger for all nodes: admission is atomic across the cluster (README "Call ledger").
+  const ledger = new CallLedger({ log, registry, tenantLabels, reservationTtlMs: config.calls.reservationTtlMs,
+    downNodePolicy: config.calls.downNodePolicy, rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason } });
+  const sweeper = setInterval(() => ledger.sweep(), Math.max(1000, config.calls.reservationTtlMs / 4));
+  sweeper.unref();
+  const cdr = new CdrWriter({ pool: db.pool, log, registry, spoolDir: config.calls.cdrSpoolDir, queueMax: config.calls.cdrQueueMax });
+  await cdr.start();
+  // Spools what is still queued; hangups arriving until ESL stops go straight to the spool.
+  lifecycle.onShutdown('call records', async () => { clearInterval(sweeper); await cdr.stop(); });
+  wireCallControl({ clients: esl, ledger, cdr, log });
+  const cacheFlusher = createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry });
+  lifecycle.onShutdown('cache flusher', () => cacheFlusher.stop());
+  const callcenter = new CallcenterSync({ pool: db.pool, log, registry, tenantLabels, nodes: esl.map(eslCallcenterNode), changes });
+  lifecycle.onShutdown('callcenter', () => callcenter.stop());
+  callcenter.start();
+  await changes.start();
+  eslNodes.start();
+
   const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });
   await app.register(opsRoutes, { registry, readiness });
+  await app.register(xmlCurlPlugin, { admission: ledger, ...config.xmlCurl, bodyLimitBytes: config.http.bodyLimitBytes, sipProfiles: config.sipProfiles, store: tenants, log, registry });
   const verifier = await createTokenVerifier(config.jwt);
-  // pushAgentStatus: wire the call-center module's status push here once it exists (daemon/api/agent-status.ts).
-  await app.register(adminApi, { pool: db.pool, verifier, registry });
+  await app.register(adminApi, { pool: db.pool, verifier, registry,
+    pushAgentStatus: async (c) => { await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status); } });
   log.info({ keys: verifier.describe }, 'admin API at /api (OpenAPI: /api/openapi.json)');
   // Stops accepting, lets in-flight fetches finish; runs first.
   lifecycle.onShutdown('http', () => app.close());
