@@ -55,6 +55,7 @@ async function main(): Promise<void> {
   readiness.set('esl', connectionsCheck(() => eslNodes.status().nodes.map((n) => ({ name: n.node, connected: n.connected }))));
   const changes = createChangeFeed({ url: db.appUrl, log, registry });
   lifecycle.onShutdown('change feed', () => changes.stop());
+  readiness.set('change_feed', () => ({ ok: changes.connected, detail: changes.connected ? 'listening' : 'disconnected' }));
   // Tenant data behind xml_curl; follows the change feed (exact eviction, full reload after a resync).
   const tenants = new TenantStore({ pool: db.pool, log, registry, ...config.tenantCache });
   tenants.attach(changes);

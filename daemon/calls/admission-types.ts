@@ -13,6 +13,8 @@ export interface Ceilings {
 
 export interface AdmissionRequest {
   tenantId: TenantId;
+  /** For logs and metric labels (the ledger may not have seen this tenant's calls yet). */
+  tenantSlug?: string;
   /** The A-leg Unique-ID from the dialplan fetch: the reservation's key. */
   callUuid: string;
   direction: CallDirection;

@@ -146,6 +146,7 @@ export class CallLedger implements CallAdmission {
   async admit(req: AdmissionRequest): Promise<AdmissionDecision> {
     // Never admit against a ledger that is being rebuilt after a (re)connect.
     if (this.resyncs.size) await Promise.allSettled([...this.resyncs.values()]);
+    if (req.tenantSlug) this.slugs.set(req.tenantId, req.tenantSlug);
     // From here on everything is synchronous: check and reserve are one atomic step.
     this.sweep();
     const node = this.switchnames.get(req.node) ?? req.node;

@@ -88,7 +88,7 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
   const { tenant, direction } = decision;
   const contextName = req.context === PUBLIC_CONTEXT ? PUBLIC_CONTEXT : (sipDomain(req.context) ?? req.context);
   if (deps.admission) {
-    const verdict = await deps.admission.admit({ tenantId: tenant.id, callUuid: req.callUuid, direction, ceilings: tenant.ceilings, node });
+    const verdict = await deps.admission.admit({ tenantId: tenant.id, tenantSlug: tenant.slug, callUuid: req.callUuid, direction, ceilings: tenant.ceilings, node });
     if (!verdict.admitted) {
       deps.log.warn({ ...ctx, tenant: tenant.slug, direction, sipCode: verdict.sipCode, reason: verdict.reason }, 'xml_curl dialplan: call refused by admission');
       return found(renderRejection(contextName, { sipCode: verdict.sipCode, reason: verdict.reason, detail: 'admission' }), trace);

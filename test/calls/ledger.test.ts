@@ -23,6 +23,13 @@ test('a burst of N+k simultaneous admissions at ceiling N admits exactly N', asy
   assert.is(await metricValue(registry, 'fs_tenantd_active_calls', { direction: 'inbound' }), 10);
 });
 
+test('a rejection is labelled with the tenant slug the dialplan passed, even before any call of that tenant was seen', async () => {
+  const { ledger, registry } = makeLedger();
+  const r = await ledger.admit({ tenantId: ACME, tenantSlug: 'acme', callUuid: uuid(), direction: 'inbound', ceilings: ceilings(0), node: 'fs1' });
+  assert.is(r.admitted, false);
+  assert.is(await metricValue(registry, 'fs_tenantd_ceiling_rejections_total', { tenant: 'acme', direction: 'inbound' }), 1);
+});
+
 test('the same burst split across two nodes still admits exactly N; tenants do not share slots', async () => {
   const { ledger } = makeLedger();
   const attempts = Array.from({ length: 30 }, (_, i) =>

@@ -133,7 +133,7 @@ test('admission: asked with tenant, A-leg uuid, direction, ceilings and node bef
   const f = fx('028');
   await dial('acme.pbx.test', '1001', ids.acme);
   assert.equal(admitted[0], {
-    tenantId: ids.acme, callUuid: f.fields.find(([k]) => k === 'Unique-ID')![1], direction: 'internal',
+    tenantId: ids.acme, tenantSlug: 'acme', callUuid: f.fields.find(([k]) => k === 'Unique-ID')![1], direction: 'internal',
     ceilings: { maxInbound: null, maxOutbound: null, maxTotal: 2 }, node: 'vm',
   });
   await publicCall('+15550001000', '127.0.0.2');

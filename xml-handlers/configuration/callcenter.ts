@@ -45,7 +45,7 @@ export function renderCallcenterQueue(tenant: TenantSnapshot, domain: string, qu
     rendered.add(a.extension);
     agents.ele('agent', {
       name: agentFsName(a.extension, domain), type: 'callback',
-      contact: agentContact({ tenantId: tenant.id, tenantSlug: tenant.slug, extension: a.extension, domain: ext.a1Realm, legTimeoutS: AGENT_LEG_TIMEOUT_S }),
+      contact: agentContact({ tenantId: tenant.id, tenantSlug: tenant.slug, extension: a.extension, domain, legTimeoutS: AGENT_LEG_TIMEOUT_S }),
       status: a.status, 'max-no-answer': String(a.maxNoAnswer), 'wrap-up-time': String(a.wrapUpTime),
       'reject-delay-time': String(a.rejectDelayTime), 'busy-delay-time': String(a.busyDelayTime),
       'no-answer-delay-time': String(a.noAnswerDelayTime),
