@@ -7,6 +7,8 @@
 // (failover dialling): each table names its one free-text column, which takes
 // any surplus fields back.
 
+import type { QueueSettings } from './types.js';
+
 export class ListParseError extends Error {
   override name = 'ListParseError';
 }
@@ -32,16 +34,8 @@ export interface TierRow {
   position: number;
 }
 
-export interface QueueRow {
+export interface QueueRow extends QueueSettings {
   name: string;
-  strategy: string;
-  mohSound: string;
-  timeBaseScore: string;
-  tierRulesApply: boolean;
-  discardAbandonedAfter: number;
-  abandonedResumeAllowed: boolean;
-  maxWaitTime: number;
-  maxWaitTimeWithNoAgent: number;
   callsAnswered: number;
   callsAbandoned: number;
 }

@@ -9,8 +9,8 @@ export type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 export const isAgentStatus = (v: unknown): v is AgentStatus => (AGENT_STATUSES as readonly unknown[]).includes(v);
 
-export interface DesiredQueue {
-  fsName: string;
+/** A queue's mod_callcenter settings, as the database holds them and `queue list` reports them. */
+export interface QueueSettings {
   strategy: string;
   mohSound: string;
   timeBaseScore: string;
@@ -19,6 +19,10 @@ export interface DesiredQueue {
   abandonedResumeAllowed: boolean;
   maxWaitTime: number;
   maxWaitTimeWithNoAgent: number;
+}
+
+export interface DesiredQueue extends QueueSettings {
+  fsName: string;
 }
 
 export interface DesiredAgent {

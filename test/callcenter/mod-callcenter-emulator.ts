@@ -6,16 +6,9 @@
 // configuration (xml_curl) for that one queue). Its list output is checked
 // byte for byte against the captured replies in test/fixtures/freeswitch/esl.
 
-export interface QueueConfig {
-  strategy: string;
-  mohSound: string;
-  timeBaseScore: string;
-  tierRulesApply: boolean;
-  discardAbandonedAfter: number;
-  abandonedResumeAllowed: boolean;
-  maxWaitTime: number;
-  maxWaitTimeWithNoAgent: number;
-}
+import type { QueueSettings } from '../../daemon/callcenter/types.js';
+
+export type QueueConfig = QueueSettings;
 
 interface Queue extends QueueConfig { name: string; callsAnswered: number; callsAbandoned: number }
 

@@ -138,6 +138,11 @@ test('a tier cannot join A\'s agent to B\'s queue (composite foreign keys)', asy
   const err = await withTenant(ctx.app, ctx.b, (c) => c.query('INSERT INTO tiers (tenant_id, queue_id, agent_id) VALUES ($1, $2, $3)', [ctx.b, bQueue, aAgent]))
     .then(() => undefined, (e: Error & { code?: string }) => e);
   assert.is(err?.code, '23503', 'foreign key violation');
+  // Replaying a tier A really has must not answer "duplicate key" (that would confirm A's pair exists).
+  const aTier = await withTenant(ctx.app, ctx.a, async (c) => (await c.query('SELECT queue_id, agent_id FROM tiers LIMIT 1')).rows[0]);
+  const replay = await withTenant(ctx.app, ctx.b, (c) => c.query('INSERT INTO tiers (tenant_id, queue_id, agent_id) VALUES ($1, $2, $3)', [ctx.b, aTier.queue_id, aTier.agent_id]))
+    .then(() => undefined, (e: Error & { code?: string }) => e);
+  assert.is(replay?.code, '23503', 'refused as a foreign id, not as a duplicate');
 });
 
 test('pre-tenant resolution goes only through the narrow resolver functions', async (ctx) => {
