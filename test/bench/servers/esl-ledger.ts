@@ -1,29 +1,34 @@
-// The daemon's ESL side in a process of its own (the server slot): the ESL
-// client for one node feeding the call ledger (events, and a resync from
-// `show channels as json` on every ready). The composition root does not wire
-// them yet, so this does it the way the ledger's contract describes. Counts
-// events after the ledger has seen them (listeners run in registration order),
-// and times admission decisions one at a time. No CDR writer: item 4 is the ledger.
+// The daemon's ESL side in a process of its own (the server slot), built as
+// daemon/main.ts builds it: one ESL client, the call ledger and the CDR writer
+// (on the bench database, spool in a temporary directory) joined by
+// wireCallControl (events, resync from `show channels as json` on every ready,
+// a record per ended call). Counts events after the ledger has seen them
+// (listeners run in registration order) and times admission decisions.
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { CallDirection } from '../../../daemon/calls/admission-types.js';
+import { wireCallControl } from '../../../daemon/calls/call-control.js';
 import { CallLedger } from '../../../daemon/calls/call-ledger.js';
+import { CdrWriter } from '../../../daemon/calls/cdr-writer.js';
+import { loadConfig } from '../../../daemon/config.js';
+import { createPool } from '../../../daemon/db/open-database.js';
 import type { TenantId } from '../../../daemon/db/tenant-context.js';
 import { EslClient } from '../../../daemon/esl/client.js';
 import { parseJsonEvent, type EslEvent } from '../../../daemon/esl/event.js';
 import { createLogger } from '../../../daemon/log.js';
 import { createRegistry, TenantLabels } from '../../../daemon/metrics.js';
-import { percentiles } from '../percentiles.js';
 import type { AdmissionResult } from '../esl.bench.js';
 import { CallWriter, callUuid, capturedCall, type Tenant } from '../esl-stream.js';
+import { percentiles } from '../percentiles.js';
 import { serveCalls } from '../processes.js';
 
 const registry = createRegistry();
 const log = createLogger((process.env.FS_TENANTD_LOG_LEVEL ?? 'warn') as 'warn');
-let client: EslClient | undefined;
 const NODE = 'bench';
-const ledger = new CallLedger({
-  log, registry, tenantLabels: new TenantLabels(500), reservationTtlMs: 30_000, downNodePolicy: 'enforce',
-  rejection: { sipCode: 503, reason: 'tenant call limit reached' },
-});
+let client: EslClient | undefined;
+let ledger: CallLedger | undefined;
+let stop = async (): Promise<void> => undefined;
 
 let counted = 0;
 let firstAt = 0;
@@ -37,6 +42,11 @@ function onEvent(_ev: EslEvent) {
     const elapsedS = (performance.now() - firstAt) / 1000;
     finish({ events: counted, elapsedS, eventsPerS: counted / elapsedS });
   }
+}
+
+async function counter(name: string): Promise<number> {
+  const m = await registry.getSingleMetric(name)?.get();
+  return (m?.values ?? []).reduce((n, v) => n + v.value, 0);
 }
 
 /** Admission runs use call numbers far from the replayed ones. */
@@ -68,28 +78,26 @@ function lifecycleEvents(sample: Tenant): (n: number, tenant: Tenant) => EslEven
 }
 
 serveCalls({
-  start: async (args: { port: number }) => {
-    client = new EslClient({
-      node: { name: 'bench', host: '127.0.0.1', port: args.port, password: 'ClueCon' },
-      log, registry, commandTimeoutMs: 5000,
+  start: async (args: { port: number; appUrl: string }) => {
+    const config = loadConfig({ ...process.env, DATABASE_URL: args.appUrl, FS_TENANTD_ESL_NODES: 'none' });
+    const spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-bench-spool-'));
+    const pool = createPool(args.appUrl, config.poolMax);
+    const l = ledger = new CallLedger({ log, registry, tenantLabels: new TenantLabels(config.metrics.maxTenantLabels),
+      reservationTtlMs: config.calls.reservationTtlMs, downNodePolicy: config.calls.downNodePolicy,
+      rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason } });
+    const cdr = new CdrWriter({ pool, log, registry, spoolDir, queueMax: config.calls.cdrQueueMax });
+    await cdr.start();
+    const c = client = new EslClient({
+      node: { name: NODE, host: '127.0.0.1', port: args.port, password: 'ClueCon' },
+      log, registry, commandTimeoutMs: config.esl.commandTimeoutMs,
       events: ['CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP_COMPLETE'],
     });
-    const c = client;
-    c.on('event', (ev: EslEvent) => ledger.onEvent(NODE, ev));
+    wireCallControl({ clients: [c], ledger: l, cdr, log });
     c.on('event', onEvent);
-    let resynced!: () => void;
-    const ready = new Promise<void>((resolve) => { resynced = resolve; });
-    c.on('ready', () => {
-      void ledger.resync(NODE, async () => {
-        // The replayer answers with the captured idle list; anything else would need the real parser.
-        const body = await c.api('show channels as json');
-        if (!/"row_count":\s*0/.test(body)) throw new Error(`bench expects an idle node, got: ${body.slice(0, 80)}`);
-        return [];
-      }).then(resynced);
-    });
-    c.on('down', (reason: string) => { ledger.nodeDown(NODE); log.warn({ reason }, 'bench ESL connection down'); });
+    const ready = new Promise<void>((resolve) => c.once('ready', () => resolve()));
     c.start();
     await ready;
+    stop = async () => { await c.stop(); await cdr.stop(); await pool.end(); await fs.rm(spoolDir, { recursive: true, force: true }); };
   },
   /** Arms the counter for the next `events` events (call before the replay starts). */
   expect: (args: { events: number }) => {
@@ -100,11 +108,14 @@ serveCalls({
   },
   /** The armed run's rate, counted from its first event to its last, once they all went through. */
   done: () => finished,
-  ledgerState: () => ({ liveCalls: ledger.sizes().calls, ...ledger.sizes() }),
+  ledgerState: async () => ({
+    liveCalls: ledger!.sizes().calls, ...ledger!.sizes(),
+    cdrWritten: await counter('fs_tenantd_cdr_written_total'), cdrSpooled: await counter('fs_tenantd_cdr_spooled_total'),
+  }),
   /**
    * `decisions` admissions, one at a time, each for a new call of a tenant taken in turn, with a
-   * ceiling high enough to admit (the common case) and the ledger's reservation left in place;
-   * then the same sequence against a bare Map counter, the floor of any in-memory decision.
+   * ceiling high enough to admit (the common case); then the same sequence against a bare Map
+   * counter, the floor of any in-memory decision.
    */
   admission: async (args: { decisions: number; tenants: Tenant[] }): Promise<AdmissionResult> => {
     const lifecycle = lifecycleEvents(args.tenants[0]!);
@@ -116,11 +127,11 @@ serveCalls({
       const tenant = args.tenants[i % args.tenants.length]!;
       const n = ADMISSION_CALLS + i;
       const t0 = performance.now();
-      const d = await ledger.admit({ tenantId: tenant.id as TenantId, callUuid: callUuid(n, 'a'), direction, ceilings, node: NODE });
+      const d = await ledger!.admit({ tenantId: tenant.id as TenantId, callUuid: callUuid(n, 'a'), direction, ceilings, node: NODE });
       times[i] = performance.now() - t0;
       if (d.admitted) admitted++;
       // The call then appears and ends, as it would on FreeSWITCH: reservations stay few, live calls steady.
-      for (const ev of lifecycle(n, tenant)) ledger.onEvent(NODE, ev);
+      for (const ev of lifecycle(n, tenant)) ledger!.onEvent(NODE, ev);
     }
     const counts = new Map<string, number>();
     const bare = async (tenantId: string, max: number) => {
@@ -137,4 +148,4 @@ serveCalls({
     }
     return { decisions: args.decisions, admitted, ledger: percentiles(times), baseline: percentiles(baseTimes) };
   },
-}, async () => { await client?.stop(); });
+}, () => stop());

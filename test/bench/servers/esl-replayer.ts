@@ -15,12 +15,13 @@ serveCalls({
     return { port: server.port };
   },
   /**
-   * Once `subscription` event subscriptions have been seen in total (the client is ready), writes
-   * calls [first, first+count) to the connected clients; resolves when all is handed to the kernel.
+   * Once `after` commands matching `pattern` have been received in total (the client is subscribed,
+   * or has asked for the live channels to resync), writes calls [first, first+count) to the
+   * connected clients; resolves when all is handed to the kernel.
    */
-  replay: async (args: { subscription: number; first: number; count: number; tenants: Tenant[]; phases: Phase[] }) => {
+  replay: async (args: { pattern: string; after: number; first: number; count: number; tenants: Tenant[]; phases: Phase[] }) => {
     const s = server!;
-    await s.waitForCommand(/^event /, args.subscription);
+    await s.waitForCommand(new RegExp(args.pattern), args.after);
     const phases = new Set(args.phases);
     const writer = new CallWriter(call, phases, args.tenants[0]!.slug.length);
     let bytes = 0;
