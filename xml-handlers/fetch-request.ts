@@ -4,7 +4,8 @@
 // fields a handler uses are read; each is validated here, so handlers never see
 // a raw string from the wire where a domain, number or uuid is expected.
 
-export type FormBody = Readonly<Record<string, string | string[] | undefined>>;
+/** Decoded form fields (a Map will do); a field sent more than once reads as an array. */
+export interface FormBody { get(name: string): string | string[] | undefined }
 
 /** A fetch that cannot be answered at all (HTTP 400). */
 export class BadFetch extends Error {
@@ -26,7 +27,7 @@ export function sipDomain(value: string | undefined): string | undefined {
 /** Reads single-valued fields; a field sent twice with different values is ambiguous and refused. */
 function reader(body: FormBody) {
   return (name: string): string | undefined => {
-    const v = body[name];
+    const v = body.get(name);
     if (Array.isArray(v)) {
       if (v.some((x) => x !== v[0])) throw new BadFetch(`field ${name} appears more than once`);
       return v[0];

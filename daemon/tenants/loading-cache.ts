@@ -57,10 +57,13 @@ export class LoadingCache<K extends string, V extends object | string> {
   private readonly inflight = new Map<K, Promise<V | null>>();
   private generation = 0;
   private readonly now: () => number;
+  /** Bound once: a cache hit is the hot path. */
+  private readonly hit: { inc(): void };
 
   constructor(private readonly opts: LoadingCacheOptions<K, V>) {
     this.now = opts.now ?? Date.now;
     const { name, metrics } = opts;
+    this.hit = metrics.hits.labels({ cache: name });
     this.positive = new LRUCache<K, Entry<V>>({
       max: opts.max,
       dispose: (_v, _k, reason) => { if (reason === 'evict') metrics.evictions.inc({ cache: name }); },
@@ -80,8 +83,8 @@ export class LoadingCache<K extends string, V extends object | string> {
   async get(key: K, trace?: Trace): Promise<V | null> {
     const { name, metrics } = this.opts;
     const entry = this.positive.get(key);
-    if (entry && this.isFresh(entry)) { metrics.hits.inc({ cache: name }); return entry.value; }
-    if (!entry && this.negative?.get(key)) { metrics.hits.inc({ cache: name }); return null; }
+    if (entry && this.isFresh(entry)) { this.hit.inc(); return entry.value; }
+    if (!entry && this.negative?.get(key)) { this.hit.inc(); return null; }
     metrics.misses.inc({ cache: name });
     if (trace) trace.loads++;
     try {

@@ -13,10 +13,12 @@ import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser }
 import { sipDomain, type ConfigurationRequest, type DialplanRequest, type DirectoryRequest, type FetchRequest } from '../../xml-handlers/fetch-request.js';
 import { NOT_FOUND } from '../../xml-handlers/xml.js';
 import { parseFsName } from '../callcenter/naming.js';
+import type { RenderedDocuments } from './rendered-documents.js';
 
 export type Outcome = 'hit' | 'miss' | 'not_found' | 'error';
 
-export interface Answer { xml: string; outcome: Outcome }
+/** A pre-rendered document comes as a Buffer. */
+export interface Answer { xml: string | Buffer; outcome: Outcome }
 
 export interface AnswerDeps {
   store: TenantStore;
@@ -24,22 +26,10 @@ export interface AnswerDeps {
   cacheableMs: number;
   sipProfiles: SofiaProfiles;
   admission?: CallAdmission;
+  rendered: RenderedDocuments;
 }
 
-// Rendered users per snapshot: a REGISTER storm for cached tenants costs no XML building.
-// Keyed by the snapshot object, so a reload (new snapshot) starts afresh and old entries go with it.
-const renderedUsers = new WeakMap<object, Map<string, string>>();
-
-function userXml(d: Extract<ReturnType<typeof decideUser>, { kind: 'user' }>, cacheableMs: number): string {
-  let perTenant = renderedUsers.get(d.tenant);
-  if (!perTenant) renderedUsers.set(d.tenant, perTenant = new Map());
-  const key = `${d.domain}|${d.extension.number}|${cacheableMs}`;
-  let xml = perTenant.get(key);
-  if (xml === undefined) perTenant.set(key, xml = renderUser(d, { cacheableMs }));
-  return xml;
-}
-
-const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
+const found = (xml: string | Buffer, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
 const notFound: Answer = { xml: NOT_FOUND, outcome: 'not_found' };
 
 async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
@@ -50,7 +40,8 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
         deps.log.debug({ domain: req.domain, user: req.user, action: req.kind, reason: d.reason }, 'xml_curl directory: not found');
         return notFound;
       }
-      return found(userXml(d, deps.cacheableMs), trace);
+      const xml = deps.rendered.get(d.tenant, `user|${d.domain}|${d.extension.number}`, () => renderUser(d, { cacheableMs: deps.cacheableMs }));
+      return found(xml, trace);
     }
     case 'gateways': {
       const domains = (await deps.store.all(trace)).filter((t) => t.status === 'active').flatMap((t) => t.domains);
@@ -94,7 +85,9 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
       return found(renderRejection(contextName, { sipCode: verdict.sipCode, reason: verdict.reason, detail: 'admission' }), trace);
     }
   }
-  return found(renderRoute(contextName, decision), trace);
+  // Everything the route document depends on besides the snapshot (the call's uuid is not in it).
+  const key = `route|${contextName}|${direction}|${JSON.stringify(decision.target)}`;
+  return found(deps.rendered.get(tenant, key, () => renderRoute(contextName, decision)), trace);
 }
 
 async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {

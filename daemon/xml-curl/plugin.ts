@@ -2,7 +2,6 @@
 // allow-list) before the body is even read, strict form decoding, dispatch by
 // section. Every request ends in a well-formed document or a 4xx; each is counted
 // by section and outcome.
-import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CallAdmission } from '../calls/admission-types.js';
@@ -14,6 +13,7 @@ import { NOT_FOUND, XML_CONTENT_TYPE } from '../../xml-handlers/xml.js';
 import { Access } from './access.js';
 import { answerFetch } from './answer-fetch.js';
 import { parseForm } from './form-parser.js';
+import { RenderedDocuments } from './rendered-documents.js';
 import { xmlCurlMetrics, type RequestOutcome, type Section } from './metrics.js';
 
 export interface XmlCurlOptions {
@@ -29,6 +29,8 @@ export interface XmlCurlOptions {
   registry: MetricsRegistry;
   /** The call ledger; without it calls are routed without a ceiling check. */
   admission?: CallAdmission;
+  /** Budget for kept rendered users and routes (FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES); default 32 MiB. */
+  renderCacheBytes?: number;
 }
 
 const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);
@@ -36,27 +38,50 @@ const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);
 export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opts) => {
   const metrics = xmlCurlMetrics(opts.registry);
   const access = new Access(opts.user, opts.password, opts.allowFrom);
+  const rendered = new RenderedDocuments(opts.renderCacheBytes ?? 32 * 1024 * 1024);
+  const deps = { ...opts, rendered };
   const sectionOf = new WeakMap<FastifyRequest, Section>();
-  const count = (req: FastifyRequest, outcome: RequestOutcome) =>
-    metrics.requests.inc({ section: sectionOf.get(req) ?? 'unknown', outcome });
+  // Series children bound once per label set: the hot path builds no label objects.
+  const counters = new Map<string, { inc(): void }>();
+  const count = (req: FastifyRequest, outcome: RequestOutcome) => {
+    const section = sectionOf.get(req) ?? 'unknown';
+    const key = `${section}|${outcome}`;
+    let c = counters.get(key);
+    if (!c) counters.set(key, c = metrics.requests.labels({ section, outcome }));
+    c.inc();
+  };
+  const durations = new Map<Section, { observe(v: number): void }>();
+  const observe = (section: Section, seconds: number) => {
+    let h = durations.get(section);
+    if (!h) durations.set(section, h = metrics.duration.labels({ section }));
+    h.observe(seconds);
+  };
 
-  await app.register(formbody, { parser: parseForm, bodyLimit: opts.bodyLimitBytes });
+  // What @fastify/formbody registers, with our strict, lazily decoding parser instead of a plain object.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: opts.bodyLimitBytes }, (_req, body, done) => {
+    try { done(null, parseForm(body as string)); } catch (err) { done(err as Error, undefined); }
+  });
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks: no promise per request on the hot path. Replying ends the request (no done()).
+  app.addHook('onRequest', (req, reply, done) => {
     if (!access.sourceAllowed(req.ip)) {
       opts.log.warn({ ip: req.ip }, 'xml_curl: request from an address outside FS_TENANTD_XMLCURL_ALLOW_FROM');
       count(req, 'unauthorized');
-      return reply.code(403).send();
+      reply.code(403).send();
+      return;
     }
     if (!access.authorized(req.headers.authorization)) {
       opts.log.warn({ ip: req.ip }, 'xml_curl: request without valid basic-auth credentials');
       count(req, 'unauthorized');
-      return reply.code(401).header('www-authenticate', 'Basic realm="fs-tenantd"').send();
+      reply.code(401).header('www-authenticate', 'Basic realm="fs-tenantd"').send();
+      return;
     }
+    done();
   });
 
-  app.addHook('onResponse', async (req, reply) => {
-    metrics.duration.observe({ section: sectionOf.get(req) ?? 'unknown' }, reply.elapsedTime / 1000);
+  app.addHook('onResponse', (req, reply, done) => {
+    observe(sectionOf.get(req) ?? 'unknown', reply.elapsedTime / 1000);
+    done();
   });
 
   // Oversized bodies (413), other content types (415), broken %-encoding (400) end here.
@@ -72,10 +97,11 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
     return reply.code(200).type(XML_CONTENT_TYPE).send(NOT_FOUND);
   });
 
-  app.post(opts.path, async (req, reply) => {
+  // Our log lines carry what matters (ip, node, call); a pino child per fetch would only add a request id.
+  app.post(opts.path, { childLoggerFactory: (logger) => logger }, async (req, reply) => {
     let fetch;
     try {
-      fetch = parseFetch((req.body ?? {}) as FormBody);
+      fetch = parseFetch((req.body ?? new Map()) as FormBody);
     } catch (err) {
       if (!(err instanceof BadFetch)) throw err;
       opts.log.warn({ ip: req.ip, err: err.message }, 'xml_curl: unusable fetch');
@@ -83,7 +109,7 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
       return reply.code(400).type('text/plain').send(`${err.message}\n`);
     }
     sectionOf.set(req, SECTIONS.has(fetch.section as Section) ? fetch.section as Section : 'other');
-    const answer = await answerFetch(fetch, opts);
+    const answer = await answerFetch(fetch, deps);
     count(req, answer.outcome);
     return reply.type(XML_CONTENT_TYPE).send(answer.xml);
   });

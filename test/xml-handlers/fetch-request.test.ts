@@ -7,6 +7,7 @@ import { parseForm } from '../../daemon/xml-curl/form-parser.js';
 import { fixtureNames, loadFixture } from '../helpers/xml-curl-client.js';
 
 const test = suite('xml-handlers: parse a fetch');
+const form = (fields: Record<string, string | string[]>): FormBody => new Map(Object.entries(fields));
 const parsed = (n: string) => parseFetch(parseForm(loadFixture(fixtureNames().find((f) => f.startsWith(`${n}-`))!).body.toString('latin1')));
 
 test('every fixture parses; sections as captured', () => {
@@ -50,15 +51,15 @@ test('configuration requests', () => {
 });
 
 test('refusals: missing envelope fields, ambiguous repeats, over-long values', () => {
-  const bad: FormBody[] = [
+  const bad: Array<Record<string, string | string[]>> = [
     {}, { hostname: 'vm' }, { section: 'directory' }, { hostname: 'v m', section: 'directory' },
     { hostname: 'vm', section: ['directory', 'dialplan'] },
     { hostname: 'vm', section: 'dialplan', 'Hunt-Destination-Number': '1', 'Unique-ID': '56356642-2fdf-4006-baa1-14b2ad06c094' },
     { hostname: 'vm', section: 'directory', action: 'sip_auth', domain: 'x'.repeat(5000) },
   ];
-  for (const b of bad) assert.throws(() => parseFetch(b), (e: unknown) => e instanceof BadFetch, JSON.stringify(b).slice(0, 80));
+  for (const b of bad) assert.throws(() => parseFetch(form(b)), (e: unknown) => e instanceof BadFetch, JSON.stringify(b).slice(0, 80));
   // the same value twice is not ambiguous
-  assert.is(parseFetch({ hostname: ['vm', 'vm'], section: 'configuration', key_value: 'acl.conf' }).section, 'configuration');
+  assert.is(parseFetch(form({ hostname: ['vm', 'vm'], section: 'configuration', key_value: 'acl.conf' })).section, 'configuration');
 });
 
 test('domains: canonical lower case, anything else is not a domain', () => {
@@ -67,8 +68,10 @@ test('domains: canonical lower case, anything else is not a domain', () => {
 });
 
 test('form decoding is strict', () => {
-  assert.equal({ ...parseForm('a=%2B1%20x&b=&c&a=2') }, { a: ['+1 x', '2'], b: '', c: '' });
-  for (const body of ['a=%ZZ', 'a=%E0%A4', 'a=%', '%=1']) assert.throws(() => parseForm(body), /percent-encoding/, body);
+  const f = parseForm('a=%2B1%20x&b=&c&a=2&d%20e=x+y');
+  assert.equal(['a', 'b', 'c', 'd e', 'z'].map((k) => f.get(k)), [['+1 x', '2'], '', '', 'x y', undefined]);
+  // anywhere in the body, also in a field nobody reads, and in sequences cut by a separator
+  for (const body of ['a=%ZZ', 'a=%E0%A4', 'a=%', '%=1', 'a=1&b=%C3', 'a=%C3&b=%A9', 'a%C3=%A9', 'a=%ED%A0%80']) assert.throws(() => parseForm(body), /percent-encoding/, body);
 });
 
 test.run();

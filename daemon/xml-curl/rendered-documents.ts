@@ -1,0 +1,39 @@
+// Rendered answers (directory users, dialplan routes) kept so REGISTER storms and
+// call bursts cost no XML building, in one LRU bounded in bytes: 100k cached
+// users must not mean 100k documents in memory. Entries belong to the tenant
+// snapshot they were rendered from; a reloaded snapshot gets a new id, so its
+// predecessor's documents are never served again and simply age out.
+import { LRUCache } from 'lru-cache';
+
+export class RenderedDocuments {
+  private readonly lru: LRUCache<string, Buffer> | undefined;
+  private readonly ids = new WeakMap<object, number>();
+  private nextId = 0;
+
+  /** maxBytes 0: nothing is kept, every answer is rendered. */
+  constructor(maxBytes: number) {
+    this.lru = maxBytes > 0
+      ? new LRUCache<string, Buffer>({ maxSize: maxBytes, sizeCalculation: (doc, key) => doc.length + key.length + 200 })
+      : undefined;
+  }
+
+  /** The document `key` of `snapshot`, rendered by `render` unless kept. */
+  get(snapshot: object, key: string, render: () => string): Buffer {
+    if (!this.lru) return Buffer.from(render());
+    let id = this.ids.get(snapshot);
+    if (id === undefined) this.ids.set(snapshot, id = ++this.nextId);
+    const k = `${id}|${key}`;
+    let doc = this.lru.get(k);
+    if (doc === undefined) {
+      // Not from Buffer's shared 8 KB pool: a kept slice would pin its neighbours' memory too.
+      const xml = render();
+      doc = Buffer.allocUnsafeSlow(Buffer.byteLength(xml));
+      doc.write(xml);
+      this.lru.set(k, doc);
+    }
+    return doc;
+  }
+
+  get size(): number { return this.lru?.size ?? 0; }
+  get bytes(): number { return this.lru?.calculatedSize ?? 0; }
+}
