@@ -25,7 +25,10 @@ export function eslCallcenterNode(esl: EslClient): CallcenterNode {
     },
     on(event: 'ready' | 'event', fn: (() => void) | ((h: Headers) => void)) {
       if (event === 'ready') return esl.on('ready', fn as () => void);
-      const w = (ev: EslEvent) => (fn as (h: Headers) => void)(ev.headers);
+      // Only callcenter::info events are handed on: the full header map is built for those alone.
+      const w = (ev: EslEvent) => {
+        if (ev.name === 'CUSTOM' && ev.header('Event-Subclass') === CALLCENTER_SUBCLASS) (fn as (h: Headers) => void)(ev.headers);
+      };
       wrapped.set(fn as (h: Headers) => void, w);
       return esl.on('event', w);
     },

@@ -90,9 +90,9 @@ export function asTenant(v: string | undefined): TenantId | undefined {
 }
 
 /** The call a leg belongs to when it is not an A-leg itself. */
-export function linkOf(h: Readonly<Record<string, string>>): string | undefined {
-  const link = h.variable_originator ?? h.variable_cc_member_session_uuid
-    ?? (h['Call-Direction'] === 'outbound' ? h['Other-Leg-Unique-ID'] : undefined);
+export function linkOf(ev: Pick<EslEvent, 'header'>): string | undefined {
+  const link = ev.header('variable_originator') ?? ev.header('variable_cc_member_session_uuid')
+    ?? (ev.header('Call-Direction') === 'outbound' ? ev.header('Other-Leg-Unique-ID') : undefined);
   return link !== undefined && UUID.test(link) ? link : undefined;
 }
 
@@ -191,18 +191,18 @@ export class CallLedger implements CallAdmission {
   /** Feeds one ESL event from `node`. Never throws on odd input. */
   onEvent(node: string, ev: EslEvent): void {
     if (!OBSERVED.has(ev.name)) return;
-    const uuid = ev.headers['Unique-ID'];
+    const uuid = ev.header('Unique-ID');
     if (uuid === undefined || !UUID.test(uuid)) return;
-    const call = this.observe(node, uuid, ev.headers);
+    const call = this.observe(node, uuid, ev);
     if (ev.name === 'CHANNEL_HANGUP_COMPLETE' || ev.name === 'CHANNEL_DESTROY') this.legEnded(uuid, call, ev);
   }
 
-  private observe(node: string, uuid: string, h: Readonly<Record<string, string>>): Call | undefined {
+  private observe(node: string, uuid: string, ev: EslEvent): Call | undefined {
     if (this.tombstones.has(uuid)) return undefined;
     let key = this.legToCall.get(uuid) ?? (this.calls.has(uuid) ? uuid : undefined);
-    const tenant = asTenant(h[V_TENANT]);
+    const tenant = asTenant(ev.header(V_TENANT));
     if (key === undefined) {
-      const link = linkOf(h);
+      const link = linkOf(ev);
       if (link !== undefined && this.tombstones.has(link)) { this.bury(uuid, undefined); return undefined; }
       if (link !== undefined && this.calls.has(link)) key = link;
       else if (tenant) key = link ?? uuid; // the first sign of this call (its A-leg may still be on the way)
@@ -220,13 +220,13 @@ export class CallLedger implements CallAdmission {
     if (tenant && tenant !== call.tenantId) {
       this.opts.log.warn({ callUuid: key, leg: uuid, tenant: call.tenantId, eventTenant: tenant }, 'channel carries a different tenant than its call; keeping the first');
     }
-    const slug = h[V_SLUG];
+    const slug = ev.header(V_SLUG);
     if (slug && tenant === call.tenantId) { call.tenantSlug = slug; this.slugs.set(call.tenantId, slug); }
     if (!call.counted) {
-      const d = asDirection(h[V_DIRECTION]);
+      const d = asDirection(ev.header(V_DIRECTION));
       if (d) this.setDirection(call, d);
     }
-    const queue = h.variable_cc_queue;
+    const queue = ev.header('variable_cc_queue');
     if (queue) call.queue = queue;
     return call;
   }

@@ -28,13 +28,13 @@ export async function readLiveChannels(esl: EslClient, known: (uuid: string) => 
       throw err;
     }
     // uuid_dump json is the channel's CHANNEL_DATA event serialized like an event-json body.
-    const h = parseJsonEvent(Buffer.from(dump)).headers;
+    const ev = parseJsonEvent(Buffer.from(dump));
     out.push({
       uuid,
-      linkedTo: linkOf(h),
-      tenantId: asTenant(h[eventHeader(CHANNEL_VARS.tenantId)]),
-      tenantSlug: h[eventHeader(CHANNEL_VARS.tenantSlug)],
-      direction: asDirection(h[eventHeader(CHANNEL_VARS.direction)]),
+      linkedTo: linkOf(ev),
+      tenantId: asTenant(ev.header(eventHeader(CHANNEL_VARS.tenantId))),
+      tenantSlug: ev.header(eventHeader(CHANNEL_VARS.tenantSlug)),
+      direction: asDirection(ev.header(eventHeader(CHANNEL_VARS.direction))),
     });
   }
   return out;

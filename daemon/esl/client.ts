@@ -261,6 +261,12 @@ export class EslClient extends EventEmitter {
       try {
         this.onFrame(frame);
       } catch (err) {
+        if (err instanceof EventParseError) {
+          // Events are parsed lazily: a body broken deep inside surfaces when a consumer reads that part.
+          this.m.malformed.labels(this.node).inc();
+          this.opts.log.warn({ node: this.node, err: err.message }, 'malformed ESL event skipped');
+          continue;
+        }
         // A consumer's bug must not take the connection (or the process) down.
         this.opts.log.error({ node: this.node, err }, 'ESL frame handler failed');
       }
@@ -325,7 +331,7 @@ export class EslClient extends EventEmitter {
     }
     counter.inc();
     if (ev.name === 'BACKGROUND_JOB') {
-      const jobUuid = ev.headers['Job-UUID'];
+      const jobUuid = ev.header('Job-UUID');
       const job = jobUuid ? this.jobs.get(jobUuid) : undefined;
       if (job && jobUuid) {
         clearTimeout(job.timer);

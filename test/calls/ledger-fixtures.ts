@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import type { CallDirection } from '../../daemon/calls/admission-types.js';
 import { CallLedger, type LedgerOptions } from '../../daemon/calls/call-ledger.js';
 import type { TenantId } from '../../daemon/db/tenant-context.js';
-import type { EslEvent } from '../../daemon/esl/event.js';
+import { eventFromHeaders, type EslEvent } from '../../daemon/esl/event.js';
 import { createRegistry, TenantLabels } from '../../daemon/metrics.js';
 import { streamEvents, type FsEvent } from '../helpers/esl-server.js';
 
@@ -27,7 +27,7 @@ export function fixtureCall(name = 'stream-2-call-acme-1000-to-1001.json.raw', d
 export function asEslEvent(ev: FsEvent): EslEvent {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(ev.headers)) headers[k] = Array.isArray(v) ? `ARRAY::${v.join('|:')}` : v;
-  return { name: headers['Event-Name']!, headers, body: ev.body };
+  return eventFromHeaders(headers, ev.body);
 }
 
 export function makeLedger(overrides: Partial<LedgerOptions> = {}) {
@@ -49,5 +49,5 @@ export const uuid = (): string => `${(++n).toString(16).padStart(8, '0')}-0000-4
 
 /** A minimal synthetic channel event (for ordering edge cases the captures do not hold). */
 export function channelEvent(name: string, leg: string, extra: Record<string, string> = {}): EslEvent {
-  return { name, headers: { 'Event-Name': name, 'Unique-ID': leg, ...extra }, body: undefined };
+  return eventFromHeaders({ 'Event-Name': name, 'Unique-ID': leg, ...extra });
 }

@@ -15,7 +15,7 @@ import { loadConfig } from '../../../daemon/config.js';
 import { createPool } from '../../../daemon/db/open-database.js';
 import type { TenantId } from '../../../daemon/db/tenant-context.js';
 import { EslClient } from '../../../daemon/esl/client.js';
-import { parseJsonEvent, type EslEvent } from '../../../daemon/esl/event.js';
+import { eventFromHeaders, parseJsonEvent, type EslEvent } from '../../../daemon/esl/event.js';
 import { createLogger } from '../../../daemon/log.js';
 import { createRegistry, TenantLabels } from '../../../daemon/metrics.js';
 import type { AdmissionResult } from '../esl.bench.js';
@@ -72,7 +72,7 @@ function lifecycleEvents(sample: Tenant): (n: number, tenant: Tenant) => EslEven
     return templates.map((t) => {
       const headers: Record<string, string> = Object.create(null) as Record<string, string>;
       for (const k in t.headers) { const v = t.headers[k]!; const w = swap[v]; headers[k] = w ? values[w] : v; }
-      return { name: t.name, headers, body: t.body };
+      return eventFromHeaders(headers, t.body);
     });
   };
 }

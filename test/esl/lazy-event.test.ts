@@ -1,0 +1,97 @@
+// The lazy header extraction (event.ts) must answer exactly what the full parse
+// answers, for every header of every event in the real captures.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseJsonEvent, parsePlainEvent, type EslEvent } from '../../daemon/esl/event.js';
+import { ESL_FIXTURES, fixture, splitFrames } from '../helpers/esl-server.js';
+import fs from 'node:fs';
+
+type Parse = (b: Buffer) => EslEvent;
+
+function captured(): Array<{ where: string; body: Buffer; parse: Parse }> {
+  const out: Array<{ where: string; body: Buffer; parse: Parse }> = [];
+  for (const name of fs.readdirSync(ESL_FIXTURES).filter((n) => n.endsWith('.raw'))) {
+    splitFrames(fixture(name)).forEach((f, i) => {
+      const type = f.headers['Content-Type'];
+      if (!f.body) return;
+      if (type === 'text/event-json') out.push({ where: `${name}#${i}`, body: f.body, parse: parseJsonEvent });
+      if (type === 'text/event-plain') out.push({ where: `${name}#${i}`, body: f.body, parse: parsePlainEvent });
+    });
+  }
+  return out;
+}
+
+/** Every header looked up on a fresh lazy event equals the fully parsed value; absent names stay absent. */
+function assertExact(where: string, body: Buffer, parse: Parse): number {
+  const reference = parse(body).headers; // full parse
+  const lazy = parse(body);
+  let n = 0;
+  for (const [k, v] of Object.entries(reference)) {
+    assert.is(lazy.header(k), v, `${where}: ${k}`);
+    n++;
+  }
+  for (const k of ['No-Such-Header', 'constructor', '__proto__', 'Unique', 'Event', '_body']) {
+    if (!Object.hasOwn(reference, k)) assert.is(lazy.header(k), undefined, `${where}: ${k}`);
+  }
+  assert.is(lazy.body, parse(body).body, `${where}: body`);
+  assert.is(lazy.name, reference['Event-Name']);
+  return n;
+}
+
+test('lazy lookups equal the full parse for every header of every captured json and plain event', () => {
+  const events = captured();
+  assert.ok(events.filter((e) => e.parse === parseJsonEvent).length >= 90, 'json events found');
+  assert.ok(events.filter((e) => e.parse === parsePlainEvent).length >= 250, 'plain events found');
+  let headers = 0;
+  for (const e of events) headers += assertExact(e.where, e.body, e.parse);
+  assert.ok(headers > 20_000, `${headers} headers compared`);
+});
+
+test('captured specials: UTF-8 Zoë, literal %25, array variables, bgapi body', () => {
+  const json = captured().filter((e) => e.parse === parseJsonEvent).map((e) => parseJsonEvent(e.body));
+  assert.ok(json.some((e) => e.header('Caller-Caller-ID-Name') === 'Zoë Acme'));
+  assert.ok(json.some((e) => e.header('variable_sip_from_display') === 'Carrier 5%25 Promo'));
+  assert.ok(json.some((e) => e.header('variable_originate_causes') === 'ARRAY::52694e4f-8605-4c83-81ed-cf63b8e67700;NONE|:52694e4f-8605-4c83-81ed-cf63b8e67700;NONE'));
+  const plain = captured().filter((e) => e.parse === parsePlainEvent).map((e) => parsePlainEvent(e.body));
+  assert.ok(plain.some((e) => e.header('Caller-Caller-ID-Name') === 'Zoë Acme'));
+  assert.ok(plain.some((e) => e.header('variable_sip_from_display') === 'Carrier 5% Promo'));
+  const job = json.find((e) => e.name === 'BACKGROUND_JOB')!;
+  assert.match(job.body!, /^UP 0 years/);
+  assert.is(job.header('_body'), undefined);
+});
+
+test('escaped quotes and backslashes, key text inside values and keys, duplicates, unicode escapes', () => {
+  const obj: Record<string, unknown> = {
+    'Event-Name': 'CHANNEL_CREATE',
+    a: 'say \\"hi\\" \\\\ back\\\\',
+    trap: ',"Unique-ID":"forged","x":"',
+    'x,"Unique-ID': 'key text',
+    '{"Hangup-Cause': 'k',
+    'Unique-ID': '56356642-0000-4000-8000-000000000001',
+    u: 'snow \u2603 \ud83d\ude00 tab\there',
+    arr: ['a|b', 'c"d', ''],
+    empty: [],
+    nl: 'line1\nline2',
+  };
+  const text = JSON.stringify(obj);
+  // A duplicated key: the last one wins, as in JSON.parse.
+  const body = Buffer.from(`${text.slice(0, -1)},"Hangup-Cause":"FIRST","variable_cc_queue":"q1","Hangup-Cause":"LAST"}`);
+  assertExact('synthetic', body, parseJsonEvent);
+  const ev = parseJsonEvent(body);
+  assert.is(ev.header('Unique-ID'), '56356642-0000-4000-8000-000000000001');
+  assert.is(ev.header('Hangup-Cause'), 'LAST');
+  assert.is(ev.header('arr'), 'ARRAY::a|b|:c"d|:');
+  assert.is(ev.header('u'), 'snow \u2603 \ud83d\ude00 tab\there');
+  // Pretty-printed json is not the compact form: answered by the full parse.
+  const pretty = Buffer.from(JSON.stringify(obj, null, 1));
+  assertExact('pretty', pretty, parseJsonEvent);
+  // Non-string values (never sent by FreeSWITCH) fall back to the full parse's representation.
+  assertExact('numbers', Buffer.from('{"Event-Name":"X","n":5,"o":{"a":"b"},"a2":[1,"x"]}'), parseJsonEvent);
+  // Plain: duplicates, first line, header-like text in the inner body.
+  const plain = Buffer.from('Unique-ID: first\nEvent-Name: BACKGROUND_JOB\nUnique-ID: second\nContent-Length: 29\n\nUnique-ID: body\nJob-UUID: x\n');
+  assertExact('plain', plain, parsePlainEvent);
+  assert.is(parsePlainEvent(plain).header('Unique-ID'), 'second');
+  assert.is(parsePlainEvent(plain).header('Job-UUID'), undefined);
+});
+
+test.run();
