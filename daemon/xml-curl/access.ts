@@ -16,8 +16,9 @@ export class Access {
       : undefined;
   }
 
-  sourceAllowed(ip: string): boolean {
-    return this.allow ? this.allow.has(ip) : true;
+  /** Takes a getter: without an allow-list the peer address (a getpeername call) is never needed. */
+  sourceAllowed(ip: () => string): boolean {
+    return this.allow ? this.allow.has(ip()) : true;
   }
 
   /**

@@ -17,8 +17,7 @@ import type { RenderedDocuments } from './rendered-documents.js';
 
 export type Outcome = 'hit' | 'miss' | 'not_found' | 'error';
 
-/** A pre-rendered document comes as a Buffer. */
-export interface Answer { xml: string | Buffer; outcome: Outcome }
+export interface Answer { xml: string; outcome: Outcome }
 
 export interface AnswerDeps {
   store: TenantStore;
@@ -29,7 +28,7 @@ export interface AnswerDeps {
   rendered: RenderedDocuments;
 }
 
-const found = (xml: string | Buffer, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
+const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
 const notFound: Answer = { xml: NOT_FOUND, outcome: 'not_found' };
 
 async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {

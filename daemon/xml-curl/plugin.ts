@@ -64,7 +64,7 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
 
   // Callback-style hooks: no promise per request on the hot path. Replying ends the request (no done()).
   app.addHook('onRequest', (req, reply, done) => {
-    if (!access.sourceAllowed(req.ip)) {
+    if (!access.sourceAllowed(() => req.ip)) {
       opts.log.warn({ ip: req.ip }, 'xml_curl: request from an address outside FS_TENANTD_XMLCURL_ALLOW_FROM');
       count(req, 'unauthorized');
       reply.code(403).send();

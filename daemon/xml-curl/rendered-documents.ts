@@ -6,29 +6,29 @@
 import { LRUCache } from 'lru-cache';
 
 export class RenderedDocuments {
-  private readonly lru: LRUCache<string, Buffer> | undefined;
+  private readonly lru: LRUCache<string, string> | undefined;
   private readonly ids = new WeakMap<object, number>();
   private nextId = 0;
 
   /** maxBytes 0: nothing is kept, every answer is rendered. */
   constructor(maxBytes: number) {
+    // Size in characters (one byte each for the ASCII documents we render) plus entry overhead.
     this.lru = maxBytes > 0
-      ? new LRUCache<string, Buffer>({ maxSize: maxBytes, sizeCalculation: (doc, key) => doc.length + key.length + 200 })
+      ? new LRUCache<string, string>({ maxSize: maxBytes, sizeCalculation: (doc, key) => doc.length + key.length + 100 })
       : undefined;
   }
 
   /** The document `key` of `snapshot`, rendered by `render` unless kept. */
-  get(snapshot: object, key: string, render: () => string): Buffer {
-    if (!this.lru) return Buffer.from(render());
+  get(snapshot: object, key: string, render: () => string): string {
+    if (!this.lru) return render();
     let id = this.ids.get(snapshot);
     if (id === undefined) this.ids.set(snapshot, id = ++this.nextId);
     const k = `${id}|${key}`;
     let doc = this.lru.get(k);
     if (doc === undefined) {
-      // Not from Buffer's shared 8 KB pool: a kept slice would pin its neighbours' memory too.
-      const xml = render();
-      doc = Buffer.allocUnsafeSlow(Buffer.byteLength(xml));
-      doc.write(xml);
+      // xmlbuilder2 builds the document by concatenation: a rope of hundreds of small
+      // strings, ~7x the size of the text. Kept flat (the same UTF-8 the socket would send).
+      doc = Buffer.from(render(), 'utf8').toString('utf8');
       this.lru.set(k, doc);
     }
     return doc;
