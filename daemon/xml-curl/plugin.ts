@@ -29,7 +29,7 @@ export interface XmlCurlOptions {
   registry: MetricsRegistry;
   /** The call ledger; without it calls are routed without a ceiling check. */
   admission?: CallAdmission;
-  /** Budget for kept rendered users and routes (FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES); default 32 MiB. */
+  /** Budget for kept rendered users and routes (FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES); default 8 MiB. */
   renderCacheBytes?: number;
 }
 
@@ -38,7 +38,7 @@ const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);
 export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opts) => {
   const metrics = xmlCurlMetrics(opts.registry);
   const access = new Access(opts.user, opts.password, opts.allowFrom);
-  const rendered = new RenderedDocuments(opts.renderCacheBytes ?? 32 * 1024 * 1024);
+  const rendered = new RenderedDocuments(opts.renderCacheBytes ?? 8 * 1024 * 1024);
   const deps = { ...opts, rendered };
   const sectionOf = new WeakMap<FastifyRequest, Section>();
   // Series children bound once per label set: the hot path builds no label objects.

@@ -70,6 +70,10 @@ test('domains: canonical lower case, anything else is not a domain', () => {
 test('form decoding is strict', () => {
   const f = parseForm('a=%2B1%20x&b=&c&a=2&d%20e=x+y');
   assert.equal(['a', 'b', 'c', 'd e', 'z'].map((k) => f.get(k)), [['+1 x', '2'], '', '', 'x y', undefined]);
+  // keys found in place (no key needs decoding): names inside other keys or values never match
+  const g = parseForm('xa=1&a=%2B1%20x&b=a&c&b_a=3&a=2&d=');
+  assert.equal(['a', 'b', 'c', 'd', 'x', ''].map((k) => g.get(k)), [['+1 x', '2'], 'a', '', '', undefined, undefined]);
+  assert.is(parseForm('c').get('c'), '');
   // anywhere in the body, also in a field nobody reads, and in sequences cut by a separator
   for (const body of ['a=%ZZ', 'a=%E0%A4', 'a=%', '%=1', 'a=1&b=%C3', 'a=%C3&b=%A9', 'a%C3=%A9', 'a=%ED%A0%80']) assert.throws(() => parseForm(body), /percent-encoding/, body);
 });
