@@ -187,7 +187,7 @@ export function loadConfig(env: Env = process.env): Config {
       password: r.string('FS_TENANTD_XMLCURL_PASSWORD', 'demo-xmlcurl', /^\S{8,256}$/, 'at least 8 characters without spaces'),
       allowFrom: r.cidrList('FS_TENANTD_XMLCURL_ALLOW_FROM', []),
       cacheableMs: r.int('FS_TENANTD_DIRECTORY_CACHEABLE_MS', 60_000, 0, 86_400_000),
-      renderCacheBytes: r.int('FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES', 8 * 1024 * 1024, 0, 4 * 1024 ** 3),
+      renderCacheBytes: r.int('FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES', 8 * 1024 * 1024, 0, 1024 * 1024 * 1024),
     },
     tenantCache: {
       ttlMs: r.int('FS_TENANTD_TENANT_CACHE_TTL_MS', 300_000, 1000, 86_400_000),
