@@ -3,9 +3,9 @@ import * as assert from 'uvu/assert';
 import { pino } from 'pino';
 import { createChangeFeed, parseChangePayload, type ChangeEvent } from '../../daemon/db/change-feed.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { asTenantId, withTenant } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
 import { createRegistry } from '../../daemon/metrics.js';
-import { dedicatedCluster } from '../helpers/postgres.js';
+import { dedicatedCluster, tenantIdOf } from '../helpers/postgres.js';
 
 const test = suite('change feed');
 const log = pino({ level: 'silent' });
@@ -34,7 +34,7 @@ test('a data change arrives as a typed event; a PostgreSQL restart brings a resy
     await feed.start();
     await firstSync;
     assert.ok(feed.connected);
-    const acme = asTenantId((await app.query("SELECT tenant_id FROM resolve_tenant_slug('acme')")).rows[0].tenant_id);
+    const acme = await tenantIdOf(app, 'acme');
 
     const changed = next<ChangeEvent>(feed, 'change');
     await withTenant(app, acme, (c) => c.query("UPDATE extensions SET number = '1009' WHERE number = '1003'"));

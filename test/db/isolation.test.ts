@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { inspectServingRole } from '../../daemon/db/serving-role-check.js';
-import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 
 interface Ctx { db: TestDatabase; app: pg.Pool; a: TenantId; b: TenantId; tables: string[] }
 const test = suite<Ctx>('isolation');
@@ -16,9 +16,8 @@ test.before(async (ctx) => {
   ctx.db = await freshDatabase();
   ctx.app = ctx.db.appPool(4);
   await seedDemo(ctx.app);
-  const ids = async (slug: string) => asTenantId((await ctx.app.query('SELECT tenant_id FROM resolve_tenant_slug($1)', [slug])).rows[0].tenant_id);
-  ctx.a = await ids('acme');
-  ctx.b = await ids('globex');
+  ctx.a = await tenantIdOf(ctx.app, 'acme');
+  ctx.b = await tenantIdOf(ctx.app, 'globex');
   // The demo seed writes no audit rows; give each tenant one so that table is exercised too.
   for (const t of [ctx.a, ctx.b]) {
     await withTenant(ctx.app, t, (c) => c.query("INSERT INTO audit_logs (tenant_id, actor, actor_role, action, target) VALUES ($1, 'test', 'system', 'seed', 'x')", [t]));

@@ -2,8 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 
 const test = suite<{ db: TestDatabase; pool: pg.Pool; a: TenantId; b: TenantId }>('pool safety');
 
@@ -11,9 +11,8 @@ test.before(async (ctx) => {
   ctx.db = await freshDatabase();
   ctx.pool = ctx.db.appPool(2);
   await seedDemo(ctx.pool);
-  const id = async (slug: string) => asTenantId((await ctx.pool.query('SELECT tenant_id FROM resolve_tenant_slug($1)', [slug])).rows[0].tenant_id);
-  ctx.a = await id('acme');
-  ctx.b = await id('globex');
+  ctx.a = await tenantIdOf(ctx.pool, 'acme');
+  ctx.b = await tenantIdOf(ctx.pool, 'globex');
 });
 test.after(async (ctx) => { await ctx.db.drop(); });
 

@@ -10,6 +10,7 @@ import { startEmbeddedCluster, type EmbeddedCluster } from '../../daemon/db/embe
 import { migrate } from '../../daemon/db/migrate.js';
 import { provisionDatabase } from '../../daemon/db/provision.js';
 import { createPool } from '../../daemon/db/open-database.js';
+import { asTenantId, type TenantId } from '../../daemon/db/tenant-context.js';
 
 export interface TestCluster {
   port: number;
@@ -121,4 +122,11 @@ export async function dedicatedCluster(): Promise<{ info: TestCluster; database:
       await fs.rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A tenant's id by slug, through the resolver the daemon uses (e.g. after seedDemo). */
+export async function tenantIdOf(pool: pg.Pool, slug: string): Promise<TenantId> {
+  const { rows } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM resolve_tenant_slug($1)', [slug]);
+  if (!rows[0]) throw new Error(`no tenant ${slug}`);
+  return asTenantId(rows[0].tenant_id);
 }
