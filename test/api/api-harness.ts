@@ -17,9 +17,9 @@ import { createTokenVerifier } from '../../daemon/auth/verify-token.js';
 import type { AgentStatusChange } from '../../daemon/api/agent-status.js';
 import { adminApi } from '../../daemon/api/plugin.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
 import { createHttpServer } from '../../daemon/http/server.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 
 export interface ApiHarness {
   app: FastifyInstance;
@@ -38,10 +38,7 @@ export interface ApiHarness {
   close(): Promise<void>;
 }
 
-export async function tenantIdOf(pool: pg.Pool, slug: string): Promise<TenantId> {
-  const { rows: [r] } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM resolve_tenant_slug($1)', [slug]);
-  return asTenantId(r!.tenant_id);
-}
+export { tenantIdOf };
 
 export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness> {
   const database = await freshDatabase();

@@ -10,12 +10,12 @@ import { eslCallcenterNode } from '../../daemon/callcenter/esl-node.js';
 import { loadAllCallcenters } from '../../daemon/callcenter/load-desired.js';
 import { createChangeFeed, type ChangeFeed } from '../../daemon/db/change-feed.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
 import { EslClient } from '../../daemon/esl/client.js';
 import { createRegistry, TenantLabels, type MetricsRegistry } from '../../daemon/metrics.js';
 import { rejects } from '../helpers/assert.js';
 import { EslTestServer, streamEvents, type FsEvent } from '../helpers/esl-server.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 import { ModCallcenterEmulator, type QueueConfig } from './mod-callcenter-emulator.js';
 
 interface Ctx {
@@ -41,8 +41,7 @@ async function value(registry: MetricsRegistry, name: string, labels: Record<str
   return m?.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((a, v) => a + v.value, 0) ?? 0;
 }
 
-const tenantId = async (pool: import('pg').Pool, slug: string) =>
-  asTenantId((await pool.query('SELECT tenant_id FROM resolve_tenant_slug($1)', [slug])).rows[0].tenant_id);
+
 
 /** A node left dirty by an earlier run, another daemon, or a deleted tenant. */
 function dirty(emu: ModCallcenterEmulator, config: Map<string, QueueConfig>): void {
@@ -68,8 +67,8 @@ test.before(async (ctx) => {
   ctx.db = await freshDatabase();
   ctx.pool = ctx.db.appPool(4);
   await seedDemo(ctx.pool);
-  ctx.acme = await tenantId(ctx.pool, 'acme');
-  ctx.globex = await tenantId(ctx.pool, 'globex');
+  ctx.acme = await tenantIdOf(ctx.pool, 'acme');
+  ctx.globex = await tenantIdOf(ctx.pool, 'globex');
   ctx.registry = createRegistry();
   ctx.logs = [];
   const log = pino({ level: 'info' }, { write: (line: string) => { ctx.logs.push(JSON.parse(line) as Record<string, unknown>); } });

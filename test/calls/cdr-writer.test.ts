@@ -9,9 +9,9 @@ import * as assert from 'uvu/assert';
 import { callRecordFromHangup, type CallRecord } from '../../daemon/calls/call-record.js';
 import { CdrWriter } from '../../daemon/calls/cdr-writer.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
 import { createRegistry } from '../../daemon/metrics.js';
-import { dedicatedCluster } from '../helpers/postgres.js';
+import { dedicatedCluster, tenantIdOf } from '../helpers/postgres.js';
 import { asEslEvent, fixtureCall } from './ledger-fixtures.js';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
@@ -24,8 +24,7 @@ test.before(async () => {
   cluster = await dedicatedCluster();
   pool = cluster.database.appPool(4);
   await seedDemo(pool);
-  const { rows } = await pool.query<{ tenant_id: string }>("SELECT tenant_id FROM resolve_tenant_slug('acme')");
-  acme = asTenantId(rows[0]!.tenant_id);
+  acme = await tenantIdOf(pool, 'acme');
   spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-spool-'));
 });
 

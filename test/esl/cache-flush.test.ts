@@ -7,11 +7,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createChangeFeed, type ChangeFeed } from '../../daemon/db/change-feed.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { asTenantId, withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
 import { createCacheFlusher, type CacheFlusher } from '../../daemon/esl/cache-flush.js';
 import { EslClient } from '../../daemon/esl/client.js';
 import { createRegistry } from '../../daemon/metrics.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 import { EslTestServer } from '../helpers/esl-server.js';
 
 const log = pino({ level: 'silent' });
@@ -27,7 +27,7 @@ test.before(async () => {
   db = await freshDatabase();
   pool = db.appPool(2);
   await seedDemo(pool);
-  acme = asTenantId((await pool.query<{ tenant_id: string }>("SELECT tenant_id FROM resolve_tenant_slug('acme')")).rows[0]!.tenant_id);
+  acme = await tenantIdOf(pool, 'acme');
   const registry = createRegistry();
   server = await EslTestServer.start();
   client = new EslClient({ node: { name: 'fs1', host: '127.0.0.1', port: server.port, password: 'ClueCon' }, log, registry, commandTimeoutMs: 2000 });

@@ -6,12 +6,12 @@ import { databaseCheck } from '../../daemon/db/database-readiness.js';
 import { createPool } from '../../daemon/db/open-database.js';
 import { instrumentPool } from '../../daemon/db/pool-metrics.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { asTenantId, withTenant } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
 import { opsRoutes } from '../../daemon/http/ops-routes.js';
 import { connectionsCheck, type ReadinessCheck } from '../../daemon/http/readiness.js';
 import { createHttpServer } from '../../daemon/http/server.js';
 import { createRegistry, type MetricsRegistry } from '../../daemon/metrics.js';
-import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
+import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 
 const test = suite('ops routes: /metrics, /readyz, database metrics');
 const log = pino({ level: 'silent' });
@@ -38,7 +38,7 @@ test('query latency, errors and pool gauges cover pool.query and withTenant', as
   const pool = db.appPool(3);
   instrumentPool(pool, registry);
   await seedDemo(pool); // many statements, all through withTenant
-  const acme = asTenantId((await pool.query("SELECT tenant_id FROM resolve_tenant_slug('acme')")).rows[0].tenant_id);
+  const acme = await tenantIdOf(pool, 'acme');
   const before = sample(await registry.metrics(), 'fs_tenantd_db_query_duration_seconds_count')!;
   assert.ok(before > 10, 'seeding was timed');
   // One tenant transaction: BEGIN, set_config, the SELECT, COMMIT = 4 statements.
