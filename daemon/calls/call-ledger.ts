@@ -43,7 +43,6 @@ export interface CallInfo {
   tenantSlug: string | undefined;
   direction: CallDirection | undefined;
   node: string;
-  queue: string | undefined;
 }
 
 interface Call extends CallInfo {
@@ -89,10 +88,15 @@ export function asTenant(v: string | undefined): TenantId | undefined {
   return v !== undefined && UUID.test(v) ? (v as TenantId) : undefined;
 }
 
-/** The call a leg belongs to when it is not an A-leg itself. */
+/**
+ * The call a leg belongs to when it is not an A-leg itself. Only legs FreeSWITCH
+ * originated (Call-Direction outbound) have one: `originator` is set on the new
+ * channel in switch_core_session_outgoing_channel, `cc_member_session_uuid` on
+ * mod_callcenter's agent legs.
+ */
 export function linkOf(ev: Pick<EslEvent, 'header'>): string | undefined {
-  const link = ev.header('variable_originator') ?? ev.header('variable_cc_member_session_uuid')
-    ?? (ev.header('Call-Direction') === 'outbound' ? ev.header('Other-Leg-Unique-ID') : undefined);
+  if (ev.header('Call-Direction') !== 'outbound') return undefined;
+  const link = ev.header('variable_originator') ?? ev.header('variable_cc_member_session_uuid') ?? ev.header('Other-Leg-Unique-ID');
   return link !== undefined && UUID.test(link) ? link : undefined;
 }
 
@@ -199,36 +203,43 @@ export class CallLedger implements CallAdmission {
 
   private observe(node: string, uuid: string, ev: EslEvent): Call | undefined {
     if (this.tombstones.has(uuid)) return undefined;
-    let key = this.legToCall.get(uuid) ?? (this.calls.has(uuid) ? uuid : undefined);
-    const tenant = asTenant(ev.header(V_TENANT));
-    if (key === undefined) {
-      const link = linkOf(ev);
-      if (link !== undefined && this.tombstones.has(link)) { this.bury(uuid, undefined); return undefined; }
-      if (link !== undefined && this.calls.has(link)) key = link;
-      else if (tenant) key = link ?? uuid; // the first sign of this call (its A-leg may still be on the way)
-      else return undefined; // not a call the daemon routed
+    const key = this.legToCall.get(uuid) ?? (this.calls.has(uuid) ? uuid : undefined);
+    const call = key === undefined ? this.firstSign(node, uuid, ev) : this.calls.get(key)!;
+    if (!call) return undefined;
+    // Headers are searched in an 8 KiB event one at a time, so a known leg of a
+    // counted call costs no search at all; a leg's tenant is checked on its first event.
+    if (!call.legs.has(uuid)) {
+      call.legs.add(uuid);
+      this.legToCall.set(uuid, call.key);
+      const tenant = asTenant(ev.header(V_TENANT));
+      if (tenant && tenant !== call.tenantId) {
+        this.opts.log.warn({ callUuid: call.key, leg: uuid, tenant: call.tenantId, eventTenant: tenant }, 'channel carries a different tenant than its call; keeping the first');
+      }
     }
-    let call = this.calls.get(key);
-    if (!call) {
-      if (!tenant) return undefined;
-      call = this.newCall(key, tenant, node);
-    }
-    if (!call.legs.has(uuid)) { call.legs.add(uuid); this.legToCall.set(uuid, key); }
     if (call.reservedUntil !== undefined) { call.reservedUntil = undefined; this.reservations.delete(call.key); }
     call.node = node;
     call.touched = ++this.seq;
-    if (tenant && tenant !== call.tenantId) {
-      this.opts.log.warn({ callUuid: key, leg: uuid, tenant: call.tenantId, eventTenant: tenant }, 'channel carries a different tenant than its call; keeping the first');
+    if (call.tenantSlug === undefined && asTenant(ev.header(V_TENANT)) === call.tenantId) {
+      const slug = ev.header(V_SLUG);
+      if (slug) { call.tenantSlug = slug; this.slugs.set(call.tenantId, slug); }
     }
-    const slug = ev.header(V_SLUG);
-    if (slug && tenant === call.tenantId) { call.tenantSlug = slug; this.slugs.set(call.tenantId, slug); }
     if (!call.counted) {
       const d = asDirection(ev.header(V_DIRECTION));
       if (d) this.setDirection(call, d);
     }
-    const queue = ev.header('variable_cc_queue');
-    if (queue) call.queue = queue;
     return call;
+  }
+
+  /** A leg the ledger does not know yet: a leg of a known call, or the first sign of a call the daemon routed. */
+  private firstSign(node: string, uuid: string, ev: EslEvent): Call | undefined {
+    const link = linkOf(ev);
+    if (link !== undefined && this.tombstones.has(link)) { this.bury(uuid, undefined); return undefined; }
+    const linked = link === undefined ? undefined : this.calls.get(link);
+    if (linked) return linked;
+    const tenant = asTenant(ev.header(V_TENANT));
+    if (!tenant) return undefined; // not a call the daemon routed
+    // Its A-leg may still be on the way: the call is keyed by the A-leg either way.
+    return this.newCall(link ?? uuid, tenant, node);
   }
 
   private legEnded(uuid: string, call: Call | undefined, ev: EslEvent): void {
@@ -345,7 +356,7 @@ export class CallLedger implements CallAdmission {
   // ---- internals -----------------------------------------------------------
 
   private newCall(key: string, tenantId: TenantId, node: string): Call {
-    const call: Call = { key, tenantId, tenantSlug: this.slugs.get(tenantId), direction: undefined, node, queue: undefined,
+    const call: Call = { key, tenantId, tenantSlug: this.slugs.get(tenantId), direction: undefined, node,
       legs: new Set(), counted: false, reservedUntil: undefined, touched: ++this.seq };
     this.calls.set(key, call);
     return call;
@@ -371,7 +382,7 @@ export class CallLedger implements CallAdmission {
         if (c.inbound + c.outbound + c.internal === 0) this.counts.delete(call.tenantId);
       }
     }
-    const info: CallInfo = { key: call.key, tenantId: call.tenantId, tenantSlug: call.tenantSlug, direction: call.direction, node: call.node, queue: call.queue };
+    const info: CallInfo = { key: call.key, tenantId: call.tenantId, tenantSlug: call.tenantSlug, direction: call.direction, node: call.node };
     this.bury(call.key, info);
     for (const leg of call.legs) {
       this.legToCall.delete(leg);

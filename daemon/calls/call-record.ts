@@ -22,28 +22,40 @@ export interface CallRecord {
   queue: string | null;
 }
 
-/** FreeSWITCH's *-Time headers are microseconds since the epoch; "0" means never. */
+/** FreeSWITCH's *-Time headers: microseconds since the epoch; "0" means never. */
 function micros(v: string | undefined): number | undefined {
-  if (v === undefined || !/^\d{1,20}$/.test(v) || v === '0') return undefined;
-  return Math.floor(Number(v) / 1000);
+  return v !== undefined && /^\d{1,16}$/.test(v) && v !== '0' ? Number(v) : undefined;
 }
 
 function seconds(v: string | undefined): number | undefined {
   return v !== undefined && /^\d{1,12}$/.test(v) ? Number(v) : undefined;
 }
 
+const epochSeconds = (us: number): number => Math.floor(us / 1e6);
 const clip = (v: string | undefined, max: number): string => (v ?? '').slice(0, max);
 
+/**
+ * Each header is a search through a 5-12 KiB event, so only the ones needed are
+ * read. Duration and billsec come from the Caller-Channel-* times (early in the
+ * event) by the same rule switch_channel_set_timestamps uses for
+ * variable_duration and variable_billsec (whole epoch seconds of hangup minus
+ * created / answered); the variables near the event's end are only a fallback.
+ */
 export function callRecordFromHangup(call: CallInfo, ev: EslEvent): CallRecord {
   const h = (name: string) => ev.header(name);
-  const eventTime = micros(h('Event-Date-Timestamp')) ?? Date.now();
-  const endEpoch = seconds(h('variable_end_epoch'));
-  const endedMs = micros(h('Caller-Channel-Hangup-Time')) ?? (endEpoch ? endEpoch * 1000 : eventTime);
-  const created = micros(h('Caller-Channel-Created-Time')) ?? ((seconds(h('variable_start_epoch')) ?? 0) * 1000 || endedMs);
+  const hungUp = micros(h('Caller-Channel-Hangup-Time'));
+  const created = micros(h('Caller-Channel-Created-Time'));
   const answered = micros(h('Caller-Channel-Answered-Time'));
-  const duration = seconds(h('variable_duration')) ?? Math.max(0, Math.round((endedMs - created) / 1000));
-  const billsec = seconds(h('variable_billsec')) ?? (answered ? Math.max(0, Math.round((endedMs - answered) / 1000)) : 0);
-  const queue = call.queue ?? h('variable_cc_queue');
+  const endedMs = hungUp !== undefined ? Math.floor(hungUp / 1000)
+    : ((seconds(h('variable_end_epoch')) ?? 0) * 1000 || Math.floor((micros(h('Event-Date-Timestamp')) ?? Date.now() * 1000) / 1000));
+  const createdMs = created !== undefined ? Math.floor(created / 1000) : ((seconds(h('variable_start_epoch')) ?? 0) * 1000 || endedMs);
+  const duration = hungUp !== undefined && created !== undefined ? epochSeconds(hungUp) - epochSeconds(created)
+    : seconds(h('variable_duration')) ?? Math.round((endedMs - createdMs) / 1000);
+  const billsec = hungUp !== undefined ? (answered !== undefined ? epochSeconds(hungUp) - epochSeconds(answered) : 0)
+    : seconds(h('variable_billsec')) ?? (answered !== undefined ? Math.round((endedMs - answered / 1000) / 1000) : 0);
+  // mod_callcenter sets cc_queue on the member channel, whose hangup this is.
+  const queue = h('variable_cc_queue');
+  const durationS = Math.max(0, duration);
   return {
     tenantId: call.tenantId,
     callUuid: call.key,
@@ -52,11 +64,11 @@ export function callRecordFromHangup(call: CallInfo, ev: EslEvent): CallRecord {
     direction: call.direction ?? 'internal',
     caller: clip(h('Caller-Caller-ID-Number'), 128),
     callee: clip(h('Caller-Destination-Number'), 128),
-    createdAt: new Date(Math.min(created, endedMs)).toISOString(),
-    answeredAt: answered ? new Date(answered).toISOString() : null,
+    createdAt: new Date(Math.min(createdMs, endedMs)).toISOString(),
+    answeredAt: answered !== undefined ? new Date(Math.floor(answered / 1000)).toISOString() : null,
     endedAt: new Date(endedMs).toISOString(),
-    durationS: duration,
-    billsec: Math.min(billsec, duration),
+    durationS,
+    billsec: Math.min(Math.max(0, billsec), durationS),
     hangupCause: clip(h('Hangup-Cause') ?? h('variable_hangup_cause'), 64) || 'UNKNOWN',
     queue: queue ? clip(queue, 128) : null,
   };

@@ -1,12 +1,13 @@
-// Writes call records through withTenant without losing any: a bounded queue in
-// memory, and beyond that the on-disk spool, while PostgreSQL is unreachable.
+// Writes call records without losing any: a bounded queue in memory, and beyond
+// that the on-disk spool, while PostgreSQL is unreachable. A batch is one call
+// of insert_call_records (sql/005), which sets each tenant's transaction-local
+// context in turn, so RLS checks every row as it would through withTenant.
 // Records are retried with backoff, the spool is replayed at start-up and each
 // time the database answers again, and every insert is idempotent
 // (UNIQUE (tenant_id, call_uuid)), so replaying twice is harmless.
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import client from 'prom-client';
-import { withTenant, type TenantId } from '../db/tenant-context.js';
 import { backoffDelay } from '../esl/backoff.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import type { CallRecord } from './call-record.js';
@@ -31,11 +32,8 @@ function isPermanent(err: unknown): boolean {
   return typeof code === 'string' && PERMANENT.test(code);
 }
 
-const INSERT = `INSERT INTO call_records (tenant_id, call_uuid, node, direction, caller, callee,
-  created_at, answered_at, ended_at, duration_s, billsec, hangup_cause, queue)
-  SELECT $1::uuid, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::int[], $12::text[], $13::text[])
-  ON CONFLICT (tenant_id, call_uuid) DO NOTHING`;
+const INSERT = `SELECT insert_call_records($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+  $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::int[], $12::text[], $13::text[])`;
 
 export class CdrWriter {
   private queue: CallRecord[] = [];
@@ -158,38 +156,29 @@ export class CdrWriter {
     this.spoolPending = false;
   }
 
-  /** Writes records, one transaction per tenant. Throws on a transient failure; drops (and logs) records PostgreSQL refuses. */
+  /** Writes records in one round trip. Throws on a transient failure; drops (and logs) records PostgreSQL refuses. */
   private async write(records: readonly CallRecord[]): Promise<void> {
-    const byTenant = new Map<TenantId, CallRecord[]>();
-    for (const r of records) {
-      const list = byTenant.get(r.tenantId) ?? [];
-      list.push(r);
-      byTenant.set(r.tenantId, list);
-    }
-    for (const [tenantId, list] of byTenant) {
-      try {
-        await this.insert(tenantId, list);
-      } catch (err) {
-        if (!isPermanent(err)) throw err;
-        // One bad record must not hold back the others: retry them one by one.
-        for (const r of list) {
-          try {
-            await this.insert(tenantId, [r]);
-          } catch (e) {
-            if (!isPermanent(e)) throw e;
-            this.m.rejected.inc();
-            this.opts.log.error({ err: (e as Error).message, tenant: tenantId, callUuid: r.callUuid }, 'call record refused by PostgreSQL; dropped');
-          }
+    try {
+      await this.insert(records);
+    } catch (err) {
+      if (!isPermanent(err)) throw err;
+      // One bad record must not hold back the others: retry them one by one.
+      for (const r of records) {
+        try {
+          await this.insert([r]);
+        } catch (e) {
+          if (!isPermanent(e)) throw e;
+          this.m.rejected.inc();
+          this.opts.log.error({ err: (e as Error).message, tenant: r.tenantId, callUuid: r.callUuid }, 'call record refused by PostgreSQL; dropped');
         }
       }
     }
   }
 
-  private async insert(tenantId: TenantId, list: readonly CallRecord[]): Promise<void> {
+  private async insert(list: readonly CallRecord[]): Promise<void> {
     const col = <K extends keyof CallRecord>(k: K) => list.map((r) => r[k]);
-    await withTenant(this.opts.pool, tenantId, (db) => db.query(INSERT, [tenantId, col('callUuid'), col('node'), col('direction'),
-      col('caller'), col('callee'), col('createdAt'), col('answeredAt'), col('endedAt'), col('durationS'), col('billsec'),
-      col('hangupCause'), col('queue')]));
+    await this.opts.pool.query(INSERT, [col('tenantId'), col('callUuid'), col('node'), col('direction'), col('caller'), col('callee'),
+      col('createdAt'), col('answeredAt'), col('endedAt'), col('durationS'), col('billsec'), col('hangupCause'), col('queue')]);
     this.m.written.inc(list.length);
   }
 }

@@ -18,7 +18,9 @@ export interface WithTenantOptions {
  * Runs fn in a transaction whose tenant context is `tenantId`. The context is set
  * with set_config(..., is_local = true), so it ends with the transaction: a pooled
  * connection never carries one tenant's context into the next checkout. Every
- * access to tenant data, from every entry point, goes through here.
+ * access to tenant data, from every entry point, goes through here; the one
+ * other setter of the context is sql/005's insert_call_records (call-record
+ * batches), which does the same inside the database, one tenant at a time.
  */
 export async function withTenant<T>(
   pool: pg.Pool,

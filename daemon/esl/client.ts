@@ -176,7 +176,7 @@ export class EslClient extends EventEmitter {
     });
     try {
       const reply = await this.send(`bgapi ${command}\nJob-UUID: ${jobUuid}`, timeoutMs, true);
-      const text = reply.headers['Reply-Text'] ?? '';
+      const text = reply.headers.get('Reply-Text') ?? '';
       if (!text.startsWith('+OK')) throw new EslCommandError('rejected', `bgapi ${command.split(' ')[0]}: ${text}`, text);
     } catch (err) {
       const job = this.jobs.get(jobUuid);
@@ -202,7 +202,7 @@ export class EslClient extends EventEmitter {
     const custom = events.filter((e) => e.includes('::'));
     const words = [...plain, ...(custom.length ? ['CUSTOM', ...custom] : [])];
     const reply = await this.send(`event json ${words.join(' ')}`, undefined, true, true);
-    const text = reply.headers['Reply-Text'] ?? '';
+    const text = reply.headers.get('Reply-Text') ?? '';
     if (!text.startsWith('+OK')) throw new EslCommandError('rejected', `event subscription refused: ${text}`, text);
   }
 
@@ -274,7 +274,7 @@ export class EslClient extends EventEmitter {
   }
 
   private onFrame(frame: EslFrame): void {
-    const type = frame.headers['Content-Type'];
+    const type = frame.headers.get('Content-Type');
     switch (type) {
       case 'auth/request':
         void this.handshake();
@@ -345,8 +345,8 @@ export class EslClient extends EventEmitter {
   private async handshake(): Promise<void> {
     try {
       const auth = await this.send(`auth ${this.opts.node.password}`, undefined, false, true);
-      if (!(auth.headers['Reply-Text'] ?? '').startsWith('+OK')) {
-        this.opts.log.error({ node: this.node, reply: auth.headers['Reply-Text'] }, 'ESL authentication refused (check FS_TENANTD_ESL_PASSWORD)');
+      if (!(auth.headers.get('Reply-Text') ?? '').startsWith('+OK')) {
+        this.opts.log.error({ node: this.node, reply: auth.headers.get('Reply-Text') }, 'ESL authentication refused (check FS_TENANTD_ESL_PASSWORD)');
         this.reset('authentication refused');
         return;
       }

@@ -1,14 +1,18 @@
 // ESL event bodies (text/event-plain and text/event-json) turned into one typed
-// shape. Events are ~8 KiB with ~150 headers of which consumers read a handful,
-// so headers are extracted from the raw bytes on demand (header()) and the full
-// map is only built when someone asks for all of them (headers).
+// shape. A channel event is 5-12 KiB with ~200 headers of which the daemon reads
+// a handful, so header(name) searches the raw bytes for that one header (a
+// native byte search, no string copy of the event) and the full map is only
+// built when someone asks for all of them (headers).
 //
-// Exactness of the lazy path: FreeSWITCH writes event-json with cJSON's compact
-// printer (no whitespace, flat object, values are strings or arrays of strings).
-// Inside a JSON string every '"' is escaped, so `,"Key":` or `{"Key":` can only
-// be a real key; the last occurrence wins, as in JSON.parse. Anything that does
-// not look like that (pretty-printed, a value that is neither string nor array,
-// a name that would need JSON escaping) falls back to the full parse.
+// Repeated names: FreeSWITCH's own lookup (switch_event_get_header_ptr) returns
+// the first header of a name, so every path here does too.
+//
+// Exactness of the json search: FreeSWITCH writes event-json with cJSON's
+// compact printer (no whitespace, a flat object whose values are strings or
+// arrays of strings). Inside a JSON string every '"' is escaped, so `,"Key":` or
+// `{"Key":` can only be a real key. Anything else (pretty-printed, a value that
+// is neither string nor array, a name that would need escaping) is answered by
+// JSON.parse instead.
 // Plain events: header values are percent-encoded, so a line is found by
 // "\nKey: " inside the header block. Parsing never throws on bad
 // percent-encoding: FreeSWITCH's switch_url_encode leaves a "%" that is
@@ -53,22 +57,19 @@ export function percentDecode(value: string): string {
   }
 }
 
-function headerBlock(text: string, decode: boolean): Record<string, string> {
-  // Null prototype: a header named "__proto__" or "constructor" is just a header.
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+/** A null-prototype map: a header named "__proto__" or "constructor" is just a header. */
+const headerMap = (): Record<string, string> => Object.create(null) as Record<string, string>;
+
+function headerBlock(text: string): Record<string, string> {
+  const headers = headerMap();
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const colon = line.indexOf(': ');
     if (colon <= 0) throw new EventParseError(`header line without "name: value": ${JSON.stringify(line.slice(0, 80))}`);
-    const value = line.slice(colon + 2);
-    headers[line.slice(0, colon)] = decode ? percentDecode(value) : value;
+    const name = line.slice(0, colon);
+    if (!(name in headers)) headers[name] = percentDecode(line.slice(colon + 2));
   }
   return headers;
-}
-
-/** Outer frame headers (never percent-encoded). */
-export function parseFrameHeaders(text: string): Record<string, string> {
-  return headerBlock(text, false);
 }
 
 /** Own headers only: "constructor" or "toString" are not headers unless FreeSWITCH sent them. */
@@ -77,13 +78,12 @@ const own = (headers: Readonly<Record<string, string>>, name: string): string | 
 
 interface Parsed { headers: Record<string, string>; body: string | undefined }
 
-/** The whole plain event, eagerly (the reference the lazy lookups must equal). */
-function fullPlain(raw: Buffer): Parsed {
-  const end = raw.indexOf('\n\n');
-  const headers = headerBlock(raw.toString('latin1', 0, end < 0 ? raw.length : end), true);
+/** The whole plain event, eagerly. */
+function fullPlain(raw: Buffer, end: number): Parsed {
+  const headers = headerBlock(raw.toString('latin1', 0, end));
   let body: string | undefined;
   const len = headers['Content-Length'];
-  if (len !== undefined && end >= 0) {
+  if (len !== undefined && end < raw.length) {
     if (!/^\d+$/.test(len)) throw new EventParseError(`inner Content-Length is not a number: ${JSON.stringify(len)}`);
     body = raw.toString('utf8', end + 2, Math.min(raw.length, end + 2 + Number(len)));
   }
@@ -96,8 +96,8 @@ function jsonValue(v: unknown): string {
   return Array.isArray(v) ? `ARRAY::${v.map(String).join('|:')}` : JSON.stringify(v);
 }
 
-/** The whole json event, eagerly. */
-function fullJson(raw: Buffer): Parsed {
+/** Not FreeSWITCH's compact json: JSON.parse answers (a repeated key is then the last one). */
+function parsedJson(raw: Buffer): Parsed {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw.toString('utf8'));
@@ -105,50 +105,26 @@ function fullJson(raw: Buffer): Parsed {
     throw new EventParseError(`event body is not JSON: ${(err as Error).message}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new EventParseError('event body is not a JSON object');
-  // Used in place (JSON.parse makes "__proto__" an own property, so no key reaches the prototype).
-  const headers = parsed as Record<string, unknown>;
-  for (const k in headers) if (typeof headers[k] !== 'string') headers[k] = jsonValue(headers[k]);
+  const headers = headerMap();
   let body: string | undefined;
-  if ('_body' in headers) {
-    body = headers._body as string;
-    delete headers._body;
+  for (const [k, v] of Object.entries(parsed)) {
+    if (k === '_body') body = jsonValue(v);
+    else headers[k] = jsonValue(v);
   }
-  return { headers: headers as Record<string, string>, body };
+  return { headers, body };
 }
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-/** Looked-up names are a small fixed set in the daemon; the bound only guards against callers asking for everything. */
-const jsonNeedles = new Map<string, string | null>();
-const plainNeedles = new Map<string, string | null>();
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
 
-function needle(name: string, make: (name: string) => string | null): string | null {
-  const needles = make === jsonNeedle ? jsonNeedles : plainNeedles;
-  let n = needles.get(name);
-  if (n === undefined) {
-    n = make(name);
-    if (needles.size < 4096) needles.set(name, n);
-  }
-  return n;
-}
-
-/** `"Name":` for names that cJSON and JSON.stringify spell the same (plain ASCII, nothing to escape). */
-const jsonNeedle = (name: string): string | null => (/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) ? `"${name}":` : null);
-const plainNeedle = (name: string): string | null => (/^[\x21-\x7e][\x20-\x7e]*$/.test(name) && !name.includes(': ') ? `\n${name}: ` : null);
-
-/** Marker: the lazy path cannot answer exactly; use the full parse. */
+/** Marker: the compact-json reader cannot answer exactly; JSON.parse must. */
 const FULL = Symbol('full');
-
-/**
- * Where the last match of `n` accepted by `ok` starts, or -1. Forward search
- * (V8's string search is fast forwards, slow backwards); a later duplicate
- * header wins, as in JSON.parse and the plain parser.
- */
-function lastMatch(text: string, n: string, limit: number, ok: (at: number) => boolean): number {
-  let found = -1;
-  for (let at = text.indexOf(n); at >= 0 && at + n.length <= limit; at = text.indexOf(n, at + 1)) if (ok(at)) found = at;
-  return found;
-}
 
 /** Index just past the JSON string starting at `open` (a '"'), whether it holds escapes or non-ASCII; undefined when malformed. */
 function stringEnd(raw: Buffer, open: number): { end: number; escaped: boolean; ascii: boolean } | undefined {
@@ -163,104 +139,126 @@ function stringEnd(raw: Buffer, open: number): { end: number; escaped: boolean; 
   return undefined;
 }
 
-/**
- * Headers the daemon reads on every channel event (ledger, call records, the
- * client, the call-center filter). One regex pass finds all of them (~11 us on
- * an 8 KiB event), where a separate scan per name costs ~3 us each.
- */
-const HOT = ['Event-Name', 'Event-Subclass', 'Job-UUID', 'Unique-ID', 'Call-Direction', 'Other-Leg-Unique-ID',
-  'variable_originator', 'variable_cc_member_session_uuid', 'variable_cc_queue',
-  'variable_fs_tenant_id', 'variable_fs_tenant_slug', 'variable_fs_call_direction',
-  'Event-Date-Timestamp', 'Caller-Channel-Created-Time', 'Caller-Channel-Answered-Time', 'Caller-Channel-Hangup-Time',
-  'variable_start_epoch', 'variable_end_epoch', 'variable_duration', 'variable_billsec',
-  'Caller-Caller-ID-Number', 'Caller-Destination-Number', 'Hangup-Cause', 'variable_hangup_cause'];
-const HOT_SET = new Set(HOT);
-// Only a key starts right after '{' or ','; `"Name":` anywhere else is text inside a longer key.
-const HOT_KEYS = new RegExp(`[{,]"(${HOT.map((h) => h.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|')})":`, 'g');
-
-/** Where each HOT header's value starts (its last occurrence, as in JSON.parse). */
-function hotIndex(text: string): Map<string, number> {
-  const index = new Map<string, number>();
-  HOT_KEYS.lastIndex = 0;
-  for (let m = HOT_KEYS.exec(text); m; m = HOT_KEYS.exec(text)) index.set(m[1]!, HOT_KEYS.lastIndex);
-  return index;
+/** The JSON string at `open`, decoded; a fresh string, so keeping it does not keep the event's bytes alive. */
+function jsonString(raw: Buffer, open: number): { value: string; end: number } | typeof FULL {
+  const s = stringEnd(raw, open);
+  if (!s) return FULL;
+  if (!s.escaped) return { value: raw.toString(s.ascii ? 'latin1' : 'utf8', open + 1, s.end - 1), end: s.end };
+  try { return { value: JSON.parse(raw.toString('utf8', open, s.end)) as string, end: s.end }; } catch { return FULL; }
 }
 
-/** Where the value of the last top-level `"name":` starts, -1 when absent, FULL when the name cannot be searched. */
-function jsonValueStart(text: string, name: string): number | typeof FULL {
-  const n = needle(name, jsonNeedle);
-  if (!n) return FULL;
-  const at = lastMatch(text, n, text.length, (i) => i > 0 && (text.charCodeAt(i - 1) === 0x2c || text.charCodeAt(i - 1) === 0x7b));
-  return at < 0 ? -1 : at + n.length;
-}
-
-/** The json value starting at `open` (string, or array of strings as ARRAY::a|:b); FULL when it is anything else. */
-function jsonValueAt(raw: Buffer, text: string, open: number): string | typeof FULL {
-  const first = raw[open];
-  if (first === QUOTE) {
-    const s = stringEnd(raw, open);
-    if (!s) return FULL;
-    if (!s.escaped) return s.ascii ? text.slice(open + 1, s.end - 1) : raw.toString('utf8', open + 1, s.end - 1);
-    try { return JSON.parse(raw.toString('utf8', open, s.end)) as string; } catch { return FULL; }
+/** The value at `open`: a string, or an array of strings as ARRAY::a|:b; FULL when it is anything else. */
+function jsonValueAt(raw: Buffer, open: number): { value: string; end: number } | typeof FULL {
+  if (raw[open] === QUOTE) return jsonString(raw, open);
+  if (raw[open] !== OPEN_BRACKET) return FULL;
+  const items: string[] = [];
+  let i = open + 1;
+  if (raw[i] === CLOSE_BRACKET) return { value: 'ARRAY::', end: i + 1 };
+  for (;;) {
+    if (raw[i] !== QUOTE) return FULL;
+    const s = jsonString(raw, i);
+    if (s === FULL) return FULL;
+    items.push(s.value);
+    i = s.end;
+    if (raw[i] === CLOSE_BRACKET) return { value: `ARRAY::${items.join('|:')}`, end: i + 1 };
+    if (raw[i] !== COMMA) return FULL;
+    i++;
   }
-  if (first === 0x5b) {
-    // An array variable: strings separated by ','.
-    let i = open + 1;
-    if (raw[i] !== 0x5d) {
-      for (;;) {
-        if (raw[i] !== QUOTE) return FULL;
-        const s = stringEnd(raw, i);
-        if (!s) return FULL;
-        i = s.end;
-        if (raw[i] === 0x5d) break;
-        if (raw[i] !== 0x2c) return FULL;
-        i++;
-      }
+}
+
+/** Every header of a compact json event in one walk, first of a name kept; FULL when it is not the compact form. */
+function walkJson(raw: Buffer): Parsed | typeof FULL {
+  const headers = headerMap();
+  let body: string | undefined;
+  let i = 1;
+  if (raw[i] === CLOSE_BRACE) return i === raw.length - 1 ? { headers, body } : FULL;
+  for (;;) {
+    if (raw[i] !== QUOTE) return FULL;
+    const key = jsonString(raw, i);
+    if (key === FULL || raw[key.end] !== COLON) return FULL;
+    const v = jsonValueAt(raw, key.end + 1);
+    if (v === FULL) return FULL;
+    if (key.value === '_body') body ??= v.value;
+    else if (!(key.value in headers)) headers[key.value] = v.value;
+    i = v.end;
+    if (raw[i] === COMMA) { i++; continue; }
+    return raw[i] === CLOSE_BRACE && i === raw.length - 1 ? { headers, body } : FULL;
+  }
+}
+
+/** Search patterns per header name (a small fixed set in the daemon; the bound only guards against callers asking for everything). */
+class Needles {
+  private readonly map = new Map<string, Buffer | null>();
+  constructor(private readonly make: (name: string) => string | null) {}
+  get(name: string): Buffer | null {
+    let n = this.map.get(name);
+    if (n === undefined) {
+      const text = this.make(name);
+      n = text === null ? null : Buffer.from(text, 'latin1');
+      if (this.map.size < 4096) this.map.set(name, n);
     }
-    try { return jsonValue(JSON.parse(raw.toString('utf8', open, i + 1))); } catch { return FULL; }
+    return n;
   }
-  return FULL;
 }
 
-/** The value of the last `name: ` line of a plain event's header block [0, end), percent-decoded; undefined when absent. */
-function plainLookup(text: string, end: number, name: string): string | undefined | typeof FULL {
-  const n = needle(name, plainNeedle);
+/** `"Name":` for names that cJSON and JSON.stringify spell the same (plain ASCII, nothing to escape). */
+const jsonNeedles = new Needles((name) => (/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) ? `"${name}":` : null));
+/** `\nName: ` for names a header line can hold. */
+const plainNeedles = new Needles((name) => (/^[\x21-\x7e][\x20-\x7e]*$/.test(name) && !name.includes(': ') ? `\n${name}: ` : null));
+
+/** Where the value of the first top-level `"name":` starts; -1 when absent, FULL when the name cannot be searched. */
+function jsonValueStart(raw: Buffer, name: string): number | typeof FULL {
+  const n = jsonNeedles.get(name);
+  if (!n) return FULL;
+  for (let at = raw.indexOf(n, 1); at > 0; at = raw.indexOf(n, at + 1)) {
+    const prev = raw[at - 1];
+    if (prev === COMMA || prev === OPEN_BRACE) return at + n.length;
+  }
+  return -1;
+}
+
+/** The first `name: ` line of a plain event's header block [0, end), percent-decoded; undefined when absent. */
+function plainLookup(raw: Buffer, end: number, name: string): string | undefined | typeof FULL {
+  const n = plainNeedles.get(name);
   if (!n) return FULL;
   let start: number;
-  const at = lastMatch(text, n, end, () => true);
-  if (at >= 0) start = at + n.length;
-  else if (text.startsWith(n.slice(1)) && n.length - 1 <= end) start = n.length - 1; // the first line has no "\n" before it
-  else return undefined;
-  let stop = text.indexOf('\n', start);
+  // The first line has no "\n" before it.
+  if (n.length - 1 <= end && raw.compare(n, 1, n.length, 0, n.length - 1) === 0) start = n.length - 1;
+  else {
+    const at = raw.indexOf(n);
+    if (at < 0 || at + n.length > end) return undefined;
+    start = at + n.length;
+  }
+  let stop = raw.indexOf(0x0a, start);
   if (stop < 0 || stop > end) stop = end;
-  return percentDecode(text.slice(start, stop));
+  return percentDecode(raw.toString('latin1', start, stop));
 }
 
-class LazyEvent implements EslEvent {
-  readonly name: string;
-  /** The body as latin1: one char per byte, so string offsets are byte offsets. */
-  private readonly text: string;
-  private cache: Map<string, string | undefined> | undefined;
+abstract class LazyEvent implements EslEvent {
+  abstract readonly name: string;
   private full: Parsed | undefined;
+  /** Looked-up values; consumers ask for the same few names more than once. */
+  private cache: Map<string, string | undefined> | undefined;
 
-  /** `headerEnd`: where the header block ends (plain: the "\n\n" or the length; json: the length). */
-  constructor(private readonly raw: Buffer, private readonly format: 'json' | 'plain', private readonly headerEnd: number) {
-    this.text = raw.toString('latin1');
+  constructor(protected readonly raw: Buffer) {}
+
+  /** Event-Name, which every event must have. */
+  protected eventName(): string {
     const name = this.header('Event-Name');
     if (!name) throw new EventParseError('event without Event-Name');
-    this.name = name;
+    return name;
   }
+
+  protected abstract lookup(name: string): string | undefined | typeof FULL;
+  protected abstract parse(): Parsed;
 
   header(name: string): string | undefined {
     if (this.full) return own(this.full.headers, name);
-    if (this.format === 'json' && name === '_body') return undefined; // the body, not a header
-    let v = this.cache?.get(name);
-    if (v !== undefined || this.cache?.has(name)) return v;
-    const found = this.format === 'json' ? this.jsonLookup(name) : plainLookup(this.text, this.headerEnd, name);
+    if (this.cache?.has(name)) return this.cache.get(name);
+    const found = this.lookup(name);
     if (found === FULL) return own(this.parsed().headers, name);
-    v = found;
-    (this.cache ??= new Map()).set(name, v);
-    return v;
+    (this.cache ??= new Map()).set(name, found);
+    return found;
   }
 
   get headers(): Readonly<Record<string, string>> {
@@ -268,45 +266,76 @@ class LazyEvent implements EslEvent {
   }
 
   get body(): string | undefined {
-    if (this.full) return this.full.body;
-    if (this.format === 'plain') return this.parsed().body;
-    const v = this.jsonLookup('_body');
-    return v === FULL ? this.parsed().body : v;
+    return this.parsed().body;
   }
 
-  private hot: Map<string, number> | undefined;
+  protected parsed(): Parsed {
+    return (this.full ??= this.parse());
+  }
+}
 
-  private jsonLookup(name: string): string | undefined | typeof FULL {
-    let open: number | typeof FULL;
-    if (HOT_SET.has(name)) open = (this.hot ??= hotIndex(this.text)).get(name) ?? -1;
-    else open = jsonValueStart(this.text, name);
-    if (open === FULL) return FULL;
-    return open < 0 ? undefined : jsonValueAt(this.raw, this.text, open);
+class JsonEvent extends LazyEvent {
+  readonly name = this.eventName();
+
+  protected lookup(name: string): string | undefined | typeof FULL {
+    if (name === '_body') return undefined; // the body, not a header
+    const open = jsonValueStart(this.raw, name);
+    if (open === FULL || open < 0) return open === FULL ? FULL : undefined;
+    const v = jsonValueAt(this.raw, open);
+    return v === FULL ? FULL : v.value;
   }
 
-  private parsed(): Parsed {
-    return (this.full ??= this.format === 'json' ? fullJson(this.raw) : fullPlain(this.raw));
+  protected parse(): Parsed {
+    const walked = walkJson(this.raw);
+    return walked === FULL ? parsedJson(this.raw) : walked;
+  }
+
+  override get body(): string | undefined {
+    // BACKGROUND_JOB results are read on every bgapi: find "_body" without walking every header.
+    const open = jsonValueStart(this.raw, '_body');
+    if (open === -1) return undefined;
+    const v = open === FULL ? FULL : jsonValueAt(this.raw, open);
+    return v === FULL ? this.parsed().body : v.value;
+  }
+}
+
+class PlainEvent extends LazyEvent {
+  /** End of the header block; the inner body (if any) starts 2 bytes later. */
+  private readonly headerEnd: number;
+  readonly name: string;
+
+  constructor(raw: Buffer) {
+    super(raw);
+    const end = raw.indexOf('\n\n');
+    this.headerEnd = end < 0 ? raw.length : end;
+    this.name = this.eventName();
+    // A bad inner length would make `body` throw later; refuse the event now instead.
+    const len = this.header('Content-Length');
+    if (len !== undefined && end >= 0 && !/^\d+$/.test(len)) throw new EventParseError(`inner Content-Length is not a number: ${JSON.stringify(len)}`);
+  }
+
+  protected lookup(name: string): string | undefined | typeof FULL {
+    return plainLookup(this.raw, this.headerEnd, name);
+  }
+
+  protected parse(): Parsed {
+    return fullPlain(this.raw, this.headerEnd);
   }
 }
 
 /** A text/event-plain body: encoded headers, then optionally an inner Content-Length and body. */
 export function parsePlainEvent(body: Buffer): EslEvent {
-  const end = body.indexOf('\n\n');
-  const ev = new LazyEvent(body, 'plain', end < 0 ? body.length : end);
-  // A bad inner length would make `body` throw later; refuse the event now instead.
-  const len = ev.header('Content-Length');
-  if (len !== undefined && end >= 0 && !/^\d+$/.test(len)) throw new EventParseError(`inner Content-Length is not a number: ${JSON.stringify(len)}`);
-  return ev;
+  return new PlainEvent(body);
 }
 
 /** A text/event-json body: one object; all values strings except array variables. */
 export function parseJsonEvent(body: Buffer): EslEvent {
   // cJSON's compact output; anything else (pretty-printed, truncated, not an object) is parsed in full now.
-  if (body.length < 2 || body[0] !== 0x7b || body[1] !== QUOTE || body[body.length - 1] !== 0x7d) {
-    const { headers, body: inner } = fullJson(body);
+  if (body.length < 2 || body[0] !== OPEN_BRACE || body[1] !== QUOTE || body[body.length - 1] !== CLOSE_BRACE) {
+    const { headers, body: inner } = parsedJson(body);
     return eventFromHeaders(headers, inner);
   }
-  return new LazyEvent(body, 'json', body.length);
+  return new JsonEvent(body);
 }
 
 /** An event from an already-built header map (tests, synthetic events). */

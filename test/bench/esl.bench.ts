@@ -13,7 +13,10 @@ import { seedScale } from './scale-data.js';
 const MB = 2 ** 20;
 const ALL: Phase[] = ['create', 'answer', 'hangup'];
 
-interface Rate { events: number; elapsedS: number; eventsPerS: number }
+interface Rate { events: number; elapsedS: number; eventsPerS: number; cpu: { userS: number; systemS: number } }
+
+/** Reader CPU per event in microseconds, user + system (steadier than a rate on a shared machine). */
+const cpuPerEvent = (r: Rate) => `${(((r.cpu.userS + r.cpu.systemS) / r.events) * 1e6).toFixed(1)} us (user ${((r.cpu.userS / r.events) * 1e6).toFixed(1)}, system ${((r.cpu.systemS / r.events) * 1e6).toFixed(1)})`;
 interface Replayed { events: number; bytes: number; cpuShare: number }
 export interface AdmissionResult { decisions: number; admitted: number; ledger: LatencySummary; baseline: LatencySummary }
 type Memory = { rssBytes: number; heapUsedBytes: number };
@@ -51,6 +54,7 @@ export async function benchEsl(ctx: BenchContext): Promise<Figure[]> {
     const through = await ledger.call<Rate>('done');
     const afterFlow = await ledger.call<{ liveCalls: number; cdrWritten: number; cdrSpooled: number }>('ledgerState');
     ctx.log(`esl: client + ledger + CDR writer ${Math.round(through.eventsPerS)} events/s, split-and-count ${Math.round(base.eventsPerS)} events/s over ${sent.events} events (${(sent.bytes / MB).toFixed(0)} MB); replayer CPU share ${Math.round(sent.cpuShare * 100)}% (baseline run ${Math.round(baseSent.cpuShare * 100)}%)`);
+    ctx.log(`esl: reader CPU per event: fs-tenantd ${cpuPerEvent(through)}, split-and-count ${cpuPerEvent(base)}`);
     figures.push(figure({
       id: '4.esl.events', what: 'ESL events/s through client + ledger + CDR writer (real CHANNEL_CREATE/ANSWER/HANGUP_COMPLETE, json)', unit: 'events/s', better: 'higher',
       value: through.eventsPerS, baseline: base.eventsPerS, baselineName: 'same bytes, same server, minimal split-and-count reader',

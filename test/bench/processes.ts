@@ -112,6 +112,12 @@ export function memory(): { rssBytes: number; heapUsedBytes: number } {
 }
 
 /** CPU time (user + system) this process has used so far, in seconds. */
+/** CPU seconds (user, system) used by this process since `since`. */
+export function cpuUsage(since?: { userS: number; systemS: number }): { userS: number; systemS: number } {
+  const u = process.cpuUsage();
+  return { userS: u.user / 1e6 - (since?.userS ?? 0), systemS: u.system / 1e6 - (since?.systemS ?? 0) };
+}
+
 export function cpuSeconds(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1e6;

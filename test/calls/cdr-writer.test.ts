@@ -13,6 +13,21 @@ import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
 import { createRegistry } from '../../daemon/metrics.js';
 import { dedicatedCluster, tenantIdOf } from '../helpers/postgres.js';
 import { asEslEvent, fixtureCall } from './ledger-fixtures.js';
+import { ESL_FIXTURES, fixture, splitFrames } from '../helpers/esl-server.js';
+import { parseJsonEvent, parsePlainEvent, type EslEvent } from '../../daemon/esl/event.js';
+import { readdirSync } from 'node:fs';
+
+/** Every event of every captured stream, json and plain. */
+function capturedStreams(): Array<{ file: string; events: EslEvent[] }> {
+  return readdirSync(ESL_FIXTURES).filter((n) => n.startsWith('stream-')).map((file) => ({
+    file,
+    events: splitFrames(fixture(file)).flatMap((f) => {
+      const type = f.headers['Content-Type'];
+      if (!f.body) return [];
+      return type === 'text/event-json' ? [parseJsonEvent(f.body)] : type === 'text/event-plain' ? [parsePlainEvent(f.body)] : [];
+    }),
+  }));
+}
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 let cluster: Awaited<ReturnType<typeof dedicatedCluster>>;
@@ -56,10 +71,22 @@ async function drained(w: CdrWriter): Promise<void> {
   }
 }
 
-test('the captured hangup becomes one record with the capture\'s times, through withTenant', async () => {
+test('duration and billsec from the Caller-Channel times equal FreeSWITCH\'s own variables on every captured hangup', () => {
+  const hangups = capturedStreams().flatMap((f) => f.events.filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE').map((e) => ({ file: f.file, e })));
+  assert.ok(hangups.length >= 8, `${hangups.length} captured hangups`);
+  for (const { file, e } of hangups) {
+    const r = callRecordFromHangup({ key: e.header('Unique-ID')!, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' }, e);
+    const where = `${file} ${e.header('Unique-ID')}`;
+    assert.is(r.durationS, Number(e.header('variable_duration')), `${where}: duration`);
+    assert.is(r.billsec, Number(e.header('variable_billsec')), `${where}: billsec`);
+    assert.is(r.hangupCause, e.header('variable_hangup_cause'), `${where}: cause`);
+  }
+});
+
+test('the captured hangup becomes one record with the capture\'s times', async () => {
   const hangup = fixtureCall().map(asEslEvent).filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE' && e.headers['Call-Direction'] === 'inbound')[0]!;
   const key = hangup.headers['Unique-ID']!;
-  const r = callRecordFromHangup({ key, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1', queue: undefined }, hangup);
+  const r = callRecordFromHangup({ key, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' }, hangup);
   assert.equal({ ...r, tenantId: 'x' }, {
     tenantId: 'x', callUuid: key, node: 'fs1', direction: 'internal', caller: '1000', callee: '1001',
     createdAt: new Date(1795383723023).toISOString(), answeredAt: new Date(1795383723063).toISOString(), endedAt: new Date(1795383725083).toISOString(),

@@ -153,4 +153,33 @@ test('pre-tenant resolution goes only through the narrow resolver functions', as
   assert.is((await ctx.app.query('SELECT * FROM sip_domains')).rowCount, 0);
 });
 
+test('insert_call_records: a two-tenant batch lands each row under its own tenant and leaves no context behind', async (ctx) => {
+  const row = (tenant: TenantId, callUuid: string) => [tenant, callUuid, 'fs1', 'internal', '1000', '1001',
+    '2026-11-23T10:00:00Z', null, '2026-11-23T10:00:05Z', 5, 0, 'NORMAL_CLEARING', null];
+  const rows = [row(ctx.a, 'batch-a-1'), row(ctx.b, 'batch-b-1'), row(ctx.a, 'batch-a-2')];
+  const columns = rows[0]!.map((_, i) => rows.map((r) => r[i]));
+  const call = `SELECT insert_call_records($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::int[], $11::int[], $12::text[], $13::text[]) AS n`;
+  const client = await ctx.app.connect();
+  try {
+    await client.query('BEGIN');
+    assert.is((await client.query(call, columns)).rows[0].n, 3);
+    // Still inside the transaction that ran it: the context it set is gone.
+    assert.is((await client.query('SELECT app_current_tenant() AS t')).rows[0].t, null);
+    assert.is((await client.query('SELECT count(*)::int AS n FROM call_records')).rows[0].n, 0, 'no context: nothing visible');
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+  const mine = async (t: TenantId) => (await withTenant(ctx.app, t, (c) => c.query<{ call_uuid: string }>(
+    "SELECT call_uuid FROM call_records WHERE call_uuid LIKE 'batch-%' ORDER BY 1"))).rows.map((r) => r.call_uuid);
+  assert.equal(await mine(ctx.a), ['batch-a-1', 'batch-a-2']);
+  assert.equal(await mine(ctx.b), ['batch-b-1']);
+  // Replaying the batch is a no-op (spool replays rely on it).
+  assert.is((await ctx.app.query(call, columns)).rows[0].n, 0);
+  // It runs with the caller's rights: not SECURITY DEFINER.
+  const { rows: [f] } = await ctx.app.query("SELECT prosecdef FROM pg_proc WHERE proname = 'insert_call_records'");
+  assert.is(f.prosecdef, false);
+});
+
 test.run();

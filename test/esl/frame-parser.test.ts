@@ -35,7 +35,7 @@ function parseAll(bytes: Buffer, sizes: (i: number) => number): EslFrame[] {
 
 function events(frames: EslFrame[]): EslEvent[] {
   return frames.flatMap((f) => {
-    const t = f.headers['Content-Type'];
+    const t = f.headers.get('Content-Type');
     if (t === 'text/event-json') return [parseJsonEvent(f.body!)];
     if (t === 'text/event-plain') return [parsePlainEvent(f.body!)];
     return [];
@@ -96,10 +96,10 @@ test('json array variables and bgapi bodies', () => {
   assert.ok(causes.includes('ARRAY::52694e4f-8605-4c83-81ed-cf63b8e67700;NONE|:52694e4f-8605-4c83-81ed-cf63b8e67700;NONE'));
   for (const name of ['bgapi-status-reply-and-event.plain.raw', 'bgapi-status-reply-and-event.json.raw']) {
     const [reply, ev] = parseAll(fixture(name), () => 5);
-    assert.match(reply!.headers['Reply-Text']!, /^\+OK Job-UUID: /);
+    assert.match(reply!.headers.get('Reply-Text')!, /^\+OK Job-UUID: /);
     const job = events([ev!])[0]!;
     assert.is(job.name, 'BACKGROUND_JOB');
-    assert.is(job.headers['Job-UUID'], reply!.headers['Job-UUID']);
+    assert.is(job.headers['Job-UUID'], reply!.headers.get('Job-UUID'));
     assert.match(job.body!, /^UP 0 years/);
     assert.ok(job.body!.endsWith('240K/8192K\n'), name);
   }

@@ -74,12 +74,13 @@ test('escaped quotes and backslashes, key text inside values and keys, duplicate
     nl: 'line1\nline2',
   };
   const text = JSON.stringify(obj);
-  // A duplicated key: the last one wins, as in JSON.parse.
+  // A repeated key: the first one wins, as in FreeSWITCH's own switch_event_get_header_ptr.
   const body = Buffer.from(`${text.slice(0, -1)},"Hangup-Cause":"FIRST","variable_cc_queue":"q1","Hangup-Cause":"LAST"}`);
   assertExact('synthetic', body, parseJsonEvent);
   const ev = parseJsonEvent(body);
   assert.is(ev.header('Unique-ID'), '56356642-0000-4000-8000-000000000001');
-  assert.is(ev.header('Hangup-Cause'), 'LAST');
+  assert.is(ev.header('Hangup-Cause'), 'FIRST');
+  assert.is(ev.headers['Hangup-Cause'], 'FIRST', 'the full map agrees');
   assert.is(ev.header('arr'), 'ARRAY::a|b|:c"d|:');
   assert.is(ev.header('u'), 'snow \u2603 \ud83d\ude00 tab\there');
   // Pretty-printed json is not the compact form: answered by the full parse.
@@ -90,7 +91,8 @@ test('escaped quotes and backslashes, key text inside values and keys, duplicate
   // Plain: duplicates, first line, header-like text in the inner body.
   const plain = Buffer.from('Unique-ID: first\nEvent-Name: BACKGROUND_JOB\nUnique-ID: second\nContent-Length: 29\n\nUnique-ID: body\nJob-UUID: x\n');
   assertExact('plain', plain, parsePlainEvent);
-  assert.is(parsePlainEvent(plain).header('Unique-ID'), 'second');
+  assert.is(parsePlainEvent(plain).header('Unique-ID'), 'first');
+  assert.is(parsePlainEvent(plain).headers['Unique-ID'], 'first', 'the full map agrees');
   assert.is(parsePlainEvent(plain).header('Job-UUID'), undefined);
 });
 

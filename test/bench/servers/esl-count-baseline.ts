@@ -2,11 +2,12 @@
 // of TCP connection, through the least an ESL reader must do: find each frame's
 // end of headers, read its Content-Length, skip the body, count the event.
 import net from 'node:net';
-import { serveCalls } from '../processes.js';
+import { cpuUsage, serveCalls } from '../processes.js';
 
 let socket: net.Socket | undefined;
 let counted = 0;
 let firstAt = 0;
+let cpuAtFirst = cpuUsage();
 let target = Infinity;
 let finished: Promise<unknown> = Promise.resolve();
 let onTarget: (() => void) | undefined;
@@ -35,7 +36,7 @@ function reader() {
       pos += consumed;
       const cl = headers.indexOf('Content-Length: ');
       if (cl < 0) { if (++replies === 3) onSubscribed?.(); continue; } // auth/request, auth reply, event reply
-      if (!firstAt) firstAt = performance.now();
+      if (!firstAt) { firstAt = performance.now(); cpuAtFirst = cpuUsage(); }
       skip = parseInt(headers.slice(cl + 16), 10);
     }
   };
@@ -56,7 +57,7 @@ serveCalls({
     finished = new Promise((resolve) => {
       onTarget = () => {
         const elapsedS = (performance.now() - firstAt) / 1000;
-        resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS });
+        resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS, cpu: cpuUsage(cpuAtFirst) });
       };
     });
   },

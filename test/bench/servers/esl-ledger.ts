@@ -21,7 +21,7 @@ import { createRegistry, TenantLabels } from '../../../daemon/metrics.js';
 import type { AdmissionResult } from '../esl.bench.js';
 import { CallWriter, callUuid, capturedCall, type Tenant } from '../esl-stream.js';
 import { percentiles } from '../percentiles.js';
-import { serveCalls } from '../processes.js';
+import { cpuUsage, serveCalls } from '../processes.js';
 
 const registry = createRegistry();
 const log = createLogger((process.env.FS_TENANTD_LOG_LEVEL ?? 'warn') as 'warn');
@@ -32,15 +32,16 @@ let stop = async (): Promise<void> => undefined;
 
 let counted = 0;
 let firstAt = 0;
+let cpuAtFirst = cpuUsage();
 let target = Infinity;
 let finished: Promise<unknown> = Promise.resolve();
 let finish: (v: unknown) => void = () => undefined;
 
 function onEvent(_ev: EslEvent) {
-  if (!firstAt) firstAt = performance.now();
+  if (!firstAt) { firstAt = performance.now(); cpuAtFirst = cpuUsage(); }
   if (++counted === target) {
     const elapsedS = (performance.now() - firstAt) / 1000;
-    finish({ events: counted, elapsedS, eventsPerS: counted / elapsedS });
+    finish({ events: counted, elapsedS, eventsPerS: counted / elapsedS, cpu: cpuUsage(cpuAtFirst) });
   }
 }
 
