@@ -14,17 +14,19 @@ RETURNS integer
 LANGUAGE plpgsql SECURITY INVOKER SET search_path = public, pg_temp AS $$
 DECLARE
   t uuid;
+  idx integer[];
   n integer;
   inserted integer := 0;
 BEGIN
-  FOR t IN SELECT DISTINCT x FROM unnest(p_tenant) AS x WHERE x IS NOT NULL LOOP
+  -- Each tenant's rows by position, so the batch is read once, not once per tenant.
+  FOR t, idx IN SELECT p_tenant[i], array_agg(i) FROM generate_subscripts(p_tenant, 1) AS i
+                WHERE p_tenant[i] IS NOT NULL GROUP BY p_tenant[i] LOOP
     PERFORM set_config('app.current_tenant', t::text, true);
     INSERT INTO call_records (tenant_id, call_uuid, node, direction, caller, callee,
       created_at, answered_at, ended_at, duration_s, billsec, hangup_cause, queue)
-    SELECT r.* FROM unnest(p_tenant, p_call_uuid, p_node, p_direction, p_caller, p_callee,
-      p_created, p_answered, p_ended, p_duration, p_billsec, p_cause, p_queue)
-      AS r(tenant_id, call_uuid, node, direction, caller, callee, created_at, answered_at, ended_at, duration_s, billsec, hangup_cause, queue)
-    WHERE r.tenant_id = t
+    SELECT t, p_call_uuid[i], p_node[i], p_direction[i], p_caller[i], p_callee[i],
+      p_created[i], p_answered[i], p_ended[i], p_duration[i], p_billsec[i], p_cause[i], p_queue[i]
+    FROM unnest(idx) AS i
     ON CONFLICT (tenant_id, call_uuid) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     inserted := inserted + n;

@@ -196,7 +196,8 @@ export class CallLedger implements CallAdmission {
   onEvent(node: string, ev: EslEvent): void {
     if (!OBSERVED.has(ev.name)) return;
     const uuid = ev.header('Unique-ID');
-    if (uuid === undefined || !UUID.test(uuid)) return;
+    // Known legs are valid uuids already; only a new one is checked.
+    if (uuid === undefined || (!this.legToCall.has(uuid) && !this.calls.has(uuid) && !UUID.test(uuid))) return;
     const call = this.observe(node, uuid, ev);
     if (ev.name === 'CHANNEL_HANGUP_COMPLETE' || ev.name === 'CHANNEL_DESTROY') this.legEnded(uuid, call, ev);
   }

@@ -96,6 +96,8 @@ export class EslClient extends EventEmitter {
   private bytesReceived = 0;
   private maxBufferedValue = 0;
   private readonly eventCounters = new Map<string, client.Counter.Internal>();
+  /** Events seen in the chunk being handled, by name: one counter update per name per chunk, not per event. */
+  private readonly chunkCounts = new Map<string, number>();
 
   private readonly m: {
     connected: client.Gauge<'node'>;
@@ -256,6 +258,14 @@ export class EslClient extends EventEmitter {
       this.reset(`malformed stream: ${(err as Error).message}`);
       return;
     }
+    try {
+      this.onFrames(socket, frames);
+    } finally {
+      this.countEvents();
+    }
+  }
+
+  private onFrames(socket: net.Socket, frames: EslFrame[]): void {
     for (const frame of frames) {
       if (socket !== this.socket) return;
       try {
@@ -271,6 +281,19 @@ export class EslClient extends EventEmitter {
         this.opts.log.error({ node: this.node, err }, 'ESL frame handler failed');
       }
     }
+  }
+
+  private countEvents(): void {
+    for (const [name, n] of this.chunkCounts) {
+      let counter = this.eventCounters.get(name);
+      if (!counter) {
+        counter = this.m.events.labels(this.node, name);
+        // Event-Name comes from a fixed enum in FreeSWITCH; the cap only guards against surprises.
+        if (this.eventCounters.size < 200) this.eventCounters.set(name, counter);
+      }
+      counter.inc(n);
+    }
+    this.chunkCounts.clear();
   }
 
   private onFrame(frame: EslFrame): void {
@@ -323,13 +346,7 @@ export class EslClient extends EventEmitter {
       this.opts.log.warn({ node: this.node, err: err.message }, 'malformed ESL event skipped');
       return;
     }
-    let counter = this.eventCounters.get(ev.name);
-    if (!counter) {
-      counter = this.m.events.labels(this.node, ev.name);
-      // Event-Name comes from a fixed enum in FreeSWITCH; the cap only guards against surprises.
-      if (this.eventCounters.size < 200) this.eventCounters.set(ev.name, counter);
-    }
-    counter.inc();
+    this.chunkCounts.set(ev.name, (this.chunkCounts.get(ev.name) ?? 0) + 1);
     if (ev.name === 'BACKGROUND_JOB') {
       const jobUuid = ev.header('Job-UUID');
       const job = jobUuid ? this.jobs.get(jobUuid) : undefined;

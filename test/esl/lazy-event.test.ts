@@ -99,6 +99,14 @@ test('escaped quotes and backslashes, key text inside values and keys, duplicate
   assertExact('pretty', pretty, parseJsonEvent);
   // Non-string values (never sent by FreeSWITCH) fall back to the full parse's representation.
   assertExact('numbers', Buffer.from('{"Event-Name":"X","n":5,"o":{"a":"b"},"a2":[1,"x"]}'), parseJsonEvent);
+  // Needles start at a name's rarest byte ("q" here); what precedes it is checked, so near-misses are skipped.
+  const near = Buffer.from('{"Event-Name":"X","cc_queue":"1","xvariable_cc_queue":"2","a":"variable_cc_queue\\":","variable_cc_queue":"3"}');
+  assertExact('near-misses', near, parseJsonEvent);
+  assert.is(parseJsonEvent(near).header('variable_cc_queue'), '3');
+  assert.is(parseJsonEvent(near).header('cc_queue'), '1');
+  const nearPlain = Buffer.from('Event-Name: X\nxvariable_cc_queue: 2\nvariable_cc_queue: 3\ncc_queue: 1\n\n');
+  assertExact('near-misses plain', nearPlain, parsePlainEvent);
+  assert.is(parsePlainEvent(nearPlain).header('variable_cc_queue'), '3');
   // Plain: duplicates, first line, header-like text in the inner body.
   const plain = Buffer.from('Unique-ID: first\nEvent-Name: BACKGROUND_JOB\nUnique-ID: second\nContent-Length: 29\n\nUnique-ID: body\nJob-UUID: x\n');
   assertExact('plain', plain, parsePlainEvent);
