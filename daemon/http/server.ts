@@ -33,7 +33,11 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // socket ends with the response instead of at keepAliveTimeout.
   let draining = false;
   app.addHook('preClose', async () => { draining = true; });
-  app.addHook('onSend', async (_req, reply) => { if (draining) reply.header('connection', 'close'); });
+  // Callback style: an async hook would cost every response a promise.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app as unknown as FastifyInstance;
 }

@@ -35,19 +35,27 @@ export interface XmlCurlOptions {
 
 const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    xmlCurlSection: Section;
+  }
+}
+
 export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opts) => {
   const metrics = xmlCurlMetrics(opts.registry);
   const access = new Access(opts.user, opts.password, opts.allowFrom);
   const rendered = new RenderedDocuments(opts.renderCacheBytes ?? 8 * 1024 * 1024);
   const deps = { ...opts, rendered };
-  const sectionOf = new WeakMap<FastifyRequest, Section>();
-  // Series children bound once per label set: the hot path builds no label objects.
-  const counters = new Map<string, { inc(): void }>();
+  // Which section a request asked for, once its body is parsed (labels its metrics).
+  app.decorateRequest('xmlCurlSection', 'unknown');
+  // Series children bound once per label set: the hot path builds no label objects or keys.
+  const counters = new Map<Section, Map<RequestOutcome, { inc(): void }>>();
   const count = (req: FastifyRequest, outcome: RequestOutcome) => {
-    const section = sectionOf.get(req) ?? 'unknown';
-    const key = `${section}|${outcome}`;
-    let c = counters.get(key);
-    if (!c) counters.set(key, c = metrics.requests.labels({ section, outcome }));
+    const section = req.xmlCurlSection;
+    let bySection = counters.get(section);
+    if (!bySection) counters.set(section, bySection = new Map());
+    let c = bySection.get(outcome);
+    if (!c) bySection.set(outcome, c = metrics.requests.labels({ section, outcome }));
     c.inc();
   };
   const durations = new Map<Section, { observe(v: number): void }>();
@@ -80,7 +88,7 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
   });
 
   app.addHook('onResponse', (req, reply, done) => {
-    observe(sectionOf.get(req) ?? 'unknown', reply.elapsedTime / 1000);
+    observe(req.xmlCurlSection, reply.elapsedTime / 1000);
     done();
   });
 
@@ -108,7 +116,7 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
       count(req, 'bad_request');
       return reply.code(400).type('text/plain').send(`${err.message}\n`);
     }
-    sectionOf.set(req, SECTIONS.has(fetch.section as Section) ? fetch.section as Section : 'other');
+    req.xmlCurlSection = SECTIONS.has(fetch.section as Section) ? fetch.section as Section : 'other';
     const answer = await answerFetch(fetch, deps);
     count(req, answer.outcome);
     return reply.type(XML_CONTENT_TYPE).send(answer.xml);
