@@ -10,7 +10,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import type { EslNodeConfig } from '../config.js';
-import { metric, type MetricsRegistry } from '../metrics.js';
+import { hotCounter, metric, type MetricsRegistry } from '../metrics.js';
 import { backoffDelay } from './backoff.js';
 import { type EslEvent, EventParseError, parseJsonEvent, parsePlainEvent } from './event.js';
 import { DEFAULT_LIMITS, EslFrameParser, type EslFrame, type FrameParserLimits, FramingError } from './frame-parser.js';
@@ -95,14 +95,12 @@ export class EslClient extends EventEmitter {
   private handshakeTimer: NodeJS.Timeout | undefined;
   private bytesReceived = 0;
   private maxBufferedValue = 0;
-  private readonly eventCounters = new Map<string, client.Counter.Internal>();
-  /** Events seen in the chunk being handled, by name: one counter update per name per chunk, not per event. */
-  private readonly chunkCounts = new Map<string, number>();
+  private readonly eventCounters = new Map<string, { inc(): void }>();
 
   private readonly m: {
     connected: client.Gauge<'node'>;
     reconnects: client.Counter<'node'>;
-    events: client.Counter<'node' | 'event'>;
+    events: (labels: { node: string; event: string }) => { inc(): void };
     duration: client.Histogram<'node'>;
     malformed: client.Counter<'node'>;
   };
@@ -115,7 +113,7 @@ export class EslClient extends EventEmitter {
     this.m = {
       connected: metric(r, 'fs_tenantd_esl_connected', () => new client.Gauge({ name: 'fs_tenantd_esl_connected', help: '1 while the ESL connection to the node is authenticated and subscribed', labelNames: ['node'], registers: [r] })),
       reconnects: metric(r, 'fs_tenantd_esl_reconnects_total', () => new client.Counter({ name: 'fs_tenantd_esl_reconnects_total', help: 'ESL reconnection attempts', labelNames: ['node'], registers: [r] })),
-      events: metric(r, 'fs_tenantd_esl_events_total', () => new client.Counter({ name: 'fs_tenantd_esl_events_total', help: 'ESL events received, by Event-Name', labelNames: ['node', 'event'], registers: [r] })),
+      events: hotCounter(r, { name: 'fs_tenantd_esl_events_total', help: 'ESL events received, by Event-Name', labelNames: ['node', 'event'] }),
       duration: metric(r, 'fs_tenantd_esl_command_duration_seconds', () => new client.Histogram({ name: 'fs_tenantd_esl_command_duration_seconds', help: 'Time from sending an ESL command to its reply', labelNames: ['node'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [r] })),
       malformed: metric(r, 'fs_tenantd_esl_malformed_frames_total', () => new client.Counter({ name: 'fs_tenantd_esl_malformed_frames_total', help: 'ESL frames that could not be parsed (skipped, or the connection was reset)', labelNames: ['node'], registers: [r] })),
     };
@@ -258,14 +256,6 @@ export class EslClient extends EventEmitter {
       this.reset(`malformed stream: ${(err as Error).message}`);
       return;
     }
-    try {
-      this.onFrames(socket, frames);
-    } finally {
-      this.countEvents();
-    }
-  }
-
-  private onFrames(socket: net.Socket, frames: EslFrame[]): void {
     for (const frame of frames) {
       if (socket !== this.socket) return;
       try {
@@ -281,19 +271,6 @@ export class EslClient extends EventEmitter {
         this.opts.log.error({ node: this.node, err }, 'ESL frame handler failed');
       }
     }
-  }
-
-  private countEvents(): void {
-    for (const [name, n] of this.chunkCounts) {
-      let counter = this.eventCounters.get(name);
-      if (!counter) {
-        counter = this.m.events.labels(this.node, name);
-        // Event-Name comes from a fixed enum in FreeSWITCH; the cap only guards against surprises.
-        if (this.eventCounters.size < 200) this.eventCounters.set(name, counter);
-      }
-      counter.inc(n);
-    }
-    this.chunkCounts.clear();
   }
 
   private onFrame(frame: EslFrame): void {
@@ -346,7 +323,13 @@ export class EslClient extends EventEmitter {
       this.opts.log.warn({ node: this.node, err: err.message }, 'malformed ESL event skipped');
       return;
     }
-    this.chunkCounts.set(ev.name, (this.chunkCounts.get(ev.name) ?? 0) + 1);
+    let counter = this.eventCounters.get(ev.name);
+    if (!counter) {
+      counter = this.m.events({ node: this.node, event: ev.name });
+      // Event-Name comes from a fixed enum in FreeSWITCH; the cap only guards against surprises.
+      if (this.eventCounters.size < 200) this.eventCounters.set(ev.name, counter);
+    }
+    counter.inc();
     if (ev.name === 'BACKGROUND_JOB') {
       const jobUuid = ev.header('Job-UUID');
       const job = jobUuid ? this.jobs.get(jobUuid) : undefined;

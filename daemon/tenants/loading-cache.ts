@@ -11,11 +11,12 @@
 //    have changed, and the database may still be going up and down.
 import { LRUCache } from 'lru-cache';
 import client from 'prom-client';
-import { metric, type MetricsRegistry } from '../metrics.js';
+import { hotCounter, metric, type MetricsRegistry } from '../metrics.js';
 
 export interface CacheMetrics {
   entries: client.Gauge<'cache'>;
-  hits: client.Counter<'cache'>;
+  /** Binds one series of fs_tenantd_tenant_cache_hits_total (every xml_curl fetch counts one or two). */
+  hits: (labels: { cache: string }) => { inc(): void };
   misses: client.Counter<'cache'>;
   evictions: client.Counter<'cache'>;
   stale: client.Counter<'cache'>;
@@ -28,7 +29,7 @@ export function cacheMetrics(registry: MetricsRegistry): CacheMetrics {
     entries: metric(registry, 'fs_tenantd_tenant_cache_entries', () => new client.Gauge({
       name: 'fs_tenantd_tenant_cache_entries', help: 'Entries held by each tenant cache (negative entries under <cache>_negative)',
       labelNames: ['cache'], registers: [registry] })),
-    hits: counter('fs_tenantd_tenant_cache_hits_total', 'Lookups answered from a fresh cache entry'),
+    hits: hotCounter(registry, { name: 'fs_tenantd_tenant_cache_hits_total', help: 'Lookups answered from a fresh cache entry', labelNames: ['cache'] }),
     misses: counter('fs_tenantd_tenant_cache_misses_total', 'Lookups that had to load from PostgreSQL'),
     evictions: counter('fs_tenantd_tenant_cache_evictions_total', 'Entries pushed out by the size bound'),
     stale: counter('fs_tenantd_tenant_cache_stale_answers_total', 'Lookups answered with a stale entry because loading failed'),
@@ -63,7 +64,7 @@ export class LoadingCache<K extends string, V extends object | string> {
   constructor(private readonly opts: LoadingCacheOptions<K, V>) {
     this.now = opts.now ?? Date.now;
     const { name, metrics } = opts;
-    this.hit = metrics.hits.labels({ cache: name });
+    this.hit = metrics.hits({ cache: name });
     this.positive = new LRUCache<K, Entry<V>>({
       max: opts.max,
       dispose: (_v, _k, reason) => { if (reason === 'evict') metrics.evictions.inc({ cache: name }); },

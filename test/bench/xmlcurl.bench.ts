@@ -65,7 +65,7 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
           note: `daemon answered ${first.status} without ${JSON.stringify(c.expect)}: ${body.slice(0, 200)}` }));
         continue;
       }
-      baseline = await startChild('servers/baseline-http.js', layout.serverCpu);
+      baseline = await startChild('servers/baseline-http.js', layout.serverCpu, profileArgs());
       const { port: basePort } = await baseline.call<{ port: number }>('start', { document: body, contentType: first.contentType });
       const job = (port: number): LoadJob => ({ host: '127.0.0.1', port, mode: c.mode, connections: ctx.connections, source,
         durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, expect: c.expect });
