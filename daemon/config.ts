@@ -45,6 +45,8 @@ export interface Config {
   metrics: { maxTenantLabels: number };
   /** Bound on the whole SIGTERM/SIGINT shutdown (daemon/lifecycle.ts). */
   shutdownTimeoutMs: number;
+  /** Set FS_TENANTD_* variables the daemon does not know (logged as a warning at start-up). */
+  unknownVariables: string[];
   /** Admin API bearer tokens (daemon/auth/jwt-config.ts). */
   jwt: JwtConfig;
 }
@@ -52,11 +54,21 @@ export interface Config {
 type Env = Record<string, string | undefined>;
 
 /** Reads typed values from env, collecting every problem instead of stopping at the first. */
+/** FS_TENANTD_* variables read by other programs than the daemon (token CLI, tests, benchmarks). */
+const OTHER_READERS = /^FS_TENANTD_(JWT_PRIVATE_KEY_FILE$|TEST_|BENCH_)/;
+
 export class EnvReader {
   readonly problems: string[] = [];
+  private readonly read = new Set<string>();
   constructor(private readonly env: Env) {}
 
+  /** FS_TENANTD_* variables that are set but that nothing read: most likely typos, whose intended setting is not in effect. */
+  unread(): string[] {
+    return Object.keys(this.env).filter((k) => k.startsWith('FS_TENANTD_') && !this.read.has(k) && !OTHER_READERS.test(k)).sort();
+  }
+
   raw(name: string): string | undefined {
+    this.read.add(name);
     const v = this.env[name];
     return v === undefined || v === '' ? undefined : v;
   }
@@ -144,7 +156,10 @@ function eslNodes(r: EnvReader): EslNodeConfig[] {
     }
     const name = m[1]!;
     if (nodes.some((n) => n.name === name)) r.problems.push(`FS_TENANTD_ESL_NODES: node name ${name} is used twice`);
-    const password = r.raw(`FS_TENANTD_ESL_PASSWORD_${name.toUpperCase().replace(/-/g, '_')}`) ?? r.raw('FS_TENANTD_ESL_PASSWORD') ?? 'ClueCon';
+    // Both read, so a shared password overridden on every node is not reported as unknown.
+    const own = r.raw(`FS_TENANTD_ESL_PASSWORD_${name.toUpperCase().replace(/-/g, '_')}`);
+    const shared = r.raw('FS_TENANTD_ESL_PASSWORD');
+    const password = own ?? shared ?? 'ClueCon';
     nodes.push({ name, host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]), password });
   }
   return nodes;
@@ -217,7 +232,9 @@ export function loadConfig(env: Env = process.env): Config {
     // Below Docker's default 10 s stop grace period, so the daemon exits before SIGKILL.
     shutdownTimeoutMs: r.int('FS_TENANTD_SHUTDOWN_TIMEOUT_MS', 8000, 500, 600_000),
     jwt: readJwtConfig(r, stateDir),
+    unknownVariables: [],
   };
+  config.unknownVariables = r.unread();
   if (r.problems.length) throw new ConfigError(r.problems);
   return config;
 }

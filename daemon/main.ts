@@ -35,6 +35,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  if (config.unknownVariables.length) {
+    log.warn({ variables: config.unknownVariables }, 'unknown FS_TENANTD_* variables are ignored (a typo? their intended settings are not in effect)');
+  }
   // Signals are handled from here on, so one during start-up (initdb) still stops cleanly.
   // Register each teardown right after creating its module: they run newest first.
   const lifecycle = createLifecycle({ log, timeoutMs: config.shutdownTimeoutMs });

@@ -95,6 +95,23 @@ test('a message never echoes a database password', () => {
   assert.not.match(problems[0]!, /hunter2/);
 });
 
+test('set FS_TENANTD_* variables that nothing reads are reported (typos), known ones and other programs\' are not', () => {
+  const config = loadConfig({
+    FS_TENANTD_HTTP_PORT: '8081',
+    FS_TENANTD_ESL_NODE: 'fs1=127.0.0.1:8021', // typo of FS_TENANTD_ESL_NODES
+    FS_TENANTD_ESL_NODES: 'fs1=127.0.0.1:8021,fs2=127.0.0.2:8021',
+    FS_TENANTD_ESL_PASSWORD: 'shared',
+    FS_TENANTD_ESL_PASSWORD_FS1: 'one',
+    FS_TENANTD_ESL_PASSWORD_FS3: 'no such node',
+    FS_TENANTD_JWT_PRIVATE_KEY_FILE: '/x', // the token CLI's
+    FS_TENANTD_BENCH_OUT: '/tmp/x.json',
+    FS_TENANTD_TEST_PG: '1',
+  });
+  assert.equal(config.unknownVariables, ['FS_TENANTD_ESL_NODE', 'FS_TENANTD_ESL_PASSWORD_FS3']);
+  assert.is(config.esl.nodes.find((n) => n.name === 'fs2')?.password, 'shared');
+  assert.equal(loadConfig({}).unknownVariables, []);
+});
+
 test('all problems are reported at once', () => {
   const problems = problemsFor({ FS_TENANTD_HTTP_PORT: '70000', FS_TENANTD_LOG_LEVEL: 'loud', FS_TENANTD_SHUTDOWN_TIMEOUT_MS: 'soon' });
   assert.is(problems.length, 3);
