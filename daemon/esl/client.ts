@@ -13,7 +13,7 @@ import type { EslNodeConfig } from '../config.js';
 import { hotCounter, metric, type MetricsRegistry } from '../metrics.js';
 import { backoffDelay } from './backoff.js';
 import { type EslEvent, EventParseError, parseJsonEvent, parsePlainEvent } from './event.js';
-import { DEFAULT_LIMITS, EslFrameParser, type EslFrame, type FrameParserLimits, FramingError } from './frame-parser.js';
+import { DEFAULT_LIMITS, EslFrameParser, type EslFrame, type FrameParserLimits } from './frame-parser.js';
 
 export type EslState = 'connecting' | 'connected' | 'down' | 'stopped';
 

@@ -53,7 +53,7 @@ export function table(figures: Figure[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i >= 3 && i <= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
-  for (const [i, r] of rows.entries()) out.push(line(r));
+  for (const r of rows) out.push(line(r));
   const notes = figures.filter((f) => f.note || f.baselineName).map((f) => `  ${f.id}: baseline = ${f.baselineName}${f.note ? `; ${f.note}` : ''}`);
   return [...out, '', 'ratio = fs-tenantd / baseline (for latency and memory, lower is better)', ...notes].join('\n');
 }

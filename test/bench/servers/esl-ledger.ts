@@ -26,7 +26,6 @@ import { cpuUsage, serveCalls } from '../processes.js';
 const registry = createRegistry();
 const log = createLogger((process.env.FS_TENANTD_LOG_LEVEL ?? 'warn') as 'warn');
 const NODE = 'bench';
-let client: EslClient | undefined;
 let ledger: CallLedger | undefined;
 let stop = async (): Promise<void> => undefined;
 
@@ -88,7 +87,7 @@ serveCalls({
       rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason } });
     const cdr = new CdrWriter({ pool, log, registry, spoolDir, queueMax: config.calls.cdrQueueMax });
     await cdr.start();
-    const c = client = new EslClient({
+    const c = new EslClient({
       node: { name: NODE, host: '127.0.0.1', port: args.port, password: 'ClueCon' },
       log, registry, commandTimeoutMs: config.esl.commandTimeoutMs,
       events: ['CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP_COMPLETE'],
