@@ -232,9 +232,8 @@ export function loadConfig(env: Env = process.env): Config {
     // Below Docker's default 10 s stop grace period, so the daemon exits before SIGKILL.
     shutdownTimeoutMs: r.int('FS_TENANTD_SHUTDOWN_TIMEOUT_MS', 8000, 500, 600_000),
     jwt: readJwtConfig(r, stateDir),
-    unknownVariables: [],
+    unknownVariables: r.unread(), // last: after every read
   };
-  config.unknownVariables = r.unread();
   if (r.problems.length) throw new ConfigError(r.problems);
   return config;
 }

@@ -13,21 +13,8 @@ import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
 import { createRegistry } from '../../daemon/metrics.js';
 import { dedicatedCluster, tenantIdOf } from '../helpers/postgres.js';
 import { asEslEvent, fixtureCall } from './ledger-fixtures.js';
-import { ESL_FIXTURES, fixture, splitFrames } from '../helpers/esl-server.js';
-import { parseJsonEvent, parsePlainEvent, type EslEvent } from '../../daemon/esl/event.js';
+import { ESL_FIXTURES, streamEvents } from '../helpers/esl-server.js';
 import { readdirSync } from 'node:fs';
-
-/** Every event of every captured stream, json and plain. */
-function capturedStreams(): Array<{ file: string; events: EslEvent[] }> {
-  return readdirSync(ESL_FIXTURES).filter((n) => n.startsWith('stream-')).map((file) => ({
-    file,
-    events: splitFrames(fixture(file)).flatMap((f) => {
-      const type = f.headers['Content-Type'];
-      if (!f.body) return [];
-      return type === 'text/event-json' ? [parseJsonEvent(f.body)] : type === 'text/event-plain' ? [parsePlainEvent(f.body)] : [];
-    }),
-  }));
-}
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
 let cluster: Awaited<ReturnType<typeof dedicatedCluster>>;
@@ -72,7 +59,8 @@ async function drained(w: CdrWriter): Promise<void> {
 }
 
 test('duration and billsec from the Caller-Channel times equal FreeSWITCH\'s own variables on every captured hangup', () => {
-  const hangups = capturedStreams().flatMap((f) => f.events.filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE').map((e) => ({ file: f.file, e })));
+  const hangups = readdirSync(ESL_FIXTURES).filter((f) => f.startsWith('stream-')).flatMap((file) =>
+    streamEvents(file).map(asEslEvent).filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE').map((e) => ({ file, e })));
   assert.ok(hangups.length >= 8, `${hangups.length} captured hangups`);
   for (const { file, e } of hangups) {
     const r = callRecordFromHangup({ key: e.header('Unique-ID')!, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' }, e);
