@@ -84,20 +84,28 @@ export class CallWriter {
     const chosen = call.events.filter((e) => phases.has(PHASE_OF[e.name]!));
     this.events = chosen.length;
     for (const ev of chosen) {
-      const pieces: Piece[] = [
-        Buffer.from(`{"${eventHeader(CHANNEL_VARS.tenantId)}":"`), 'tenant', Buffer.from(`","${eventHeader(CHANNEL_VARS.tenantSlug)}":"`), 'slug',
+      const pieces: Piece[] = [];
+      const withLegs = (text: string) => {
+        for (;;) {
+          const ia = text.indexOf(call.aLeg);
+          const ib = text.indexOf(call.bLeg);
+          const i = ia < 0 ? ib : ib < 0 ? ia : Math.min(ia, ib);
+          if (i < 0) break;
+          pieces.push(Buffer.from(text.slice(0, i), 'utf8'), i === ia ? 'a' : 'b');
+          text = text.slice(i + 36);
+        }
+        pieces.push(Buffer.from(text, 'utf8'));
+      };
+      // Our variables go where FreeSWITCH lists channel variables: at the captured directory
+      // variables (variable_tenant_id) when the event has them, else first among the variables.
+      const at = ev.body.includes('"variable_tenant_id"') ? ev.body.indexOf('"variable_tenant_id"') : ev.body.indexOf('"variable_');
+      if (at < 0) throw new Error(`captured ${ev.name} has no channel variables`);
+      withLegs(ev.body.slice(0, at));
+      pieces.push(
+        Buffer.from(`"${eventHeader(CHANNEL_VARS.tenantId)}":"`), 'tenant', Buffer.from(`","${eventHeader(CHANNEL_VARS.tenantSlug)}":"`), 'slug',
         Buffer.from(`","${eventHeader(CHANNEL_VARS.direction)}":"internal",`),
-      ];
-      let rest = ev.body.slice(1);
-      for (;;) {
-        const ia = rest.indexOf(call.aLeg);
-        const ib = rest.indexOf(call.bLeg);
-        const i = ia < 0 ? ib : ib < 0 ? ia : Math.min(ia, ib);
-        if (i < 0) break;
-        pieces.push(Buffer.from(rest.slice(0, i), 'utf8'), i === ia ? 'a' : 'b');
-        rest = rest.slice(i + 36);
-      }
-      pieces.push(Buffer.from(rest, 'utf8'));
+      );
+      withLegs(ev.body.slice(at));
       const length = pieces.reduce((n, p) => n + (typeof p === 'string' ? (p === 'slug' ? slugLength : FILLER[p]) : p.length), 0);
       push(Buffer.from(`Content-Length: ${length}\nContent-Type: text/event-json\n\n`, 'latin1'));
       for (const p of pieces) push(p);
