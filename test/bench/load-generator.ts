@@ -25,6 +25,8 @@ export interface LoadJob {
   warmupMs: number;
   /** Every 200 answer must contain this string, else it counts as a mismatch. */
   expect: string;
+  /** Return every measured latency (ms), so runs can be pooled. */
+  keepSamples?: boolean;
 }
 
 export interface LoadResult extends LatencySummary {
@@ -40,6 +42,7 @@ export interface LoadResult extends LatencySummary {
   generatorCpuShare: number;
   firstError?: string;
   firstMismatch?: string;
+  samples?: number[];
 }
 
 async function run(job: LoadJob, measure: boolean, durationMs: number, limit: number | undefined): Promise<LoadResult> {
@@ -132,6 +135,7 @@ async function run(job: LoadJob, measure: boolean, durationMs: number, limit: nu
   };
   if (firstError) result.firstError = firstError;
   if (firstMismatch) result.firstMismatch = firstMismatch;
+  if (measure && job.keepSamples) result.samples = latencies;
   return result;
 }
 

@@ -40,7 +40,8 @@ log(`PostgreSQL ready on 127.0.0.1:${info.port}; layout: ${layout.pinned ? `serv
 const ctx: BenchContext = {
   quick,
   cluster: info,
-  durationMs: quick ? 2000 : 6000,
+  slices: quick ? 4 : 30,
+  sliceMs: 500,
   warmupMs: quick ? 500 : 1000,
   connections: 16,
   poolMax: 10,
@@ -75,7 +76,7 @@ await writeJson(out, {
   date: new Date().toISOString(),
   quick,
   machine: machine(),
-  settings: { durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, connections: ctx.connections, poolMax: ctx.poolMax, tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant },
+  settings: { slices: ctx.slices, sliceMs: ctx.sliceMs, warmupMs: ctx.warmupMs, connections: ctx.connections, poolMax: ctx.poolMax, tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant },
   figures,
 });
 console.log(`\nresults written to ${out} (${((Date.now() - started) / 1000).toFixed(0)} s)`);

@@ -3,7 +3,7 @@
 import { CHANNEL_VARS } from '../../daemon/calls/channel-vars.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { freshDatabase } from '../helpers/postgres.js';
-import { generate, type BenchContext, type LoadRun } from './context.js';
+import { generate, generateInterleaved, type BenchContext, type LoadRun } from './context.js';
 import { fetchOnce } from './http-wire.js';
 import type { LoadJob } from './load-generator.js';
 import { layout, profileArgs, startChild, type Child } from './processes.js';
@@ -31,11 +31,6 @@ const CASES: Case[] = [
 ];
 
 export interface DaemonStart { port: number; auth: Credentials }
-
-/** Best run of `rounds` (highest req/s): on a shared machine the best run is the least disturbed one. */
-function best(runs: LoadRun[]): LoadRun {
-  return runs.reduce((a, b) => (b.rps > a.rps ? b : a));
-}
 
 /** Who was busy: a server below ~0.9 of its core means something else (generator, machine) limited the run. */
 export function cpuShares(d: LoadRun, b: LoadRun): string {
@@ -75,21 +70,17 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
       baseline = await startChild('servers/baseline-http.js', layout.serverCpu, profileArgs());
       const { port: basePort } = await baseline.call<{ port: number }>('start', { document: body, contentType: first.contentType });
       const job = (port: number): LoadJob => ({ host: '127.0.0.1', port, mode: c.mode, connections: ctx.connections, source,
-        durationMs: ctx.durationMs, warmupMs: ctx.warmupMs, expect: c.expect });
-      const baseRuns: LoadRun[] = [];
-      const daemonRuns: LoadRun[] = [];
-      // Interleaved, so a disturbance on the shared machine hits both sides alike.
-      for (let round = 0; round < (ctx.quick ? 1 : 3); round++) {
-        baseRuns.push(await generate(baseline, job(basePort)));
-        daemonRuns.push(await generate(daemon, job(started.port)));
-      }
+        durationMs: ctx.sliceMs, warmupMs: 0, expect: c.expect });
+      const { runs: [d, b], pairRatios } = await generateInterleaved(
+        [{ server: daemon, job: job(started.port) }, { server: baseline, job: job(basePort) }], ctx.slices, ctx.sliceMs, ctx.warmupMs);
       await baseline.stop();
       baseline = undefined;
-      const b = best(baseRuns);
-      const d = best(daemonRuns);
-      ctx.log(`${c.id}: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), baseline ${Math.round(b.rps)} req/s (p99 ${b.p99Ms.toFixed(2)} ms), ${first.body.length} B answer`);
+      const sorted = [...pairRatios].sort((x, y) => x - y);
+      const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))]!.toFixed(2);
+      const spread = `slice-pair ratios: median ${q(0.5)}, middle half ${q(0.25)}-${q(0.75)}, all ${q(0)}-${q(1)}`;
+      ctx.log(`${c.id}: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), baseline ${Math.round(b.rps)} req/s (p99 ${b.p99Ms.toFixed(2)} ms), ${first.body.length} B answer; ${spread}`);
       const baselineName = `bare fastify+formbody route, same ${first.body.length}-byte document`;
-      const note = `${ctx.connections} connections, best of ${baseRuns.length} interleaved ${ctx.durationMs / 1000}s runs, ${d.requests} requests; ${cpuShares(d, b)}`;
+      const note = `${ctx.connections} connections, ${pairRatios.length} alternating ${ctx.sliceMs} ms slices per side, pooled (${d.requests} requests); ${spread}; ${cpuShares(d, b)}`;
       figures.push(
         figure({ id: `${c.id}.rps`, what: c.what, unit: 'req/s', better: 'higher', value: d.rps, baseline: b.rps, baselineName, note,
           ...(c.rpsTarget ? { target: { on: 'ratio', op: '>=', limit: c.rpsTarget } } : {}) }),
