@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   await app.register(opsRoutes, { registry, readiness });
   await app.register(xmlCurlPlugin, { admission: ledger, ...config.xmlCurl, bodyLimitBytes: config.http.bodyLimitBytes, sipProfiles: config.sipProfiles, store: tenants, log, registry });
   const verifier = await createTokenVerifier(config.jwt);
-  await app.register(adminApi, { pool: db.pool, verifier, registry,
+  await app.register(adminApi, { pool: db.pool, log, verifier, registry,
     pushAgentStatus: async (c) => { await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status); } });
   log.info({ keys: verifier.describe }, 'admin API at /api (OpenAPI: /api/openapi.json)');
   // Stops accepting, lets in-flight fetches finish; runs first.

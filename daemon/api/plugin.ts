@@ -3,6 +3,7 @@
 // document at /api/openapi.json, one error format, and its metrics.
 import type { FastifyError, FastifyInstance, RouteOptions } from 'fastify';
 import type pg from 'pg';
+import type { Logger } from 'pino';
 import client from 'prom-client';
 import type { Role } from '../auth/claims.js';
 import type { TokenVerifier } from '../auth/verify-token.js';
@@ -30,6 +31,7 @@ import { tenantsRoutes } from './routes/tenants.js';
 
 export interface AdminApiOptions {
   pool: pg.Pool;
+  log: Logger;
   verifier: TokenVerifier;
   registry: MetricsRegistry;
   /** Pushes an agent's new status to FreeSWITCH (call-center module); without it only the database changes. */
@@ -57,7 +59,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
   const push: PushAgentStatus = async (change) => {
     if (!opts.pushAgentStatus) return;
     // The status is committed; a failed push is repaired by the call-center reconciliation, so log rather than fail the request.
-    await opts.pushAgentStatus(change).catch((err: unknown) => app.log.warn({ err, agentId: change.agentId, tenant: change.tenantSlug }, 'agent status saved but not pushed to FreeSWITCH'));
+    await opts.pushAgentStatus(change).catch((err: unknown) => opts.log.warn({ err, agentId: change.agentId, tenant: change.tenantSlug }, 'agent status saved but not pushed to FreeSWITCH'));
   };
 
   app.decorateRequest('apiScope', null);

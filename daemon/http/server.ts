@@ -21,7 +21,12 @@ class ErrorsOnlyRequestLog extends LogController {
 /** The daemon's one HTTP server; each feature registers itself as a fastify plugin. */
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const app = Fastify({
-    loggerInstance: opts.logger,
+    // Fastify gets no logger instance of its own: with one, it puts a 'finish'/'error'
+    // listener pair on every response only to log that it completed, a few percent of a
+    // keep-alive fetch. Each request still logs through ours: req.log is a child of it
+    // (with reqId), and fastify's own error logs go through req.log. app.log is silent.
+    logger: false,
+    childLoggerFactory: (_silent, bindings, childOpts) => opts.logger.child(bindings, childOpts),
     bodyLimit: opts.bodyLimitBytes,
     // FreeSWITCH opens a connection per fetch: no need to keep idle ones long.
     keepAliveTimeout: 5000,

@@ -58,7 +58,7 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
   const routes: RouteOptions[] = [];
   app.addHook('onRoute', (r) => { routes.push(r); });
   const pushed: AgentStatusChange[] = [];
-  await app.register(adminApi, { pool, verifier, registry, pushAgentStatus: async (c) => { pushed.push(c); } });
+  await app.register(adminApi, { pool, log: logger, verifier, registry, pushAgentStatus: async (c) => { pushed.push(c); } });
   await app.ready();
   const tenants = { acme: await tenantIdOf(pool, 'acme'), globex: await tenantIdOf(pool, 'globex') };
   const domains: Record<string, string> = { acme: 'acme.pbx.test', globex: 'globex.pbx.test' };
