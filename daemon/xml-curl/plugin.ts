@@ -67,7 +67,7 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
     if (!c) bySection.set(outcome, c = metrics.requests({ section, outcome }));
     c.inc();
     let h = durations.get(section);
-    if (!h) durations.set(section, h = metrics.duration.labels({ section }));
+    if (!h) durations.set(section, h = metrics.duration({ section }));
     h.observe((performance.now() - req.xmlCurlStartedAt) / 1000);
   };
 
