@@ -32,6 +32,28 @@ function seconds(v: string | undefined): number | undefined {
 }
 
 const epochSeconds = (us: number): number => Math.floor(us / 1e6);
+
+/**
+ * new Date(ms).toISOString(), with the part up to the second cached: a call's
+ * three times mostly share a few seconds with the calls around it, and
+ * toISOString costs more than the rest of a record (~0.6 us each on the bench VM).
+ */
+const isoSeconds = new Map<number, string>();
+export function isoTime(time: number): string {
+  if (!(Math.abs(time) <= 8.64e15)) return new Date(time).toISOString(); // outside Date's range: throws, as before
+  const ms = Math.trunc(time); // as Date does
+  const second = Math.floor(ms / 1000);
+  let head = isoSeconds.get(second);
+  if (head === undefined) {
+    const iso = new Date(second * 1000).toISOString();
+    head = iso.slice(0, iso.length - 4); // "....:ss."
+    if (isoSeconds.size >= 64) isoSeconds.clear();
+    isoSeconds.set(second, head);
+  }
+  const milli = ms - second * 1000;
+  return `${head}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}Z`;
+}
+
 const clip = (v: string | undefined, max: number): string => (v ?? '').slice(0, max);
 
 /**
@@ -64,9 +86,9 @@ export function callRecordFromHangup(call: CallInfo, ev: EslEvent): CallRecord {
     direction: call.direction ?? 'internal',
     caller: clip(h('Caller-Caller-ID-Number'), 128),
     callee: clip(h('Caller-Destination-Number'), 128),
-    createdAt: new Date(Math.min(createdMs, endedMs)).toISOString(),
-    answeredAt: answered !== undefined ? new Date(Math.floor(answered / 1000)).toISOString() : null,
-    endedAt: new Date(endedMs).toISOString(),
+    createdAt: isoTime(Math.min(createdMs, endedMs)),
+    answeredAt: answered !== undefined ? isoTime(Math.floor(answered / 1000)) : null,
+    endedAt: isoTime(endedMs),
     durationS,
     billsec: Math.min(Math.max(0, billsec), durationS),
     hangupCause: clip(h('Hangup-Cause') ?? h('variable_hangup_cause'), 64) || 'UNKNOWN',

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { callRecordFromHangup, type CallRecord } from '../../daemon/calls/call-record.js';
+import { callRecordFromHangup, isoTime, type CallRecord } from '../../daemon/calls/call-record.js';
 import { CdrWriter } from '../../daemon/calls/cdr-writer.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
@@ -69,6 +69,14 @@ test('duration and billsec from the Caller-Channel times equal FreeSWITCH\'s own
     assert.is(r.billsec, Number(e.header('variable_billsec')), `${where}: billsec`);
     assert.is(r.hangupCause, e.header('variable_hangup_cause'), `${where}: cause`);
   }
+});
+
+test('isoTime is toISOString, over second boundaries, every millisecond width, before 1970 and after 9999', () => {
+  const times = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, -1, -999, -1000, -1001, 1795383723023, 1795383723000, 1795383723999,
+    253402300799999, 253402300800000, -62135596800001, 1795383723023.7, -1.5, -0.5, 8.64e15, -8.64e15];
+  for (let i = 0; i < 2000; i++) times.push(Math.floor(1795383700000 + i * 7.3), Math.floor((i - 1000) * 86_400_000 * 3.7));
+  for (const ms of times) assert.is(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  assert.throws(() => isoTime(8.64e15 + 1));
 });
 
 test('the captured hangup becomes one record with the capture\'s times', async () => {
