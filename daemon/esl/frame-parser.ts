@@ -23,6 +23,8 @@ export interface FrameParserLimits {
 
 export const DEFAULT_LIMITS: FrameParserLimits = { maxHeaderBytes: 64 * 1024, maxBodyBytes: 64 * 1024 * 1024 };
 
+const HEADER_END = Buffer.from('\n\n', 'latin1');
+
 export class EslFrameParser {
   /** Received bytes not yet framed: chunks[0] from `offset`, then the later chunks whole. */
   private chunks: Buffer[] = [];
@@ -30,7 +32,9 @@ export class EslFrameParser {
   private total = 0;
   /** Where the header-end search resumes in the merged head, so a slow header is not rescanned from the start. */
   private scanFrom = 0;
-  private pending: { headers: ReadonlyMap<string, string>; length: number } | undefined;
+  /** The frame whose body is awaited: its headers, and its body length (-1: none awaited). */
+  private pendingHeaders: ReadonlyMap<string, string> | undefined;
+  private pendingLength = -1;
   /** Largest number of bytes ever held between frames (the memory bound tests check). */
   maxBuffered = 0;
 
@@ -49,17 +53,20 @@ export class EslFrameParser {
     }
     const frames: EslFrame[] = [];
     while (this.total) {
-      if (this.pending) {
-        if (this.total < this.pending.length) break;
-        frames.push({ headers: this.pending.headers, body: this.take(this.pending.length) });
-        this.pending = undefined;
+      if (this.pendingLength >= 0) {
+        if (this.total < this.pendingLength) break;
+        frames.push({ headers: this.pendingHeaders!, body: this.take(this.pendingLength) });
+        this.pendingHeaders = undefined;
+        this.pendingLength = -1;
         continue;
       }
       // Tolerate stray blank lines between frames.
-      if (this.chunks[0]![this.offset] === 0x0a) { this.take(1); this.scanFrom = 0; continue; }
-      const head = this.head();
-      if (!head) break;
-      const headers = parseHeaders(this.take(head.end + 2), head.end);
+      if (this.chunks[0]![this.offset] === 0x0a) { this.skip(1); this.scanFrom = 0; continue; }
+      const end = this.head();
+      if (end < 0) break;
+      // head() leaves the whole header block in the first chunk: read it there, no view or copy.
+      const headers = parseHeaders(this.chunks[0]!, this.offset, this.offset + end);
+      this.skip(end + 2);
       const len = headers.get('Content-Length');
       if (len === undefined) {
         frames.push({ headers, body: undefined });
@@ -68,24 +75,31 @@ export class EslFrameParser {
       if (!/^\d{1,12}$/.test(len) || Number(len) > this.limits.maxBodyBytes) {
         throw new FramingError(`unusable Content-Length ${JSON.stringify(len.slice(0, 40))}`);
       }
-      this.pending = { headers, length: Number(len) };
+      this.pendingHeaders = headers;
+      this.pendingLength = Number(len);
     }
     return frames;
   }
 
-  /** Where the next header block ends (its "\n\n"), merging chunks only when a header straddles them. */
-  private head(): { end: number } | undefined {
+  /** Length of the next header block (up to its "\n\n"), merging chunks only when it straddles them; -1 until it is all here. */
+  private head(): number {
     for (;;) {
       const first = this.chunks[0]!;
-      const end = first.indexOf('\n\n', this.offset + this.scanFrom);
+      const end = first.indexOf(HEADER_END, this.offset + this.scanFrom);
       const have = end >= 0 ? end - this.offset : first.length - this.offset;
       if (have > this.limits.maxHeaderBytes) throw new FramingError(`no end of headers within ${this.limits.maxHeaderBytes} bytes`);
-      if (end >= 0) { this.scanFrom = 0; return { end: have }; }
+      if (end >= 0) { this.scanFrom = 0; return have; }
       this.scanFrom = Math.max(0, have - 1);
-      if (this.chunks.length < 2) return undefined;
+      if (this.chunks.length < 2) return -1;
       this.chunks.splice(0, 2, Buffer.concat([first.subarray(this.offset), this.chunks[1]!]));
       this.offset = 0;
     }
+  }
+
+  /** Drops n bytes that sit in the first chunk. */
+  private skip(n: number): void {
+    this.total -= n;
+    this.advance(this.chunks[0]!, n);
   }
 
   /** The next n buffered bytes: a view when they sit in one chunk, else one copy of just those bytes. */
@@ -114,9 +128,9 @@ export class EslFrameParser {
   }
 }
 
-/** A frame's header lines (a Map: two short lines per event, and no prototype to guard). The first of a repeated name wins. */
-function parseHeaders(block: Buffer, end: number): Map<string, string> {
-  const text = block.toString('latin1', 0, end);
+/** A frame's header lines, buf[start, end) (a Map: two short lines per event, and no prototype to guard). The first of a repeated name wins. */
+function parseHeaders(buf: Buffer, start: number, end: number): Map<string, string> {
+  const text = buf.toString('latin1', start, end);
   const headers = new Map<string, string>();
   for (let i = 0; i < text.length;) {
     let nl = text.indexOf('\n', i);
