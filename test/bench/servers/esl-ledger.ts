@@ -27,6 +27,7 @@ const registry = createRegistry();
 const log = createLogger((process.env.FS_TENANTD_LOG_LEVEL ?? 'warn') as 'warn');
 const NODE = 'bench';
 let ledger: CallLedger | undefined;
+let cdrWriter: CdrWriter | undefined;
 let stop = async (): Promise<void> => undefined;
 
 let counted = 0;
@@ -87,6 +88,7 @@ serveCalls({
       rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason } });
     const cdr = new CdrWriter({ pool, log, registry, spoolDir, queueMax: config.calls.cdrQueueMax });
     await cdr.start();
+    cdrWriter = cdr;
     const c = new EslClient({
       node: { name: NODE, host: '127.0.0.1', port: args.port, password: 'ClueCon' },
       log, registry, commandTimeoutMs: config.esl.commandTimeoutMs,
@@ -106,6 +108,8 @@ serveCalls({
     target = args.events;
     finished = new Promise((resolve) => { finish = resolve; });
   },
+  /** Resolves once the CDR writer has written or spooled everything queued. */
+  cdrIdle: () => cdrWriter!.idle(),
   /** The armed run's rate, counted from its first event to its last, once they all went through. */
   done: () => finished,
   ledgerState: async () => ({
