@@ -24,6 +24,9 @@ export interface FrameParserLimits {
 export const DEFAULT_LIMITS: FrameParserLimits = { maxHeaderBytes: 64 * 1024, maxBodyBytes: 64 * 1024 * 1024 };
 
 const HEADER_END = Buffer.from('\n\n', 'latin1');
+const EVENT_LENGTH = Buffer.from('Content-Length: ', 'latin1');
+const EVENT_TYPE = Buffer.from('\nContent-Type: text/event-', 'latin1');
+const EVENT_TYPES = { json: 'text/event-json', plain: 'text/event-plain', xml: 'text/event-xml' } as const;
 
 export class EslFrameParser {
   /** Received bytes not yet framed: chunks[0] from `offset`, then the later chunks whole. */
@@ -62,6 +65,7 @@ export class EslFrameParser {
       }
       // Tolerate stray blank lines between frames.
       if (this.chunks[0]![this.offset] === 0x0a) { this.skip(1); this.scanFrom = 0; continue; }
+      if (this.eventHead()) continue;
       const end = this.head();
       if (end < 0) break;
       // head() leaves the whole header block in the first chunk: read it there, no view or copy.
@@ -79,6 +83,36 @@ export class EslFrameParser {
       this.pendingLength = Number(len);
     }
     return frames;
+  }
+
+  /**
+   * FreeSWITCH heads every event "Content-Length: N\nContent-Type: text/event-<format>\n\n"
+   * (mod_event_socket.c). When the next frame starts so, in the first chunk, it is read byte by
+   * byte, with no header text to cut up: events are nearly every frame. Anything else: false.
+   */
+  private eventHead(): boolean {
+    const buf = this.chunks[0]!;
+    let i = this.offset;
+    if (buf.length - i < EVENT_LENGTH.length + 1 + EVENT_TYPE.length + 5) return false;
+    for (let k = 0; k < EVENT_LENGTH.length; k++) if (buf[i + k] !== EVENT_LENGTH[k]) return false;
+    i += EVENT_LENGTH.length;
+    let length = 0;
+    const digits = i;
+    for (let c = buf[i]!; c >= 0x30 && c <= 0x39 && i - digits < 12; c = buf[++i]!) length = length * 10 + (c - 0x30);
+    // No digits, or a leading zero (kept as sent by the general path): not this shape.
+    if (i === digits || (buf[digits] === 0x30 && i - digits > 1) || i + EVENT_TYPE.length + 6 > buf.length) return false;
+    for (let k = 0; k < EVENT_TYPE.length; k++) if (buf[i + k] !== EVENT_TYPE[k]) return false;
+    i += EVENT_TYPE.length;
+    const format = buf[i] === 0x6a /* j */ ? 'json' : buf[i] === 0x70 /* p */ ? 'plain' : buf[i] === 0x78 /* x */ ? 'xml' : undefined;
+    if (!format || i + format.length + 2 > buf.length) return false;
+    for (let k = 0; k < format.length; k++) if (buf[i + k] !== format.charCodeAt(k)) return false;
+    i += format.length;
+    if (buf[i] !== 0x0a || buf[i + 1] !== 0x0a) return false;
+    if (length > this.limits.maxBodyBytes) throw new FramingError(`unusable Content-Length ${JSON.stringify(String(length))}`);
+    this.skip(i + 2 - this.offset);
+    this.pendingHeaders = new Map([['Content-Length', String(length)], ['Content-Type', EVENT_TYPES[format]]]);
+    this.pendingLength = length;
+    return true;
   }
 
   /** Length of the next header block (up to its "\n\n"), merging chunks only when it straddles them; -1 until it is all here. */

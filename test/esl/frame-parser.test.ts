@@ -128,6 +128,43 @@ test('broken event bodies are EventParseErrors, broken framing is a FramingError
   assert.throws(() => new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(Buffer.from('Content-Length: 1001\n\n')), (e: unknown) => e instanceof FramingError);
 });
 
+/** A plain reading of a stream (headers as written, then Content-Length bytes) to hold the parser to. */
+function reference(bytes: Buffer): Array<{ headers: Array<[string, string]>; body: string | undefined }> {
+  const out: Array<{ headers: Array<[string, string]>; body: string | undefined }> = [];
+  for (let i = 0; i < bytes.length;) {
+    if (bytes[i] === 0x0a) { i++; continue; }
+    const end = bytes.indexOf('\n\n', i);
+    const headers = bytes.toString('latin1', i, end).split('\n').map((l): [string, string] => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]);
+    i = end + 2;
+    const len = headers.find(([k]) => k === 'Content-Length')?.[1];
+    out.push({ headers, body: len === undefined ? undefined : bytes.toString('latin1', i, i + Number(len)) });
+    i += len === undefined ? 0 : Number(len);
+  }
+  return out;
+}
+const asRead = (frames: EslFrame[]) => frames.map((f) => ({ headers: [...f.headers], body: f.body?.toString('latin1') }));
+
+test('event frames (read byte by byte) and every other frame come out with the headers as written, however chunked', () => {
+  const odd = Buffer.from([
+    'Content-Length: 007\nContent-Type: text/event-json\n\n{"a":1}', // a leading zero: kept as written
+    'Content-Type: text/event-json\nContent-Length: 2\n\n{}', // the other order
+    'Content-Length: 2\nContent-Type: text/event-jsox\n\n{}', // not an event type
+    'Content-Length: 5\nContent-Type: text/event-plain\n\nA: b\n',
+    'Content-Length: 3\nContent-Type: text/event-xml\n\n<a>',
+    'Content-Length: 2\nContent-Type: text/event-json\nX-Extra: 1\n\n{}', // a third header
+  ].join(''), 'latin1');
+  for (const bytes of [odd, fixture('stream-2-call-acme-1000-to-1001.json.raw'), fixture('stream-2-call-acme-1000-to-1001.plain.raw')]) {
+    const want = reference(bytes);
+    const rnd = lcg(bytes.length);
+    for (const sizes of [() => bytes.length, () => 1, () => 1 + Math.floor(rnd() * 200), () => 1 + Math.floor(rnd() * 20_000)]) {
+      assert.equal(asRead(parseAll(bytes, sizes)), want);
+    }
+  }
+  assert.throws(() => new EslFrameParser().push(Buffer.from('Content-Length: 1234567890123\nContent-Type: text/event-json\n\n')), (e: unknown) => e instanceof FramingError);
+  assert.throws(() => new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(Buffer.from('Content-Length: 1001\nContent-Type: text/event-json\n\n')),
+    (e: unknown) => e instanceof FramingError);
+});
+
 test('20,000 coalesced frames: no recursion, buffer bounded by the chunk, not the frame count', () => {
   const one = fixture('api-reloadacl.raw');
   const p = new EslFrameParser();
