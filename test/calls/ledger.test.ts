@@ -183,6 +183,29 @@ test('bounded memory: 50,000 calls through the ledger leave nothing behind but c
   const s = ledger.sizes();
   assert.equal({ calls: s.calls, legs: s.legs, reservations: s.reservations }, { calls: 0, legs: 0, reservations: 0 });
   assert.ok(s.tombstones <= 1000, `tombstones ${s.tombstones}`);
+  assert.ok(s.burials <= 2000, `burial queue ${s.burials}`);
+});
+
+test('tombstones: a late event within the TTL changes nothing, after it the uuid is forgotten; re-burials keep the queue bounded', async () => {
+  const { ledger, advance } = makeLedger({ tombstones: { max: 100, ttlMs: 60_000 } });
+  const vars = { variable_fs_tenant_id: ACME, variable_fs_call_direction: 'internal' };
+  const a = uuid();
+  ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', a, vars));
+  ledger.onEvent('fs1', channelEvent('CHANNEL_HANGUP_COMPLETE', a, vars));
+  assert.is(ledger.active(ACME).total, 0);
+  advance(59_000);
+  ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', a, vars)); // late duplicate: no resurrection
+  assert.is(ledger.active(ACME).total, 0);
+  // A leg of the ended call keeps turning up: each event buries it again.
+  const late = uuid();
+  for (let i = 0; i < 1000; i++) ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', late, { variable_originator: a, 'Call-Direction': 'outbound' }));
+  assert.ok(ledger.sizes().burials <= 200, `burial queue ${ledger.sizes().burials}`);
+  assert.ok(ledger.knowsLeg(late) === false);
+  advance(2_000);
+  await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: ceilings(5), node: 'fs1' }); // sweeps
+  // a's tombstone is past its TTL: the uuid is free again (a new call under it counts).
+  ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', a, vars));
+  assert.is(ledger.active(ACME).total, 2);
 });
 
 test.run();
