@@ -425,5 +425,4 @@ export class CallLedger implements CallAdmission {
     this.burials.push(t);
     if (this.tombstones.size > this.tomb.max || this.burials.length - this.burialHead > 2 * this.tomb.max) this.forgetTombstones(this.now());
   }
-
 }

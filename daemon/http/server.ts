@@ -8,8 +8,9 @@ export interface HttpServerOptions {
 
 /**
  * No "incoming request"/"request completed" line per request (FreeSWITCH fetches
- * are the hot path and are counted in metrics instead), but failed requests and
- * the default error handler's logs stay: bad input must leave a trace.
+ * are the hot path and are counted in metrics instead), but the default error
+ * handler's logs stay (bad input must leave a trace), and so does a response
+ * that fails on routes fastify follows to completion (those with onResponse hooks).
  */
 class ErrorsOnlyRequestLog extends LogController {
   override incomingRequest(): void {}

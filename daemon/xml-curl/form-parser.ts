@@ -34,15 +34,20 @@ function inKey(body: string, at: number): boolean {
  * or a `+`, i.e. keys must be decoded before they can be matched.
  */
 function checkEncoding(body: string): boolean {
+  // Key or value: a walk back to the pair's '=' or '&', once per value (later marks in it sit before
+  // valueEnd), so a hostile value full of escapes or '+' costs linear time, not quadratic.
+  let valueEnd = -1;
+  const inAKey = (at: number): boolean => {
+    if (at < valueEnd) return false;
+    if (inKey(body, at)) return true;
+    if ((valueEnd = body.indexOf('&', at)) < 0) valueEnd = body.length;
+    return false;
+  };
   let encodedKey = false;
-  let valueEnd = -1; // escapes before this index sit in a value already seen
   for (let i = body.indexOf('%'); i >= 0;) {
     const high = hexDigit(body.charCodeAt(i + 1));
     if (high < 0 || hexDigit(body.charCodeAt(i + 2)) < 0) throw malformed();
-    if (!encodedKey && i >= valueEnd) {
-      if (inKey(body, i)) encodedKey = true;
-      else if ((valueEnd = body.indexOf('&', i)) < 0) valueEnd = body.length;
-    }
+    if (!encodedKey) encodedKey = inAKey(i);
     let end = i + 3;
     if (high >= 8) {
       while (body.charCodeAt(end) === 0x25 /* % */) end += 3;
@@ -50,7 +55,8 @@ function checkEncoding(body: string): boolean {
     }
     i = body.indexOf('%', end);
   }
-  for (let i = body.indexOf('+'); i >= 0 && !encodedKey; i = body.indexOf('+', i + 1)) encodedKey = inKey(body, i);
+  valueEnd = -1; // the '+' scan starts over from the body's start
+  for (let i = body.indexOf('+'); i >= 0 && !encodedKey; i = body.indexOf('+', i + 1)) encodedKey = inAKey(i);
   return encodedKey;
 }
 

@@ -78,4 +78,15 @@ test('form decoding is strict', () => {
   for (const body of ['a=%ZZ', 'a=%E0%A4', 'a=%', '%=1', 'a=1&b=%C3', 'a=%C3&b=%A9', 'a%C3=%A9', 'a=%ED%A0%80']) assert.throws(() => parseForm(body), /percent-encoding/, body);
 });
 
+test('long values full of escapes and + are read right, and a key escape after them is still found', () => {
+  const n = 50_000;
+  const f = parseForm(`a=${'+'.repeat(n)}&b=${'%20'.repeat(n)}&c%2Bd=1&e=x+y`);
+  assert.is(f.get('a'), ' '.repeat(n));
+  assert.is(f.get('b'), ' '.repeat(n));
+  assert.is(f.get('c+d'), '1'); // the key escape sends the form down the decoded-keys path
+  assert.is(f.get('e'), 'x y');
+  const g = parseForm(`a=${'+'.repeat(n)}&k+ey=2`);
+  assert.is(g.get('k ey'), '2');
+});
+
 test.run();
