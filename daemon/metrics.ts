@@ -20,6 +20,9 @@ export function metric<M extends client.Metric<string>>(registry: MetricsRegistr
   return (registry.getSingleMetric(name) as M | undefined) ?? make();
 }
 
+/** One key per label set, in the metric's label order (a bound series is looked up once, at bind time). */
+const seriesKey = <L extends string>(names: readonly L[], labels: Record<L, string>): string => names.map((n) => labels[n]).join('\u0000');
+
 interface Pending { labels: Record<string, string>; n: number }
 const pendingCounts = new WeakMap<object, Map<string, Pending>>();
 const pendingOf = (counter: object): Map<string, Pending> => {
@@ -44,7 +47,7 @@ export function hotCounter<L extends string>(registry: MetricsRegistry, config: 
   }));
   const pending = pendingOf(counter);
   return (labels) => {
-    const key = config.labelNames.map((n) => labels[n]).join('\u0000');
+    const key = seriesKey(config.labelNames, labels);
     let p = pending.get(key);
     if (!p) pending.set(key, p = { labels: { ...labels }, n: 0 });
     const entry = p;
@@ -68,7 +71,7 @@ class HotHistogram<L extends string> {
   constructor(readonly name: string, readonly help: string, readonly labelNames: readonly L[], readonly buckets: readonly number[]) {}
 
   labels(labels: Record<L, string>): { observe(v: number): void } {
-    const key = this.labelNames.map((n) => labels[n]).join('\u0000');
+    const key = seriesKey(this.labelNames, labels);
     let s = this.series.get(key);
     if (!s) this.series.set(key, s = { labels: { ...labels }, counts: this.buckets.map(() => 0), sum: 0, count: 0 });
     const series = s;
