@@ -6,6 +6,7 @@ import { eslCallcenterNode } from './callcenter/esl-node.js';
 import { createChangeFeed } from './db/change-feed.js';
 import { createCacheFlusher } from './esl/cache-flush.js';
 import { createEslNodes } from './esl/esl-nodes.js';
+import { createGatewaySync } from './esl/gateway-sync.js';
 import { wireCallControl } from './calls/call-control.js';
 import { CallLedger } from './calls/call-ledger.js';
 import { CdrWriter } from './calls/cdr-writer.js';
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
   wireCallControl({ clients: esl, ledger, cdr, log });
   const cacheFlusher = createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry });
   lifecycle.onShutdown('cache flusher', () => cacheFlusher.stop());
+  const gatewaySync = createGatewaySync({ feed: changes, clients: esl, tenants: () => tenants.all(), log, registry });
+  lifecycle.onShutdown('gateway sync', () => gatewaySync.stop());
   const callcenter = new CallcenterSync({ pool: db.pool, log, registry, tenantLabels, nodes: esl.map(eslCallcenterNode), changes });
   lifecycle.onShutdown('callcenter', () => callcenter.stop());
   callcenter.start();

@@ -37,6 +37,8 @@ try {
   code = 1;
 } finally {
   process.stdout.write = write;
+  // Imported only now: it loads uvu, which must not load before run() sets UVU_DEFER (or every suite runs at import).
+  await (await import('./helpers/freeswitch.js')).stopFreeswitchStack();
   await cluster.stop();
   await fs.rm(dir, { recursive: true, force: true });
 }

@@ -63,7 +63,7 @@ export interface DialplanRequest {
 }
 
 export type ConfigurationRequest =
-  | { file: 'sofia.conf'; profile: string | undefined }
+  | { file: 'sofia.conf'; profile: string | undefined; gateway: string | undefined }
   | { file: 'acl.conf' }
   | { file: 'callcenter.conf'; queue: string | undefined }
   | { file: 'other'; name: string };
@@ -108,7 +108,7 @@ function parseDialplan(get: (n: string) => string | undefined): DialplanRequest 
 
 function parseConfiguration(get: (n: string) => string | undefined): ConfigurationRequest {
   const name = get('key_value') ?? '';
-  if (name === 'sofia.conf') return { file: 'sofia.conf', profile: get('profile') || undefined };
+  if (name === 'sofia.conf') return { file: 'sofia.conf', profile: get('profile') || undefined, gateway: get('gateway') || undefined };
   if (name === 'acl.conf') return { file: 'acl.conf' };
   if (name === 'callcenter.conf') return { file: 'callcenter.conf', queue: get('CC-Queue') || undefined };
   return { file: 'other', name };

@@ -92,7 +92,7 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
 async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
   switch (req.file) {
     case 'sofia.conf': {
-      const xml = renderSofia(deps.sipProfiles, await deps.store.all(trace), req.profile);
+      const xml = renderSofia(deps.sipProfiles, await deps.store.all(trace), req.profile, req.gateway);
       return xml ? found(xml, trace) : notFound;
     }
     case 'acl.conf': {

@@ -16,8 +16,9 @@ export interface SofiaProfiles { internal: SipListen; external: SipListen }
 
 export const PROFILE_NAMES = ['internal', 'external'] as const;
 
-function gateways(profile: XMLBuilder, tenants: readonly TenantSnapshot[]): void {
-  const gws = profile.ele('gateways');
+/** Every gateway the external profile should hold, by name, with its params (what sofia parse_gateways reads). */
+export function desiredGateways(tenants: readonly TenantSnapshot[]): Map<string, Array<[string, string]>> {
+  const out = new Map<string, Array<[string, string]>>();
   for (const t of tenants) {
     if (t.status !== 'active') continue;
     for (const trunk of t.trunks) {
@@ -29,13 +30,27 @@ function gateways(profile: XMLBuilder, tenants: readonly TenantSnapshot[]): void
       ];
       if (trunk.username) p.push(['username', trunk.username]);
       if (trunk.password) p.push(['password', trunk.password]);
-      params(gws.ele('gateway', { name: gatewayName(t.slug, trunk.name) }), 'params', p);
+      out.set(gatewayName(t.slug, trunk.name), p);
     }
+  }
+  return out;
+}
+
+function gateways(profile: XMLBuilder, tenants: readonly TenantSnapshot[], only: string | undefined): void {
+  const gws = profile.ele('gateways');
+  for (const [name, p] of desiredGateways(tenants)) {
+    if (only === undefined || only === name) params(gws.ele('gateway', { name }), 'params', p);
   }
 }
 
 /** undefined when `profile` names a profile we don't serve (FreeSWITCH then gets not-found). */
-export function renderSofia(cfg: SofiaProfiles, tenants: readonly TenantSnapshot[], profile: string | undefined): string | undefined {
+/**
+ * `gateway` is set by `sofia profile <p> startgw <name>` (sofia.c config_gateway): only that gateway is parsed,
+ * so only it is answered.
+ */
+export function renderSofia(
+  cfg: SofiaProfiles, tenants: readonly TenantSnapshot[], profile: string | undefined, gateway?: string,
+): string | undefined {
   if (profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(profile)) return undefined;
   const conf = section('configuration', { description: 'fs-tenantd' }).ele('configuration', { name: 'sofia.conf', description: 'sofia Endpoint' });
   params(conf, 'global_settings', [['log-level', '0']]);
@@ -56,7 +71,7 @@ export function renderSofia(cfg: SofiaProfiles, tenants: readonly TenantSnapshot
   if (profile === undefined || profile === 'external') {
     const p = profiles.ele('profile', { name: 'external' });
     p.ele('aliases');
-    gateways(p, tenants);
+    gateways(p, tenants, gateway);
     p.ele('domains');
     params(p, 'settings', [
       ['sip-ip', cfg.external.ip], ['rtp-ip', cfg.external.ip], ['sip-port', String(cfg.external.port)],

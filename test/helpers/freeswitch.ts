@@ -1,0 +1,268 @@
+// A real FreeSWITCH, started from freeswitch-conf/ against a real daemon (embedded
+// PostgreSQL with the demo tenants), for the SIPp suites under test/sipp/. One
+// stack serves every suite of the run (started on first use, stopped by
+// test/run.ts), so its start-up is paid once. Everything waits on state
+// (ESL answers, registrations, channel counts, log lines), never on sleeps.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { suite } from 'uvu';
+import { mintToken, privateKeyFromPem } from '../../daemon/auth/mint-token.js';
+import type { Role } from '../../daemon/auth/claims.js';
+import { EslClient } from '../../daemon/esl/client.js';
+import { createLogger } from '../../daemon/log.js';
+import { createRegistry } from '../../daemon/metrics.js';
+import { projectRoot } from '../../daemon/paths.js';
+import { makeClusterDir } from './postgres.js';
+import { freePort, startDaemon, which, type DaemonProcess } from './processes.js';
+
+/** FREESWITCH_BIN, else `freeswitch` on PATH, else the source install's default. */
+export function findFreeswitch(): string | undefined {
+  if (process.env.FREESWITCH_BIN) return process.env.FREESWITCH_BIN;
+  const onPath = which('freeswitch');
+  if (onPath) return onPath;
+  const installed = '/usr/local/freeswitch/bin/freeswitch';
+  return existsSync(installed) ? installed : undefined;
+}
+
+const freeswitchBin = findFreeswitch();
+const sippBin = which('sipp');
+
+/** Why the SIPp suites cannot run here, or undefined when they can. */
+export const sippSkipReason: string | undefined = !freeswitchBin
+  ? 'no FreeSWITCH found (FREESWITCH_BIN, `freeswitch` on PATH, /usr/local/freeswitch/bin/freeswitch)'
+  : !sippBin ? 'sipp is not installed (Debian: apt-get install sip-tester)' : undefined;
+
+const scenarios = path.join(projectRoot, 'test', 'sipp');
+
+export interface SippResult { code: number | null; output: string; messages: string }
+export interface SippRun { child: ChildProcess; done: Promise<SippResult>; msgFile: string }
+
+export interface Stack {
+  dir: string;
+  daemon: DaemonProcess;
+  /** ESL straight to FreeSWITCH, for the tests' own questions (`sofia status`, `show channels`). */
+  fs: EslClient;
+  ports: { internal: number; external: number; esl: number };
+  /** Raw 8 kHz mu-law silence for SIPp's rtp_stream (a call that carries RTP hangs up promptly). */
+  rtpFile: string;
+  sipp(scenario: string, args: string[], opts?: { ip?: string; target?: 'internal' | 'external'; calls?: number }): SippRun;
+  /** Places calls with call.xml; the answers are in the result's `messages` (see inviteAnswers). */
+  call(c: CallSpec): SippRun;
+  api(method: string, url: string, token: string, body?: unknown, asTenant?: string): Promise<{ status: number; body: any }>;
+  token(role: Role, tenant?: string, sub?: string): Promise<string>;
+  metrics(): Promise<string>;
+  /** Registers user@domain from a fresh port and answers calls there until stopped. */
+  phone(user: string, domain: string, password: string): Promise<Phone>;
+  /** Waits until FreeSWITCH holds no channel (the previous case's calls are gone). */
+  quiet(): Promise<void>;
+  /** Restarts the daemon on the same state (database, keys, spool). */
+  restartDaemon(signal: NodeJS.Signals): Promise<void>;
+  until(ok: () => Promise<boolean>, what: string, guardMs?: number): Promise<void>;
+}
+
+export interface Phone {
+  port: number;
+  /** INVITEs this phone has received so far. */
+  invites(): Promise<number>;
+  /** Stops answering and drops the registration. */
+  stop(): Promise<void>;
+}
+
+/** Options for one call with call.xml: `from` calls `to` in `domain`, authenticating with `password`. */
+export interface CallSpec {
+  from: string; to: string; domain: string; password?: string;
+  /** Talk time after the answer (ms). */
+  holdMs?: number;
+  /** Source address (trunk calls come from a carrier's address) and which profile receives it. */
+  ip?: string; target?: 'internal' | 'external';
+  /** Calls placed by this one SIPp (-m), all at once (-l, -r). */
+  calls?: number;
+}
+
+export function callArgs(c: CallSpec): string[] {
+  const n = c.calls ?? 1;
+  return ['-s', c.to, '-key', 'domain', c.domain, '-key', 'from_user', c.from, '-d', String(c.holdMs ?? 500),
+    ...(c.password ? ['-au', c.from, '-ap', c.password] : []), '-l', String(n), '-r', String(Math.max(n * 5, 10))];
+}
+
+/** The SIP start lines of the messages SIPp received (from its -trace_msg file), in order. */
+export function receivedStartLines(messages: string): string[] {
+  return messages.split(/^-{10,}.*$/m).filter((b) => /message received/.test(b))
+    .map((b) => b.split('\n').map((l) => l.trim()).find((l) => /^(SIP\/2\.0 \d{3}|[A-Z]+ sip:)/.test(l)) ?? '');
+}
+
+/** The final answers SIPp received to INVITEs (e.g. [407, 200]), from its -trace_msg file. */
+export function inviteAnswers(messages: string): number[] {
+  return messages.split(/^-{10,}.*$/m).filter((b) => /message received/.test(b) && /^CSeq:\s*\d+\s+INVITE/mi.test(b))
+    .map((b) => /^SIP\/2\.0 (\d{3})/m.exec(b)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]))
+    .filter((c) => c >= 200);
+}
+
+let shared: Promise<Stack> | undefined;
+let teardown: (() => Promise<void>) | undefined;
+
+/** The run's stack, started on first call. */
+export function freeswitchStack(): Promise<Stack> {
+  shared ??= startStack();
+  return shared;
+}
+
+/** Stops the shared stack, if one was started (test/run.ts calls this after the last suite). */
+export async function stopFreeswitchStack(): Promise<void> {
+  if (teardown) await teardown();
+}
+
+async function startStack(): Promise<Stack> {
+  if (sippSkipReason) throw new Error(sippSkipReason);
+  const dir = await makeClusterDir('fs-tenantd-sipp-');
+  const ports = { internal: await freePort(), external: await freePort(), esl: await freePort() };
+  const daemonEnv = {
+    FS_TENANTD_STATE_DIR: path.join(dir, 'state'), FS_TENANTD_EMBEDDED_PG_PORT: String(await freePort()),
+    FS_TENANTD_HTTP_PORT: String(await freePort()),
+    FS_TENANTD_ESL_NODES: `fs1=127.0.0.1:${ports.esl}`, FS_TENANTD_SIP_INTERNAL: `127.0.0.1:${ports.internal}`,
+    FS_TENANTD_SIP_EXTERNAL: `127.0.0.1:${ports.external}`, FS_TENANTD_LOG_LEVEL: 'debug',
+  };
+  let daemon = await startDaemon(daemonEnv);
+  const fsDir = path.join(dir, 'freeswitch');
+  const sub = ['log', 'db', 'run', 'temp', 'storage', 'recordings', 'cache'];
+  await Promise.all(sub.map((d) => fs.mkdir(path.join(fsDir, d), { recursive: true })));
+  // A private copy of the bootstrap, as an operator would deploy it: FreeSWITCH writes nothing there,
+  // but every flag that names a directory points into this run's folder.
+  const args = ['-nf', '-nc', '-nonat', '-conf', path.join(projectRoot, 'freeswitch-conf'),
+    ...sub.flatMap((d) => [`-${d}`, path.join(fsDir, d)])];
+  const freeswitch = spawn(freeswitchBin!, args, {
+    env: {
+      ...process.env, FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${daemon.httpPort}/freeswitch/xml`,
+      FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
+    },
+    stdio: 'ignore',
+  });
+  const fsExited = new Promise<number | null>((resolve) => freeswitch.on('exit', (code) => resolve(code)));
+  const fsLog = path.join(fsDir, 'log', 'freeswitch.log');
+
+  const until = async (ok: () => Promise<boolean>, what: string, guardMs = 30_000): Promise<void> => {
+    const deadline = Date.now() + guardMs;
+    while (!(await ok().catch(() => false))) {
+      if (freeswitch.exitCode !== null) throw new Error(`FreeSWITCH exited (${freeswitch.exitCode}) while waiting for ${what}; see ${fsLog}`);
+      if (Date.now() > deadline) throw new Error(`gave up after ${guardMs} ms waiting for ${what}; FreeSWITCH log: ${fsLog}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+
+  const log = createLogger('silent');
+  const esl = new EslClient({ node: { name: 'test', host: '127.0.0.1', port: ports.esl, password: 'ClueCon' }, log,
+    registry: createRegistry(), commandTimeoutMs: 10_000, backoff: { initialMs: 100, maxMs: 500 } });
+  esl.start();
+  await until(async () => esl.connected, 'an ESL connection to FreeSWITCH');
+  const profilesUp = async () => {
+    const status = await esl.api('sofia status');
+    return /internal\s+profile\s+\S+\s+RUNNING/.test(status) && /external\s+profile\s+\S+\s+RUNNING/.test(status);
+  };
+  await until(profilesUp, 'both sofia profiles to run');
+  const metrics = async () => (await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`)).text();
+  await until(async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()), 'the daemon\'s ESL connection');
+
+  // Scenarios stream this file (rtp_stream names it relative to SIPp's working directory, `dir`).
+  const rtpFile = path.join(dir, 'silence.ulaw');
+  await fs.writeFile(rtpFile, Buffer.alloc(8000 * 30, 0xff)); // 30 s of mu-law silence
+
+  let key: KeyObject | undefined;
+  const token = async (role: Role, tenant?: string, sub?: string) => {
+    key ??= privateKeyFromPem(await fs.readFile(path.join(daemonEnv.FS_TENANTD_STATE_DIR, 'jwt', 'private.pem'), 'utf8'));
+    return mintToken(key, { sub: sub ?? `sipp-${role}`, role, tenantSlug: tenant, ttlSeconds: 600, alg: 'ES256' });
+  };
+
+  let runCount = 0;
+  const sipp = (scenario: string, sargs: string[], opts: { ip?: string; target?: 'internal' | 'external'; calls?: number } = {}) => {
+    const msgFile = path.join(dir, `sipp-${++runCount}.msg`);
+    const port = opts.target === 'external' ? ports.external : ports.internal;
+    // SIPp's default media port is fixed (6000): give each run its own, outside FreeSWITCH's RTP range.
+    const media = sargs.includes('-mp') ? [] : ['-mp', String(33_000 + (runCount % 1500) * 4)];
+    // -timeout turns a scenario stuck waiting for a message into a failure instead of a hang.
+    const child = spawn(sippBin!, ['-sf', path.join(scenarios, scenario), `127.0.0.1:${port}`, '-i', opts.ip ?? '127.0.0.1',
+      '-m', String(opts.calls ?? 1), '-nostdin', '-timeout', '30s', '-timeout_error', '-trace_msg', '-message_file', msgFile,
+      ...media, ...sargs], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    let output = '';
+    child.stdout!.on('data', (c) => { output += c; });
+    child.stderr!.on('data', (c) => { output += c; });
+    const done = new Promise<SippResult>((resolve) => child.on('exit', (code) => {
+      void fs.readFile(msgFile, 'utf8').catch(() => '').then((messages) => resolve({ code, output: output.slice(-3000), messages }));
+    }));
+    return { child, done, msgFile };
+  };
+
+  const api = async (method: string, url: string, tok: string, body?: unknown, asTenant?: string) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${tok}` };
+    if (asTenant) headers['x-tenant-id'] = asTenant;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const r = await fetch(`http://127.0.0.1:${daemon.httpPort}/api${url}`, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : undefined };
+  };
+
+  const phone = async (user: string, domain: string, password: string): Promise<Phone> => {
+    const port = await freePort();
+    const reg = await sipp('register.xml', ['-p', String(port), '-s', user, '-key', 'domain', domain, '-au', user, '-ap', password]).done;
+    if (reg.code !== 0) throw new Error(`REGISTER ${user}@${domain} failed: ${reg.output}`);
+    const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(await freePort()), '-m', '100']);
+    return {
+      port,
+      invites: async () => receivedStartLines(await fs.readFile(uas.msgFile, 'utf8').catch(() => '')).filter((l) => l.startsWith('INVITE')).length,
+      async stop() {
+        await esl.api(`sofia profile internal flush_inbound_reg ${user}@${domain}`).catch(() => undefined);
+        uas.child.kill('SIGKILL');
+        await uas.done;
+      },
+    };
+  };
+
+  const call = (c: CallSpec) => sipp('call.xml', callArgs(c), { ip: c.ip, target: c.target, calls: c.calls });
+
+  const quiet = () => until(async () => /^0 total\./m.test(await esl.api('show channels count')), 'FreeSWITCH to hold no channel');
+
+  const stack: Stack = {
+    dir, daemon, fs: esl, ports, rtpFile, sipp, call, api, token, metrics, until, phone, quiet,
+    async restartDaemon(signal) {
+      daemon.child.kill(signal);
+      await daemon.exited;
+      daemon = await startDaemon(daemonEnv);
+      stack.daemon = daemon;
+      await until(async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()), 'the restarted daemon\'s ESL connection');
+    },
+  };
+  teardown = async () => {
+    esl.stop();
+    if (freeswitch.exitCode === null) { freeswitch.kill('SIGTERM'); await Promise.race([fsExited, new Promise((r) => setTimeout(r, 10_000))]); }
+    if (freeswitch.exitCode === null) freeswitch.kill('SIGKILL');
+    if (stack.daemon.child.exitCode === null) { stack.daemon.child.kill('SIGTERM'); await stack.daemon.exited; }
+    await fs.rm(dir, { recursive: true, force: true });
+  };
+  return stack;
+}
+
+/**
+ * A uvu suite of cases against the shared stack; on a machine without FreeSWITCH or sipp every case is
+ * reported as skipped, with the reason, so `npm test` still passes there.
+ */
+export function sippSuite(name: string): { it(title: string, fn: (s: Stack) => Promise<void>): void; run(): void } {
+  const cases: Array<[string, (s: Stack) => Promise<void>]> = [];
+  return {
+    it: (title, fn) => { cases.push([title, fn]); },
+    run() {
+      const test = suite(name);
+      if (sippSkipReason) {
+        console.log(`\n  note: ${name}: SIPp end-to-end cases skipped: ${sippSkipReason}\n`);
+        for (const [title] of cases) test.skip(`${title} (SKIPPED: ${sippSkipReason})`, () => undefined);
+      } else {
+        let stack: Stack;
+        test.before(async () => { stack = await freeswitchStack(); });
+        for (const [title, fn] of cases) test(title, async () => { await stack.quiet(); await fn(stack); });
+      }
+      test.run();
+    },
+  };
+}
