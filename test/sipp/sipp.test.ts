@@ -8,7 +8,7 @@ import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot } from '../../daemon/paths.js';
-import { makeClusterDir } from '../helpers/postgres.js';
+import { makeClusterDir, removeClusterDir } from '../helpers/postgres.js';
 import { freePort, startDaemon, which, type DaemonProcess } from '../helpers/processes.js';
 
 const test = suite('SIPp against FreeSWITCH + fs-tenantd');
@@ -115,7 +115,7 @@ if (skipReason) {
   test.after(async () => {
     if (freeswitch && freeswitch.exitCode === null) { freeswitch.kill('SIGTERM'); await fsExited; }
     if (daemon && daemon.child.exitCode === null) { daemon.child.kill('SIGTERM'); await daemon.exited; }
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    if (dir) await removeClusterDir(dir);
   });
   for (const [name, fn] of cases) test(name, fn);
 }
