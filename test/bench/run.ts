@@ -2,11 +2,10 @@
 // throwaway PostgreSQL, runs issue 8's benchmarks, prints each figure next to
 // the baseline measured in the same run, and writes the same as JSON
 // (default ./bench-results.json, or FS_TENANTD_BENCH_OUT).
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../../daemon/paths.js';
-import { makeClusterDir, startTestCluster } from '../helpers/postgres.js';
+import { makeClusterDir, removeClusterDir, startTestCluster } from '../helpers/postgres.js';
 import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
@@ -67,7 +66,7 @@ try {
   }
 } finally {
   await cluster.stop();
-  await fs.rm(dir, { recursive: true, force: true });
+  await removeClusterDir(dir);
 }
 
 console.log('\n' + table(figures));

@@ -15,7 +15,7 @@ import { EslClient } from '../../daemon/esl/client.js';
 import { createLogger } from '../../daemon/log.js';
 import { createRegistry } from '../../daemon/metrics.js';
 import { projectRoot } from '../../daemon/paths.js';
-import { makeClusterDir } from './postgres.js';
+import { makeClusterDir, removeClusterDir } from './postgres.js';
 import { freePort, startDaemon, which, type DaemonProcess } from './processes.js';
 
 /** FREESWITCH_BIN, else `freeswitch` on PATH, else the source install's default. */
@@ -239,6 +239,7 @@ async function startStack(): Promise<Stack> {
     if (freeswitch.exitCode === null) { freeswitch.kill('SIGTERM'); await Promise.race([fsExited, new Promise((r) => setTimeout(r, 10_000))]); }
     if (freeswitch.exitCode === null) freeswitch.kill('SIGKILL');
     if (stack.daemon.child.exitCode === null) { stack.daemon.child.kill('SIGTERM'); await stack.daemon.exited; }
+    await removeClusterDir(daemonEnv.FS_TENANTD_STATE_DIR);
     await fs.rm(dir, { recursive: true, force: true });
   };
   return stack;

@@ -35,6 +35,16 @@ export async function makeClusterDir(prefix: string): Promise<string> {
   return dir;
 }
 
+/**
+ * Removes a directory from makeClusterDir (or a daemon's state dir) and, when the cluster's data was kept
+ * elsewhere because the database user could not reach it (as root; <dir>/pgdata is then a link), that too.
+ */
+export async function removeClusterDir(dir: string): Promise<void> {
+  const linked = await fs.readlink(path.join(dir, 'pgdata')).catch(() => undefined);
+  if (linked !== undefined) await fs.rm(path.resolve(dir, linked), { recursive: true, force: true });
+  await fs.rm(dir, { recursive: true, force: true });
+}
+
 async function freePort(): Promise<number> {
   const net = await import('node:net');
   return new Promise((resolve, reject) => {
@@ -119,7 +129,7 @@ export async function dedicatedCluster(): Promise<{ info: TestCluster; database:
     destroy: async () => {
       await database.drop().catch(() => undefined);
       if (running) await cluster.stop();
-      await fs.rm(dir, { recursive: true, force: true });
+      await removeClusterDir(dir);
     },
   };
 }

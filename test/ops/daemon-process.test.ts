@@ -3,13 +3,12 @@
 // then SIGTERM while an xml_curl fetch is in flight.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { projectRoot } from '../../daemon/paths.js';
-import { makeClusterDir } from '../helpers/postgres.js';
+import { makeClusterDir, removeClusterDir } from '../helpers/postgres.js';
 import { freePort, startDaemon, which, type DaemonProcess } from '../helpers/processes.js';
 
 const test = suite('daemon process: health, readiness, metrics, graceful shutdown');
@@ -35,7 +34,7 @@ test.after(async () => {
     daemon.child.kill('SIGKILL');
     await daemon.exited;
   }
-  await fs.rm(dir, { recursive: true, force: true });
+  await removeClusterDir(dir);
 });
 
 /** The daemon before() started; a failed start fails each test with the reason instead of crashing the run. */
