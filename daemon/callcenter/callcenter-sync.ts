@@ -9,7 +9,12 @@
 //   for `debounceMs` and reconciled for the touched tenants only (the node's
 //   objects in those tenants' domains).
 // - Work for one node runs strictly one task at a time, so two plans never
-//   interleave their commands.
+//   interleave their commands. Requests that arrive while a pass runs are
+//   merged into one follow-up pass (a full request absorbs incremental ones):
+//   the running pass may have read the database before their change.
+// - `queue load`/`queue reload` make mod_callcenter import that queue's agents
+//   and tiers from our callcenter.conf answer, so after them the node's lists
+//   are read again and the rest is planned from what is really there.
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import client from 'prom-client';
@@ -22,7 +27,7 @@ import { parseAgentList, parseMemberList, parseQueueList, parseTierList } from '
 import { DEFAULT_AGENT_LEG_TIMEOUT_S, loadAllCallcenters, loadTenantCallcenter } from './load-desired.js';
 import { agentFsName, apiArg } from './naming.js';
 import type { CallcenterNode } from './node-port.js';
-import { planReconciliation, type ActualState, type Plan } from './planner.js';
+import { planReconciliation, type ActualState, type CommandKind, type Plan, type PlannedCommand } from './planner.js';
 import { QueueStats, type QueueOwner } from './queue-stats.js';
 import { isAgentStatus, type AgentStatus, type TenantCallcenter } from './types.js';
 
@@ -64,10 +69,28 @@ const GLOBAL_TABLES = new Set(['sip_domains', 'tenants']);
 
 const ok = (reply: string): boolean => reply.trimStart().startsWith('+OK');
 
+/** Removals and queue (re)loads: the part of a plan that runs before the lists are read again. */
+const QUEUE_PHASE = new Set<CommandKind>(['tier del', 'agent del', 'queue unload', 'queue load', 'queue reload']);
+
+/** One node's queue of work; at most one pass or task runs at a time. */
+interface NodeWork {
+  running: boolean;
+  /** The drain loop while `running` (idle() waits for it). */
+  loop: Promise<void>;
+  /** A full pass is wanted (then `tenants` is empty: the full pass covers them). */
+  full: boolean;
+  /** Tenants an incremental pass is wanted for. */
+  tenants: Set<TenantId>;
+  /** Resolved when the pass that serves the pending request ends. */
+  waiters: Array<() => void>;
+  /** One-off commands (agent status pushes), run before the next pass. */
+  tasks: Array<() => Promise<void>>;
+}
+
 export class CallcenterSync {
   readonly stats: QueueStats;
   private readonly owners: DomainOwners;
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly work = new Map<string, NodeWork>();
   private readonly eventChains = new Map<string, { tail: Promise<void>; backlog: number }>();
   private readonly listeners: Array<() => void> = [];
   private pendingTenants = new Set<TenantId>();
@@ -110,12 +133,12 @@ export class CallcenterSync {
     if (!this.stopped) return;
     this.stopped = false;
     for (const node of this.o.nodes) {
-      const onReady = () => this.enqueueFull(node);
+      const onReady = () => void this.requestPass(node);
       const onEvent = (h: Headers) => this.onEvent(node, h);
       node.on('ready', onReady);
       node.on('event', onEvent);
       this.listeners.push(() => { node.off('ready', onReady); node.off('event', onEvent); });
-      if (node.connected) this.enqueueFull(node);
+      if (node.connected) void this.requestPass(node);
     }
     const changes = this.o.changes;
     if (changes) {
@@ -142,15 +165,16 @@ export class CallcenterSync {
         await new Promise((resolve) => setTimeout(resolve, this.o.debounceMs ?? 100));
         continue;
       }
+      const loops = [...this.work.values()].filter((w) => w.running).map((w) => w.loop);
       const events = [...this.eventChains.values()];
-      if (this.chains.size === 0 && events.every((c) => c.backlog === 0)) return;
-      await Promise.all([...this.chains.values(), ...events.map((c) => c.tail)]);
+      if (loops.length === 0 && events.every((c) => c.backlog === 0)) return;
+      await Promise.all([...loops, ...events.map((c) => c.tail)]);
     }
   }
 
-  /** Full reconciliation of every connected node, now. */
+  /** Full reconciliation of every connected node; resolves once a pass that began after the call has ended. */
   async reconcileAll(): Promise<void> {
-    await Promise.all(this.o.nodes.filter((n) => n.connected).map((n) => this.enqueueFull(n)));
+    await Promise.all(this.o.nodes.filter((n) => n.connected).map((n) => this.requestPass(n)));
   }
 
   /**
@@ -184,7 +208,7 @@ export class CallcenterSync {
     const agent = agentFsName(extension, row.domain);
     const command = `callcenter_config agent set status ${apiArg(agent)} ${apiArg(status)}`;
     const nodes = await Promise.all(this.o.nodes.filter((n) => n.connected).map((node) =>
-      this.enqueue(node, async () => {
+      this.exclusive(node, async () => {
         const reply = await this.send(node, 'agent set', command).catch((err: Error) => `-ERR ${err.message}`);
         return { node: node.name, ok: ok(reply), reply: reply.trim() };
       })));
@@ -194,17 +218,70 @@ export class CallcenterSync {
 
   // --- scheduling -------------------------------------------------------------
 
-  private enqueue<T>(node: CallcenterNode, task: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(node.name) ?? Promise.resolve();
-    const run = prev.then(task);
-    const tail = run.then(() => undefined, () => undefined);
-    this.chains.set(node.name, tail);
-    void tail.then(() => { if (this.chains.get(node.name) === tail) this.chains.delete(node.name); });
-    return run;
+  private nodeWork(node: CallcenterNode): NodeWork {
+    let w = this.work.get(node.name);
+    if (!w) {
+      w = { running: false, loop: Promise.resolve(), full: false, tenants: new Set(), waiters: [], tasks: [] };
+      this.work.set(node.name, w);
+    }
+    return w;
   }
 
-  private enqueueFull(node: CallcenterNode): Promise<void> {
-    return this.enqueue(node, () => this.reconcile(node, 'full', undefined));
+  /**
+   * Asks for a pass over `node`: full, or incremental for `tenants`. While a
+   * pass runs, requests only accumulate, into exactly one follow-up pass.
+   * Resolves when a pass that began after the call has ended.
+   */
+  private requestPass(node: CallcenterNode, tenants?: readonly TenantId[]): Promise<void> {
+    const w = this.nodeWork(node);
+    if (!tenants) {
+      w.full = true;
+      w.tenants.clear();
+    } else if (!w.full) {
+      for (const t of tenants) w.tenants.add(t);
+    }
+    const done = new Promise<void>((resolve) => w.waiters.push(resolve));
+    this.kick(node, w);
+    return done;
+  }
+
+  /** Runs `task` on the node between passes, so its commands never interleave with a plan's. */
+  private exclusive<T>(node: CallcenterNode, task: () => Promise<T>): Promise<T> {
+    const w = this.nodeWork(node);
+    const result = new Promise<T>((resolve, reject) => w.tasks.push(() => task().then(resolve, reject)));
+    this.kick(node, w);
+    return result;
+  }
+
+  private kick(node: CallcenterNode, w: NodeWork): void {
+    if (w.running) return;
+    w.running = true;
+    w.loop = this.drain(node, w);
+  }
+
+  private async drain(node: CallcenterNode, w: NodeWork): Promise<void> {
+    try {
+      for (;;) {
+        const task = w.tasks.shift();
+        if (task) {
+          await task();
+          continue;
+        }
+        if (!w.full && w.tenants.size === 0) return;
+        const tenants = w.full ? undefined : [...w.tenants];
+        const waiters = w.waiters.splice(0);
+        w.full = false;
+        w.tenants = new Set();
+        try {
+          await this.reconcile(node, tenants ? 'incremental' : 'full', tenants);
+        } finally {
+          waiters.forEach((resolve) => resolve());
+        }
+      }
+    } finally {
+      // In the same tick as the last look at the queue: a request made after it starts a new loop.
+      w.running = false;
+    }
   }
 
   private onChange(e: ChangeEvent): void {
@@ -228,7 +305,7 @@ export class CallcenterSync {
       this.pendingFull = false;
       this.pendingTenants = new Set();
       for (const node of this.o.nodes.filter((n) => n.connected)) {
-        void this.enqueue(node, () => this.reconcile(node, full ? 'full' : 'incremental', full ? undefined : tenants));
+        void this.requestPass(node, full ? undefined : tenants);
       }
     }, this.o.debounceMs ?? 100);
   }
@@ -252,25 +329,51 @@ export class CallcenterSync {
       } else {
         desired = await loadAllCallcenters(this.o.pool, legTimeout);
       }
+      const options = scope ? { scope } : {};
       const actual = await this.readActual(node);
-      const plan = planReconciliation(desired, actual, scope ? { scope } : {});
+      const plan = planReconciliation(desired, actual, options);
       this.report(node, plan);
-      let failed = 0;
-      for (const c of plan.commands) {
-        const reply = await this.send(node, c.kind, c.command);
-        if (!ok(reply)) {
-          failed++;
-          this.o.log.warn({ node: node.name, command: c.command, reply: reply.trim().slice(0, 200), tenantId: c.tenantId }, 'callcenter: command failed');
-        }
+      const sent = { commands: 0, failed: 0 };
+      // The node's lists as last read, until a command is sent.
+      let current: ActualState | undefined = actual;
+      const sendAll = async (commands: PlannedCommand[]) => {
+        if (commands.length) current = undefined;
+        await this.sendAll(node, commands, sent);
+      };
+      if (!plan.commands.some((c) => c.kind === 'queue load' || c.kind === 'queue reload')) {
+        await sendAll(plan.commands);
+      } else {
+        // mod_callcenter has just imported these queues' agents and tiers (load_queue), so an `agent add` or
+        // `tier add` planned before would fail with "already exist". Queue commands are not sent twice:
+        // one that failed is retried by the next pass.
+        await sendAll(plan.commands.filter((c) => QUEUE_PHASE.has(c.kind)));
+        current = await this.readActual(node);
+        const rest = planReconciliation(desired, current, options).commands;
+        await sendAll(rest.filter((c) => !c.kind.startsWith('queue ')));
       }
-      if (mode === 'full') await this.snapshot(node, plan.commands.length ? undefined : actual, desired);
-      this.m.runs.inc({ mode, outcome: failed ? 'error' : 'ok' });
-      this.o.log.info({ node: node.name, mode, commands: plan.commands.length, failed, refused: plan.refusals.length, tenants: desired.length },
-        'callcenter: reconciled');
+      if (mode === 'full') await this.snapshot(node, current, desired);
+      this.m.runs.inc({ mode, outcome: sent.failed ? 'error' : 'ok' });
+      const summary = { node: node.name, mode, commands: sent.commands, failed: sent.failed,
+        refused: plan.refusals.length, tenants: desired.length };
+      // Passes that find the node as it should be are routine (every reconnect and resync makes one).
+      if (sent.commands) this.o.log.info(summary, 'callcenter: reconciled');
+      else this.o.log.debug(summary, 'callcenter: reconciled; nothing to change');
     } catch (err) {
       this.m.runs.inc({ mode, outcome: 'error' });
       this.m.syncErrors.inc();
       this.o.log.error({ node: node.name, mode, err: (err as Error).message }, 'callcenter: reconciliation failed; retried at the next change or reconnect');
+    }
+  }
+
+  /** Sends `commands` in order; a refused one is logged and counted and the rest still go. */
+  private async sendAll(node: CallcenterNode, commands: PlannedCommand[], sent: { commands: number; failed: number }) {
+    for (const c of commands) {
+      const reply = await this.send(node, c.kind, c.command);
+      sent.commands++;
+      if (ok(reply)) continue;
+      sent.failed++;
+      this.o.log.warn({ node: node.name, command: c.command, reply: reply.trim().slice(0, 200), tenantId: c.tenantId },
+        'callcenter: command failed');
     }
   }
 

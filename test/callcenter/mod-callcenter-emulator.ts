@@ -2,15 +2,42 @@
 // exactly as mod_callcenter.c does (cc_config_api_function: argument
 // splitting, reply texts, list formats, and the side effects that matter here:
 // `agent del` drops the agent's tiers, `queue unload`/`reload` keep them,
-// `tier add` needs a loaded queue and an existing agent, `queue load` asks the
-// configuration (xml_curl) for that one queue). Its list output is checked
-// byte for byte against the captured replies in test/fixtures/freeswitch/esl.
+// `tier add` needs a loaded queue and an existing agent, `queue load` and
+// `queue reload` ask the configuration (xml_curl) for that one queue and also
+// import the agents and tiers of that answer, while a queue loaded on first
+// use (`tier add`) imports nothing). Its list output is checked byte for byte
+// against the captured replies in test/fixtures/freeswitch/esl.
 
-import type { QueueSettings } from '../../daemon/callcenter/types.js';
+import type { DesiredQueue, QueueSettings, TenantCallcenter } from '../../daemon/callcenter/types.js';
 
-export type QueueConfig = QueueSettings;
+/** An `<agent>` of a callcenter.conf answer, with the attributes load_agent reads. */
+export interface ConfigAgent {
+  name: string; type: string; contact?: string; status?: string; maxNoAnswer?: number; wrapUpTime?: number;
+  rejectDelayTime?: number; busyDelayTime?: number; noAnswerDelayTime?: number;
+}
 
-interface Queue extends QueueConfig { name: string; callsAnswered: number; callsAbandoned: number }
+/** A `<tier>` of a callcenter.conf answer (load_tier: level and position default to 1). */
+export interface ConfigTier { queue: string; agent: string; level?: number; position?: number }
+
+/** callcenter.conf for one CC-Queue: the queue's settings, and the `<agents>`/`<tiers>` the answer carries. */
+export type QueueConfig = QueueSettings & { agents?: ConfigAgent[]; tiers?: ConfigTier[] };
+
+/**
+ * What fs-tenantd's callcenter.conf answer for CC-Queue holds
+ * (xml-handlers/configuration/callcenter.ts): the queue, the agents with a
+ * tier in it and those tiers.
+ */
+export function ccQueueAnswer(tenant: TenantCallcenter, queue: DesiredQueue): QueueConfig {
+  const tiers = tenant.tiers.filter((t) => t.queue === queue.fsName);
+  const inQueue = new Set(tiers.map((t) => t.agent));
+  const agents = tenant.agents.filter((a) => inQueue.has(a.fsName)).map((a): ConfigAgent => ({
+    name: a.fsName, type: 'callback', contact: a.contact, status: a.status, maxNoAnswer: a.maxNoAnswer,
+    wrapUpTime: a.wrapUpTime, rejectDelayTime: a.rejectDelayTime, busyDelayTime: a.busyDelayTime,
+    noAnswerDelayTime: a.noAnswerDelayTime }));
+  return { ...queue, agents, tiers };
+}
+
+interface Queue extends QueueSettings { name: string; callsAnswered: number; callsAbandoned: number }
 
 export interface EmuAgent {
   name: string; instance_id: string; uuid: string; type: string; contact: string; status: string; state: string;
@@ -77,7 +104,8 @@ export class ModCallcenterEmulator {
   }
 
   loadQueue(name: string, cfg: QueueConfig): void {
-    this.queues.set(name, { name, ...cfg, callsAnswered: 0, callsAbandoned: 0 });
+    const { agents: _agents, tiers: _tiers, ...settings } = cfg;
+    this.queues.set(name, { name, ...settings, callsAnswered: 0, callsAbandoned: 0 });
   }
 
   addAgent(name: string, type: string, fields: Partial<EmuAgent> = {}): void {
@@ -96,13 +124,52 @@ export class ModCallcenterEmulator {
   }
 
   private getQueue(name: string): Queue | undefined {
-    // get_queue(): loads the queue from the configuration when it is not in memory yet.
+    // get_queue(): loads the queue from the configuration when it is not in memory yet,
+    // load_queue(name, SWITCH_FALSE, SWITCH_FALSE): its agents and tiers are not imported.
     const q = this.queues.get(name);
     if (q) return q;
     const cfg = this.config(name);
     if (!cfg) return undefined;
     this.loadQueue(name, cfg);
     return this.queues.get(name);
+  }
+
+  /** load_queue(name, SWITCH_TRUE, SWITCH_TRUE), behind `queue load` and `queue reload`; false if not configured. */
+  private loadQueueAndImport(name: string): boolean {
+    const cfg = this.config(name);
+    if (!cfg) return false;
+    this.loadQueue(name, cfg);
+    for (const a of cfg.agents ?? []) this.importAgent(a);
+    for (const t of cfg.tiers ?? []) this.importTier(t);
+    return true;
+  }
+
+  /** load_agent: add the agent (or keep the one there), then set every attribute given; the type too if it existed. */
+  private importAgent(a: ConfigAgent): void {
+    const added = this.agentCmd('add', [a.name, a.type]);
+    if (added !== '+OK\n' && added !== '-ERR Agent already exist!\n') return;
+    const set = (key: string, value: string | number | undefined) => {
+      if (value !== undefined) this.agentCmd('set', [key, a.name, String(value)]);
+    };
+    set('contact', a.contact);
+    set('status', a.status);
+    set('wrap_up_time', a.wrapUpTime);
+    set('max_no_answer', a.maxNoAnswer);
+    set('reject_delay_time', a.rejectDelayTime);
+    set('busy_delay_time', a.busyDelayTime);
+    set('no_answer_delay_time', a.noAnswerDelayTime);
+    if (added !== '+OK\n') set('type', a.type);
+  }
+
+  /** load_tier: add the tier if there is none, otherwise set its level and position. */
+  private importTier(t: ConfigTier): void {
+    const [level, position] = [String(t.level ?? 1), String(t.position ?? 1)];
+    if (!this.tiers.some((x) => x.queue === t.queue && x.agent === t.agent)) {
+      this.tierCmd('add', [t.queue, t.agent, level, position]);
+      return;
+    }
+    this.tierCmd('set', ['level', t.queue, t.agent, level]);
+    this.tierCmd('set', ['position', t.queue, t.agent, position]);
   }
 
   private run(argv: string[]): string {
@@ -212,10 +279,7 @@ export class ModCallcenterEmulator {
     switch (action) {
       case 'load': {
         if (a.length < 1) return '-ERR Invalid!\n';
-        const cfg = this.config(a[0]!);
-        if (!cfg) return '-ERR Invalid Queue not found!\n';
-        this.loadQueue(a[0]!, cfg);
-        return '+OK\n';
+        return this.loadQueueAndImport(a[0]!) ? '+OK\n' : '-ERR Invalid Queue not found!\n';
       }
       case 'unload':
         if (a.length < 1) return '-ERR Invalid!\n';
@@ -224,10 +288,7 @@ export class ModCallcenterEmulator {
       case 'reload': {
         if (a.length < 1) return '-ERR Invalid!\n';
         this.queues.delete(a[0]!);
-        const cfg = this.config(a[0]!);
-        if (!cfg) return '-ERR Invalid Queue not found!\n';
-        this.loadQueue(a[0]!, cfg);
-        return '+OK\n';
+        return this.loadQueueAndImport(a[0]!) ? '+OK\n' : '-ERR Invalid Queue not found!\n';
       }
       case 'list': {
         if (a.length === 0) {

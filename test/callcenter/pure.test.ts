@@ -98,6 +98,42 @@ test('the emulator answers list commands byte for byte like the captured FreeSWI
   assert.is(emu.api('callcenter_config queue list'), apiBody('api-callcenter_config-queue-list.raw'));
 });
 
+test('queue load imports the agents and tiers of the CC-Queue answer, as in the captured session', () => {
+  // conn-api-session.raw sent `queue load` and `agent set status` only, and the lists then held both agents and tiers.
+  const settings = { strategy: 'longest-idle-agent', mohSound: 'local_stream://moh', timeBaseScore: 'system',
+    tierRulesApply: false, discardAbandonedAfter: 60, abandonedResumeAllowed: false, maxWaitTime: 0,
+    maxWaitTimeWithNoAgent: 0 };
+  const agent = (n: string) => ({ name: `${n}@acme.pbx.test`, type: 'callback',
+    contact: `[leg_timeout=15]user/${n}@acme.pbx.test`, status: 'Logged Out', maxNoAnswer: 3, wrapUpTime: 2,
+    rejectDelayTime: 5, busyDelayTime: 5, noAnswerDelayTime: 0 });
+  const answer = { ...settings, agents: [agent('1001'), agent('1002')], tiers: [
+    { queue: 'support@acme.pbx.test', agent: '1001@acme.pbx.test', level: 1, position: 1 },
+    { queue: 'support@acme.pbx.test', agent: '1002@acme.pbx.test', level: 1, position: 2 }] };
+  const emu = new ModCallcenterEmulator((q) => (q === 'support@acme.pbx.test' ? answer : undefined));
+  assert.is(emu.api('callcenter_config queue load support@acme.pbx.test'), '+OK\n');
+  assert.is(emu.api('callcenter_config agent set status 1001@acme.pbx.test Available'), '+OK\n');
+  assert.is(emu.api('callcenter_config agent list'), apiBody('api-callcenter_config-agent-list.raw'));
+  assert.is(emu.api('callcenter_config tier list'), apiBody('api-callcenter_config-tier-list.raw'));
+  assert.is(emu.api('callcenter_config queue list'), apiBody('api-callcenter_config-queue-list.raw'));
+  // Adding them again is refused with mod_callcenter's texts; nothing changes.
+  assert.is(emu.api('callcenter_config agent add 1002@acme.pbx.test callback'), '-ERR Agent already exist!\n');
+  assert.is(emu.api('callcenter_config tier add support@acme.pbx.test 1002@acme.pbx.test 1 2'),
+    '-ERR Tier already exist!\n');
+  assert.is(emu.api('callcenter_config agent list'), apiBody('api-callcenter_config-agent-list.raw'));
+  // A reload imports again: the answer's values win over what was set since.
+  emu.api('callcenter_config tier set level support@acme.pbx.test 1002@acme.pbx.test 4');
+  assert.is(emu.api('callcenter_config queue reload support@acme.pbx.test'), '+OK\n');
+  assert.is(emu.agents.find((a) => a.name === '1001@acme.pbx.test')!.status, 'Logged Out');
+  assert.is(emu.api('callcenter_config tier list'), apiBody('api-callcenter_config-tier-list.raw'));
+
+  // A queue loaded on first use (get_queue, here by `tier add`) imports nothing.
+  const lazy = new ModCallcenterEmulator((q) => (q === 'support@acme.pbx.test' ? answer : undefined));
+  lazy.api('callcenter_config agent add 1001@acme.pbx.test callback');
+  assert.is(lazy.api('callcenter_config tier add support@acme.pbx.test 1001@acme.pbx.test 1 1'), '+OK\n');
+  assert.equal(lazy.agents.map((a) => a.name), ['1001@acme.pbx.test']);
+  assert.equal(lazy.tiers.map((t) => t.agent), ['1001@acme.pbx.test']);
+});
+
 const queue = (fsName: string) => ({ fsName, strategy: 'longest-idle-agent', mohSound: 'local_stream://moh', timeBaseScore: 'system',
   tierRulesApply: false, discardAbandonedAfter: 60, abandonedResumeAllowed: false, maxWaitTime: 0, maxWaitTimeWithNoAgent: 0 });
 const agent = (tenantId: typeof ACME, slug: string, ext: string, domain: string) => ({

@@ -16,7 +16,7 @@ import { createRegistry, TenantLabels, type MetricsRegistry } from '../../daemon
 import { rejects } from '../helpers/assert.js';
 import { EslTestServer, streamEvents, type FsEvent } from '../helpers/esl-server.js';
 import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
-import { ModCallcenterEmulator, type QueueConfig } from './mod-callcenter-emulator.js';
+import { ccQueueAnswer, ModCallcenterEmulator, type QueueConfig } from './mod-callcenter-emulator.js';
 
 interface Ctx {
   db: TestDatabase;
@@ -73,11 +73,13 @@ test.before(async (ctx) => {
   ctx.logs = [];
   const log = pino({ level: 'info' }, { write: (line: string) => { ctx.logs.push(JSON.parse(line) as Record<string, unknown>); } });
 
-  // What xml_curl's callcenter.conf answers for one CC-Queue: the queue's row from the database.
+  // What xml_curl's callcenter.conf answers for one CC-Queue: the queue, its agents and tiers from the database.
   const config = new Map<string, QueueConfig>();
   const refreshConfig = async () => {
     for (const k of [...config.keys()]) if (!k.endsWith('@oldco.pbx.test')) config.delete(k);
-    for (const t of await loadAllCallcenters(ctx.pool)) for (const q of t.queues) config.set(q.fsName, q);
+    for (const t of await loadAllCallcenters(ctx.pool)) {
+      for (const q of t.queues) config.set(q.fsName, ccQueueAnswer(t, q));
+    }
   };
   ctx.unknownQueues = new Set();
   ctx.emu = new ModCallcenterEmulator((q) => (ctx.unknownQueues.has(q) ? undefined : config.get(q)));
@@ -345,10 +347,14 @@ test('after an ESL reconnect the node is reconciled again (and metrics resynced 
 
 test('a new primary SIP domain renames the tenant in FreeSWITCH; a suspended tenant holds nothing', async (ctx) => {
   const { emu, pool, globex, server } = ctx;
-  const renamedQueue = expectCommand(server, /^api callcenter_config tier add support@globex2\.pbx\.test 1005@globex2\.pbx\.test 1 1$/);
+  const errorsBefore = await value(ctx.registry, 'fs_tenantd_callcenter_sync_errors_total');
+  // `queue load` brings the queue's agents and tiers along (from callcenter.conf): no `tier add` is needed.
+  const renamedQueue = expectCommand(server, /^api callcenter_config queue load support@globex2\.pbx\.test$/);
   await withTenant(pool, globex, (c) => c.query("UPDATE sip_domains SET domain = 'globex2.pbx.test' WHERE is_primary"));
   await renamedQueue;
   await ctx.sync.idle();
+  assert.ok(emu.tiers.some((t) => t.queue === 'support@globex2.pbx.test' && t.agent === '1005@globex2.pbx.test'));
+  assert.is(await value(ctx.registry, 'fs_tenantd_callcenter_sync_errors_total'), errorsBefore);
   assert.not.ok(emu.agents.some((a) => a.name.endsWith('@globex.pbx.test')) || emu.queues.has('support@globex.pbx.test')
     || emu.tiers.some((t) => t.queue.endsWith('@globex.pbx.test')), 'old names are gone');
   assert.ok(emu.agents.find((a) => a.name === '1005@globex2.pbx.test')!.contact.endsWith('user/1005@globex2.pbx.test'));
