@@ -7,7 +7,10 @@ import type { Extension, TenantSnapshot } from '../daemon/tenants/snapshot.js';
 import { NOT_FOUND, params, section, serialize, text, trusted } from './xml.js';
 
 export type DirectoryDecision =
-  | { kind: 'user'; tenant: TenantSnapshot; extension: Extension; domain: string; withHash: boolean }
+  /** cacheable: FreeSWITCH may keep the answer (the request was verbatim, see fetch-request.ts). */
+  | {
+    kind: 'user'; tenant: TenantSnapshot; extension: Extension; domain: string; withHash: boolean; cacheable: boolean;
+  }
   | { kind: 'not_found'; reason: string };
 
 type UserRequest = Extract<DirectoryRequest, { kind: 'sip_auth' | 'user_call' | 'message-count' }>;
@@ -19,11 +22,15 @@ export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): Dir
   const extension = tenant.extensions.get(req.user);
   if (!extension) return { kind: 'not_found', reason: 'unknown user' };
   if (!extension.enabled) return { kind: 'not_found', reason: 'extension disabled' };
-  // The stored hash is MD5(user:realm:password) for a1Realm only: for any other
-  // realm the digest cannot match, so don't hand it out.
-  const withHash = req.domain === extension.a1Realm;
+  // The stored hash is MD5(user:realm:password) for a1Realm spelled as stored:
+  // for any other realm, or another spelling of it, the digest cannot match, so
+  // don't hand it out.
+  const withHash = req.verbatim && req.domain === extension.a1Realm;
   if (req.kind === 'sip_auth') {
-    if (!withHash) return { kind: 'not_found', reason: 'realm is not the extension\'s a1 realm' };
+    if (!withHash) {
+      const reason = req.verbatim ? 'realm is not the extension\'s a1 realm' : 'realm not spelled as stored';
+      return { kind: 'not_found', reason };
+    }
     // sofia files a REGISTER under the To host and authenticates with the realm:
     // both must be this tenant's domain, or one tenant's credentials could
     // register a contact in another tenant's domain.
@@ -34,7 +41,9 @@ export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): Dir
       return { kind: 'not_found', reason: 'From host differs from the realm' };
     }
   }
-  return { kind: 'user', tenant, extension, domain: req.domain, withHash };
+  // Another spelling of the domain would be cached under a key no flush clears:
+  // answered, but not cacheable.
+  return { kind: 'user', tenant, extension, domain: req.domain, withHash, cacheable: req.verbatim };
 }
 
 // Variables the daemon owns: an extension's own `variables` may not override them
@@ -54,7 +63,7 @@ function dialString(tenant: TenantSnapshot): string {
 }
 
 export interface UserRenderOptions {
-  /** `cacheable` attribute (ms); 0 leaves it out so FreeSWITCH does not cache. */
+  /** `cacheable` attribute (ms) for a cacheable decision; 0 leaves it out so FreeSWITCH does not cache. */
   cacheableMs: number;
 }
 
@@ -63,7 +72,7 @@ export function renderUser(d: Extract<DirectoryDecision, { kind: 'user' }>, opts
   const domain = section('directory').ele('domain', { name: d.domain });
   params(domain, 'params', [['dial-string', trusted(dialString(tenant))]]);
   const userAttrs: Record<string, string> = { id: ext.number };
-  if (opts.cacheableMs > 0) userAttrs.cacheable = String(opts.cacheableMs);
+  if (opts.cacheableMs > 0 && d.cacheable) userAttrs.cacheable = String(opts.cacheableMs);
   const user = domain.ele('users').ele('user', userAttrs);
   if (d.withHash) params(user, 'params', [['a1-hash', ext.a1Hash]]);
   const vars = user.ele('variables');

@@ -3,6 +3,7 @@
 // first, then every header of the event that triggered the fetch. Only the
 // fields a handler uses are read; each is validated here, so handlers never see
 // a raw string from the wire where a domain, number or uuid is expected.
+import { isExtensionNumber, isSipDomain } from './fs-names.js';
 
 /** Decoded form fields (a Map will do); a field sent more than once reads as an array. */
 export interface FormBody { get(name: string): string | string[] | undefined }
@@ -12,7 +13,6 @@ export class BadFetch extends Error {
   override name = 'BadFetch';
 }
 
-const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const NODE = /^[A-Za-z0-9._-]{1,255}$/;
 const MAX_VALUE = 4096;
@@ -21,7 +21,7 @@ const MAX_VALUE = 4096;
 export function sipDomain(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const d = value.toLowerCase();
-  return DOMAIN.test(d) ? d : undefined;
+  return isSipDomain(d) ? d : undefined;
 }
 
 /** Reads single-valued fields; a field sent twice with different values is ambiguous and refused. */
@@ -39,11 +39,21 @@ function reader(body: FormBody) {
 
 export type SipAuthMethod = 'REGISTER' | 'INVITE' | 'OTHER';
 
+/**
+ * A user look-up (switch_xml_locate_user). `domain` is canonical (lower case);
+ * `verbatim` says FreeSWITCH spelled it that way too. FreeSWITCH caches the
+ * answer under "id" + user + domain exactly as it asked, and the daemon's
+ * flush (`xml_flush_cache id <user> <domain>`) names the stored spelling, so
+ * only a verbatim request may be answered `cacheable`. The user needs no such
+ * flag: digits have no case, and anything but digits is refused.
+ */
+interface UserLookup { user: string; domain: string; verbatim: boolean }
+
 export type DirectoryRequest =
   /** sofia_reg_parse_auth: digest authentication of a REGISTER, INVITE, ... */
-  | { kind: 'sip_auth'; user: string; domain: string; method: SipAuthMethod; toHost?: string; fromHost?: string }
+  | UserLookup & { kind: 'sip_auth'; method: SipAuthMethod; toHost?: string; fromHost?: string }
   /** mod_dptools user_outgoing_channel (bridge user/N@domain), mod_voicemail message-count. */
-  | { kind: 'user_call' | 'message-count'; user: string; domain: string }
+  | UserLookup & { kind: 'user_call' | 'message-count' }
   /** sofia launch_sofia_worker_thread: <domain name="all" parse="true"/>. */
   | { kind: 'gateways' }
   /** switch_load_network_lists: <node domain="..."/> in acl.conf. */
@@ -87,13 +97,20 @@ function parseDirectory(get: (n: string) => string | undefined): DirectoryReques
   }
   // switch_xml_locate_user sends key=id (or number-alias, which no user of ours has).
   if ((get('key') ?? 'id') !== 'id') return { kind: 'unsupported', detail: `key ${JSON.stringify(get('key'))}` };
-  const domain = sipDomain(get('domain'));
+  const asked = get('domain');
+  const domain = sipDomain(asked);
   const user = get('user');
-  if (!domain || !user || !/^[0-9]{2,10}$/.test(user)) return { kind: 'unsupported', detail: 'user or domain is not one we could hold' };
-  if (action !== 'sip_auth') return { kind: action, user, domain };
+  if (!domain || !user || !isExtensionNumber(user)) {
+    return { kind: 'unsupported', detail: 'user or domain is not one we could hold' };
+  }
+  const verbatim = asked === domain;
+  if (action !== 'sip_auth') return { kind: action, user, domain, verbatim };
   const m = get('sip_auth_method');
   const method: SipAuthMethod = m === 'REGISTER' || m === 'INVITE' ? m : 'OTHER';
-  return { kind: 'sip_auth', user, domain, method, toHost: get('sip_to_host')?.toLowerCase(), fromHost: get('sip_from_host')?.toLowerCase() };
+  return {
+    kind: 'sip_auth', user, domain, verbatim, method,
+    toHost: get('sip_to_host')?.toLowerCase(), fromHost: get('sip_from_host')?.toLowerCase(),
+  };
 }
 
 function parseDialplan(get: (n: string) => string | undefined): DialplanRequest {

@@ -9,16 +9,19 @@
 // Names are derived, never typed by a user: queue names are slugs and extension
 // numbers digits (both enforced by CHECK constraints), so a name never holds a
 // space, quote, comma or second "@", and the domain part alone identifies the
-// tenant. The contact puts `{...}` first because switch_ivr_originate only
-// parses `{}` at the very start of a dial string and `[]` right before the
-// endpoint; the tenant variables make the agent leg carry its tenant from
-// CHANNEL_CREATE on (the directory's user variables arrive only after answer).
+// tenant: `<local>@<domain>` splits at its only "@", so distinct (queue, domain)
+// or (extension, domain) pairs never share a name (test/xml-handlers/fs-names.test.ts).
+// The contact puts `{...}` first because switch_ivr_originate only parses `{}`
+// at the very start of a dial string and `[]` right before the endpoint; the
+// tenant variables make the agent leg carry its tenant from CHANNEL_CREATE on
+// (the directory's user variables arrive only after answer).
 import { CHANNEL_VARS } from '../calls/channel-vars.js';
 import type { TenantId } from '../db/tenant-context.js';
+import { EXTENSION_NUMBER_PATTERN, SIP_DOMAIN_PATTERN, SLUG_PATTERN } from '../../xml-handlers/fs-names.js';
 
-const QUEUE_LOCAL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const AGENT_LOCAL = /^[0-9]{2,10}$/;
-const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const QUEUE_LOCAL = new RegExp(SLUG_PATTERN);
+const AGENT_LOCAL = new RegExp(EXTENSION_NUMBER_PATTERN);
+const DOMAIN = new RegExp(SIP_DOMAIN_PATTERN);
 const SLUG = QUEUE_LOCAL;
 
 export class NamingError extends Error {

@@ -21,9 +21,12 @@ const LOCK_KEY = 0x66737464; // 'fstd'
 /**
  * Applies pending migrations, each in its own transaction, as the schema owner.
  * Re-running is a no-op; an applied file whose content changed is an error,
- * because the database no longer matches the source.
+ * because the database no longer matches the source. `dir` is for tests that
+ * start from an older schema (a copy of the first few files of sql/).
  */
-export async function migrate(ownerUrl: string, log: (msg: string) => void = () => undefined): Promise<string[]> {
+export async function migrate(
+  ownerUrl: string, log: (msg: string) => void = () => undefined, dir = sqlDir,
+): Promise<string[]> {
   const client = new pg.Client({ connectionString: ownerUrl });
   await client.connect();
   try {
@@ -36,7 +39,7 @@ export async function migrate(ownerUrl: string, log: (msg: string) => void = () 
     const applied = new Map((await client.query<{ version: string; checksum: string; file: string }>(
       'SELECT version, checksum, file FROM schema_migrations')).rows.map((r) => [r.version, r]));
     const done: string[] = [];
-    for (const m of await loadMigrations()) {
+    for (const m of await loadMigrations(dir)) {
       const prior = applied.get(m.version);
       if (prior) {
         if (prior.checksum !== m.checksum) {

@@ -3,6 +3,8 @@
 // attribute) under key+user+domain (switch_xml.c switch_xml_clear_user_cache);
 // sofia looks users up with key "id", so `xml_flush_cache id <ext> <domain>`
 // drops exactly one user, and `xml_flush_cache` with no argument drops all.
+// "Exactly one" holds because that key is unambiguous (xml-handlers/fs-names.ts)
+// and only requests spelled as stored are answered `cacheable` (directory.ts).
 // Trunk CIDRs live in acl.conf, which only `reloadacl` re-reads.
 // mod_callcenter's queues, agents and tiers are pushed by the call-center sync
 // (daemon/callcenter), not here.
@@ -12,14 +14,13 @@ import client from 'prom-client';
 import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
 import { withTenant, type TenantId } from '../db/tenant-context.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
+import { FS_USER_ID_KEY, isExtensionNumber, isSipDomain } from '../../xml-handlers/fs-names.js';
 import type { EslClient } from './client.js';
-
-const EXTENSION = /^[0-9]{2,10}$/;
-const DOMAIN = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
 
 export const FLUSH_ALL = 'xml_flush_cache';
 export const RELOAD_ACL = 'reloadacl';
-export const flushUser = (extension: string, domain: string): string => `xml_flush_cache id ${extension} ${domain}`;
+export const flushUser = (extension: string, domain: string): string =>
+  `xml_flush_cache ${FS_USER_ID_KEY} ${extension} ${domain}`;
 
 export interface CacheFlusherOptions {
   feed: ChangeFeed;
@@ -85,13 +86,14 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
 
   const domainsOf = async (tenantId: TenantId): Promise<string[]> => {
     const { rows } = await withTenant(opts.pool, tenantId, (db) => db.query<{ domain: string }>('SELECT domain FROM sip_domains'), { readOnly: true });
-    return rows.map((r) => r.domain).filter((d) => DOMAIN.test(d));
+    return rows.map((r) => r.domain).filter(isSipDomain);
   };
 
   const onChange = async (e: ChangeEvent) => {
     switch (e.table) {
       case 'extensions': {
-        const numbers = [e.keys.number?.old, e.keys.number?.new].filter((n): n is string => typeof n === 'string' && EXTENSION.test(n));
+        const numbers = [e.keys.number?.old, e.keys.number?.new]
+          .filter((n): n is string => typeof n === 'string' && isExtensionNumber(n));
         const domains = await domainsOf(e.tenantId);
         // No domain left (tenant being deleted): flush everything rather than guess.
         if (!domains.length) { schedule('*', [FLUSH_ALL]); return; }

@@ -39,7 +39,9 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
         deps.log.debug({ domain: req.domain, user: req.user, action: req.kind, reason: d.reason }, 'xml_curl directory: not found');
         return notFound;
       }
-      const xml = deps.rendered.get(d.tenant, `user|${d.domain}|${d.extension.number}`, () => renderUser(d, { cacheableMs: deps.cacheableMs }));
+      // The hash and the cacheable attribute depend on the request's spelling of the domain, not only on the user.
+      const key = `user|${d.domain}|${d.extension.number}|${d.withHash ? 'h' : '-'}${d.cacheable ? 'c' : '-'}`;
+      const xml = deps.rendered.get(d.tenant, key, () => renderUser(d, { cacheableMs: deps.cacheableMs }));
       return found(xml, trace);
     }
     case 'gateways': {

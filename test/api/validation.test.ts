@@ -151,4 +151,16 @@ test('rules beyond the schema: time zone, CIDR host bits, regex, ceilings are ch
   assert.is(empty.status, 400);
 });
 
+test('a SIP domain must be lower case and start with a letter: 400 naming sipDomain, never rewritten', async () => {
+  // A digit first would let "id" + extension + domain, FreeSWITCH's user cache key, mean two users (fs-names.ts).
+  for (const sipDomain of ['0acme.pbx.test', '1.2.3.4', 'ACME.pbx.test']) {
+    const body = { slug: 'digit-first', name: 'D', sipDomain };
+    const res = await h.call('POST', '/api/tenants', { token: op, body });
+    assert.is(res.status, 400, `${sipDomain}: ${res.text}`);
+    assert.match(res.body.message, /sipDomain/);
+  }
+  const list = await h.call('GET', '/api/tenants', { token: op });
+  assert.not.ok(list.body.items.some((t: { slug: string }) => t.slug === 'digit-first'));
+});
+
 test.run();

@@ -70,6 +70,26 @@ test('directory: message-count (mod_voicemail) gets the user of the asked domain
   assert.is(findAll(user, 'variable').find((v) => v.attrs.name === 'fs_tenant_id')?.attrs.value, ids.globex);
 });
 
+test('directory: only the stored spelling of a domain is answered cacheable (FreeSWITCH keys by spelling)', async () => {
+  const f = fx('029');
+  const userCall = async (domain: string) => find(sectionOf((await post(ep.target, f, withFields(f, {
+    key_value: domain, domain, user: '1001' }))).body), 'user');
+  // Alternating, so the daemon's own cache of rendered users cannot hand one answer to the other spelling.
+  for (const domain of ['ACME.pbx.test', 'acme.pbx.test', 'Acme.Pbx.Test', 'acme.pbx.test']) {
+    const user = (await userCall(domain))!;
+    assert.is(user.attrs.id, '1001', domain);
+    assert.is(findAll(user, 'variable').find((v) => v.attrs.name === 'fs_tenant_id')?.attrs.value, ids.acme, domain);
+    assert.is(user.attrs.cacheable, domain === 'acme.pbx.test' ? '60000' : undefined, domain);
+    assert.is(find(user, 'param', { name: 'a1-hash' }) !== undefined, domain === 'acme.pbx.test', domain);
+  }
+  // A digest for another spelling of the realm cannot match the stored hash: not found, nothing to cache.
+  assert.ok(isNotFound((await sipAuth('ACME.pbx.test', '1000')).body));
+  assert.ok(find(sectionOf((await sipAuth('acme.pbx.test', '1000')).body), 'user')?.attrs.cacheable);
+  // A domain starting with a digit is no SIP domain of ours: "100"@"0acme.pbx.test" would key as 1000@acme.pbx.test.
+  const digitFirst = withFields(f, { key_value: '0acme.pbx.test', domain: '0acme.pbx.test', user: '100' });
+  assert.ok(isNotFound((await post(ep.target, f, digitFirst)).body));
+});
+
 test('directory: a REGISTER authenticated in one tenant for an AOR in the other is refused', async () => {
   // globex credentials (realm globex) trying to register 1000@acme.pbx.test
   assert.ok(isNotFound((await sipAuth('globex.pbx.test', '1000', { sip_to_host: 'acme.pbx.test' })).body));

@@ -20,11 +20,12 @@ test('every fixture parses; sections as captured', () => {
 
 test('directory requests', () => {
   assert.equal(parsed('025'), { section: 'directory', node: 'vm', directory: {
-    kind: 'sip_auth', user: '1001', domain: 'acme.pbx.test', method: 'REGISTER', toHost: 'acme.pbx.test', fromHost: 'acme.pbx.test' } });
+    kind: 'sip_auth', user: '1001', domain: 'acme.pbx.test', verbatim: true, method: 'REGISTER', toHost: 'acme.pbx.test', fromHost: 'acme.pbx.test' } });
   assert.equal(parsed('027').section === 'directory' && parsed('027'), { section: 'directory', node: 'vm', directory: {
-    kind: 'sip_auth', user: '1000', domain: 'acme.pbx.test', method: 'INVITE', toHost: 'acme.pbx.test', fromHost: 'acme.pbx.test' } });
-  assert.equal(parsed('029'), { section: 'directory', node: 'vm', directory: { kind: 'user_call', user: '1001', domain: 'acme.pbx.test' } });
-  assert.equal(parsed('038'), { section: 'directory', node: 'vm', directory: { kind: 'user_call', user: '1001', domain: 'acme.pbx.test' } });
+    kind: 'sip_auth', user: '1000', domain: 'acme.pbx.test', verbatim: true, method: 'INVITE', toHost: 'acme.pbx.test', fromHost: 'acme.pbx.test' } });
+  assert.equal(parsed('029'), { section: 'directory', node: 'vm', directory: { kind: 'user_call', user: '1001', domain: 'acme.pbx.test', verbatim: true } });
+  assert.equal(parsed('038'), { section: 'directory', node: 'vm', directory: {
+    kind: 'user_call', user: '1001', domain: 'acme.pbx.test', verbatim: true } });
   assert.equal(parsed('006'), { section: 'directory', node: 'vm', directory: { kind: 'gateways' } });
   assert.equal(parsed('017'), { section: 'directory', node: 'vm', directory: { kind: 'network-list', domain: 'acme.pbx.test' } });
 });
@@ -65,6 +66,24 @@ test('refusals: missing envelope fields, ambiguous repeats, over-long values', (
 test('domains: canonical lower case, anything else is not a domain', () => {
   assert.is(sipDomain('ACME.pbx.test'), 'acme.pbx.test');
   for (const d of ['', '../etc', 'a..b', 'acme.pbx.test"', 'acme.pbx.test\u0000', '-a.b', 'a b', `${'a'.repeat(64)}.b`]) assert.is(sipDomain(d), undefined, d);
+  // A digit first would make FreeSWITCH's user cache key ambiguous (xml-handlers/fs-names.ts).
+  for (const d of ['0acme.test', '1.2.3.4', '9']) assert.is(sipDomain(d), undefined, d);
+});
+
+test('user look-ups say whether the domain came spelled as stored (only then may FreeSWITCH cache the answer)', () => {
+  const lookup = (domain: string, extra: Record<string, string> = {}) => {
+    const fields = { hostname: 'vm', section: 'directory', action: 'user_call', key: 'id', user: '1001', domain, ...extra };
+    const r = parseFetch(form(fields));
+    return r.section === 'directory' ? r.directory : undefined;
+  };
+  assert.equal(lookup('acme.pbx.test'), { kind: 'user_call', user: '1001', domain: 'acme.pbx.test', verbatim: true });
+  assert.equal(lookup('ACME.pbx.test'), { kind: 'user_call', user: '1001', domain: 'acme.pbx.test', verbatim: false });
+  assert.equal(lookup('acme.pbx.test', { action: 'sip_auth', sip_auth_method: 'REGISTER' }), {
+    kind: 'sip_auth', user: '1001', domain: 'acme.pbx.test', verbatim: true, method: 'REGISTER',
+    toHost: undefined, fromHost: undefined });
+  assert.is(lookup('0acme.pbx.test')?.kind, 'unsupported');
+  assert.is(lookup('acme.pbx.test', { user: '10a' })?.kind, 'unsupported');
+  assert.is(lookup('acme.pbx.test', { key: 'number-alias' })?.kind, 'unsupported');
 });
 
 test('form decoding is strict', () => {

@@ -65,7 +65,7 @@ test('text(): control characters, $ and lone surrogates removed; length bounded'
 
 test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and INVITE From host must be the domain', () => {
   const t = tenant();
-  const auth = (over: object) => decideUser({ kind: 'sip_auth', user: '1000', domain: 't1.example', method: 'REGISTER', ...over } as never, t);
+  const auth = (over: object) => decideUser({ kind: 'sip_auth', user: '1000', domain: 't1.example', verbatim: true, method: 'REGISTER', ...over } as never, t);
   assert.is(auth({}).kind, 'user');
   assert.is(auth({ domain: 'alt.t1.example' }).kind, 'not_found');
   assert.is(auth({ toHost: 'other.example' }).kind, 'not_found');
@@ -73,10 +73,22 @@ test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and I
   assert.is(auth({ method: 'INVITE', fromHost: 'other.example' }).kind, 'not_found');
   assert.is(auth({ user: '1001' }).kind, 'not_found', 'disabled');
   assert.is(auth({ user: '1002' }).kind, 'not_found', 'unknown');
-  assert.is(decideUser({ kind: 'sip_auth', user: '1000', domain: 't1.example', method: 'REGISTER' }, tenant({ status: 'suspended' })).kind, 'not_found');
-  assert.is(decideUser({ kind: 'sip_auth', user: '1000', domain: 't1.example', method: 'REGISTER' }, null).kind, 'not_found');
+  const req = { kind: 'sip_auth', user: '1000', domain: 't1.example', verbatim: true, method: 'REGISTER' } as const;
+  assert.is(decideUser(req, tenant({ status: 'suspended' })).kind, 'not_found');
+  assert.is(decideUser(req, null).kind, 'not_found');
+  // Another spelling of the realm: the hash cannot verify a digest made with it, and FreeSWITCH would cache the
+  // answer under a key `xml_flush_cache id 1000 t1.example` does not clear.
+  assert.is(auth({ verbatim: false }).kind, 'not_found');
+  const odd = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: false }, t);
+  assert.ok(odd.kind === 'user' && !odd.withHash && !odd.cacheable);
+  const cacheableOf = (d: typeof odd) => d.kind === 'user'
+    ? findAll(sectionOf(renderUser(d, { cacheableMs: 60_000 })), 'user')[0]!.attrs.cacheable : 'not a user';
+  assert.is(cacheableOf(odd), undefined);
+  const same = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: true }, t);
+  assert.ok(same.kind === 'user' && same.withHash && same.cacheable);
+  assert.is(cacheableOf(same), '60000');
   // user_call in another domain of the tenant: the user, but no hash
-  const uc = decideUser({ kind: 'user_call', user: '1000', domain: 'alt.t1.example' }, t);
+  const uc = decideUser({ kind: 'user_call', user: '1000', domain: 'alt.t1.example', verbatim: true }, t);
   assert.ok(uc.kind === 'user' && !uc.withHash);
   if (uc.kind === 'user') {
     const xml = renderUser(uc, { cacheableMs: 0 });

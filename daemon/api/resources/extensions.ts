@@ -4,7 +4,7 @@
 import { a1Hash } from '../../db/demo-seed.js';
 import { badRequest } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
-import { bool, callerIdNumber, digits, nullable, safeText, type JsonSchema } from '../schema-types.js';
+import { bool, callerIdNumber, extensionNumber, nullable, safeText, type JsonSchema } from '../schema-types.js';
 
 /**
  * Channel variables a tenant admin may put on an extension. An allowlist, not a
@@ -30,7 +30,7 @@ export const extensions: ResourceDef = {
   table: 'extensions',
   noun: 'extension',
   fields: {
-    number: { column: 'number', schema: digits(2, 10), required: true },
+    number: { column: 'number', schema: extensionNumber, required: true },
     callerIdName: { column: 'caller_id_name', schema: nullable(safeText(80)) },
     callerIdNumber: { column: 'caller_id_number', schema: nullable(callerIdNumber) },
     enabled: { column: 'enabled', schema: bool },
