@@ -7,6 +7,7 @@ import { createChangeFeed } from './db/change-feed.js';
 import { createCacheFlusher } from './esl/cache-flush.js';
 import { createEslNodes } from './esl/esl-nodes.js';
 import { createGatewaySync } from './esl/gateway-sync.js';
+import { createRegistrationGuard } from './esl/registration-guard.js';
 import { wireCallControl } from './calls/call-control.js';
 import { CallLedger } from './calls/call-ledger.js';
 import { CdrWriter } from './calls/cdr-writer.js';
@@ -78,6 +79,9 @@ async function main(): Promise<void> {
   lifecycle.onShutdown('cache flusher', () => cacheFlusher.stop());
   const gatewaySync = createGatewaySync({ feed: changes, clients: esl, tenants: () => tenants.all(), log, registry });
   lifecycle.onShutdown('gateway sync', () => gatewaySync.stop());
+  const registrationGuard = createRegistrationGuard({ clients: esl, log, registry,
+    isServedDomain: async (host) => (await tenants.byDomain(host)) !== null });
+  lifecycle.onShutdown('registration guard', () => registrationGuard.stop());
   const callcenter = new CallcenterSync({ pool: db.pool, log, registry, tenantLabels, nodes: esl.map(eslCallcenterNode), changes });
   lifecycle.onShutdown('callcenter', () => callcenter.stop());
   callcenter.start();

@@ -172,7 +172,9 @@ async function startStack(): Promise<Stack> {
   let key: KeyObject | undefined;
   const token = async (role: Role, tenant?: string, sub?: string) => {
     key ??= privateKeyFromPem(await fs.readFile(path.join(daemonEnv.FS_TENANTD_STATE_DIR, 'jwt', 'private.pem'), 'utf8'));
-    return mintToken(key, { sub: sub ?? `sipp-${role}`, role, tenantSlug: tenant, ttlSeconds: 600, alg: 'ES256' });
+    // Demo tenants: the SIP domain claim is <slug>.pbx.test (daemon/db/demo-seed.ts).
+    return mintToken(key, { sub: sub ?? `sipp-${role}`, role, tenantSlug: tenant, sipDomain: tenant && `${tenant}.pbx.test`,
+      ttlSeconds: 600, alg: 'ES256' });
   };
 
   let runCount = 0;

@@ -91,7 +91,7 @@ t.it('a trunk added, changed, disabled and deleted through the API is started, r
   const carrierAt = (ip: string) => s.sipp('answer.xml', ['-p', '5090', '-m', '10'], { ip });
   const dial = async () => (await s.call({ from: '1000', to: '91234', domain: ACME, password: 'acme-1000-demo', holdMs: 300 }).done);
   try {
-    await s.until(async () => /external::acme_backup\s+gateway\s+sip:acme_backup@127\.0\.0\.4:5090/.test(await gateways(s)),
+    await s.until(async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.4:5090/.test(await gateways(s)),
       'sofia to hold acme_backup');
     assert.match(await gateways(s), /external::acme_carrier\s+gateway/, 'the other gateways stay');
     const first = carrierAt('127.0.0.4');
@@ -101,7 +101,7 @@ t.it('a trunk added, changed, disabled and deleted through the API is started, r
     assert.match((await first.done).messages, /INVITE sip:91234@127\.0\.0\.4/);
 
     assert.is((await s.api('PATCH', `/trunks/${trunk.body.id}`, tok, { proxy: '127.0.0.5:5090' })).status, 200);
-    await s.until(async () => /external::acme_backup\s+gateway\s+sip:acme_backup@127\.0\.0\.5:5090/.test(await gateways(s)),
+    await s.until(async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.5:5090/.test(await gateways(s)),
       'sofia to restart acme_backup with its new proxy');
     const second = carrierAt('127.0.0.5');
     const r2 = await dial();

@@ -43,8 +43,8 @@ test('dialplan requests carry context, destination, A-leg uuid, tenant variable 
 });
 
 test('configuration requests', () => {
-  assert.equal(parsed('003'), { section: 'configuration', node: 'vm', configuration: { file: 'sofia.conf', profile: undefined } });
-  assert.equal(parsed('004'), { section: 'configuration', node: 'vm', configuration: { file: 'sofia.conf', profile: 'internal' } });
+  assert.equal(parsed('003'), { section: 'configuration', node: 'vm', configuration: { file: 'sofia.conf', profile: undefined, gateway: undefined } });
+  assert.equal(parsed('004'), { section: 'configuration', node: 'vm', configuration: { file: 'sofia.conf', profile: 'internal', gateway: undefined } });
   assert.equal(parsed('008'), { section: 'configuration', node: 'vm', configuration: { file: 'callcenter.conf', queue: undefined } });
   assert.equal(parsed('035'), { section: 'configuration', node: 'vm', configuration: { file: 'callcenter.conf', queue: 'support@acme.pbx.test' } });
   assert.equal(parsed('016'), { section: 'configuration', node: 'vm', configuration: { file: 'acl.conf' } });

@@ -162,6 +162,17 @@ test('sofia.conf: register only with credentials; unknown profile is not ours', 
   assert.is(renderSofia({ internal: { ip: '10.0.0.1', port: 5060 }, external: { ip: '10.0.0.1', port: 5080 } }, [], 'lan'), undefined);
 });
 
+test('sofia.conf for `startgw <name>` (gateway=<name>) holds that gateway only', () => {
+  const profiles = { internal: { ip: '10.0.0.1', port: 5060 }, external: { ip: '10.0.0.1', port: 5080 } };
+  const two = tenant();
+  two.trunks = [...two.trunks, { ...two.trunks[0]!, name: 'spare', enabled: true }];
+  const names = (gateway?: string) =>
+    findAll(sectionOf(renderSofia(profiles, [two], 'external', gateway)!), 'gateway').map((g) => g.attrs.name);
+  assert.equal(names(), ['t1_main', 't1_spare']);
+  assert.equal(names('t1_spare'), ['t1_spare']);
+  assert.equal(names('t9_other'), []);
+});
+
 test('callcenter, directory helpers: well-formed and preprocessor-safe', () => {
   assertSafeDocument(renderCallcenterSettings());
   assertSafeDocument(renderCallcenterQueue(tenant(), 't1.example', 'sales')!);

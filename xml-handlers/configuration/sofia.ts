@@ -66,6 +66,10 @@ export function renderSofia(
       // The auth user must be the REGISTER's To user (sofia PFLAG_CHECKUSER).
       ['inbound-reg-force-matching-username', 'true'],
       ['challenge-realm', 'auto_from'],
+      // Several devices per extension (desk phone and softphone), kept apart by contact. Without it sofia replaces
+      // an extension's registration with any newer one, so a REGISTER that the registration guard later removes
+      // (daemon/esl/registration-guard.ts) would still have knocked the real phone out.
+      ['multiple-registrations', 'contact'],
     ]);
   }
   if (profile === undefined || profile === 'external') {
