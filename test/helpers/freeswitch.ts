@@ -4,6 +4,7 @@
 // test/run.ts), so its start-up is paid once. Everything waits on state
 // (ESL answers, registrations, channel counts, log lines), never on sleeps.
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -49,6 +50,8 @@ export interface Stack {
   /** Raw 8 kHz mu-law silence for SIPp's rtp_stream (a call that carries RTP hangs up promptly). */
   rtpFile: string;
   sipp(scenario: string, args: string[], opts?: { ip?: string; target?: 'internal' | 'external'; calls?: number }): SippRun;
+  /** A SIPp answering calls at ip:port (answer.xml), resolved once its socket is bound. */
+  answerAt(ip: string, port: number, calls?: number): Promise<SippRun>;
   /** Places calls with call.xml; the answers are in the result's `messages` (see inviteAnswers). */
   call(c: CallSpec): SippRun;
   api(method: string, url: string, token: string, body?: unknown, asTenant?: string): Promise<{ status: number; body: any }>;
@@ -99,6 +102,15 @@ export function inviteAnswers(messages: string): number[] {
   return messages.split(/^-{10,}.*$/m).filter((b) => /message received/.test(b) && /^CSeq:\s*\d+\s+INVITE/mi.test(b))
     .map((b) => /^SIP\/2\.0 (\d{3})/m.exec(b)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]))
     .filter((c) => c >= 200);
+}
+
+/** True while something holds UDP ip:port (a SIPp that answers calls has bound its socket). */
+export async function udpInUse(ip: string, port: number): Promise<boolean> {
+  const socket = dgram.createSocket('udp4');
+  return new Promise((resolve) => {
+    socket.once('error', (err: NodeJS.ErrnoException) => { socket.close(); resolve(err.code === 'EADDRINUSE'); });
+    socket.bind(port, ip, () => socket.close(() => resolve(false)));
+  });
 }
 
 let shared: Promise<Stack> | undefined;
@@ -211,6 +223,7 @@ async function startStack(): Promise<Stack> {
     const reg = await sipp('register.xml', ['-p', String(port), '-s', user, '-key', 'domain', domain, '-au', user, '-ap', password]).done;
     if (reg.code !== 0) throw new Error(`REGISTER ${user}@${domain} failed: ${reg.output}`);
     const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(await freePort()), '-m', '100']);
+    await until(() => udpInUse('127.0.0.1', port), `the phone ${user}@${domain} to listen`);
     return {
       port,
       invites: async () => receivedStartLines(await fs.readFile(uas.msgFile, 'utf8').catch(() => '')).filter((l) => l.startsWith('INVITE')).length,
@@ -222,12 +235,18 @@ async function startStack(): Promise<Stack> {
     };
   };
 
+  const answerAt = async (ip: string, port: number, calls = 100) => {
+    const run = sipp('answer.xml', ['-p', String(port), '-m', String(calls)], { ip });
+    await until(() => udpInUse(ip, port), `SIPp answering at ${ip}:${port}`);
+    return run;
+  };
+
   const call = (c: CallSpec) => sipp('call.xml', callArgs(c), { ip: c.ip, target: c.target, calls: c.calls });
 
   const quiet = () => until(async () => /^0 total\./m.test(await esl.api('show channels count')), 'FreeSWITCH to hold no channel');
 
   const stack: Stack = {
-    dir, daemon, fs: esl, ports, rtpFile, sipp, call, api, token, metrics, until, phone, quiet,
+    dir, daemon, fs: esl, ports, rtpFile, sipp, answerAt, call, api, token, metrics, until, phone, quiet,
     async restartDaemon(signal) {
       daemon.child.kill(signal);
       await daemon.exited;

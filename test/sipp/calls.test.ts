@@ -22,13 +22,28 @@ async function withPhones(s: Stack, specs: Array<[string, string, string]>, fn: 
 }
 
 /** A SIPp answering at a carrier's address (the demo trunks point at 127.0.0.2:5090 and 127.0.0.3:5090). */
-function carrier(s: Stack, ip: string, port = 5090) {
-  const run = s.sipp('answer.xml', ['-p', String(port), '-m', '100'], { ip });
+async function carrier(s: Stack, ip: string, port = 5090) {
+  const run = await s.answerAt(ip, port);
   return {
     run,
     stop: async () => { run.child.kill('SIGKILL'); return (await run.done).messages; },
   };
 }
+
+t.it('the call-center sync brought a fresh FreeSWITCH in step without a refused command', async (s) => {
+  // Before: `queue load` imported agents and tiers, and the planned `agent add`/`tier add` failed ("already exist").
+  await s.until(async () => /callcenter_reconciliations_total\{[^}]*outcome="ok"[^}]*\} [1-9]/.test(await s.metrics()),
+    'a finished call-center reconciliation');
+  const text = await s.metrics();
+  assert.match(text, /\nfs_tenantd_callcenter_sync_errors_total 0\n/);
+  assert.not.match(text, /fs_tenantd_callcenter_commands_total\{[^}]*outcome="(error|rejected)"[^}]*\} [1-9]/);
+  assert.not.ok(s.daemon.lines.some((l) => /already exist/.test(JSON.stringify(l))), 'no "already exist" in the log');
+  const agents = await s.fs.api('callcenter_config agent list');
+  for (const a of ['1001@acme.pbx.test', '1002@acme.pbx.test', '1001@globex.pbx.test']) assert.ok(agents.includes(a), a);
+  const tiers = await s.fs.api('callcenter_config tier list');
+  assert.match(tiers, /support@acme\.pbx\.test\|1002@acme\.pbx\.test/);
+  assert.not.match(tiers, /support@acme\.pbx\.test\|1001@globex/);
+});
 
 t.it('acme 1000 calls 1001: acme 1001 answers, globex 1001 never rings', async (s) => {
   await withPhones(s, [['1001', ACME, pw('acme', '1001')], ['1001', GLOBEX, pw('globex', '1001')]], async ([acme, globex]) => {
@@ -105,8 +120,8 @@ t.it("a call to acme's queue rings only acme's agents", async (s) => {
 });
 
 t.it("an outbound call leaves through the tenant's own carrier gateway only", async (s) => {
-  const acmeCarrier = carrier(s, '127.0.0.2');
-  const globexCarrier = carrier(s, '127.0.0.3');
+  const acmeCarrier = await carrier(s, '127.0.0.2');
+  const globexCarrier = await carrier(s, '127.0.0.3');
   try {
     const r = await s.call({ from: '1000', to: '+15551234567', domain: ACME, password: pw('acme', '1000'), holdMs: 500 }).done;
     assert.equal(outcomes(r.messages), [200], r.output);

@@ -88,13 +88,17 @@ t.it('a trunk added, changed, disabled and deleted through the API is started, r
   assert.is(trunk.status, 201, JSON.stringify(trunk.body));
   const route = await s.api('POST', '/outbound-routes', tok, { name: 'backup', pattern: '^9[0-9]{4}$', priority: 1, trunkId: trunk.body.id });
   assert.is(route.status, 201, JSON.stringify(route.body));
-  const carrierAt = (ip: string) => s.sipp('answer.xml', ['-p', '5090', '-m', '10'], { ip });
+  const carrierAt = (ip: string) => s.answerAt(ip, 5090, 10);
+  // A call up on acme's original gateway the whole time: killing and starting acme_backup must not touch it.
+  const acmeCarrier = await s.answerAt('127.0.0.2', 5090, 1);
+  const longCall = s.call({ from: '1001', to: '+15551234567', domain: ACME, password: 'acme-1001-demo', holdMs: 60_000 });
+  await s.until(async () => /^1 total\./m.test(await s.fs.api('show calls count')), 'the call over acme_carrier');
   const dial = async () => (await s.call({ from: '1000', to: '91234', domain: ACME, password: 'acme-1000-demo', holdMs: 300 }).done);
   try {
     await s.until(async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.4:5090/.test(await gateways(s)),
       'sofia to hold acme_backup');
     assert.match(await gateways(s), /external::acme_carrier\s+gateway/, 'the other gateways stay');
-    const first = carrierAt('127.0.0.4');
+    const first = await carrierAt('127.0.0.4');
     const r1 = await dial();
     first.child.kill('SIGKILL');
     assert.equal(inviteAnswers(r1.messages).filter((c) => c !== 407), [200], r1.output);
@@ -103,7 +107,7 @@ t.it('a trunk added, changed, disabled and deleted through the API is started, r
     assert.is((await s.api('PATCH', `/trunks/${trunk.body.id}`, tok, { proxy: '127.0.0.5:5090' })).status, 200);
     await s.until(async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.5:5090/.test(await gateways(s)),
       'sofia to restart acme_backup with its new proxy');
-    const second = carrierAt('127.0.0.5');
+    const second = await carrierAt('127.0.0.5');
     const r2 = await dial();
     second.child.kill('SIGKILL');
     assert.equal(inviteAnswers(r2.messages).filter((c) => c !== 407), [200], r2.output);
@@ -113,7 +117,13 @@ t.it('a trunk added, changed, disabled and deleted through the API is started, r
     await s.until(async () => !/acme_backup/.test(await gateways(s)), 'sofia to drop the disabled gateway');
     assert.match(await gateways(s), /external::acme_carrier\s+gateway/);
     assert.match(await gateways(s), /external::globex_carrier\s+gateway/);
+    // The call on acme_carrier outlived every change to acme_backup.
+    await s.until(async () => /^1 total\./m.test(await s.fs.api('show calls count')), 'the acme_carrier call alone, still up');
   } finally {
+    await s.fs.api('hupall NORMAL_CLEARING');
+    await longCall.done;
+    acmeCarrier.child.kill('SIGKILL');
+    await acmeCarrier.done;
     await s.api('DELETE', `/outbound-routes/${route.body.id}`, tok);
     await s.api('DELETE', `/trunks/${trunk.body.id}`, tok);
   }
