@@ -19,8 +19,9 @@ import { projectRoot } from '../../daemon/paths.js';
 import { makeClusterDir, removeClusterDir } from './postgres.js';
 import { freePort, startDaemon, which, type DaemonProcess } from './processes.js';
 
-/** FREESWITCH_BIN, else `freeswitch` on PATH, else the source install's default. */
+/** FREESWITCH_BIN (`none`: skip the SIPp suites), else `freeswitch` on PATH, else the source install's default. */
 export function findFreeswitch(): string | undefined {
+  if (process.env.FREESWITCH_BIN === 'none') return undefined;
   if (process.env.FREESWITCH_BIN) return process.env.FREESWITCH_BIN;
   const onPath = which('freeswitch');
   if (onPath) return onPath;
@@ -32,8 +33,8 @@ const freeswitchBin = findFreeswitch();
 const sippBin = which('sipp');
 
 /** Why the SIPp suites cannot run here, or undefined when they can. */
-export const sippSkipReason: string | undefined = !freeswitchBin
-  ? 'no FreeSWITCH found (FREESWITCH_BIN, `freeswitch` on PATH, /usr/local/freeswitch/bin/freeswitch)'
+export const sippSkipReason: string | undefined = process.env.FREESWITCH_BIN === 'none' ? 'FREESWITCH_BIN=none'
+  : !freeswitchBin ? 'no FreeSWITCH found (FREESWITCH_BIN, `freeswitch` on PATH, /usr/local/freeswitch/bin/freeswitch)'
   : !sippBin ? 'sipp is not installed (Debian: apt-get install sip-tester)' : undefined;
 
 const scenarios = path.join(projectRoot, 'test', 'sipp');
