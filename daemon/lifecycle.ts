@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 export interface Lifecycle {
   /** Registers a teardown step. Steps run one at a time, newest first. */
   onShutdown(name: string, run: () => Promise<void> | void): void;
+  /** Registers `module.stop()` as the teardown step `name`; returns the module, so main creates and owns it at once. */
+  own<T extends { stop(): Promise<void> | void }>(name: string, module: T): T;
   /** Runs every step once, then calls exit: 0 if all completed in time, 1 otherwise. */
   shutdown(reason: string): Promise<number>;
   readonly stopping: boolean;
@@ -44,6 +46,10 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
   const lifecycle: Lifecycle = {
     get stopping() { return running !== undefined; },
     onShutdown(name, run) { steps.push({ name, run }); },
+    own(name, module) {
+      steps.push({ name, run: () => module.stop() });
+      return module;
+    },
     shutdown(reason) {
       if (running) {
         opts.log.warn({ reason }, 'shutdown already in progress');

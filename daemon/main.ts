@@ -1,16 +1,16 @@
 // Composition root: reads configuration, opens the database, wires every module,
 // starts listening, and tears everything down in order on SIGTERM/SIGINT.
 import { adminApi } from './api/plugin.js';
-import { CallcenterSync } from './callcenter/callcenter-sync.js';
+import { createCallcenterSync } from './callcenter/callcenter-sync.js';
 import { eslCallcenterNode } from './callcenter/esl-node.js';
 import { createChangeFeed } from './db/change-feed.js';
 import { createCacheFlusher } from './esl/cache-flush.js';
 import { createEslNodes } from './esl/esl-nodes.js';
 import { createGatewaySync } from './esl/gateway-sync.js';
 import { createRegistrationGuard } from './esl/registration-guard.js';
-import { wireCallControl } from './calls/call-control.js';
+import { createCallControl } from './calls/call-control.js';
 import { CallLedger } from './calls/call-ledger.js';
-import { CdrWriter } from './calls/cdr-writer.js';
+import { createCdrWriter } from './calls/cdr-writer.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { ConfigError, loadConfig } from './config.js';
 import { databaseCheck } from './db/database-readiness.js';
@@ -22,7 +22,7 @@ import { createHttpServer } from './http/server.js';
 import { createLifecycle } from './lifecycle.js';
 import { createLogger } from './log.js';
 import { createRegistry, TenantLabels } from './metrics.js';
-import { TenantStore } from './tenants/tenant-store.js';
+import { createTenantStore } from './tenants/tenant-store.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
 
 async function main(): Promise<void> {
@@ -41,50 +41,46 @@ async function main(): Promise<void> {
     log.warn({ variables: config.unknownVariables }, 'unknown FS_TENANTD_* variables are ignored (a typo? their intended settings are not in effect)');
   }
   // Signals are handled from here on, so one during start-up (initdb) still stops cleanly.
-  // Register each teardown right after creating its module: they run newest first.
   const lifecycle = createLifecycle({ log, timeoutMs: config.shutdownTimeoutMs });
   lifecycle.handleSignals();
   const registry = createRegistry();
   // /readyz: name -> check; modules with a connection to watch add theirs (see http/readiness.ts connectionsCheck).
   const readiness = new Map<string, ReadinessCheck>();
 
-  const db = await openDatabase(config, log);
-  lifecycle.onShutdown('database', () => db.close());
+  // Every module: created from its dependencies (subscribing to what it follows), then owned: its stop() becomes a
+  // teardown step at once. Teardown runs newest first, so a module stops before anything it uses.
+  const db = lifecycle.own('database', await openDatabase(config, log));
   instrumentPool(db.pool, registry);
   readiness.set('database', databaseCheck(db.pool));
 
-  // One ESL client per FreeSWITCH node and one change feed, shared by every consumer (call center; the ledger plugs in here too).
-  const eslNodes = createEslNodes({ nodes: config.esl.nodes, commandTimeoutMs: config.esl.commandTimeoutMs, log, registry });
+  // One ESL client per FreeSWITCH node and one change feed, shared by every consumer. Both start last, below,
+  // once every consumer listens.
+  const eslNodes = lifecycle.own('esl', createEslNodes({
+    nodes: config.esl.nodes, commandTimeoutMs: config.esl.commandTimeoutMs, log, registry }));
   const esl = eslNodes.clients;
-  lifecycle.onShutdown('esl', () => eslNodes.stop());
   readiness.set('esl', connectionsCheck(() => eslNodes.status().nodes.map((n) => ({ name: n.node, connected: n.connected }))));
-  const changes = createChangeFeed({ url: db.appUrl, log, registry });
-  lifecycle.onShutdown('change feed', () => changes.stop());
+  const changes = lifecycle.own('change feed', createChangeFeed({ url: db.appUrl, log, registry }));
   readiness.set('change_feed', () => ({ ok: changes.connected, detail: changes.connected ? 'listening' : 'disconnected' }));
   // Tenant data behind xml_curl; follows the change feed (exact eviction, full reload after a resync).
-  const tenants = new TenantStore({ pool: db.pool, log, registry, ...config.tenantCache });
-  tenants.attach(changes);
+  const tenants = lifecycle.own('tenant cache', createTenantStore({
+    pool: db.pool, log, registry, changes, ...config.tenantCache }));
   const tenantLabels = new TenantLabels(config.metrics.maxTenantLabels);
-  // One ledger for all nodes: admission is atomic across the cluster (README "Call ledger").
+  // One ledger for all nodes: admission is atomic across the cluster (README "Call ledger"). Plain state: call control
+  // feeds and sweeps it.
   const ledger = new CallLedger({ log, registry, tenantLabels, reservationTtlMs: config.calls.reservationTtlMs,
     downNodePolicy: config.calls.downNodePolicy, rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason } });
-  const sweeper = setInterval(() => ledger.sweep(), Math.max(1000, config.calls.reservationTtlMs / 4));
-  sweeper.unref();
-  const cdr = new CdrWriter({ pool: db.pool, log, registry, spoolDir: config.calls.cdrSpoolDir, queueMax: config.calls.cdrQueueMax });
-  await cdr.start();
-  // Spools what is still queued; hangups arriving until ESL stops go straight to the spool.
-  lifecycle.onShutdown('call records', async () => { clearInterval(sweeper); await cdr.stop(); });
-  wireCallControl({ clients: esl, ledger, cdr, log });
-  const cacheFlusher = createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry });
-  lifecycle.onShutdown('cache flusher', () => cacheFlusher.stop());
-  const gatewaySync = createGatewaySync({ feed: changes, clients: esl, tenants: () => tenants.all(), log, registry });
-  lifecycle.onShutdown('gateway sync', () => gatewaySync.stop());
-  const registrationGuard = createRegistrationGuard({ clients: esl, log, registry,
-    isServedDomain: async (host) => (await tenants.byDomain(host)) !== null });
-  lifecycle.onShutdown('registration guard', () => registrationGuard.stop());
-  const callcenter = new CallcenterSync({ pool: db.pool, log, registry, tenantLabels, nodes: esl.map(eslCallcenterNode), changes });
-  lifecycle.onShutdown('callcenter', () => callcenter.stop());
-  callcenter.start();
+  // Stopped, it spools what is still queued; hangups arriving until ESL stops go straight to the spool.
+  const cdr = lifecycle.own('call records', await createCdrWriter({ pool: db.pool, log, registry,
+    spoolDir: config.calls.cdrSpoolDir, queueMax: config.calls.cdrQueueMax }));
+  lifecycle.own('call control', createCallControl({ clients: esl, ledger, cdr, log,
+    sweepIntervalMs: Math.max(1000, config.calls.reservationTtlMs / 4) }));
+  lifecycle.own('cache flusher', createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry }));
+  lifecycle.own('gateway sync', createGatewaySync({
+    feed: changes, clients: esl, tenants: () => tenants.all(), log, registry }));
+  lifecycle.own('registration guard', createRegistrationGuard({ clients: esl, log, registry,
+    isServedDomain: async (host) => (await tenants.byDomain(host)) !== null }));
+  const callcenter = lifecycle.own('callcenter', createCallcenterSync({ pool: db.pool, log, registry, tenantLabels,
+    nodes: esl.map(eslCallcenterNode), changes }));
   await changes.start();
   eslNodes.start();
 

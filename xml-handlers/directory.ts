@@ -1,9 +1,9 @@
 // directory section: who may register and be called, as sofia_reg.c and
 // mod_dptools.c read it. A user is answered only inside its own tenant's
 // domain, only while extension and tenant are enabled.
-import { CHANNEL_VARS } from '../daemon/calls/channel-vars.js';
+import { CHANNEL_VARS } from './channel-vars.js';
 import type { DirectoryRequest } from './fetch-request.js';
-import type { Extension, TenantSnapshot } from '../daemon/tenants/snapshot.js';
+import type { Extension, TenantSnapshot } from './model.js';
 import { NOT_FOUND, params, section, serialize, text, trusted } from './xml.js';
 
 export type DirectoryDecision =

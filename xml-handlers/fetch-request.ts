@@ -3,6 +3,7 @@
 // first, then every header of the event that triggered the fetch. Only the
 // fields a handler uses are read; each is validated here, so handlers never see
 // a raw string from the wire where a domain, number or uuid is expected.
+import { parseConfiguration, type ConfigurationRequest } from './configuration/index.js';
 import { isExtensionNumber, isSipDomain } from './fs-names.js';
 
 /** Decoded form fields (a Map will do); a field sent more than once reads as an array. */
@@ -72,12 +73,6 @@ export interface DialplanRequest {
   sourceIp: string | undefined;
 }
 
-export type ConfigurationRequest =
-  | { file: 'sofia.conf'; profile: string | undefined; gateway: string | undefined }
-  | { file: 'acl.conf' }
-  | { file: 'callcenter.conf'; queue: string | undefined }
-  | { file: 'other'; name: string };
-
 export type FetchRequest =
   | { section: 'directory'; node: string; directory: DirectoryRequest }
   | { section: 'dialplan'; node: string; dialplan: DialplanRequest }
@@ -121,14 +116,6 @@ function parseDialplan(get: (n: string) => string | undefined): DialplanRequest 
   if (destination === undefined) throw new BadFetch('dialplan fetch without Hunt-Destination-Number');
   if (!callUuid || !UUID.test(callUuid)) throw new BadFetch('dialplan fetch without a valid Unique-ID');
   return { context, destination, callUuid, channelTenantId: get('variable_fs_tenant_id'), sourceIp: get('variable_sip_network_ip') };
-}
-
-function parseConfiguration(get: (n: string) => string | undefined): ConfigurationRequest {
-  const name = get('key_value') ?? '';
-  if (name === 'sofia.conf') return { file: 'sofia.conf', profile: get('profile') || undefined, gateway: get('gateway') || undefined };
-  if (name === 'acl.conf') return { file: 'acl.conf' };
-  if (name === 'callcenter.conf') return { file: 'callcenter.conf', queue: get('CC-Queue') || undefined };
-  return { file: 'other', name };
 }
 
 export function parseFetch(body: FormBody): FetchRequest {

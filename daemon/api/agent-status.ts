@@ -3,10 +3,7 @@
 // main.ts wires to the call-center sync once it exists. Until then nothing is
 // pushed here; the agents row's NOTIFY (status is a key column) still tells
 // any listener.
-import type { TenantId } from '../db/tenant-context.js';
-
-export const AGENT_STATUSES = ['Logged Out', 'Available', 'Available (On Demand)', 'On Break'] as const;
-export type AgentStatus = (typeof AGENT_STATUSES)[number];
+import type { AgentStatus, TenantId } from '../../xml-handlers/model.js';
 
 export interface AgentStatusChange {
   tenantId: TenantId;

@@ -4,9 +4,9 @@
 // X-Tenant-Id. Failures are 401 with one generic message; the reason goes to
 // the log and to fs_tenantd_api_auth_failures_total{reason}.
 import type pg from 'pg';
+import { asTenantId } from '../../xml-handlers/model.js';
 import type { Principal } from '../auth/claims.js';
 import type { AuthFailureReason, TokenVerifier } from '../auth/verify-token.js';
-import { asTenantId } from '../db/tenant-context.js';
 import { ApiError, badRequest, forbidden } from './errors.js';
 import type { ApiScope } from './scope.js';
 

@@ -2,8 +2,9 @@
 // withTenant transaction that also writes the audit trail.
 import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
+import type { TenantId } from '../../xml-handlers/model.js';
 import type { Principal, Role } from '../auth/claims.js';
-import { withTenant, type TenantId } from '../db/tenant-context.js';
+import { withTenant } from '../db/tenant-context.js';
 import { ApiError } from './errors.js';
 
 export type ApiScope =

@@ -18,18 +18,21 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import client from 'prom-client';
+import { agentFsName } from '../../xml-handlers/callcenter-names.js';
+import type { TenantCallcenter } from '../../xml-handlers/callcenter-state.js';
+import { isAgentStatus, type AgentStatus, type TenantId } from '../../xml-handlers/model.js';
 import type { ChangeEvent } from '../db/change-feed.js';
-import { withTenant, type TenantId } from '../db/tenant-context.js';
+import { withTenant } from '../db/tenant-context.js';
 import { metric, type MetricsRegistry, type TenantLabels } from '../metrics.js';
 import { CALLCENTER_SUBCLASS, eventDomain, parseCcEvent, type Headers } from './cc-events.js';
 import { DomainOwners } from './domain-owners.js';
 import { parseAgentList, parseMemberList, parseQueueList, parseTierList } from './list-parsers.js';
-import { DEFAULT_AGENT_LEG_TIMEOUT_S, loadAllCallcenters, loadTenantCallcenter } from './load-desired.js';
-import { agentFsName, apiArg } from './naming.js';
+import { loadAllCallcenters, loadTenantCallcenter } from './load-desired.js';
 import type { CallcenterNode } from './node-port.js';
-import { planReconciliation, type ActualState, type CommandKind, type Plan, type PlannedCommand } from './planner.js';
+import {
+  apiArg, planReconciliation, type ActualState, type CommandKind, type Plan, type PlannedCommand,
+} from './planner.js';
 import { QueueStats, type QueueOwner } from './queue-stats.js';
-import { isAgentStatus, type AgentStatus, type TenantCallcenter } from './types.js';
 
 /** The change feed as far as this module uses it. */
 export interface ChangeSource {
@@ -46,8 +49,6 @@ export interface CallcenterSyncOptions {
   tenantLabels: TenantLabels;
   nodes: readonly CallcenterNode[];
   changes?: ChangeSource;
-  /** Seconds an agent's phone rings (leg_timeout in the contact). */
-  agentLegTimeoutS?: number;
   /** How long changes are collected before one incremental push (well under a second). */
   debounceMs?: number;
   /** Events queued for attribution per node before new ones are dropped (database slow or down). */
@@ -314,12 +315,11 @@ export class CallcenterSync {
 
   private async reconcile(node: CallcenterNode, mode: 'full' | 'incremental', tenants: TenantId[] | undefined): Promise<void> {
     if (this.stopped || !node.connected) return;
-    const legTimeout = this.o.agentLegTimeoutS ?? DEFAULT_AGENT_LEG_TIMEOUT_S;
     try {
       let desired: TenantCallcenter[];
       let scope: Set<string> | undefined;
       if (tenants) {
-        const loaded = await Promise.all(tenants.map((t) => loadTenantCallcenter(this.o.pool, t, legTimeout)));
+        const loaded = await Promise.all(tenants.map((t) => loadTenantCallcenter(this.o.pool, t)));
         if (loaded.some((t) => t === undefined)) {
           // A tenant that should hold nothing: its domain is unknown from here, so look at everything.
           return await this.reconcile(node, 'full', undefined);
@@ -327,7 +327,7 @@ export class CallcenterSync {
         desired = loaded as TenantCallcenter[];
         scope = new Set(desired.map((t) => t.domain));
       } else {
-        desired = await loadAllCallcenters(this.o.pool, legTimeout);
+        desired = await loadAllCallcenters(this.o.pool);
       }
       const options = scope ? { scope } : {};
       const actual = await this.readActual(node);
@@ -460,4 +460,11 @@ export class CallcenterSync {
     this.m.events.inc({ outcome: reason });
     this.o.log.warn({ node: node.name, action, reason, domain, err }, 'callcenter: dropped a callcenter::info event that maps to no tenant');
   }
+}
+
+/** A sync that has subscribed to its nodes and the change feed (reconciling every node already connected). */
+export function createCallcenterSync(opts: CallcenterSyncOptions): CallcenterSync {
+  const sync = new CallcenterSync(opts);
+  sync.start();
+  return sync;
 }

@@ -2,8 +2,8 @@
 // values, and the rule that attributes one to a tenant. These events carry no
 // channel variables for agent-status/state changes, members-count and
 // agent-offering (fixture README): the tenant is only in the names, whose
-// domain part is the tenant's SIP domain (naming.ts).
-import { domainOf } from './naming.js';
+// domain part is the tenant's SIP domain (xml-handlers/callcenter-names.ts).
+import { domainOf } from '../../xml-handlers/callcenter-names.js';
 
 export type Headers = Readonly<Record<string, string | undefined>>;
 

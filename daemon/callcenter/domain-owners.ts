@@ -4,7 +4,7 @@
 // the sync clears the cache on every sip_domains/tenants change and resync.
 import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
-import { asTenantId, type TenantId } from '../db/tenant-context.js';
+import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
 
 export interface DomainOwner {
   tenantId: TenantId;

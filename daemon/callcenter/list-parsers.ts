@@ -7,7 +7,7 @@
 // (failover dialling): each table names its one free-text column, which takes
 // any surplus fields back.
 
-import type { QueueSettings } from './types.js';
+import type { QueueSettings } from '../../xml-handlers/callcenter-state.js';
 
 export class ListParseError extends Error {
   override name = 'ListParseError';

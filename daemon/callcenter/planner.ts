@@ -14,10 +14,12 @@
 // whose queue and agent belong to different tenants or to nothing the tenant
 // owns, and a domain claimed by two tenants. A refused object is also treated
 // as not desired, so a copy already on the node is removed.
-import type { TenantId } from '../db/tenant-context.js';
+import { NamingError, domainOf, parseFsName } from '../../xml-handlers/callcenter-names.js';
+import {
+  AGENT_TYPE, type DesiredAgent, type DesiredQueue, type DesiredTier, type TenantCallcenter,
+} from '../../xml-handlers/callcenter-state.js';
+import type { TenantId } from '../../xml-handlers/model.js';
 import type { AgentRow, QueueRow, TierRow } from './list-parsers.js';
-import { apiArg, domainOf, parseFsName } from './naming.js';
-import type { DesiredAgent, DesiredQueue, DesiredTier, TenantCallcenter } from './types.js';
 
 export interface ActualState {
   queues: QueueRow[];
@@ -65,8 +67,18 @@ export interface PlanOptions {
   scope?: ReadonlySet<string>;
 }
 
-/** The mod_callcenter agent type this daemon uses: mod_callcenter dials the contact. */
-export const AGENT_TYPE = 'callback';
+/**
+ * Quotes one callcenter_config argument. The API splits its arguments on spaces
+ * with single quotes grouping (switch_separate_string), so a value with a space
+ * ("On Break") goes in single quotes; values holding a quote or backslash are
+ * refused rather than escaped, since none of ours can contain one.
+ */
+export function apiArg(value: string): string {
+  if (value === '' || /['\\\n\r]/.test(value)) {
+    throw new NamingError(`cannot pass ${JSON.stringify(value)} to callcenter_config`);
+  }
+  return value.includes(' ') ? `'${value}'` : value;
+}
 
 const cc = (...args: string[]): string => `callcenter_config ${args.map(apiArg).join(' ')}`;
 

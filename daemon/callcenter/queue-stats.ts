@@ -8,9 +8,9 @@
 // Every full reconciliation replaces a node's state with the node's own lists,
 // so events missed across an ESL reconnect cannot leave a gauge wrong for long.
 import client from 'prom-client';
+import { domainOf } from '../../xml-handlers/callcenter-names.js';
 import { metric, TenantLabels, type MetricsRegistry } from '../metrics.js';
 import type { CcEvent } from './cc-events.js';
-import { domainOf } from './naming.js';
 
 const AVAILABLE = new Set(['Available', 'Available (On Demand)']);
 /** Member states that mod_callcenter itself counts as waiting (cc_queue_count). */

@@ -1,15 +1,6 @@
 // The contract between the dialplan handler (xml_curl) and the call ledger (ESL):
 // the dialplan fetch asks for a slot before it routes a call.
-import type { TenantId } from '../db/tenant-context.js';
-
-export type CallDirection = 'inbound' | 'outbound' | 'internal';
-
-/** Per-tenant concurrency ceilings; null = unlimited. */
-export interface Ceilings {
-  maxInbound: number | null;
-  maxOutbound: number | null;
-  maxTotal: number | null;
-}
+import type { CallDirection, Ceilings, TenantId } from '../../xml-handlers/model.js';
 
 export interface AdmissionRequest {
   tenantId: TenantId;

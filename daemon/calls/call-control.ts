@@ -1,6 +1,9 @@
 // Connects the ESL clients to the ledger and the CDR writer: events feed the
 // ledger, an ended call becomes a record, and every (re)connect rebuilds that
-// node's share of the ledger before admission trusts it again.
+// node's share of the ledger before admission trusts it again. Also sweeps the
+// ledger's expired reservations. stop() ends only the sweep: events keep
+// flowing until the ESL clients stop, so late hangups still reach the CDR
+// writer (which spools them once stopped).
 import type { Logger } from 'pino';
 import type { EslClient } from '../esl/client.js';
 import type { CallLedger } from './call-ledger.js';
@@ -8,7 +11,16 @@ import { callRecordFromHangup } from './call-record.js';
 import type { CdrWriter } from './cdr-writer.js';
 import { readLiveChannels } from './live-channels.js';
 
-export function wireCallControl(opts: { clients: readonly EslClient[]; ledger: CallLedger; cdr: CdrWriter; log: Logger }): void {
+export interface CallControlOptions {
+  clients: readonly EslClient[];
+  ledger: CallLedger;
+  cdr: CdrWriter;
+  log: Logger;
+  /** How often expired reservations are released (admission sweeps too). */
+  sweepIntervalMs: number;
+}
+
+export function createCallControl(opts: CallControlOptions): { stop(): void } {
   const { ledger, cdr, log } = opts;
   ledger.onCallEnded((call, hangup) => cdr.submit(callRecordFromHangup(call, hangup)));
   for (const esl of opts.clients) {
@@ -27,4 +39,7 @@ export function wireCallControl(opts: { clients: readonly EslClient[]; ledger: C
       });
     });
   }
+  const sweeper = setInterval(() => ledger.sweep(), opts.sweepIntervalMs);
+  sweeper.unref();
+  return { stop: () => clearInterval(sweeper) };
 }

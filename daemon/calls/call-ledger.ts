@@ -14,11 +14,11 @@
 // duplicated or late event can neither release twice nor resurrect a call.
 import type { Logger } from 'pino';
 import client from 'prom-client';
-import type { TenantId } from '../db/tenant-context.js';
+import { CHANNEL_VARS, eventHeader } from '../../xml-handlers/channel-vars.js';
+import type { CallDirection, Ceilings, TenantId } from '../../xml-handlers/model.js';
 import type { EslEvent } from '../esl/event.js';
 import { metric, type MetricsRegistry, type TenantLabels } from '../metrics.js';
-import type { AdmissionDecision, AdmissionRequest, CallAdmission, CallDirection, Ceilings } from './admission-types.js';
-import { CHANNEL_VARS, eventHeader } from './channel-vars.js';
+import type { AdmissionDecision, AdmissionRequest, CallAdmission } from './admission-types.js';
 
 /** What admission does for a call on a node whose ESL connection is down. */
 export type DownNodePolicy = 'enforce' | 'admit' | 'reject';

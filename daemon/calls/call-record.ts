@@ -1,9 +1,8 @@
 // A call's record (CDR) built from its A-leg CHANNEL_HANGUP_COMPLETE: the one
 // event that carries the final times, durations and cause. Pure; values are
 // clamped to what call_records accepts so a record is never refused for length.
-import type { TenantId } from '../db/tenant-context.js';
+import type { CallDirection, TenantId } from '../../xml-handlers/model.js';
 import type { EslEvent } from '../esl/event.js';
-import type { CallDirection } from './admission-types.js';
 import type { CallInfo } from './call-ledger.js';
 
 export interface CallRecord {

@@ -182,3 +182,10 @@ export class CdrWriter {
     this.m.written.inc(list.length);
   }
 }
+
+/** A writer that has opened its spool and begun replaying it. */
+export async function createCdrWriter(opts: CdrWriterOptions): Promise<CdrWriter> {
+  const writer = new CdrWriter(opts);
+  await writer.start();
+  return writer;
+}

@@ -5,7 +5,7 @@
 import type { EslClient } from '../esl/client.js';
 import { EslCommandError } from '../esl/client.js';
 import { parseJsonEvent } from '../esl/event.js';
-import { CHANNEL_VARS, eventHeader } from './channel-vars.js';
+import { CHANNEL_VARS, eventHeader } from '../../xml-handlers/channel-vars.js';
 import { asDirection, asTenant, linkOf, type ChannelSnapshot } from './call-ledger.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

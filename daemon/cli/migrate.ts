@@ -14,7 +14,7 @@ try {
   } else {
     // Embedded mode migrates (and, on first start, seeds) as part of opening the database.
     const db = await openDatabase(loadConfig(), createLogger('info'));
-    await db.close();
+    await db.stop();
   }
 } catch (err) {
   console.error(`migrate: ${(err as Error).message}`);

@@ -7,8 +7,8 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import client from 'prom-client';
+import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
-import { asTenantId, type TenantId } from './tenant-context.js';
 
 export const CHANGE_CHANNEL = 'fs_tenantd_changes';
 

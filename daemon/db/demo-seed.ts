@@ -1,7 +1,8 @@
 // The demo tenants are a contract: README, freeswitch-conf/ and the tests use them.
 import { createHash, randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { asTenantId, withTenant } from './tenant-context.js';
+import { asTenantId } from '../../xml-handlers/model.js';
+import { withTenant } from './tenant-context.js';
 
 export const a1Hash = (user: string, realm: string, password: string): string =>
   createHash('md5').update(`${user}:${realm}:${password}`).digest('hex');

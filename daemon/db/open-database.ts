@@ -19,7 +19,7 @@ export interface Database {
   mode: 'embedded' | 'external';
   /** Where the daemon's PostgreSQL listens, for the start-up log. */
   describe: string;
-  close(): Promise<void>;
+  stop(): Promise<void>;
 }
 
 interface Secrets { superuserPassword: string; ownerPassword: string; appPassword: string }
@@ -61,7 +61,7 @@ export async function openDatabase(config: Config, log: { info(o: object, m: str
       throw err;
     }
     const u = new URL(url);
-    return { pool, appUrl: url, mode: 'external', describe: `${u.hostname}:${u.port || 5432}${u.pathname}`, close: () => pool.end() };
+    return { pool, appUrl: url, mode: 'external', describe: `${u.hostname}:${u.port || 5432}${u.pathname}`, stop: () => pool.end() };
   }
 
   const { dataDir, port } = config.database;
@@ -83,7 +83,7 @@ export async function openDatabase(config: Config, log: { info(o: object, m: str
     const running = cluster;
     return {
       pool, appUrl: db.appUrl, mode: 'embedded', describe: `embedded 127.0.0.1:${port} (${cluster.dataDir})`,
-      close: async () => { await pool.end(); await running.stop(); },
+      stop: async () => { await pool.end(); await running.stop(); },
     };
   } catch (err) {
     await cluster?.stop();

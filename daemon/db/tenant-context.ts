@@ -1,14 +1,5 @@
 import type pg from 'pg';
-
-/** A tenant's primary key. Branded so a slug or a domain cannot be passed by mistake. */
-export type TenantId = string & { readonly __brand: 'TenantId' };
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function asTenantId(value: string): TenantId {
-  if (!UUID.test(value)) throw new TypeError(`not a tenant id: ${JSON.stringify(value)}`);
-  return value as TenantId;
-}
+import type { TenantId } from '../../xml-handlers/model.js';
 
 export interface WithTenantOptions {
   readOnly?: boolean;

@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { desiredGateways } from '../../xml-handlers/configuration/sofia.js';
+import type { TenantSnapshot } from '../../xml-handlers/model.js';
 import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
-import type { TenantSnapshot } from '../tenants/snapshot.js';
 import type { EslClient } from './client.js';
 
 const PROFILE = 'external';

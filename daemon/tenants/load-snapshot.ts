@@ -2,8 +2,11 @@
 // only the SECURITY DEFINER resolvers are used; everything else goes through
 // withTenant, so row-level security decides what a snapshot can contain.
 import type pg from 'pg';
-import { asTenantId, withTenant, type TenantId } from '../db/tenant-context.js';
-import type { Agent, Did, Extension, OutboundRoute, Queue, TenantRef, TenantSnapshot, TenantStatus, Tier, Trunk } from './snapshot.js';
+import {
+  asTenantId, isAgentStatus, type Agent, type Did, type Extension, type OutboundRoute, type Queue, type TenantId,
+  type TenantRef, type TenantSnapshot, type TenantStatus, type Tier, type Trunk,
+} from '../../xml-handlers/model.js';
+import { withTenant } from '../db/tenant-context.js';
 
 /** The tenant owning a SIP domain, or null. */
 export async function resolveDomain(pool: pg.Pool, domain: string): Promise<TenantId | null> {
@@ -100,10 +103,15 @@ export async function loadSnapshot(pool: pg.Pool, tenantId: TenantId, onProblem:
     outboundRoutes.push({ name: r.name, pattern, priority: r.priority, trunk: r.trunk, stripDigits: r.strip, prepend: r.prepend,
       callerIdNumber: r.cid_number, callerIdName: r.cid_name });
   }
-  const agents: Agent[] = (raw.agents as Row[]).map((a) => ({
-    extension: a.extension, status: a.status, maxNoAnswer: a.max_no_answer, wrapUpTime: a.wrap_up_time,
-    rejectDelayTime: a.reject_delay_time, busyDelayTime: a.busy_delay_time, noAnswerDelayTime: a.no_answer_delay_time,
-  }));
+  const agents: Agent[] = [];
+  for (const a of raw.agents as Row[]) {
+    // agents.status has the same CHECK; a status mod_callcenter would refuse is left out, not pushed.
+    if (!isAgentStatus(a.status)) { onProblem({ tenantId, what: `agent ${a.extension}: unknown status` }); continue; }
+    agents.push({
+      extension: a.extension, status: a.status, maxNoAnswer: a.max_no_answer, wrapUpTime: a.wrap_up_time,
+      rejectDelayTime: a.reject_delay_time, busyDelayTime: a.busy_delay_time, noAnswerDelayTime: a.no_answer_delay_time,
+    });
+  }
   const tiers: Tier[] = (raw.tiers as Row[]).map((x) => ({ queue: x.queue, agentExtension: x.extension, level: x.level, position: x.position }));
   return {
     id: asTenantId(t.id), slug: t.slug, status: t.status,

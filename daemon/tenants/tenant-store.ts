@@ -5,11 +5,10 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
-import type { TenantId } from '../db/tenant-context.js';
+import type { TenantId, TenantRef, TenantSnapshot } from '../../xml-handlers/model.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { cacheMetrics, LoadingCache, type Trace } from './loading-cache.js';
 import { listTenants, loadSnapshot, resolveDid, resolveDomain } from './load-snapshot.js';
-import type { TenantRef, TenantSnapshot } from './snapshot.js';
 
 export interface TenantStoreOptions {
   pool: pg.Pool;
@@ -100,4 +99,12 @@ export class TenantStore {
     feed.on('resync', onResync);
     return () => { feed.off('change', onChange); feed.off('resync', onResync); };
   }
+}
+
+/** The store, following `changes` until stop(). */
+export function createTenantStore(
+  opts: TenantStoreOptions & { changes: ChangeSource },
+): TenantStore & { stop(): void } {
+  const store = new TenantStore(opts);
+  return Object.assign(store, { stop: store.attach(opts.changes) });
 }

@@ -5,14 +5,16 @@ import type { Logger } from 'pino';
 import type { CallAdmission } from '../calls/admission-types.js';
 import type { Trace } from '../tenants/loading-cache.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import { renderAcl } from '../../xml-handlers/configuration/acl.js';
-import { renderCallcenterQueue, renderCallcenterSettings } from '../../xml-handlers/configuration/callcenter.js';
-import { renderSofia, type SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
-import { PUBLIC_CONTEXT, decidePublicCall, decideTenantCall, didKey, renderRejection, renderRoute, type DialplanDecision } from '../../xml-handlers/dialplan.js';
+import { configurationFile, type ConfigurationRequest } from '../../xml-handlers/configuration/index.js';
+import type { SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
+import {
+  PUBLIC_CONTEXT, decidePublicCall, decideTenantCall, didKey, renderRejection, renderRoute, type DialplanDecision,
+} from '../../xml-handlers/dialplan/index.js';
 import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser } from '../../xml-handlers/directory.js';
-import { sipDomain, type ConfigurationRequest, type DialplanRequest, type DirectoryRequest, type FetchRequest } from '../../xml-handlers/fetch-request.js';
+import {
+  sipDomain, type DialplanRequest, type DirectoryRequest, type FetchRequest,
+} from '../../xml-handlers/fetch-request.js';
 import { NOT_FOUND } from '../../xml-handlers/xml.js';
-import { parseFsName } from '../callcenter/naming.js';
 import type { RenderedDocuments } from './rendered-documents.js';
 
 export type Outcome = 'hit' | 'miss' | 'not_found' | 'error';
@@ -92,29 +94,16 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
 }
 
 async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
-  switch (req.file) {
-    case 'sofia.conf': {
-      const xml = renderSofia(deps.sipProfiles, await deps.store.all(trace), req.profile, req.gateway);
-      return xml ? found(xml, trace) : notFound;
-    }
-    case 'acl.conf': {
-      const { xml, skipped } = renderAcl(await deps.store.all(trace));
-      for (const s of skipped) deps.log.warn(s, 'acl.conf: left out a CIDR that does not parse');
-      return found(xml, trace);
-    }
-    case 'callcenter.conf': {
-      if (req.queue === undefined) return found(renderCallcenterSettings(), trace);
-      const name = parseFsName(req.queue, 'queue');
-      if (!name) return notFound;
-      const tenant = await deps.store.byDomain(name.domain, trace);
-      // Queue names carry the primary domain only; another domain of the tenant is not the same queue.
-      if (!tenant || tenant.primaryDomain !== name.domain) return notFound;
-      const xml = renderCallcenterQueue(tenant, name.domain, name.local);
-      return xml ? found(xml, trace) : notFound;
-    }
-    case 'other':
-      return notFound;
-  }
+  if (req.file === 'other') return notFound;
+  const file = configurationFile(req);
+  const need = file.needs(req);
+  const tenants = need === 'none' ? []
+    : need === 'all' ? await deps.store.all(trace)
+    : [await deps.store.byDomain(need.domain, trace)].filter((t) => t !== null);
+  const answer = file.render(req, tenants, { sipProfiles: deps.sipProfiles });
+  if (!answer) return notFound;
+  for (const { msg, ...fields } of answer.warnings ?? []) deps.log.warn(fields, msg);
+  return found(answer.xml, trace);
 }
 
 /** Never rejects: a database failure with nothing cached is answered (not-found, or a 503 for calls) and reported as 'error'. */

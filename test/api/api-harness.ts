@@ -17,7 +17,8 @@ import { createTokenVerifier } from '../../daemon/auth/verify-token.js';
 import type { AgentStatusChange } from '../../daemon/api/agent-status.js';
 import { adminApi } from '../../daemon/api/plugin.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import type { TenantId } from '../../xml-handlers/model.js';
 import { createHttpServer } from '../../daemon/http/server.js';
 import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 

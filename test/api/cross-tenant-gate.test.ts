@@ -8,7 +8,7 @@
 import type { RouteOptions } from 'fastify';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { TenantId } from '../../daemon/db/tenant-context.js';
+import type { TenantId } from '../../xml-handlers/model.js';
 import { startApi, type ApiHarness } from './api-harness.js';
 import { SAMPLES } from './samples.js';
 

@@ -3,7 +3,7 @@
 // ceilings rule, and the live isolation proof.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { TenantId } from '../../daemon/db/tenant-context.js';
+import type { TenantId } from '../../xml-handlers/model.js';
 import { startApi, tenantIdOf, type ApiHarness } from './api-harness.js';
 
 let h: ApiHarness;

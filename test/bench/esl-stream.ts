@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { projectRoot } from '../../daemon/paths.js';
-import { CHANNEL_VARS, eventHeader } from '../../daemon/calls/channel-vars.js';
+import { CHANNEL_VARS, eventHeader } from '../../xml-handlers/channel-vars.js';
 
 export const ESL_FIXTURE_DIR = path.join(projectRoot, 'test', 'fixtures', 'freeswitch', 'esl');
 const CAPTURE = 'stream-2-call-acme-1000-to-1001.json.raw';

@@ -4,7 +4,8 @@
 // the same number in flight, but no HTTP, no cache and no XML. Runs in the
 // server's slot of the process layout.
 import { createPool } from '../../daemon/db/open-database.js';
-import { asTenantId, withTenant } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import { asTenantId } from '../../xml-handlers/model.js';
 import { percentiles, type LatencySummary } from './percentiles.js';
 import { serveCalls } from './processes.js';
 import { scaledDomain, scaledUser } from './requests.js';

@@ -3,7 +3,8 @@
 // withTenant as the serving role, as the admin API would: RLS checks every row.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { asTenantId, withTenant } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import { asTenantId } from '../../xml-handlers/model.js';
 import { scaledDomain, scaledSlug } from './requests.js';
 
 export async function seedScale(pool: pg.Pool, opts: { tenants: number; usersPerTenant: number; parallel: number }): Promise<void> {

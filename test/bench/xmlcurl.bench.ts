@@ -1,7 +1,7 @@
 // Items 1 and 3: warm-cache fetches with the real captured requests, against a
 // bare fastify + formbody route answering a constant document of the same bytes.
-import { CHANNEL_VARS } from '../../daemon/calls/channel-vars.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
+import { CHANNEL_VARS } from '../../xml-handlers/channel-vars.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { generate, generateInterleaved, type BenchContext, type LoadRun } from './context.js';
 import { fetchOnce } from './http-wire.js';

@@ -8,7 +8,7 @@
 // use (`tier add`) imports nothing). Its list output is checked byte for byte
 // against the captured replies in test/fixtures/freeswitch/esl.
 
-import type { DesiredQueue, QueueSettings, TenantCallcenter } from '../../daemon/callcenter/types.js';
+import type { DesiredQueue, QueueSettings, TenantCallcenter } from '../../xml-handlers/callcenter-state.js';
 
 /** An `<agent>` of a callcenter.conf answer, with the attributes load_agent reads. */
 export interface ConfigAgent {

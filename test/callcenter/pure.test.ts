@@ -5,12 +5,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { eventDomain, parseCcEvent } from '../../daemon/callcenter/cc-events.js';
 import { ListParseError, parseAgentList, parseMemberList, parseQueueList, parseTierList } from '../../daemon/callcenter/list-parsers.js';
-import { agentContact, agentFsName, apiArg, domainOf, NamingError, parseFsName, queueFsName } from '../../daemon/callcenter/naming.js';
-import { planReconciliation, type ActualState } from '../../daemon/callcenter/planner.js';
+import { agentContact, agentFsName, domainOf, NamingError, parseFsName, queueFsName } from '../../xml-handlers/callcenter-names.js';
+import { apiArg, planReconciliation, type ActualState } from '../../daemon/callcenter/planner.js';
 import { QueueStats } from '../../daemon/callcenter/queue-stats.js';
-import type { TenantCallcenter } from '../../daemon/callcenter/types.js';
+import type { TenantCallcenter } from '../../xml-handlers/callcenter-state.js';
 import { createRegistry, TenantLabels } from '../../daemon/metrics.js';
-import { asTenantId } from '../../daemon/db/tenant-context.js';
+import { asTenantId } from '../../xml-handlers/model.js';
 import { projectRoot } from '../../daemon/paths.js';
 import { ModCallcenterEmulator, separateBlank } from './mod-callcenter-emulator.js';
 

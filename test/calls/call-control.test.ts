@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { pino } from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { wireCallControl } from '../../daemon/calls/call-control.js';
+import { createCallControl } from '../../daemon/calls/call-control.js';
 import { CdrWriter } from '../../daemon/calls/cdr-writer.js';
 import { EslClient } from '../../daemon/esl/client.js';
 import { DAEMON_EVENTS } from '../../daemon/esl/esl-nodes.js';
@@ -47,7 +47,8 @@ async function rig(nodeNames: string[]) {
     clients.push(client);
     cleanup.push(() => server.close(), () => client.stop());
   }
-  wireCallControl({ clients, ledger, cdr, log });
+  const control = createCallControl({ clients, ledger, cdr, log, sweepIntervalMs: 60_000 });
+  cleanup.push(async () => control.stop());
   const resynced = (i: number, count = 1) => servers[i]!.waitForCommand(/^api show channels as json$/, count);
   for (const c of clients) c.start();
   await Promise.all(servers.map((_, i) => resynced(i)));

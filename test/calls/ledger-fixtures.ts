@@ -2,11 +2,10 @@
 // the daemon sets (the capture's responder set tenant_id=<slug> instead), and a
 // quiet ledger factory.
 import { pino } from 'pino';
-import type { CallDirection } from '../../daemon/calls/admission-types.js';
 import { CallLedger, type LedgerOptions } from '../../daemon/calls/call-ledger.js';
-import type { TenantId } from '../../daemon/db/tenant-context.js';
 import { eventFromHeaders, type EslEvent } from '../../daemon/esl/event.js';
 import { createRegistry, TenantLabels } from '../../daemon/metrics.js';
+import type { CallDirection, TenantId } from '../../xml-handlers/model.js';
 import { streamEvents, type FsEvent } from '../helpers/esl-server.js';
 
 export const ACME = '11111111-1111-4111-8111-111111111111' as TenantId;

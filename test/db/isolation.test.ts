@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { inspectServingRole } from '../../daemon/db/serving-role-check.js';
-import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import type { TenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 
 interface Ctx { db: TestDatabase; app: pg.Pool; a: TenantId; b: TenantId; tables: string[] }

@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { withTenant, type TenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import type { TenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 
 const test = suite<{ db: TestDatabase; pool: pg.Pool; a: TenantId; b: TenantId }>('pool safety');

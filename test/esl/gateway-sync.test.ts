@@ -8,7 +8,7 @@ import type { ChangeFeed } from '../../daemon/db/change-feed.js';
 import { EslClient } from '../../daemon/esl/client.js';
 import { createGatewaySync, parseGatewayList, planGateways } from '../../daemon/esl/gateway-sync.js';
 import { createRegistry } from '../../daemon/metrics.js';
-import type { TenantSnapshot, Trunk } from '../../daemon/tenants/snapshot.js';
+import type { TenantSnapshot, Trunk } from '../../xml-handlers/model.js';
 import { EslTestServer } from '../helpers/esl-server.js';
 
 const test = suite('ESL: trunk gateways follow the database');

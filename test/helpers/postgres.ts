@@ -10,7 +10,7 @@ import { startEmbeddedCluster, type EmbeddedCluster } from '../../daemon/db/embe
 import { migrate } from '../../daemon/db/migrate.js';
 import { provisionDatabase } from '../../daemon/db/provision.js';
 import { createPool } from '../../daemon/db/open-database.js';
-import { asTenantId, type TenantId } from '../../daemon/db/tenant-context.js';
+import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
 
 export interface TestCluster {
   port: number;

@@ -22,7 +22,8 @@ test('steps run newest first, once, and exit 0', async () => {
   const lc = createLifecycle({ log, timeoutMs: 5000, exit: (c) => exits.push(c) });
   lc.onShutdown('database', () => { order.push('database'); });
   lc.onShutdown('cdr', async () => { await new Promise((r) => setImmediate(r)); order.push('cdr'); });
-  lc.onShutdown('esl', () => { order.push('esl'); });
+  const esl = { stop: () => { order.push('esl'); } };
+  assert.is(lc.own('esl', esl), esl, 'own() hands the module back');
   lc.onShutdown('http', () => { order.push('http'); });
   assert.is(lc.stopping, false);
   const first = lc.shutdown('SIGTERM');

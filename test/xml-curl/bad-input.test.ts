@@ -5,7 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
-import { withTenant, asTenantId } from '../../daemon/db/tenant-context.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import { asTenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import {
   actions, encodeFields, find, findAll, fixtureNames, isNotFound, loadFixture, post, replay, sectionOf, withFields, type Fixture,

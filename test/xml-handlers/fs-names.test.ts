@@ -9,13 +9,12 @@
 // split back into their parts.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { agentFsName, parseFsName, queueFsName } from '../../daemon/callcenter/naming.js';
 import { DEMO_EXTENSIONS, DEMO_TENANTS } from '../../daemon/db/demo-seed.js';
-import type { TenantId } from '../../daemon/db/tenant-context.js';
 import { flushUser } from '../../daemon/esl/cache-flush.js';
-import type { Extension, TenantSnapshot } from '../../daemon/tenants/snapshot.js';
+import { agentFsName, parseFsName, queueFsName } from '../../xml-handlers/callcenter-names.js';
 import { decideUser, renderUser } from '../../xml-handlers/directory.js';
 import { parseFetch } from '../../xml-handlers/fetch-request.js';
+import type { Extension, TenantId, TenantSnapshot } from '../../xml-handlers/model.js';
 import {
   FS_USER_CACHE_KEY_BUFFER, FS_USER_CACHE_KEY_MAX, FS_USER_ID_KEY, FS_USER_LOOKUP_KEYS, fsUserCacheKey,
   isExtensionNumber, isSipDomain, isSlug,

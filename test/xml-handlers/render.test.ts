@@ -3,13 +3,12 @@
 // survives FreeSWITCH's preprocessor and a strict XML parser.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { TenantId } from '../../daemon/db/tenant-context.js';
-import type { Extension, TenantSnapshot } from '../../daemon/tenants/snapshot.js';
+import type { Extension, TenantId, TenantSnapshot } from '../../xml-handlers/model.js';
 import { CidrSet, parseCidr } from '../../xml-handlers/cidr.js';
 import { renderAcl } from '../../xml-handlers/configuration/acl.js';
 import { renderCallcenterQueue, renderCallcenterSettings } from '../../xml-handlers/configuration/callcenter.js';
 import { renderSofia } from '../../xml-handlers/configuration/sofia.js';
-import { decidePublicCall, decideTenantCall, didKey, renderRejection, renderRoute } from '../../xml-handlers/dialplan.js';
+import { decidePublicCall, decideTenantCall, didKey, renderRejection, renderRoute } from '../../xml-handlers/dialplan/index.js';
 import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser } from '../../xml-handlers/directory.js';
 import type { DialplanRequest } from '../../xml-handlers/fetch-request.js';
 import { gatewayName } from '../../xml-handlers/gateway-name.js';

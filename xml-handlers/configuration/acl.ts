@@ -2,10 +2,11 @@
 // tenant from its enabled trunks' allowed_cidrs, plus `trunks`, the union the
 // external sofia profile applies (apply-inbound-acl). A CIDR that does not parse
 // is left out and reported, never written.
-import type { TenantSnapshot } from '../../daemon/tenants/snapshot.js';
 import { parseCidr } from '../cidr.js';
 import { TRUNKS_ACL, tenantAclName } from '../gateway-name.js';
+import type { TenantSnapshot } from '../model.js';
 import { section, serialize } from '../xml.js';
+import type { ConfigurationFile } from './file.js';
 
 export interface AclRender { xml: string; skipped: Array<{ tenant: string; cidr: string }> }
 
@@ -33,3 +34,13 @@ export function renderAcl(tenants: readonly TenantSnapshot[]): AclRender {
   for (const [name, cidrs] of perTenant) list(name, cidrs.sort());
   return { xml: serialize(lists), skipped };
 }
+
+export const aclConf: ConfigurationFile<{ file: 'acl.conf' }> = {
+  name: 'acl.conf',
+  parse: () => ({ file: 'acl.conf' }),
+  needs: () => 'all',
+  render: (_req, tenants) => {
+    const { xml, skipped } = renderAcl(tenants);
+    return { xml, warnings: skipped.map((s) => ({ ...s, msg: 'acl.conf: left out a CIDR that does not parse' })) };
+  },
+};

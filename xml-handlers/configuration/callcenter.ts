@@ -3,15 +3,15 @@
 // agents and tiers; truncate-*-on-load drops what a previous run left).
 // load_queue fetches it with CC-Queue=<name>@<domain> whenever a queue is first
 // used or reloaded: that queue only, with its agents and tiers.
-import { agentContact, agentFsName, queueFsName } from '../../daemon/callcenter/naming.js';
-import type { TenantSnapshot } from '../../daemon/tenants/snapshot.js';
+import { parseFsName } from '../callcenter-names.js';
+import { AGENT_TYPE, desiredCallcenter } from '../callcenter-state.js';
+import type { TenantSnapshot } from '../model.js';
 import { params, section, serialize } from '../xml.js';
-
-/** Seconds mod_callcenter rings an agent (leg_timeout in the contact). */
-export const AGENT_LEG_TIMEOUT_S = 15;
+import type { ConfigurationFile } from './file.js';
 
 function root() {
-  return section('configuration', { description: 'fs-tenantd' }).ele('configuration', { name: 'callcenter.conf', description: 'CallCenter' });
+  return section('configuration', { description: 'fs-tenantd' })
+    .ele('configuration', { name: 'callcenter.conf', description: 'CallCenter' });
 }
 
 export function renderCallcenterSettings(): string {
@@ -21,13 +21,19 @@ export function renderCallcenterSettings(): string {
   return serialize(cfg);
 }
 
-/** The one queue `queueName` of `tenant`, named `<queue>@<domain>`; undefined if the tenant has no such queue. */
+/**
+ * The one queue `<queueName>@<domain>` of `tenant` with the agents and tiers the reconciler wants for it
+ * (callcenter-state.ts); undefined if the tenant has no such queue or holds nothing in mod_callcenter. Queue names
+ * carry the primary domain only: another domain of the tenant is not the same queue.
+ */
 export function renderCallcenterQueue(tenant: TenantSnapshot, domain: string, queueName: string): string | undefined {
-  const q = tenant.queues.get(queueName);
-  if (!q || tenant.status !== 'active') return undefined;
+  const state = desiredCallcenter(tenant);
+  const fsName = `${queueName}@${domain}`;
+  const q = state?.domain === domain ? state.queues.find((x) => x.fsName === fsName) : undefined;
+  if (!state || !q) return undefined;
   const cfg = root();
   params(cfg, 'settings', []);
-  const queue = cfg.ele('queues').ele('queue', { name: queueFsName(q.name, domain) });
+  const queue = cfg.ele('queues').ele('queue', { name: fsName });
   for (const [name, value] of [
     ['strategy', q.strategy], ['moh-sound', q.mohSound], ['time-base-score', q.timeBaseScore],
     ['max-wait-time', String(q.maxWaitTime)], ['max-wait-time-with-no-agent', String(q.maxWaitTimeWithNoAgent)],
@@ -35,26 +41,36 @@ export function renderCallcenterQueue(tenant: TenantSnapshot, domain: string, qu
     ['abandoned-resume-allowed', String(q.abandonedResumeAllowed)],
   ] as const) queue.ele('param', { name, value });
 
-  const tiers = tenant.tiers.filter((t) => t.queue === q.name);
-  const inQueue = new Set(tiers.map((t) => t.agentExtension));
+  const tiers = state.tiers.filter((t) => t.queue === fsName);
+  const inQueue = new Set(tiers.map((t) => t.agent));
   const agents = cfg.ele('agents');
-  const rendered = new Set<string>();
-  for (const a of tenant.agents) {
-    const ext = tenant.extensions.get(a.extension);
-    if (!inQueue.has(a.extension) || !ext?.enabled) continue;
-    rendered.add(a.extension);
+  for (const a of state.agents) {
+    if (!inQueue.has(a.fsName)) continue;
     agents.ele('agent', {
-      name: agentFsName(a.extension, domain), type: 'callback',
-      contact: agentContact({ tenantId: tenant.id, tenantSlug: tenant.slug, extension: a.extension, domain, legTimeoutS: AGENT_LEG_TIMEOUT_S }),
-      status: a.status, 'max-no-answer': String(a.maxNoAnswer), 'wrap-up-time': String(a.wrapUpTime),
-      'reject-delay-time': String(a.rejectDelayTime), 'busy-delay-time': String(a.busyDelayTime),
-      'no-answer-delay-time': String(a.noAnswerDelayTime),
+      name: a.fsName, type: AGENT_TYPE, contact: a.contact, status: a.status, 'max-no-answer': String(a.maxNoAnswer),
+      'wrap-up-time': String(a.wrapUpTime), 'reject-delay-time': String(a.rejectDelayTime),
+      'busy-delay-time': String(a.busyDelayTime), 'no-answer-delay-time': String(a.noAnswerDelayTime),
     });
   }
   const tierEl = cfg.ele('tiers');
   for (const t of tiers) {
-    if (!rendered.has(t.agentExtension)) continue;
-    tierEl.ele('tier', { agent: agentFsName(t.agentExtension, domain), queue: queueFsName(q.name, domain), level: String(t.level), position: String(t.position) });
+    tierEl.ele('tier', { agent: t.agent, queue: t.queue, level: String(t.level), position: String(t.position) });
   }
   return serialize(cfg);
 }
+
+export const callcenterConf: ConfigurationFile<{ file: 'callcenter.conf'; queue: string | undefined }> = {
+  name: 'callcenter.conf',
+  parse: (get) => ({ file: 'callcenter.conf', queue: get('CC-Queue') || undefined }),
+  needs: (req) => {
+    const name = req.queue === undefined ? undefined : parseFsName(req.queue, 'queue');
+    return name ? { domain: name.domain } : 'none';
+  },
+  render: (req, [tenant]) => {
+    if (req.queue === undefined) return { xml: renderCallcenterSettings() };
+    const name = parseFsName(req.queue, 'queue');
+    if (!name || !tenant) return undefined;
+    const xml = renderCallcenterQueue(tenant, name.domain, name.local);
+    return xml === undefined ? undefined : { xml };
+  },
+};

@@ -7,9 +7,10 @@
 //   external: trunks; no auth, only sources in acl `trunks`; calls land in `public`
 //             where the dialplan checks the DID's owner against the source address.
 // Tenant trunks become gateways on `external`, named <tenant>_<trunk>.
-import type { TenantSnapshot } from '../../daemon/tenants/snapshot.js';
 import { TRUNKS_ACL, gatewayName } from '../gateway-name.js';
+import type { TenantSnapshot } from '../model.js';
 import { params, section, serialize, type XMLBuilder } from '../xml.js';
+import type { ConfigurationFile } from './file.js';
 
 export interface SipListen { ip: string; port: number }
 export interface SofiaProfiles { internal: SipListen; external: SipListen }
@@ -84,3 +85,15 @@ export function renderSofia(
   }
   return serialize(conf);
 }
+
+type SofiaRequest = { file: 'sofia.conf'; profile: string | undefined; gateway: string | undefined };
+
+export const sofiaConf: ConfigurationFile<SofiaRequest> = {
+  name: 'sofia.conf',
+  parse: (get) => ({ file: 'sofia.conf', profile: get('profile') || undefined, gateway: get('gateway') || undefined }),
+  needs: () => 'all',
+  render: (req, tenants, settings) => {
+    const xml = renderSofia(settings.sipProfiles, tenants, req.profile, req.gateway);
+    return xml === undefined ? undefined : { xml };
+  },
+};

@@ -1,6 +1,7 @@
 // Call-center agents, one per extension. A status change is pushed to
 // FreeSWITCH after commit (agent-status.ts).
-import { AGENT_STATUSES, type AgentStatus, type PushAgentStatus } from '../agent-status.js';
+import { AGENT_STATUSES, type AgentStatus } from '../../../xml-handlers/model.js';
+import type { PushAgentStatus } from '../agent-status.js';
 import type { ResourceDef } from '../resource.js';
 import { int, uuid } from '../schema-types.js';
 

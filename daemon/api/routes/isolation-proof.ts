@@ -10,8 +10,9 @@
 // forgot withTenant sees nothing (count(*) only, read-only).
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
+import { asTenantId } from '../../../xml-handlers/model.js';
 import { inspectServingRole } from '../../db/serving-role-check.js';
-import { asTenantId, withTenant } from '../../db/tenant-context.js';
+import { withTenant } from '../../db/tenant-context.js';
 import { errorBody } from '../schema-types.js';
 
 interface TableRow {

@@ -3,7 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { notFound } from '../errors.js';
-import type { AgentStatus, PushAgentStatus } from '../agent-status.js';
+import type { AgentStatus } from '../../../xml-handlers/model.js';
+import type { PushAgentStatus } from '../agent-status.js';
 import { agentStatus } from '../resources/agents.js';
 import { errorBody, uuid } from '../schema-types.js';
 import { inTenant, requireTenant } from '../scope.js';

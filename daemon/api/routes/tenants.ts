@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { asTenantId } from '../../db/tenant-context.js';
+import { asTenantId } from '../../../xml-handlers/model.js';
 import { errorBody, sipDomain, slug, uuid } from '../schema-types.js';
 import { inScope } from '../scope.js';
 import { checkTimezone, tenantDefaultsSchema } from './tenant.js';

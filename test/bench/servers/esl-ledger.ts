@@ -1,19 +1,18 @@
 // The daemon's ESL side in a process of its own (the server slot), built as
 // daemon/main.ts builds it: one ESL client, the call ledger and the CDR writer
 // (on the bench database, spool in a temporary directory) joined by
-// wireCallControl (events, resync from `show channels as json` on every ready,
+// createCallControl (events, resync from `show channels as json` on every ready,
 // a record per ended call). Counts events after the ledger has seen them
 // (listeners run in registration order) and times admission decisions.
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { CallDirection } from '../../../daemon/calls/admission-types.js';
-import { wireCallControl } from '../../../daemon/calls/call-control.js';
+import type { CallDirection, TenantId } from '../../../xml-handlers/model.js';
+import { createCallControl } from '../../../daemon/calls/call-control.js';
 import { CallLedger } from '../../../daemon/calls/call-ledger.js';
 import { CdrWriter } from '../../../daemon/calls/cdr-writer.js';
 import { loadConfig } from '../../../daemon/config.js';
 import { createPool } from '../../../daemon/db/open-database.js';
-import type { TenantId } from '../../../daemon/db/tenant-context.js';
 import { EslClient } from '../../../daemon/esl/client.js';
 import { eventFromHeaders, parseJsonEvent, type EslEvent } from '../../../daemon/esl/event.js';
 import { createLogger } from '../../../daemon/log.js';
@@ -94,7 +93,8 @@ serveCalls({
       log, registry, commandTimeoutMs: config.esl.commandTimeoutMs,
       events: ['CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP_COMPLETE'],
     });
-    wireCallControl({ clients: [c], ledger: l, cdr, log });
+    createCallControl({ clients: [c], ledger: l, cdr, log,
+      sweepIntervalMs: Math.max(1000, config.calls.reservationTtlMs / 4) });
     c.on('event', onEvent);
     const ready = new Promise<void>((resolve) => c.once('ready', () => resolve()));
     c.start();

@@ -15,9 +15,9 @@
 // at the very start of a dial string and `[]` right before the endpoint; the
 // tenant variables make the agent leg carry its tenant from CHANNEL_CREATE on
 // (the directory's user variables arrive only after answer).
-import { CHANNEL_VARS } from '../calls/channel-vars.js';
-import type { TenantId } from '../db/tenant-context.js';
-import { EXTENSION_NUMBER_PATTERN, SIP_DOMAIN_PATTERN, SLUG_PATTERN } from '../../xml-handlers/fs-names.js';
+import { CHANNEL_VARS } from './channel-vars.js';
+import { EXTENSION_NUMBER_PATTERN, SIP_DOMAIN_PATTERN, SLUG_PATTERN } from './fs-names.js';
+import type { TenantId } from './model.js';
 
 const QUEUE_LOCAL = new RegExp(SLUG_PATTERN);
 const AGENT_LOCAL = new RegExp(EXTENSION_NUMBER_PATTERN);
@@ -80,15 +80,4 @@ export function agentContact(c: ContactSpec): string {
   }
   const user = agentFsName(c.extension, c.domain);
   return `{${CHANNEL_VARS.tenantId}=${c.tenantId},${CHANNEL_VARS.tenantSlug}=${c.tenantSlug}}[leg_timeout=${c.legTimeoutS}]user/${user}`;
-}
-
-/**
- * Quotes one callcenter_config argument. The API splits its arguments on spaces
- * with single quotes grouping (switch_separate_string), so a value with a space
- * ("On Break") goes in single quotes; values holding a quote or backslash are
- * refused rather than escaped, since none of ours can contain one.
- */
-export function apiArg(value: string): string {
-  if (value === '' || /['\\\n\r]/.test(value)) throw new NamingError(`cannot pass ${JSON.stringify(value)} to callcenter_config`);
-  return value.includes(' ') ? `'${value}'` : value;
 }

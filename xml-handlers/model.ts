@@ -1,11 +1,35 @@
-// What the xml_curl handlers know about one tenant: everything FreeSWITCH may
-// ask about it, read in one transaction through withTenant and cached whole, so
-// a cache hit answers any directory, dialplan or configuration fetch without
-// touching PostgreSQL. Plain data: xml-handlers/ renders from it.
-import type { Ceilings } from '../calls/admission-types.js';
-import type { TenantId } from '../db/tenant-context.js';
+// The tenant model: what the core knows about one tenant. The daemon reads a
+// snapshot in one transaction through withTenant (daemon/tenants/load-snapshot.ts)
+// and caches it whole, so a cache hit answers any directory, dialplan or
+// configuration fetch without touching PostgreSQL; the call-center reconciler
+// derives its desired state from the same type (callcenter-state.ts). Plain data.
+
+/** A tenant's primary key. Branded so a slug or a domain cannot be passed by mistake. */
+export type TenantId = string & { readonly __brand: 'TenantId' };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function asTenantId(value: string): TenantId {
+  if (!UUID.test(value)) throw new TypeError(`not a tenant id: ${JSON.stringify(value)}`);
+  return value as TenantId;
+}
 
 export type TenantStatus = 'active' | 'suspended';
+
+/** Which way a call goes, as the dialplan decides: in from a trunk, out to a trunk, or between the tenant's users. */
+export type CallDirection = 'inbound' | 'outbound' | 'internal';
+
+/** Per-tenant concurrency ceilings; null = unlimited. */
+export interface Ceilings {
+  maxInbound: number | null;
+  maxOutbound: number | null;
+  maxTotal: number | null;
+}
+
+/** mod_callcenter's agent statuses (AGENT_STATUS_CHART), the same set agents.status allows. */
+export const AGENT_STATUSES = ['Logged Out', 'Available', 'Available (On Demand)', 'On Break'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+export const isAgentStatus = (v: unknown): v is AgentStatus => (AGENT_STATUSES as readonly unknown[]).includes(v);
 
 export interface Extension {
   number: string;
@@ -64,7 +88,7 @@ export interface OutboundRoute {
 
 export interface Agent {
   extension: string;
-  status: string;
+  status: AgentStatus;
   maxNoAnswer: number;
   wrapUpTime: number;
   rejectDelayTime: number;

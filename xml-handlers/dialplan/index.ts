@@ -4,21 +4,27 @@
 // domain) or, in context `public`, from the DID's owner, and only when the call
 // comes from one of that tenant's trunks. No route is an explicit rejection, so
 // a call never falls through to anything else.
-import { queueFsName } from '../daemon/callcenter/naming.js';
-import type { CallDirection } from '../daemon/calls/admission-types.js';
-import { CHANNEL_VARS } from '../daemon/calls/channel-vars.js';
-import type { TenantSnapshot } from '../daemon/tenants/snapshot.js';
-import { CidrSet } from './cidr.js';
-import type { DialplanRequest } from './fetch-request.js';
-import { gatewayName } from './gateway-name.js';
-import { section, serialize, text } from './xml.js';
+import { CHANNEL_VARS } from '../channel-vars.js';
+import { CidrSet } from '../cidr.js';
+import type { DialplanRequest } from '../fetch-request.js';
+import type { CallDirection, TenantSnapshot } from '../model.js';
+import { section, serialize, text } from '../xml.js';
+import { dialGateway } from './dial-gateway.js';
+import { enterQueue } from './enter-queue.js';
+import { ringExtension } from './ring-extension.js';
+import type { Act, RouteKind } from './route-kind.js';
 
 export const PUBLIC_CONTEXT = 'public';
 
-export type RouteTarget =
-  | { type: 'extension'; number: string; domain: string }
-  | { type: 'queue'; fsName: string }
-  | { type: 'gateway'; gateway: string; number: string; callerIdNumber: string | null; callerIdName: string | null };
+/** Every kind of target, in the order a number a user dialled is tried. */
+export const ROUTE_KINDS = [ringExtension, enterQueue, dialGateway] as const;
+
+type TargetOf<K> = K extends RouteKind<infer T> ? T : never;
+export type RouteTarget = TargetOf<(typeof ROUTE_KINDS)[number]>;
+
+/** The kind that produced `target`. Each kind only ever renders targets it made itself. */
+const kindOf = (target: RouteTarget) =>
+  ROUTE_KINDS.find((k) => k.type === target.type) as unknown as RouteKind<RouteTarget>;
 
 export interface Rejection {
   sipCode: number;
@@ -34,7 +40,6 @@ export type DialplanDecision =
   | { kind: 'reject'; tenant: TenantSnapshot | null; known: boolean; rejection: Rejection };
 
 const DESTINATION = /^\+?[0-9*#]{1,32}$/;
-const DIALABLE = /^\+?[0-9]{1,32}$/;
 
 const reject = (tenant: TenantSnapshot | null, known: boolean, sipCode: number, reason: string, detail: string): DialplanDecision =>
   ({ kind: 'reject', tenant, known, rejection: { sipCode, reason, detail } });
@@ -56,28 +61,9 @@ export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | 
   const dest = req.destination;
   if (!DESTINATION.test(dest)) return reject(tenant, true, 404, 'Not Found', 'destination is not a dialable number');
 
-  const ext = tenant.extensions.get(dest);
-  if (ext?.enabled) return { kind: 'route', tenant, direction: 'internal', target: { type: 'extension', number: ext.number, domain: ext.a1Realm } };
-
-  if (tenant.primaryDomain) {
-    for (const q of tenant.queues.values()) {
-      if (q.dialCode === dest) return { kind: 'route', tenant, direction: 'internal', target: { type: 'queue', fsName: queueFsName(q.name, tenant.primaryDomain) } };
-    }
-  }
-
-  for (const route of tenant.outboundRoutes) {
-    if (!route.pattern.test(dest)) continue;
-    const trunk = tenant.trunks.find((t) => t.name === route.trunk && t.enabled && t.proxy);
-    if (!trunk) continue;
-    const number = route.prepend + dest.slice(route.stripDigits);
-    if (!DIALABLE.test(number)) continue;
-    return {
-      kind: 'route', tenant, direction: 'outbound',
-      target: {
-        type: 'gateway', gateway: gatewayName(tenant.slug, trunk.name), number,
-        callerIdNumber: route.callerIdNumber ?? tenant.defaultCallerIdNumber, callerIdName: route.callerIdName ?? tenant.defaultCallerIdName,
-      },
-    };
+  for (const kind of ROUTE_KINDS) {
+    const routed = kind.dialled?.(tenant, dest);
+    if (routed) return { kind: 'route', tenant, ...routed };
   }
   return reject(tenant, true, 404, 'Not Found', 'no route for the destination');
 }
@@ -101,12 +87,9 @@ export function decidePublicCall(req: DialplanRequest, tenant: TenantSnapshot | 
     return reject(tenant, true, 403, 'Forbidden', `source ${req.sourceIp ?? '(none)'} is not inside the tenant's trunk CIDRs`);
   }
   if (tenant.status !== 'active') return reject(tenant, true, 403, 'Forbidden', 'tenant suspended');
-  const dest = did.destination;
-  if (dest.type === 'extension') {
-    const ext = tenant.extensions.get(dest.extension);
-    if (ext?.enabled) return { kind: 'route', tenant, direction: 'inbound', target: { type: 'extension', number: ext.number, domain: ext.a1Realm } };
-  } else if (tenant.primaryDomain && tenant.queues.has(dest.queue)) {
-    return { kind: 'route', tenant, direction: 'inbound', target: { type: 'queue', fsName: queueFsName(dest.queue, tenant.primaryDomain) } };
+  for (const kind of ROUTE_KINDS) {
+    const target = kind.fromDid?.(tenant, did.destination);
+    if (target) return { kind: 'route', tenant, direction: 'inbound', target };
   }
   return reject(tenant, true, 404, 'Not Found', 'DID destination unavailable');
 }
@@ -132,28 +115,14 @@ export function renderRejection(contextName: string, r: Rejection): string {
 export function renderRoute(contextName: string, d: Extract<DialplanDecision, { kind: 'route' }>): string {
   const { tenant, target } = d;
   const cond = context(contextName).ele('extension', { name: `fs-tenantd-${target.type}` }).ele('condition');
-  const act = (application: string, data?: string) => cond.ele('action', data === undefined ? { application } : { application, data });
+  const act: Act = (application, data) => {
+    cond.ele('action', data === undefined ? { application } : { application, data });
+  };
   act('export', `${CHANNEL_VARS.tenantId}=${tenant.id}`);
   act('export', `${CHANNEL_VARS.tenantSlug}=${tenant.slug}`);
   act('export', `${CHANNEL_VARS.direction}=${d.direction}`);
-  const legVars = `{${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug},${CHANNEL_VARS.direction}=${d.direction}}`;
-  switch (target.type) {
-    case 'extension':
-      act('set', 'hangup_after_bridge=true');
-      act('set', 'call_timeout=30');
-      act('bridge', `${legVars}user/${target.number}@${target.domain}`);
-      break;
-    case 'queue':
-      act('answer');
-      act('set', `cc_export_vars=${CHANNEL_VARS.tenantId},${CHANNEL_VARS.tenantSlug},${CHANNEL_VARS.direction}`);
-      act('callcenter', target.fsName);
-      break;
-    case 'gateway':
-      if (target.callerIdNumber) act('set', `effective_caller_id_number=${text(target.callerIdNumber, 20)}`);
-      if (target.callerIdName) act('set', `effective_caller_id_name=${text(target.callerIdName, 80)}`);
-      act('set', 'hangup_after_bridge=true');
-      act('bridge', `${legVars}sofia/gateway/${target.gateway}/${target.number}`);
-      break;
-  }
+  const legVars = `{${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug},`
+    + `${CHANNEL_VARS.direction}=${d.direction}}`;
+  kindOf(target).actions(target, act, legVars);
   return serialize(cond);
 }

@@ -1,0 +1,33 @@
+// One configuration file FreeSWITCH may fetch (section `configuration`,
+// key_value = the file's name). Each file is one module exporting one of these,
+// listed once in index.ts; the daemon loads the tenant data `needs` names and
+// hands it to `render`. Nothing else changes to serve another file.
+import type { TenantSnapshot } from '../model.js';
+import type { SofiaProfiles } from './sofia.js';
+
+/** Reads one field of the fetch (single-valued and length-bounded by fetch-request.ts). */
+export type Fields = (name: string) => string | undefined;
+
+/** The tenant data an answer needs: none, every tenant, or the tenant owning one SIP domain (if any). */
+export type TenantNeed = 'none' | 'all' | { domain: string };
+
+/** Daemon settings files render from (FS_TENANTD_SIP_*). */
+export interface ConfigurationSettings {
+  sipProfiles: SofiaProfiles;
+}
+
+export interface ConfigurationAnswer {
+  xml: string;
+  /** What was left out of the document and why, for the log. */
+  warnings?: Array<{ msg: string } & Record<string, unknown>>;
+}
+
+export interface ConfigurationFile<R extends { file: string }> {
+  /** The key_value FreeSWITCH asks for. */
+  readonly name: R['file'];
+  /** Everything the answer depends on in the fetch, as plain data (also the cache and log view of the request). */
+  parse(get: Fields): R;
+  needs(req: R): TenantNeed;
+  /** The document, or undefined for not-found. `tenants` is what `needs` asked for. */
+  render(req: R, tenants: readonly TenantSnapshot[], settings: ConfigurationSettings): ConfigurationAnswer | undefined;
+}

@@ -1,0 +1,24 @@
+// The configuration files the daemon answers. Any other name is not found at
+// once, and FreeSWITCH falls back to its own file or defaults.
+import { aclConf } from './acl.js';
+import { callcenterConf } from './callcenter.js';
+import type { ConfigurationFile, Fields } from './file.js';
+import { sofiaConf } from './sofia.js';
+
+export const CONFIGURATION_FILES = [sofiaConf, aclConf, callcenterConf] as const;
+
+type ServedFile = (typeof CONFIGURATION_FILES)[number];
+export type ServedRequest = ReturnType<ServedFile['parse']>;
+export type ConfigurationRequest = ServedRequest | { file: 'other'; name: string };
+
+const BY_NAME = new Map<string, ServedFile>(CONFIGURATION_FILES.map((f) => [f.name, f]));
+
+export function parseConfiguration(get: Fields): ConfigurationRequest {
+  const name = get('key_value') ?? '';
+  return BY_NAME.get(name)?.parse(get) ?? { file: 'other', name };
+}
+
+/** The module that parsed `req`. Each file only ever gets back the requests it parsed itself. */
+export function configurationFile(req: ServedRequest): ConfigurationFile<ServedRequest> {
+  return BY_NAME.get(req.file) as unknown as ConfigurationFile<ServedRequest>;
+}

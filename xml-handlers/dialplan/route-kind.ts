@@ -1,0 +1,24 @@
+// One kind of dialplan target: how a dialled number or a DID reaches it, and the
+// actions that connect the call. One module per kind, named for what it does
+// (ring-extension.ts, enter-queue.ts, dial-gateway.ts); index.ts lists them in
+// the order a dialled number is tried. A new kind (an IVR menu, voicemail, …) is
+// one more module and one more entry there.
+import type { CallDirection, DidDestination, TenantSnapshot } from '../model.js';
+
+/** Appends `<action application="…" data="…"/>` to the call's one-extension context. */
+export type Act = (application: string, data?: string) => void;
+
+export interface RouteKind<T extends { type: string }> {
+  /** Also the name of the extension in the answer: `fs-tenantd-<type>`. */
+  readonly type: T['type'];
+  /** A number one of the tenant's own users dialled; the first kind that answers routes the call. */
+  dialled?(tenant: TenantSnapshot, destination: string): { direction: CallDirection; target: T } | undefined;
+  /** What a DID pointing at this kind reaches (the call is inbound). */
+  fromDid?(tenant: TenantSnapshot, destination: DidDestination): T | undefined;
+  /**
+   * The actions that connect the call, after the tenant's channel variables are exported. `legVars` is the
+   * `{fs_tenant_id=…,…}` block to put first in a dial string, so a bridged leg carries its tenant from
+   * CHANNEL_CREATE on.
+   */
+  actions(target: T, act: Act, legVars: string): void;
+}
