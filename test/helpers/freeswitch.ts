@@ -105,6 +105,18 @@ export function inviteAnswers(messages: string): number[] {
     .filter((c) => c >= 200);
 }
 
+/** A UDP port nothing holds right now on 127.0.0.1 (SIP and RTP are UDP: a free TCP port says nothing). */
+export async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolve(port));
+    });
+  });
+}
+
 /** True while something holds UDP ip:port (a SIPp that answers calls has bound its socket). */
 export async function udpInUse(ip: string, port: number): Promise<boolean> {
   const socket = dgram.createSocket('udp4');
@@ -194,8 +206,9 @@ async function startStack(): Promise<Stack> {
   const sipp = (scenario: string, sargs: string[], opts: { ip?: string; target?: 'internal' | 'external'; calls?: number } = {}) => {
     const msgFile = path.join(dir, `sipp-${++runCount}.msg`);
     const port = opts.target === 'external' ? ports.external : ports.internal;
-    // SIPp's default media port is fixed (6000): give each run its own, outside FreeSWITCH's RTP range.
-    const media = sargs.includes('-mp') ? [] : ['-mp', String(33_000 + (runCount % 1500) * 4)];
+    // SIPp's default media port is fixed (6000): give each run its own, below FreeSWITCH's RTP range (16384-32768)
+    // and the kernel's ephemeral ports (32768-60999), so nothing else is handed it meanwhile.
+    const media = sargs.includes('-mp') ? [] : ['-mp', String(10_000 + (runCount % 1500) * 4)];
     // -timeout turns a scenario stuck waiting for a message into a failure instead of a hang.
     const child = spawn(sippBin!, ['-sf', path.join(scenarios, scenario), `127.0.0.1:${port}`, '-i', opts.ip ?? '127.0.0.1',
       '-m', String(opts.calls ?? 1), '-nostdin', '-timeout', '30s', '-timeout_error', '-trace_msg', '-message_file', msgFile,
@@ -220,20 +233,32 @@ async function startStack(): Promise<Stack> {
   };
 
   const phone = async (user: string, domain: string, password: string): Promise<Phone> => {
-    const port = await freePort();
-    const reg = await sipp('register.xml', ['-p', String(port), '-s', user, '-key', 'domain', domain, '-au', user, '-ap', password]).done;
-    if (reg.code !== 0) throw new Error(`REGISTER ${user}@${domain} failed: ${reg.output}`);
-    const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(await freePort()), '-m', '100']);
-    await until(() => udpInUse('127.0.0.1', port), `the phone ${user}@${domain} to listen`);
-    return {
-      port,
-      invites: async () => receivedStartLines(await fs.readFile(uas.msgFile, 'utf8').catch(() => '')).filter((l) => l.startsWith('INVITE')).length,
-      async stop() {
+    // The REGISTER and the answering SIPp share the port (it is the registered contact). Another process can take
+    // the port in between, or SIPp's media port; then the answering SIPp exits at once, and a fresh pair is tried.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freeUdpPort();
+      const reg = await sipp('register.xml', ['-p', String(port), '-s', user, '-key', 'domain', domain, '-au', user,
+        '-ap', password]).done;
+      if (reg.code !== 0) throw new Error(`REGISTER ${user}@${domain} failed: ${reg.output}`);
+      const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(await freeUdpPort()), '-m', '100']);
+      const exited = () => uas.child.exitCode !== null || uas.child.signalCode !== null;
+      await until(async () => exited() || (await udpInUse('127.0.0.1', port)), `the phone ${user}@${domain} to listen`);
+      if (exited()) {
         await esl.api(`sofia profile internal flush_inbound_reg ${user}@${domain}`).catch(() => undefined);
-        uas.child.kill('SIGKILL');
-        await uas.done;
-      },
-    };
+        if (attempt < 3) continue;
+        throw new Error(`the phone ${user}@${domain} could not listen on ${port}: ${(await uas.done).output}`);
+      }
+      return {
+        port,
+        invites: async () => receivedStartLines(await fs.readFile(uas.msgFile, 'utf8').catch(() => ''))
+          .filter((l) => l.startsWith('INVITE')).length,
+        async stop() {
+          await esl.api(`sofia profile internal flush_inbound_reg ${user}@${domain}`).catch(() => undefined);
+          uas.child.kill('SIGKILL');
+          await uas.done;
+        },
+      };
+    }
   };
 
   const answerAt = async (ip: string, port: number, calls = 100) => {
