@@ -12,7 +12,7 @@ import { createCallControl } from './calls/call-control.js';
 import { CallLedger } from './calls/call-ledger.js';
 import { createCdrWriter } from './calls/cdr-writer.js';
 import { createTokenVerifier } from './auth/verify-token.js';
-import { ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { databaseCheck } from './db/database-readiness.js';
 import { openDatabase } from './db/open-database.js';
 import { instrumentPool } from './db/pool-metrics.js';
@@ -26,7 +26,7 @@ import { createTenantStore } from './tenants/tenant-store.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (err) {

@@ -42,7 +42,7 @@ try {
   await removeClusterDir(dir);
 }
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: strips the ANSI colour codes uvu prints
 const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
 const num = (label: string) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0);
 const total = num('Total');

@@ -48,7 +48,7 @@ export function fromPgError(err: unknown): ApiError | undefined {
     case '23503': return new ApiError(404, 'not_found', `${field}: referenced resource not found`);
     case '23514': {
       const col = err.constraint && err.table ? err.constraint.replace(`${err.table}_`, '').replace(/_check$/, '') : undefined;
-      return badRequest(col ? fieldOf(col) : 'body', 'rejected by a database constraint' + (err.constraint ? ` (${err.constraint})` : ''));
+      return badRequest(col ? fieldOf(col) : 'body', `rejected by a database constraint${err.constraint ? ` (${err.constraint})` : ''}`);
     }
     case '23502': return badRequest(field, 'is required');
     case '22P02': case '22023': case '22007': case '22008': case '22003': return badRequest(field, 'invalid value');

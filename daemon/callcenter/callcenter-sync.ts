@@ -155,7 +155,7 @@ export class CallcenterSync {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.listeners.splice(0).forEach((off) => off());
+    for (const off of this.listeners.splice(0)) off();
     await this.idle();
   }
 
@@ -276,7 +276,7 @@ export class CallcenterSync {
         try {
           await this.reconcile(node, tenants ? 'incremental' : 'full', tenants);
         } finally {
-          waiters.forEach((resolve) => resolve());
+          for (const resolve of waiters) resolve();
         }
       }
     } finally {

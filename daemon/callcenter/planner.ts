@@ -204,7 +204,7 @@ export function planReconciliation(tenants: readonly TenantCallcenter[], all: Ac
   const unremovable = new Set<string>();
   const removable = (...names: string[]) => {
     if (isSafe(...names)) return true;
-    names.forEach((n) => unremovable.add(n));
+    for (const n of names) unremovable.add(n);
     return false;
   };
 

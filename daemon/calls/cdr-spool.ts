@@ -32,7 +32,7 @@ export class CdrSpool {
   /** Appends and fsyncs; resolves once the records are durable. */
   append(records: readonly CallRecord[]): Promise<void> {
     if (!records.length) return Promise.resolve();
-    const data = records.map((r) => JSON.stringify(r) + '\n').join('');
+    const data = records.map((r) => `${JSON.stringify(r)}\n`).join('');
     return this.serial(async () => {
       const fh = await fs.open(path.join(this.dir, ACTIVE), 'a', 0o600);
       try {

@@ -9,7 +9,7 @@ import { ROLES, type Role } from '../auth/claims.js';
 import { ASYMMETRIC_ALGS, type JwsAlg } from '../auth/jwt-config.js';
 import { ensureLocalKeyPair } from '../auth/local-key-pair.js';
 import { defaultAlgFor, mintToken, privateKeyFromPem } from '../auth/mint-token.js';
-import { ConfigError, loadConfig } from '../config.js';
+import { type Config, ConfigError, loadConfig } from '../config.js';
 import { DEMO_TENANTS } from '../db/demo-seed.js';
 
 const USAGE = `usage: npm run token -- --role <${ROLES.join('|')}> [options]
@@ -27,14 +27,14 @@ function fail(message: string): never {
 }
 
 async function main(): Promise<void> {
-  let args;
+  const options = {
+    tenant: { type: 'string' }, role: { type: 'string' }, sub: { type: 'string' }, 'sip-domain': { type: 'string' },
+    ttl: { type: 'string', default: '3600' }, key: { type: 'string' }, alg: { type: 'string' }, kid: { type: 'string' },
+    help: { type: 'boolean' },
+  } as const;
+  let args: ReturnType<typeof parseArgs<{ options: typeof options }>>['values'];
   try {
-    args = parseArgs({
-      options: {
-        tenant: { type: 'string' }, role: { type: 'string' }, sub: { type: 'string' }, 'sip-domain': { type: 'string' },
-        ttl: { type: 'string', default: '3600' }, key: { type: 'string' }, alg: { type: 'string' }, kid: { type: 'string' }, help: { type: 'boolean' },
-      },
-    }).values;
+    args = parseArgs({ options }).values;
   } catch (err) {
     fail((err as Error).message);
   }
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   const role = args.role as Role | undefined;
   if (!role || !(ROLES as readonly string[]).includes(role)) fail(`--role must be one of ${ROLES.join(', ')}`);
   if (!/^\d{1,9}$/.test(args.ttl) || Number(args.ttl) < 1) fail('--ttl must be a number of seconds');
-  let config;
+  let config: Config;
   try { config = loadConfig(); } catch (err) { if (err instanceof ConfigError) fail(err.message); throw err; }
 
   let tenantSlug: string | undefined;

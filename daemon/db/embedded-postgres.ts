@@ -83,12 +83,12 @@ async function reachableBinaries(bin: Binaries, id: Identity): Promise<Binaries>
   if (canAccess(id, bin.postgres, '-x') && canAccess(id, bin.initdb, '-x')) return bin;
   const nativeDir = path.dirname(path.dirname(bin.postgres));
   const size = (await fs.stat(bin.postgres)).size;
-  const target = path.join(SHARED_DIR, 'pg-native-' + path.basename(path.dirname(nativeDir)) + '-' + size);
+  const target = path.join(SHARED_DIR, `pg-native-${path.basename(path.dirname(nativeDir))}-${size}`);
   if (!existsSync(path.join(target, 'bin', 'postgres'))) {
     await sharedDir();
-    await fs.cp(nativeDir, target + '.tmp', { recursive: true, verbatimSymlinks: true });
+    await fs.cp(nativeDir, `${target}.tmp`, { recursive: true, verbatimSymlinks: true });
     await fs.rm(target, { recursive: true, force: true });
-    await fs.rename(target + '.tmp', target);
+    await fs.rename(`${target}.tmp`, target);
   }
   return { initdb: path.join(target, 'bin', 'initdb'), postgres: path.join(target, 'bin', 'postgres') };
 }
@@ -173,7 +173,7 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     // Next to the data directory, which the database user reaches (the temporary directory might not).
     const pwfile = path.join(path.dirname(dataDir), `.fs-tenantd-pw-${randomBytes(8).toString('hex')}`);
-    await fs.writeFile(pwfile, opts.superuserPassword + '\n', { mode: 0o600 });
+    await fs.writeFile(pwfile, `${opts.superuserPassword}\n`, { mode: 0o600 });
     if (id) await fs.chown(pwfile, id.uid, id.gid);
     try {
       await run(bin.initdb, ['--pgdata', dataDir, '--username', 'postgres', '--pwfile', pwfile,

@@ -31,7 +31,7 @@ async function loadOrCreateSecrets(stateDir: string): Promise<Secrets> {
   const secrets: Secrets = { superuserPassword: pw(), ownerPassword: pw(), appPassword: pw() };
   // 0711: others (the database user, when we run as root) may pass through to pgdata/ but not list.
   await fs.mkdir(stateDir, { recursive: true, mode: 0o711 });
-  await fs.writeFile(file, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  await fs.writeFile(file, `${JSON.stringify(secrets, null, 2)}\n`, { mode: 0o600 });
   return secrets;
 }
 

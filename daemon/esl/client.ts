@@ -72,15 +72,15 @@ interface Job {
 /** Events the daemon itself always needs. */
 const REQUIRED_EVENTS = ['BACKGROUND_JOB'];
 
-export interface EslClient {
-  on(event: 'event', fn: (ev: EslEvent) => void): this;
-  /** Authenticated and subscribed (after every (re)connect): consumers resync here. */
-  on(event: 'ready', fn: () => void): this;
-  /** A ready connection was lost. */
-  on(event: 'down', fn: (reason: string) => void): this;
+/** What an EslClient emits: every event; `ready` once authenticated and subscribed (after every (re)connect:
+ * consumers resync there); `down` when a ready connection is lost. */
+interface EslClientEvents {
+  event: [ev: EslEvent];
+  ready: [];
+  down: [reason: string];
 }
 
-export class EslClient extends EventEmitter {
+export class EslClient extends EventEmitter<EslClientEvents> {
   readonly node: string;
   private stateValue: EslState = 'down';
   private since = Date.now();

@@ -55,7 +55,8 @@ SELECT json_build_object(
     FROM tiers t JOIN queues q ON q.id = t.queue_id JOIN agents a ON a.id = t.agent_id JOIN extensions e ON e.id = a.extension_id)
 ) AS snapshot`;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// Rows as pg returns them; each is read field by field into the typed model below.
+// biome-ignore lint/suspicious/noExplicitAny: untyped query rows, narrowed where read
 type Row = Record<string, any>;
 
 function stringVariables(v: unknown): Record<string, string> {

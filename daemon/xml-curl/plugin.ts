@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { CallAdmission } from '../calls/admission-types.js';
 import type { MetricsRegistry } from '../metrics.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import { BadFetch, parseFetch, type FormBody } from '../../xml-handlers/fetch-request.js';
+import { BadFetch, type FetchRequest, parseFetch, type FormBody } from '../../xml-handlers/fetch-request.js';
 import type { SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
 import { NOT_FOUND, XML_CONTENT_TYPE } from '../../xml-handlers/xml.js';
 import { Access } from './access.js';
@@ -109,7 +109,7 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
 
   // Our log lines carry what matters (ip, node, call); a pino child per fetch would only add a request id.
   app.post(opts.path, { childLoggerFactory: () => opts.log }, async (req, reply) => {
-    let fetch;
+    let fetch: FetchRequest;
     try {
       fetch = parseFetch((req.body ?? new Map()) as FormBody);
     } catch (err) {

@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import type { JwtConfig } from '../../daemon/auth/jwt-config.js';
 import { mintToken } from '../../daemon/auth/mint-token.js';
 import { createTokenVerifier } from '../../daemon/auth/verify-token.js';
-import { ConfigError, loadConfig } from '../../daemon/config.js';
+import { type ConfigError, loadConfig } from '../../daemon/config.js';
 import { projectRoot } from '../../daemon/paths.js';
 import { counterValue, rsaPair, startApi, type ApiHarness } from './api-harness.js';
 

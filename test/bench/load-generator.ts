@@ -112,7 +112,7 @@ async function run(job: LoadJob, measure: boolean, durationMs: number, limit: nu
       socket.setNoDelay(true);
       socket.on('data', (chunk) => {
         buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-        let res;
+        let res: ReturnType<typeof parseResponse>;
         try { res = parseResponse(buf); } catch (err) { socket.destroy(err as Error); return; }
         if (!res) return;
         buf = buf.subarray(res.length);

@@ -77,5 +77,5 @@ export function machine() {
 
 export async function writeJson(file: string, payload: unknown): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, JSON.stringify(payload, null, 2) + '\n');
+  await fs.writeFile(file, `${JSON.stringify(payload, null, 2)}\n`);
 }

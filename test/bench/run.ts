@@ -69,7 +69,7 @@ try {
   await removeClusterDir(dir);
 }
 
-console.log('\n' + table(figures));
+console.log(`\n${table(figures)}`);
 await writeJson(out, {
   command: `npm run bench${quick ? ' -- --quick' : ''}`,
   date: new Date().toISOString(),

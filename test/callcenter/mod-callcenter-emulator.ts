@@ -229,7 +229,7 @@ export class ModCallcenterEmulator {
       case 'list': {
         if (a.length > 1) return '-ERR Invalid!\n';
         const rows = a.length ? this.agents.filter((x) => x.name === a[0]) : this.agents;
-        return this.table(rows as unknown as Array<Record<string, unknown>>, AGENT_COLUMNS) + '+OK\n';
+        return `${this.table(rows as unknown as Array<Record<string, unknown>>, AGENT_COLUMNS)}+OK\n`;
       }
       default:
         return '';
@@ -268,7 +268,7 @@ export class ModCallcenterEmulator {
         return '+OK\n';
       case 'list': {
         const rows = [...this.tiers].sort((x, y) => x.level - y.level || x.position - y.position);
-        return this.table(rows as unknown as Array<Record<string, unknown>>, ['queue', 'agent', 'state', 'level', 'position']) + '+OK\n';
+        return `${this.table(rows as unknown as Array<Record<string, unknown>>, ['queue', 'agent', 'state', 'level', 'position'])}+OK\n`;
       }
       default:
         return '';
@@ -294,16 +294,16 @@ export class ModCallcenterEmulator {
         if (a.length === 0) {
           let out = `${QUEUE_HEADER}\n`;
           for (const q of this.queues.values()) {
-            out += [q.name, q.strategy, q.mohSound, q.timeBaseScore, String(q.tierRulesApply), 300, 'true', 'false',
+            out += `${[q.name, q.strategy, q.mohSound, q.timeBaseScore, String(q.tierRulesApply), 300, 'true', 'false',
               q.discardAbandonedAfter, String(q.abandonedResumeAllowed), q.maxWaitTime, q.maxWaitTimeWithNoAgent, 5, '',
-              q.callsAnswered, q.callsAbandoned, 0, 'true', 'On Break'].join('|') + '\n';
+              q.callsAnswered, q.callsAbandoned, 0, 'true', 'On Break'].join('|')}\n`;
           }
-          return out + '+OK\n';
+          return `${out}+OK\n`;
         }
         if (a[0]!.toLowerCase() === 'members') {
           const rows = this.members.filter((m) => a[1] === undefined || m.queue === a[1])
             .map((m) => ({ ...m, score: this.clock - m.joined_epoch + m.base_score + m.skill_score }));
-          return this.table(rows as unknown as Array<Record<string, unknown>>, MEMBER_COLUMNS) + '+OK\n';
+          return `${this.table(rows as unknown as Array<Record<string, unknown>>, MEMBER_COLUMNS)}+OK\n`;
         }
         return '-ERR Invalid!\n';
       }
@@ -315,7 +315,7 @@ export class ModCallcenterEmulator {
   /** list_result_callback: a header line before the first row only, "|" between fields. */
   private table(rows: Array<Record<string, unknown>>, columns: readonly string[]): string {
     if (rows.length === 0) return '';
-    return [columns.join('|'), ...rows.map((r) => columns.map((c) => String(r[c] ?? '')).join('|'))].join('\n') + '\n';
+    return `${[columns.join('|'), ...rows.map((r) => columns.map((c) => String(r[c] ?? '')).join('|'))].join('\n')}\n`;
   }
 }
 

@@ -166,7 +166,7 @@ test('planning from an empty node: queues, then agents, then tiers; colliding na
     'callcenter_config tier add support@globex.pbx.test 1001@globex.pbx.test 2 1',
   ]);
   assert.ok(cmds.indexOf('callcenter_config agent set status 1001@acme.pbx.test Available')
-    > cmds.findIndex((c) => c.startsWith('callcenter_config agent set contact 1001@acme.pbx.test {fs_tenant_id=' + ACME)));
+    > cmds.findIndex((c) => c.startsWith(`callcenter_config agent set contact 1001@acme.pbx.test {fs_tenant_id=${ACME}`)));
   for (const c of plan.commands) assert.is(c.tenantId, c.command.includes('globex') ? GLOBEX : ACME, c.command);
 });
 

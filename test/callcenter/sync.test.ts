@@ -99,7 +99,7 @@ test.before(async (ctx) => {
   ctx.sync = new CallcenterSync({ pool: ctx.pool, log, registry: ctx.registry, tenantLabels: new TenantLabels(10),
     nodes: [eslCallcenterNode(ctx.esl)], changes: ctx.feed, debounceMs: 50 });
   ctx.sync.start();
-  const ready = new Promise((resolve) => ctx.esl.once('ready', resolve));
+  const ready = new Promise<void>((resolve) => ctx.esl.once('ready', resolve));
   ctx.esl.start();
   await ready; // the sync reconciles on 'ready'
   await ctx.server.waitForCommand(/^api callcenter_config queue list members/);
@@ -330,7 +330,7 @@ test('an unreadable list reply fails that reconciliation only (logged, counted);
 
 test('after an ESL reconnect the node is reconciled again (and metrics resynced from its lists)', async (ctx) => {
   const { emu, server, esl } = ctx;
-  const ready = new Promise((resolve) => esl.once('ready', resolve));
+  const ready = new Promise<void>((resolve) => esl.once('ready', resolve));
   const removed = expectCommand(server, /^api callcenter_config agent del 1077@acme\.pbx\.test$/);
   const listed = expectCommand(server, /^api callcenter_config queue list members$/);
   server.dropAll();

@@ -50,7 +50,7 @@ test('1,000 interleaved transactions for two tenants over 2 connections never se
       assert.is(r.n, 0);
     }
   } finally {
-    clients.forEach((c) => c.release());
+    for (const c of clients) c.release();
   }
 });
 

@@ -138,9 +138,9 @@ test('the daemon refuses to start on bad values: exit 78 (EX_CONFIG), one line p
   assert.is(code, 78);
   assert.is(stdout, '');
   assert.match(stderr, /^fs-tenantd: invalid configuration:\n/);
-  assert.match(stderr, /\n  - FS_TENANTD_HTTP_PORT="eighty": expected a whole number from 0 to 65535\n/);
-  assert.match(stderr, /\n  - FS_TENANTD_XMLCURL_PASSWORD="short": expected at least 8 characters without spaces\n/);
-  assert.match(stderr, /\n  - FS_TENANTD_ESL_NODES: "fs1=127\.0\.0\.1": expected name=host:port/);
+  assert.match(stderr, /\n {2}- FS_TENANTD_HTTP_PORT="eighty": expected a whole number from 0 to 65535\n/);
+  assert.match(stderr, /\n {2}- FS_TENANTD_XMLCURL_PASSWORD="short": expected at least 8 characters without spaces\n/);
+  assert.match(stderr, /\n {2}- FS_TENANTD_ESL_NODES: "fs1=127\.0\.0\.1": expected name=host:port/);
   assert.not.match(stderr, /\n\s+at /, 'no stack trace');
 });
 

@@ -1,6 +1,6 @@
 // Shutdown ordering, failure and deadline handling, and draining a real HTTP server.
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pino } from 'pino';

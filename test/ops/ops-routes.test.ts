@@ -29,7 +29,7 @@ async function server(registry: MetricsRegistry, readiness: Map<string, Readines
 
 /** Value of one sample line in Prometheus text output, or undefined. */
 function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(series + ' '));
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
