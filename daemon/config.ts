@@ -28,6 +28,8 @@ export interface Config {
   database: DatabaseConfig;
   poolMax: number;
   xmlCurl: { path: string; user: string; password: string; allowFrom: string[]; cacheableMs: number; renderCacheBytes: number };
+  /** mod_json_cdr endpoint (daemon/json-cdr); authenticated like xml_curl. */
+  cdr: { path: string; bodyLimitBytes: number };
   /** Tenant snapshot cache behind xml_curl (daemon/tenants). */
   tenantCache: { ttlMs: number; maxTenants: number; maxNegative: number; negativeTtlMs: number };
   /** Where the sofia profiles served in sofia.conf listen. */
@@ -204,6 +206,11 @@ export function loadConfig(env: Env = process.env): Config {
       cacheableMs: r.int('FS_TENANTD_DIRECTORY_CACHEABLE_MS', 60_000, 0, 86_400_000),
       renderCacheBytes: r.int('FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES', 8 * 1024 * 1024, 0, 1024 * 1024 * 1024),
     },
+    cdr: {
+      path: r.string('FS_TENANTD_CDR_PATH', '/freeswitch/cdr', /^\/[A-Za-z0-9/_.-]*$/, 'an absolute URL path'),
+      // A CDR holds every channel variable and the call flow (11 KiB for a plain bridged call), more than a fetch.
+      bodyLimitBytes: r.int('FS_TENANTD_CDR_BODY_LIMIT', 1024 * 1024, 1024, 16 * 1024 * 1024),
+    },
     tenantCache: {
       ttlMs: r.int('FS_TENANTD_TENANT_CACHE_TTL_MS', 300_000, 1000, 86_400_000),
       maxTenants: r.int('FS_TENANTD_TENANT_CACHE_MAX', 5000, 10, 1_000_000),
@@ -234,6 +241,9 @@ export function loadConfig(env: Env = process.env): Config {
     jwt: readJwtConfig(r, stateDir),
     unknownVariables: r.unread(), // last: after every read
   };
+  if (config.cdr.path === config.xmlCurl.path) {
+    r.problems.push(`FS_TENANTD_CDR_PATH=${JSON.stringify(config.cdr.path)}: must differ from FS_TENANTD_XMLCURL_PATH`);
+  }
   if (r.problems.length) throw new ConfigError(r.problems);
   return config;
 }

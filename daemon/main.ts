@@ -22,6 +22,7 @@ import { createHttpServer } from './http/server.js';
 import { createLifecycle } from './lifecycle.js';
 import { createLogger } from './log.js';
 import { createRegistry, TenantLabels } from './metrics.js';
+import { jsonCdrPlugin } from './json-cdr/plugin.js';
 import { createTenantStore } from './tenants/tenant-store.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
 
@@ -87,6 +88,10 @@ async function main(): Promise<void> {
   const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });
   await app.register(opsRoutes, { registry, readiness });
   await app.register(xmlCurlPlugin, { admission: ledger, ...config.xmlCurl, bodyLimitBytes: config.http.bodyLimitBytes, sipProfiles: config.sipProfiles, store: tenants, log, registry });
+  // FreeSWITCH's own call records (mod_json_cdr): the same nodes and credentials as xml_curl.
+  await app.register(jsonCdrPlugin, { ...config.cdr, user: config.xmlCurl.user, password: config.xmlCurl.password,
+    allowFrom: config.xmlCurl.allowFrom, pool: db.pool, log, registry,
+    nodeOf: (switchname) => ledger.nodeOfSwitchname(switchname) });
   const verifier = await createTokenVerifier(config.jwt);
   await app.register(adminApi, { pool: db.pool, log, verifier, registry,
     pushAgentStatus: async (c) => { await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status); } });
@@ -94,7 +99,8 @@ async function main(): Promise<void> {
   // Stops accepting, lets in-flight fetches finish; runs first.
   lifecycle.onShutdown('http', () => app.close());
   const address = await app.listen({ host: config.http.host, port: config.http.port });
-  log.info({ database: db.describe, http: address }, `fs-tenantd listening on ${address}; point mod_xml_curl at ${address}${config.xmlCurl.path}`);
+  log.info({ database: db.describe, http: address }, `fs-tenantd listening on ${address}; point mod_xml_curl at `
+    + `${address}${config.xmlCurl.path} and mod_json_cdr at ${address}${config.cdr.path}`);
 }
 
 main().catch((err: unknown) => {

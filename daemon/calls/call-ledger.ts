@@ -285,6 +285,11 @@ export class CallLedger implements CallAdmission {
     this.switchnames.set(switchname, node);
   }
 
+  /** The ESL node that answered `switchname` on its last connect, if any (names the node of a mod_json_cdr record). */
+  nodeOfSwitchname(switchname: string): string | undefined {
+    return this.switchnames.get(switchname);
+  }
+
   /**
    * Rebuilds the node's share of the ledger from FreeSWITCH's list of live
    * channels. `read` fetches the list; admission waits until this is done.

@@ -61,8 +61,10 @@ const clip = (v: string | undefined, max: number): string => (v ?? '').slice(0, 
  * event) by the same rule switch_channel_set_timestamps uses for
  * variable_duration and variable_billsec (whole epoch seconds of hangup minus
  * created / answered); the variables near the event's end are only a fallback.
+ * mod_json_cdr records come through here too (json-cdr.ts hands over the same
+ * fields under these names), so both paths give one call the same row.
  */
-export function callRecordFromHangup(call: CallInfo, ev: EslEvent): CallRecord {
+export function callRecordFromHangup(call: CallInfo, ev: Pick<EslEvent, 'header'>): CallRecord {
   const h = (name: string) => ev.header(name);
   const hungUp = micros(h('Caller-Channel-Hangup-Time'));
   const created = micros(h('Caller-Channel-Created-Time'));

@@ -61,7 +61,9 @@ async function drained(w: CdrWriter): Promise<void> {
 
 test('duration and billsec from the Caller-Channel times equal FreeSWITCH\'s own variables on every captured hangup', () => {
   const hangups = readdirSync(ESL_FIXTURES).filter((f) => f.startsWith('stream-')).flatMap((file) =>
-    streamEvents(file).map(asEslEvent).filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE').map((e) => ({ file, e })));
+    streamEvents(file).map(asEslEvent).filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE')
+      // A call sofia refuses by its ACL (403, CF_NO_CDR) is never timestamped: no duration, no tenant, no record (stream-6).
+      .filter((e) => e.header('variable_duration') !== undefined).map((e) => ({ file, e })));
   assert.ok(hangups.length >= 8, `${hangups.length} captured hangups`);
   for (const { file, e } of hangups) {
     const r = callRecordFromHangup({ key: e.header('Unique-ID')!, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' }, e);

@@ -64,6 +64,14 @@ export interface Stack {
   quiet(): Promise<void>;
   /** Restarts the daemon on the same state (database, keys, spool). */
   restartDaemon(signal: NodeJS.Signals): Promise<void>;
+  /** Stops the daemon with `signal` and waits for it to exit (bring it back with startDaemon). */
+  stopDaemon(signal: NodeJS.Signals): Promise<void>;
+  /** Starts the daemon again on the same state and port; resolves once its ESL connection is up. */
+  startDaemon(): Promise<void>;
+  /** mod_json_cdr's err-log-dir: records no daemon accepted (json_cdr.conf.xml). */
+  cdrErrDir: string;
+  /** The daemon's mod_json_cdr endpoint. */
+  cdrUrl: string;
   until(ok: () => Promise<boolean>, what: string, guardMs?: number): Promise<void>;
 }
 
@@ -158,10 +166,14 @@ async function startStack(): Promise<Stack> {
   // but every flag that names a directory points into this run's folder.
   const args = ['-nf', '-nc', '-nonat', '-conf', path.join(projectRoot, 'freeswitch-conf'),
     ...sub.flatMap((d) => [`-${d}`, path.join(fsDir, d)])];
+  const cdrUrl = `http://127.0.0.1:${daemon.httpPort}/freeswitch/cdr`;
+  // json_cdr.conf.xml's default ($${log_dir}/json_cdr, inside this run's folder), set so no outer value leaks in.
+  const cdrErrDir = path.join(fsDir, 'log', 'json_cdr');
   const freeswitch = spawn(freeswitchBin!, args, {
     env: {
       ...process.env, FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${daemon.httpPort}/freeswitch/xml`,
-      FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
+      FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl), FS_TENANTD_CDR_URL: cdrUrl, FS_TENANTD_CDR_URL_2: cdrUrl,
+      FS_TENANTD_CDR_ERR_DIR: cdrErrDir,
     },
     stdio: 'ignore',
   });
@@ -272,13 +284,20 @@ async function startStack(): Promise<Stack> {
   const quiet = () => until(async () => /^0 total\./m.test(await esl.api('show channels count')), 'FreeSWITCH to hold no channel');
 
   const stack: Stack = {
-    dir, daemon, fs: esl, ports, rtpFile, sipp, answerAt, call, api, token, metrics, until, phone, quiet,
-    async restartDaemon(signal) {
-      daemon.child.kill(signal);
+    dir, daemon, fs: esl, ports, rtpFile, sipp, answerAt, call, api, token, metrics, until, phone, quiet, cdrUrl,
+    cdrErrDir,
+    async stopDaemon(signal) {
+      if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill(signal);
       await daemon.exited;
+    },
+    async startDaemon() {
       daemon = await startDaemon(daemonEnv);
       stack.daemon = daemon;
       await until(async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()), 'the restarted daemon\'s ESL connection');
+    },
+    async restartDaemon(signal) {
+      await stack.stopDaemon(signal);
+      await stack.startDaemon();
     },
   };
   teardown = async () => {

@@ -72,7 +72,7 @@ test('every discovered variable rejects a bad value, naming itself', () => {
   assert.equal(silent.map((k) => `${k.name}=${k.bad} (${k.why})`), [], 'accepted silently');
 });
 
-test('hand-picked values: ESL nodes, JWT, database URLs', () => {
+test('hand-picked values: ESL nodes, JWT, database URLs, endpoint paths', () => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ FS_TENANTD_ESL_NODES: '127.0.0.1:8021' }, /FS_TENANTD_ESL_NODES: "127\.0\.0\.1:8021": expected name=host:port/],
     [{ FS_TENANTD_ESL_NODES: 'fs1=host:99999' }, /FS_TENANTD_ESL_NODES/],
@@ -82,6 +82,7 @@ test('hand-picked values: ESL nodes, JWT, database URLs', () => {
     [{ FS_TENANTD_JWT_JWKS_FILE: '/a', FS_TENANTD_JWT_PUBLIC_KEY_FILE: '/b' }, /set only one JWT key source/],
     [{ DATABASE_MIGRATE_URL: 'postgresql://o:p@h/db' }, /DATABASE_MIGRATE_URL is set without DATABASE_URL/],
     [{ DATABASE_URL: 'not a url' }, /^DATABASE_URL: expected a postgresql:\/\//],
+    [{ FS_TENANTD_CDR_PATH: '/fs/x', FS_TENANTD_XMLCURL_PATH: '/fs/x' }, /FS_TENANTD_CDR_PATH="\/fs\/x": must differ from FS_TENANTD_XMLCURL_PATH/],
   ];
   for (const [env, pattern] of cases) {
     const problems = problemsFor(env);

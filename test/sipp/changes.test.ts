@@ -74,7 +74,10 @@ t.it("a suspended tenant's users are refused at once and come back on reactivati
     assert.is((await register(s, '1000', 'globex.pbx.test', 'globex-1000-demo')).code, 0);
   } finally {
     await flushed(s, async () => { await s.api('PATCH', '/tenant', op, { status: 'active' }, 'acme'); });
+    // Suspension killed acme's gateways; the next cases need them back.
+    await s.until(async () => /external::acme_carrier\s+gateway/.test(await s.fs.api('sofia status')), 'acme_carrier back');
   }
+
   assert.is((await register(s, '1000', ACME, 'acme-1000-demo')).code, 0);
   await s.fs.api(`sofia profile internal flush_inbound_reg 1000@${ACME}`);
   await s.fs.api('sofia profile internal flush_inbound_reg 1000@globex.pbx.test');
