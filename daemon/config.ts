@@ -15,7 +15,12 @@ export class ConfigError extends Error {
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
-export interface EslNodeConfig { name: string; host: string; port: number; password: string }
+export interface EslNodeConfig {
+  name: string;
+  host: string;
+  port: number;
+  password: string;
+}
 
 export type DatabaseConfig =
   | { mode: 'embedded'; port: number; dataDir: string }
@@ -27,7 +32,14 @@ export interface Config {
   http: { host: string; port: number; bodyLimitBytes: number };
   database: DatabaseConfig;
   poolMax: number;
-  xmlCurl: { path: string; user: string; password: string; allowFrom: string[]; cacheableMs: number; renderCacheBytes: number };
+  xmlCurl: {
+    path: string;
+    user: string;
+    password: string;
+    allowFrom: string[];
+    cacheableMs: number;
+    renderCacheBytes: number;
+  };
   /** mod_json_cdr endpoint (daemon/json-cdr); authenticated like xml_curl. */
   cdr: { path: string; bodyLimitBytes: number };
   /** Tenant snapshot cache behind xml_curl (daemon/tenants). */
@@ -66,7 +78,9 @@ export class EnvReader {
 
   /** FS_TENANTD_* variables that are set but that nothing read: most likely typos, whose intended setting is not in effect. */
   unread(): string[] {
-    return Object.keys(this.env).filter((k) => k.startsWith('FS_TENANTD_') && !this.read.has(k) && !OTHER_READERS.test(k)).sort();
+    return Object.keys(this.env)
+      .filter((k) => k.startsWith('FS_TENANTD_') && !this.read.has(k) && !OTHER_READERS.test(k))
+      .sort();
   }
 
   raw(name: string): string | undefined {
@@ -77,7 +91,8 @@ export class EnvReader {
 
   string(name: string, fallback: string, pattern?: RegExp, form?: string): string {
     const v = this.raw(name) ?? fallback;
-    if (pattern && !pattern.test(v)) this.problems.push(`${name}=${JSON.stringify(v)}: expected ${form ?? pattern.source}`);
+    if (pattern && !pattern.test(v))
+      this.problems.push(`${name}=${JSON.stringify(v)}: expected ${form ?? pattern.source}`);
     return v;
   }
 
@@ -126,9 +141,13 @@ export class EnvReader {
   cidrList(name: string, fallback: string[]): string[] {
     const v = this.raw(name);
     if (v === undefined) return fallback;
-    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const item of items) {
-      if (!isCidr(item)) this.problems.push(`${name}: ${JSON.stringify(item)} is not an address or CIDR (e.g. 10.0.0.0/8, ::1/128)`);
+      if (!isCidr(item))
+        this.problems.push(`${name}: ${JSON.stringify(item)} is not an address or CIDR (e.g. 10.0.0.0/8, ::1/128)`);
     }
     return items;
   }
@@ -150,10 +169,15 @@ function eslNodes(r: EnvReader): EslNodeConfig[] {
   const spec = r.raw('FS_TENANTD_ESL_NODES') ?? 'fs1=127.0.0.1:8021';
   if (spec === 'none') return [];
   const nodes: EslNodeConfig[] = [];
-  for (const item of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([a-z0-9][a-z0-9_-]{0,31})=(\[[0-9a-f:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/i.exec(item);
     if (!m || Number(m[3]) < 1 || Number(m[3]) > 65535) {
-      r.problems.push(`FS_TENANTD_ESL_NODES: ${JSON.stringify(item)}: expected name=host:port, e.g. fs1=127.0.0.1:8021 (or "none")`);
+      r.problems.push(
+        `FS_TENANTD_ESL_NODES: ${JSON.stringify(item)}: expected name=host:port, e.g. fs1=127.0.0.1:8021 (or "none")`,
+      );
       continue;
     }
     const name = m[1]!;
@@ -167,7 +191,10 @@ function eslNodes(r: EnvReader): EslNodeConfig[] {
   return nodes;
 }
 
-export interface SipListen { ip: string; port: number }
+export interface SipListen {
+  ip: string;
+  port: number;
+}
 
 function sipListen(r: EnvReader, name: string, fallback: string): SipListen {
   const v = r.raw(name) ?? fallback;
@@ -185,9 +212,18 @@ export function loadConfig(env: Env = process.env): Config {
   const stateDir = path.resolve(r.string('FS_TENANTD_STATE_DIR', path.join(projectRoot, 'var')));
   const url = r.postgresUrl('DATABASE_URL');
   const migrateUrl = r.postgresUrl('DATABASE_MIGRATE_URL');
-  if (migrateUrl && !url) r.problems.push('DATABASE_MIGRATE_URL is set without DATABASE_URL: set both, or neither for the embedded database');
+  if (migrateUrl && !url)
+    r.problems.push('DATABASE_MIGRATE_URL is set without DATABASE_URL: set both, or neither for the embedded database');
   const config: Config = {
-    logLevel: r.oneOf<LogLevel>('FS_TENANTD_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    logLevel: r.oneOf<LogLevel>('FS_TENANTD_LOG_LEVEL', 'info', [
+      'fatal',
+      'error',
+      'warn',
+      'info',
+      'debug',
+      'trace',
+      'silent',
+    ]),
     stateDir,
     http: {
       host: r.string('FS_TENANTD_HTTP_HOST', '127.0.0.1', /^[A-Za-z0-9.:-]+$/, 'an IP address or host name'),
@@ -196,12 +232,21 @@ export function loadConfig(env: Env = process.env): Config {
     },
     database: url
       ? { mode: 'external', url, migrateUrl }
-      : { mode: 'embedded', port: r.int('FS_TENANTD_EMBEDDED_PG_PORT', 54329, 1, 65535), dataDir: path.join(stateDir, 'pgdata') },
+      : {
+          mode: 'embedded',
+          port: r.int('FS_TENANTD_EMBEDDED_PG_PORT', 54329, 1, 65535),
+          dataDir: path.join(stateDir, 'pgdata'),
+        },
     poolMax: r.int('FS_TENANTD_DB_POOL_MAX', 10, 1, 500),
     xmlCurl: {
       path: r.string('FS_TENANTD_XMLCURL_PATH', '/freeswitch/xml', /^\/[A-Za-z0-9/_.-]*$/, 'an absolute URL path'),
       user: r.string('FS_TENANTD_XMLCURL_USER', 'freeswitch', /^[^:\s]{1,128}$/, 'a user name without ":" or spaces'),
-      password: r.string('FS_TENANTD_XMLCURL_PASSWORD', 'demo-xmlcurl', /^\S{8,256}$/, 'at least 8 characters without spaces'),
+      password: r.string(
+        'FS_TENANTD_XMLCURL_PASSWORD',
+        'demo-xmlcurl',
+        /^\S{8,256}$/,
+        'at least 8 characters without spaces',
+      ),
       allowFrom: r.cidrList('FS_TENANTD_XMLCURL_ALLOW_FROM', []),
       cacheableMs: r.int('FS_TENANTD_DIRECTORY_CACHEABLE_MS', 60_000, 0, 86_400_000),
       renderCacheBytes: r.int('FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES', 8 * 1024 * 1024, 0, 1024 * 1024 * 1024),
@@ -228,7 +273,12 @@ export function loadConfig(env: Env = process.env): Config {
     calls: {
       reservationTtlMs: r.int('FS_TENANTD_RESERVATION_TTL_MS', 30_000, 1000, 600_000),
       rejectSipCode: r.int('FS_TENANTD_CEILING_REJECT_CODE', 503, 400, 699),
-      rejectReason: r.string('FS_TENANTD_CEILING_REJECT_REASON', 'Tenant call limit reached', /^[A-Za-z0-9 .,()_-]{1,100}$/, 'up to 100 letters, digits, spaces and .,()_-'),
+      rejectReason: r.string(
+        'FS_TENANTD_CEILING_REJECT_REASON',
+        'Tenant call limit reached',
+        /^[A-Za-z0-9 .,()_-]{1,100}$/,
+        'up to 100 letters, digits, spaces and .,()_-',
+      ),
       downNodePolicy: r.oneOf('FS_TENANTD_ESL_DOWN_POLICY', 'enforce', ['enforce', 'admit', 'reject'] as const),
       cdrQueueMax: r.int('FS_TENANTD_CDR_QUEUE_MAX', 10_000, 1, 1_000_000),
       cdrSpoolDir: path.resolve(r.string('FS_TENANTD_CDR_SPOOL_DIR', path.join(stateDir, 'cdr-spool'))),

@@ -44,8 +44,12 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
   };
 
   const lifecycle: Lifecycle = {
-    get stopping() { return running !== undefined; },
-    onShutdown(name, run) { steps.push({ name, run }); },
+    get stopping() {
+      return running !== undefined;
+    },
+    onShutdown(name, run) {
+      steps.push({ name, run });
+    },
     own(name, module) {
       steps.push({ name, run: () => module.stop() });
       return module;
@@ -59,12 +63,17 @@ export function createLifecycle(opts: LifecycleOptions): Lifecycle {
       const state = { current: '', failed: [] as string[] };
       running = (async () => {
         let timer: NodeJS.Timeout | undefined;
-        const deadline = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), opts.timeoutMs); });
+        const deadline = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), opts.timeoutMs);
+        });
         const outcome = await Promise.race([runSteps(state).then(() => 'done' as const), deadline]);
         clearTimeout(timer);
         let code = 0;
         if (outcome === 'timeout') {
-          opts.log.error({ step: state.current, timeoutMs: opts.timeoutMs }, `shutdown did not finish in time (stuck in step "${state.current}"); exiting anyway`);
+          opts.log.error(
+            { step: state.current, timeoutMs: opts.timeoutMs },
+            `shutdown did not finish in time (stuck in step "${state.current}"); exiting anyway`,
+          );
           code = 1;
         } else if (state.failed.length) {
           opts.log.error({ failed: state.failed }, 'stopped with errors');

@@ -39,7 +39,10 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   if (config.unknownVariables.length) {
-    log.warn({ variables: config.unknownVariables }, 'unknown FS_TENANTD_* variables are ignored (a typo? their intended settings are not in effect)');
+    log.warn(
+      { variables: config.unknownVariables },
+      'unknown FS_TENANTD_* variables are ignored (a typo? their intended settings are not in effect)',
+    );
   }
   // Signals are handled from here on, so one during start-up (initdb) still stops cleanly.
   const lifecycle = createLifecycle({ log, timeoutMs: config.shutdownTimeoutMs });
@@ -56,51 +59,136 @@ async function main(): Promise<void> {
 
   // One ESL client per FreeSWITCH node and one change feed, shared by every consumer. Both start last, below,
   // once every consumer listens.
-  const eslNodes = lifecycle.own('esl', createEslNodes({
-    nodes: config.esl.nodes, commandTimeoutMs: config.esl.commandTimeoutMs, log, registry }));
+  const eslNodes = lifecycle.own(
+    'esl',
+    createEslNodes({
+      nodes: config.esl.nodes,
+      commandTimeoutMs: config.esl.commandTimeoutMs,
+      log,
+      registry,
+    }),
+  );
   const esl = eslNodes.clients;
-  readiness.set('esl', connectionsCheck(() => eslNodes.status().nodes.map((n) => ({ name: n.node, connected: n.connected }))));
+  readiness.set(
+    'esl',
+    connectionsCheck(() => eslNodes.status().nodes.map((n) => ({ name: n.node, connected: n.connected }))),
+  );
   const changes = lifecycle.own('change feed', createChangeFeed({ url: db.appUrl, log, registry }));
-  readiness.set('change_feed', () => ({ ok: changes.connected, detail: changes.connected ? 'listening' : 'disconnected' }));
+  readiness.set('change_feed', () => ({
+    ok: changes.connected,
+    detail: changes.connected ? 'listening' : 'disconnected',
+  }));
   // Tenant data behind xml_curl; follows the change feed (exact eviction, full reload after a resync).
-  const tenants = lifecycle.own('tenant cache', createTenantStore({
-    pool: db.pool, log, registry, changes, ...config.tenantCache }));
+  const tenants = lifecycle.own(
+    'tenant cache',
+    createTenantStore({
+      pool: db.pool,
+      log,
+      registry,
+      changes,
+      ...config.tenantCache,
+    }),
+  );
   const tenantLabels = new TenantLabels(config.metrics.maxTenantLabels);
   // One ledger for all nodes: admission is atomic across the cluster (README "Call ledger"). Plain state: call control
   // feeds and sweeps it.
-  const ledger = new CallLedger({ log, registry, tenantLabels, reservationTtlMs: config.calls.reservationTtlMs,
-    downNodePolicy: config.calls.downNodePolicy, rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason } });
+  const ledger = new CallLedger({
+    log,
+    registry,
+    tenantLabels,
+    reservationTtlMs: config.calls.reservationTtlMs,
+    downNodePolicy: config.calls.downNodePolicy,
+    rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason },
+  });
   // Stopped, it spools what is still queued; hangups arriving until ESL stops go straight to the spool.
-  const cdr = lifecycle.own('call records', await createCdrWriter({ pool: db.pool, log, registry,
-    spoolDir: config.calls.cdrSpoolDir, queueMax: config.calls.cdrQueueMax }));
-  lifecycle.own('call control', createCallControl({ clients: esl, ledger, cdr, log,
-    sweepIntervalMs: Math.max(1000, config.calls.reservationTtlMs / 4) }));
+  const cdr = lifecycle.own(
+    'call records',
+    await createCdrWriter({
+      pool: db.pool,
+      log,
+      registry,
+      spoolDir: config.calls.cdrSpoolDir,
+      queueMax: config.calls.cdrQueueMax,
+    }),
+  );
+  lifecycle.own(
+    'call control',
+    createCallControl({
+      clients: esl,
+      ledger,
+      cdr,
+      log,
+      sweepIntervalMs: Math.max(1000, config.calls.reservationTtlMs / 4),
+    }),
+  );
   lifecycle.own('cache flusher', createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry }));
-  lifecycle.own('gateway sync', createGatewaySync({
-    feed: changes, clients: esl, tenants: () => tenants.all(), log, registry }));
-  lifecycle.own('registration guard', createRegistrationGuard({ clients: esl, log, registry,
-    isServedDomain: async (host) => (await tenants.byDomain(host)) !== null }));
-  const callcenter = lifecycle.own('callcenter', createCallcenterSync({ pool: db.pool, log, registry, tenantLabels,
-    nodes: esl.map(eslCallcenterNode), changes }));
+  lifecycle.own(
+    'gateway sync',
+    createGatewaySync({
+      feed: changes,
+      clients: esl,
+      tenants: () => tenants.all(),
+      log,
+      registry,
+    }),
+  );
+  lifecycle.own(
+    'registration guard',
+    createRegistrationGuard({
+      clients: esl,
+      log,
+      registry,
+      isServedDomain: async (host) => (await tenants.byDomain(host)) !== null,
+    }),
+  );
+  const callcenter = lifecycle.own(
+    'callcenter',
+    createCallcenterSync({ pool: db.pool, log, registry, tenantLabels, nodes: esl.map(eslCallcenterNode), changes }),
+  );
   await changes.start();
   eslNodes.start();
 
   const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });
   await app.register(opsRoutes, { registry, readiness });
-  await app.register(xmlCurlPlugin, { admission: ledger, ...config.xmlCurl, bodyLimitBytes: config.http.bodyLimitBytes, sipProfiles: config.sipProfiles, store: tenants, log, registry });
+  await app.register(xmlCurlPlugin, {
+    admission: ledger,
+    ...config.xmlCurl,
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    sipProfiles: config.sipProfiles,
+    store: tenants,
+    log,
+    registry,
+  });
   // FreeSWITCH's own call records (mod_json_cdr): the same nodes and credentials as xml_curl.
-  await app.register(jsonCdrPlugin, { ...config.cdr, user: config.xmlCurl.user, password: config.xmlCurl.password,
-    allowFrom: config.xmlCurl.allowFrom, pool: db.pool, log, registry,
-    nodeOf: (switchname) => ledger.nodeOfSwitchname(switchname) });
+  await app.register(jsonCdrPlugin, {
+    ...config.cdr,
+    user: config.xmlCurl.user,
+    password: config.xmlCurl.password,
+    allowFrom: config.xmlCurl.allowFrom,
+    pool: db.pool,
+    log,
+    registry,
+    nodeOf: (switchname) => ledger.nodeOfSwitchname(switchname),
+  });
   const verifier = await createTokenVerifier(config.jwt);
-  await app.register(adminApi, { pool: db.pool, log, verifier, registry,
-    pushAgentStatus: async (c) => { await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status); } });
+  await app.register(adminApi, {
+    pool: db.pool,
+    log,
+    verifier,
+    registry,
+    pushAgentStatus: async (c) => {
+      await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status);
+    },
+  });
   log.info({ keys: verifier.describe }, 'admin API at /api (OpenAPI: /api/openapi.json)');
   // Stops accepting, lets in-flight fetches finish; runs first.
   lifecycle.onShutdown('http', () => app.close());
   const address = await app.listen({ host: config.http.host, port: config.http.port });
-  log.info({ database: db.describe, http: address }, `fs-tenantd listening on ${address}; point mod_xml_curl at `
-    + `${address}${config.xmlCurl.path} and mod_json_cdr at ${address}${config.cdr.path}`);
+  log.info(
+    { database: db.describe, http: address },
+    `fs-tenantd listening on ${address}; point mod_xml_curl at ` +
+      `${address}${config.xmlCurl.path} and mod_json_cdr at ${address}${config.cdr.path}`,
+  );
 }
 
 main().catch((err: unknown) => {

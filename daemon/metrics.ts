@@ -21,13 +21,17 @@ export function metric<M extends client.Metric<string>>(registry: MetricsRegistr
 }
 
 /** One key per label set, in the metric's label order (a bound series is looked up once, at bind time). */
-const seriesKey = <L extends string>(names: readonly L[], labels: Record<L, string>): string => names.map((n) => labels[n]).join('\u0000');
+const seriesKey = <L extends string>(names: readonly L[], labels: Record<L, string>): string =>
+  names.map((n) => labels[n]).join('\u0000');
 
-interface Pending { labels: Record<string, string>; n: number }
+interface Pending {
+  labels: Record<string, string>;
+  n: number;
+}
 const pendingCounts = new WeakMap<object, Map<string, Pending>>();
 const pendingOf = (counter: object): Map<string, Pending> => {
   let m = pendingCounts.get(counter);
-  if (!m) pendingCounts.set(counter, m = new Map());
+  if (!m) pendingCounts.set(counter, (m = new Map()));
   return m;
 };
 
@@ -37,25 +41,48 @@ const pendingOf = (counter: object): Map<string, Pending> => {
  * whenever it is read (a scrape, or get() in tests) through its collect().
  * Every registration of the name must go through here, or the counts are never handed over.
  */
-export function hotCounter<L extends string>(registry: MetricsRegistry, config: { name: string; help: string; labelNames: readonly L[] }):
-  (labels: Record<L, string>) => { inc(n?: number): void } {
-  const counter = metric(registry, config.name, () => new client.Counter<L>({
-    name: config.name, help: config.help, labelNames: config.labelNames, registers: [registry],
-    collect() {
-      for (const p of pendingOf(this).values()) if (p.n) { this.inc(p.labels as Partial<Record<L, string>>, p.n); p.n = 0; }
-    },
-  }));
+export function hotCounter<L extends string>(
+  registry: MetricsRegistry,
+  config: { name: string; help: string; labelNames: readonly L[] },
+): (labels: Record<L, string>) => { inc(n?: number): void } {
+  const counter = metric(
+    registry,
+    config.name,
+    () =>
+      new client.Counter<L>({
+        name: config.name,
+        help: config.help,
+        labelNames: config.labelNames,
+        registers: [registry],
+        collect() {
+          for (const p of pendingOf(this).values())
+            if (p.n) {
+              this.inc(p.labels as Partial<Record<L, string>>, p.n);
+              p.n = 0;
+            }
+        },
+      }),
+  );
   const pending = pendingOf(counter);
   return (labels) => {
     const key = seriesKey(config.labelNames, labels);
     let p = pending.get(key);
-    if (!p) pending.set(key, p = { labels: { ...labels }, n: 0 });
+    if (!p) pending.set(key, (p = { labels: { ...labels }, n: 0 }));
     const entry = p;
-    return { inc: (n = 1) => { entry.n += n; } };
+    return {
+      inc: (n = 1) => {
+        entry.n += n;
+      },
+    };
   };
 }
 
-interface HistogramSeries { labels: Record<string, string>; counts: number[]; sum: number; count: number }
+interface HistogramSeries {
+  labels: Record<string, string>;
+  counts: number[];
+  sum: number;
+  count: number;
+}
 
 /**
  * A histogram for hot paths, read exactly as prom-client's own. prom-client's
@@ -68,12 +95,17 @@ class HotHistogram<L extends string> {
   readonly aggregator = 'sum';
   private readonly series = new Map<string, HistogramSeries>();
 
-  constructor(readonly name: string, readonly help: string, readonly labelNames: readonly L[], readonly buckets: readonly number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly labelNames: readonly L[],
+    readonly buckets: readonly number[],
+  ) {}
 
   labels(labels: Record<L, string>): { observe(v: number): void } {
     const key = seriesKey(this.labelNames, labels);
     let s = this.series.get(key);
-    if (!s) this.series.set(key, s = { labels: { ...labels }, counts: this.buckets.map(() => 0), sum: 0, count: 0 });
+    if (!s) this.series.set(key, (s = { labels: { ...labels }, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
     const series = s;
     const bounds = this.buckets;
     return {
@@ -81,16 +113,29 @@ class HotHistogram<L extends string> {
         if (!Number.isFinite(v)) return;
         series.sum += v;
         series.count++;
-        for (let i = 0; i < bounds.length; i++) if (v <= bounds[i]!) { series.counts[i]!++; return; }
+        for (let i = 0; i < bounds.length; i++)
+          if (v <= bounds[i]!) {
+            series.counts[i]!++;
+            return;
+          }
       },
     };
   }
 
-  get(): { name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> } {
+  get(): {
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+  } {
     const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
     for (const s of this.series.values()) {
       let acc = 0;
-      this.buckets.forEach((le, i) => { acc += s.counts[i]!; values.push({ labels: { le, ...s.labels }, value: acc, metricName: `${this.name}_bucket` }); });
+      this.buckets.forEach((le, i) => {
+        acc += s.counts[i]!;
+        values.push({ labels: { le, ...s.labels }, value: acc, metricName: `${this.name}_bucket` });
+      });
       values.push({ labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: `${this.name}_bucket` });
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
       values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
@@ -99,16 +144,27 @@ class HotHistogram<L extends string> {
   }
 
   reset(): void {
-    for (const s of this.series.values()) { s.counts.fill(0); s.sum = 0; s.count = 0; }
+    for (const s of this.series.values()) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
   }
 }
 
 /** Registers (once per name) a HotHistogram; returns its series binder. */
-export function hotHistogram<L extends string>(registry: MetricsRegistry, config: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[] }):
-  (labels: Record<L, string>) => { observe(v: number): void } {
+export function hotHistogram<L extends string>(
+  registry: MetricsRegistry,
+  config: { name: string; help: string; labelNames: readonly L[]; buckets: readonly number[] },
+): (labels: Record<L, string>) => { observe(v: number): void } {
   let h = registry.getSingleMetric(config.name) as unknown as HotHistogram<L> | undefined;
   if (!h) {
-    h = new HotHistogram(config.name, config.help, config.labelNames, [...config.buckets].sort((a, b) => a - b));
+    h = new HotHistogram(
+      config.name,
+      config.help,
+      config.labelNames,
+      [...config.buckets].sort((a, b) => a - b),
+    );
     registry.registerMetric(h as unknown as client.Metric<string>);
   }
   const histogram = h;

@@ -41,9 +41,11 @@ function qualify(kind: string, local: string, domain: string, localPattern: RegE
   return `${local}@${domain}`;
 }
 
-export const queueFsName = (queueName: string, domain: string): string => qualify('queue', queueName, domain, QUEUE_LOCAL);
+export const queueFsName = (queueName: string, domain: string): string =>
+  qualify('queue', queueName, domain, QUEUE_LOCAL);
 
-export const agentFsName = (extension: string, domain: string): string => qualify('agent', extension, domain, AGENT_LOCAL);
+export const agentFsName = (extension: string, domain: string): string =>
+  qualify('agent', extension, domain, AGENT_LOCAL);
 
 /** Splits `local@domain`; undefined unless both parts have the shape this module produces. */
 export function parseFsName(name: string, kind: 'queue' | 'agent'): QualifiedName | undefined {

@@ -82,23 +82,31 @@ export function desiredCallcenter(tenant: TenantSnapshot): TenantCallcenter | un
       maxWaitTime: q.maxWaitTime,
       maxWaitTimeWithNoAgent: q.maxWaitTimeWithNoAgent,
     })),
-    agents: tenant.agents.filter((a) => enabled(a.extension)).map((a) => ({
-      fsName: agentFsName(a.extension, domain),
-      contact: agentContact({
-        tenantId: tenant.id, tenantSlug: tenant.slug, extension: a.extension, domain, legTimeoutS: AGENT_LEG_TIMEOUT_S,
-      }),
-      status: a.status,
-      maxNoAnswer: a.maxNoAnswer,
-      wrapUpTime: a.wrapUpTime,
-      rejectDelayTime: a.rejectDelayTime,
-      busyDelayTime: a.busyDelayTime,
-      noAnswerDelayTime: a.noAnswerDelayTime,
-    })),
-    tiers: tenant.tiers.filter((t) => enabled(t.agentExtension)).map((t) => ({
-      queue: queueFsName(t.queue, domain),
-      agent: agentFsName(t.agentExtension, domain),
-      level: t.level,
-      position: t.position,
-    })),
+    agents: tenant.agents
+      .filter((a) => enabled(a.extension))
+      .map((a) => ({
+        fsName: agentFsName(a.extension, domain),
+        contact: agentContact({
+          tenantId: tenant.id,
+          tenantSlug: tenant.slug,
+          extension: a.extension,
+          domain,
+          legTimeoutS: AGENT_LEG_TIMEOUT_S,
+        }),
+        status: a.status,
+        maxNoAnswer: a.maxNoAnswer,
+        wrapUpTime: a.wrapUpTime,
+        rejectDelayTime: a.rejectDelayTime,
+        busyDelayTime: a.busyDelayTime,
+        noAnswerDelayTime: a.noAnswerDelayTime,
+      })),
+    tiers: tenant.tiers
+      .filter((t) => enabled(t.agentExtension))
+      .map((t) => ({
+        queue: queueFsName(t.queue, domain),
+        agent: agentFsName(t.agentExtension, domain),
+        level: t.level,
+        position: t.position,
+      })),
   };
 }

@@ -43,8 +43,10 @@ function v6Value(s: string): bigint | undefined {
   // `::` stands for at least one zero group; without it there must be exactly eight.
   const zeros = 8 - head.length - tail.length;
   if (halves.length === 2 ? zeros < 1 : zeros !== 0) return undefined;
-  return [...head, ...new Array<number>(halves.length === 2 ? zeros : 0).fill(0), ...tail]
-    .reduce((n, g) => (n << 16n) | BigInt(g), 0n);
+  return [...head, ...new Array<number>(halves.length === 2 ? zeros : 0).fill(0), ...tail].reduce(
+    (n, g) => (n << 16n) | BigInt(g),
+    0n,
+  );
 }
 
 /** An IP address (as node:net's isIP accepts it) and its value: 32 bits for IPv4, 128 for IPv6. */

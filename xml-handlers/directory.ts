@@ -9,8 +9,13 @@ import { NOT_FOUND, params, section, serialize, text, trusted } from './xml.js';
 export type DirectoryDecision =
   /** cacheable: FreeSWITCH may keep the answer (the request was verbatim, see fetch-request.ts). */
   | {
-    kind: 'user'; tenant: TenantSnapshot; extension: Extension; domain: string; withHash: boolean; cacheable: boolean;
-  }
+      kind: 'user';
+      tenant: TenantSnapshot;
+      extension: Extension;
+      domain: string;
+      withHash: boolean;
+      cacheable: boolean;
+    }
   | { kind: 'not_found'; reason: string };
 
 type UserRequest = Extract<DirectoryRequest, { kind: 'sip_auth' | 'user_call' | 'message-count' }>;
@@ -28,7 +33,7 @@ export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): Dir
   const withHash = req.verbatim && req.domain === extension.a1Realm;
   if (req.kind === 'sip_auth') {
     if (!withHash) {
-      const reason = req.verbatim ? 'realm is not the extension\'s a1 realm' : 'realm not spelled as stored';
+      const reason = req.verbatim ? "realm is not the extension's a1 realm" : 'realm not spelled as stored';
       return { kind: 'not_found', reason };
     }
     // sofia files a REGISTER under the To host and authenticates with the realm:
@@ -48,7 +53,14 @@ export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): Dir
 
 // Variables the daemon owns: an extension's own `variables` may not override them
 // (user_context decides which tenant's dialplan runs; fs_* are the ledger's trust anchors).
-const RESERVED = new Set(['user_context', 'domain_name', 'user_name', 'number_alias', 'effective_caller_id_name', 'effective_caller_id_number']);
+const RESERVED = new Set([
+  'user_context',
+  'domain_name',
+  'user_name',
+  'number_alias',
+  'effective_caller_id_name',
+  'effective_caller_id_number',
+]);
 const VAR_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
 export function tenantDialVars(tenant: TenantSnapshot): string {
@@ -57,9 +69,11 @@ export function tenantDialVars(tenant: TenantSnapshot): string {
 
 /** The domain's dial-string: the usual sofia_contact lookup, plus the tenant variables so the B-leg carries them from CHANNEL_CREATE. */
 function dialString(tenant: TenantSnapshot): string {
-  return `{^^:sip_invite_domain=\${dialed_domain}:presence_id=\${dialed_user}@\${dialed_domain}`
-    + `:${CHANNEL_VARS.tenantId}=${tenant.id}:${CHANNEL_VARS.tenantSlug}=${tenant.slug}}`
-    + '${sofia_contact(*/${dialed_user}@${dialed_domain})}';
+  return (
+    `{^^:sip_invite_domain=\${dialed_domain}:presence_id=\${dialed_user}@\${dialed_domain}` +
+    `:${CHANNEL_VARS.tenantId}=${tenant.id}:${CHANNEL_VARS.tenantSlug}=${tenant.slug}}` +
+    '${sofia_contact(*/${dialed_user}@${dialed_domain})}'
+  );
 }
 
 export interface UserRenderOptions {

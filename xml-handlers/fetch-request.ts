@@ -7,7 +7,9 @@ import { parseConfiguration, type ConfigurationRequest } from './configuration/i
 import { isExtensionNumber, isSipDomain } from './fs-names.js';
 
 /** Decoded form fields (a Map will do); a field sent more than once reads as an array. */
-export interface FormBody { get(name: string): string | string[] | undefined }
+export interface FormBody {
+  get(name: string): string | string[] | undefined;
+}
 
 /** A fetch that cannot be answered at all (HTTP 400). */
 export class BadFetch extends Error {
@@ -48,13 +50,17 @@ export type SipAuthMethod = 'REGISTER' | 'INVITE' | 'OTHER';
  * only a verbatim request may be answered `cacheable`. The user needs no such
  * flag: digits have no case, and anything but digits is refused.
  */
-interface UserLookup { user: string; domain: string; verbatim: boolean }
+interface UserLookup {
+  user: string;
+  domain: string;
+  verbatim: boolean;
+}
 
 export type DirectoryRequest =
   /** sofia_reg_parse_auth: digest authentication of a REGISTER, INVITE, ... */
-  | UserLookup & { kind: 'sip_auth'; method: SipAuthMethod; toHost?: string; fromHost?: string }
+  | (UserLookup & { kind: 'sip_auth'; method: SipAuthMethod; toHost?: string; fromHost?: string })
   /** mod_dptools user_outgoing_channel (bridge user/N@domain), mod_voicemail message-count. */
-  | UserLookup & { kind: 'user_call' | 'message-count' }
+  | (UserLookup & { kind: 'user_call' | 'message-count' })
   /** sofia launch_sofia_worker_thread: <domain name="all" parse="true"/>. */
   | { kind: 'gateways' }
   /** switch_load_network_lists: <node domain="..."/> in acl.conf. */
@@ -84,7 +90,9 @@ function parseDirectory(get: (n: string) => string | undefined): DirectoryReques
   if (purpose === 'gateways') return { kind: 'gateways' };
   if (purpose === 'network-list') {
     const domain = sipDomain(get('domain') ?? get('key_value'));
-    return domain ? { kind: 'network-list', domain } : { kind: 'unsupported', detail: 'network-list without a valid domain' };
+    return domain
+      ? { kind: 'network-list', domain }
+      : { kind: 'unsupported', detail: 'network-list without a valid domain' };
   }
   const action = get('action');
   if (action !== 'sip_auth' && action !== 'user_call' && action !== 'message-count') {
@@ -103,8 +111,13 @@ function parseDirectory(get: (n: string) => string | undefined): DirectoryReques
   const m = get('sip_auth_method');
   const method: SipAuthMethod = m === 'REGISTER' || m === 'INVITE' ? m : 'OTHER';
   return {
-    kind: 'sip_auth', user, domain, verbatim, method,
-    toHost: get('sip_to_host')?.toLowerCase(), fromHost: get('sip_from_host')?.toLowerCase(),
+    kind: 'sip_auth',
+    user,
+    domain,
+    verbatim,
+    method,
+    toHost: get('sip_to_host')?.toLowerCase(),
+    fromHost: get('sip_from_host')?.toLowerCase(),
   };
 }
 
@@ -115,7 +128,13 @@ function parseDialplan(get: (n: string) => string | undefined): DialplanRequest 
   if (!context) throw new BadFetch('dialplan fetch without Hunt-Context');
   if (destination === undefined) throw new BadFetch('dialplan fetch without Hunt-Destination-Number');
   if (!callUuid || !UUID.test(callUuid)) throw new BadFetch('dialplan fetch without a valid Unique-ID');
-  return { context, destination, callUuid, channelTenantId: get('variable_fs_tenant_id'), sourceIp: get('variable_sip_network_ip') };
+  return {
+    context,
+    destination,
+    callUuid,
+    channelTenantId: get('variable_fs_tenant_id'),
+    sourceIp: get('variable_sip_network_ip'),
+  };
 }
 
 export function parseFetch(body: FormBody): FetchRequest {
@@ -125,9 +144,13 @@ export function parseFetch(body: FormBody): FetchRequest {
   if (!node || !NODE.test(node)) throw new BadFetch('missing or invalid hostname');
   if (!section) throw new BadFetch('missing section');
   switch (section) {
-    case 'directory': return { section, node, directory: parseDirectory(get) };
-    case 'dialplan': return { section, node, dialplan: parseDialplan(get) };
-    case 'configuration': return { section, node, configuration: parseConfiguration(get) };
-    default: return { section: 'other', node, name: section };
+    case 'directory':
+      return { section, node, directory: parseDirectory(get) };
+    case 'dialplan':
+      return { section, node, dialplan: parseDialplan(get) };
+    case 'configuration':
+      return { section, node, configuration: parseConfiguration(get) };
+    default:
+      return { section: 'other', node, name: section };
   }
 }

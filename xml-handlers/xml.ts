@@ -40,11 +40,17 @@ export function serialize(node: XMLBuilder): string {
 export const NOT_FOUND = serialize(section('result').ele('result', { status: 'not found' }));
 
 /** A value we wrote ourselves (a template with FreeSWITCH variables): placed as is. */
-export interface Trusted { readonly trusted: string }
+export interface Trusted {
+  readonly trusted: string;
+}
 export const trusted = (value: string): Trusted => ({ trusted: value });
 
 /** Adds `<params>`/`<settings>` with one `<param name value/>` each; plain strings pass through `text()`. */
-export function params(parent: XMLBuilder, tag: string, values: ReadonlyArray<readonly [string, string | Trusted]>): XMLBuilder {
+export function params(
+  parent: XMLBuilder,
+  tag: string,
+  values: ReadonlyArray<readonly [string, string | Trusted]>,
+): XMLBuilder {
   const el = parent.ele(tag);
   for (const [name, value] of values) {
     el.ele('param', { name, value: typeof value === 'string' ? text(value, 1024) : value.trusted });

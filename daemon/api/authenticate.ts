@@ -13,7 +13,10 @@ import type { ApiScope } from './scope.js';
 export const TENANT_HEADER = 'x-tenant-id';
 
 export class AuthFailure extends Error {
-  constructor(readonly reason: AuthFailureReason, readonly detail: string) {
+  constructor(
+    readonly reason: AuthFailureReason,
+    readonly detail: string,
+  ) {
     super('invalid or missing bearer token');
     this.name = 'AuthFailure';
   }
@@ -21,18 +24,27 @@ export class AuthFailure extends Error {
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-interface Resolved { tenant_id: string; tenant_slug: string; tenant_status: string; domain_tenant: string | null }
+interface Resolved {
+  tenant_id: string;
+  tenant_slug: string;
+  tenant_status: string;
+  domain_tenant: string | null;
+}
 
 async function resolveTenant(pool: pg.Pool, slug: string, sipDomain: string | null): Promise<Resolved | undefined> {
   const { rows } = await pool.query<Resolved>(
     `SELECT t.tenant_id, t.tenant_slug, t.tenant_status,
        (SELECT d.tenant_id FROM resolve_sip_domain($2) d) AS domain_tenant
-     FROM resolve_tenant_slug($1) t`, [slug, sipDomain ?? '']);
+     FROM resolve_tenant_slug($1) t`,
+    [slug, sipDomain ?? ''],
+  );
   return rows[0];
 }
 
 export async function authenticate(
-  pool: pg.Pool, verifier: TokenVerifier, headers: Record<string, string | string[] | undefined>,
+  pool: pg.Pool,
+  verifier: TokenVerifier,
+  headers: Record<string, string | string[] | undefined>,
 ): Promise<ApiScope> {
   const auth = headers.authorization;
   if (typeof auth !== 'string' || auth === '') throw new AuthFailure('missing_token', 'no Authorization header');
@@ -49,14 +61,32 @@ export async function authenticate(
     if (!SLUG.test(requested)) throw badRequest('X-Tenant-Id', 'expected a tenant slug');
     const t = await resolveTenant(pool, requested, null);
     if (!t) throw new ApiError(404, 'not_found', 'X-Tenant-Id: no such tenant');
-    return { kind: 'tenant', principal, role: 'superadmin', tenantId: asTenantId(t.tenant_id), tenantSlug: t.tenant_slug, crossTenant: true };
+    return {
+      kind: 'tenant',
+      principal,
+      role: 'superadmin',
+      tenantId: asTenantId(t.tenant_id),
+      tenantSlug: t.tenant_slug,
+      crossTenant: true,
+    };
   }
   // The tenant is the token's; a tenant user cannot pick another one with a header.
   if (requested !== undefined) throw forbidden('X-Tenant-Id is for superadmin tokens only');
   const t = await resolveTenant(pool, principal.tenantSlug, principal.sipDomain);
   if (!t) throw new AuthFailure('unknown_tenant', `tenantSlug ${principal.tenantSlug} does not exist`);
-  if (t.domain_tenant !== t.tenant_id) throw new AuthFailure('tenant_mismatch', `sipDomain ${principal.sipDomain} is not a domain of tenant ${principal.tenantSlug}`);
+  if (t.domain_tenant !== t.tenant_id)
+    throw new AuthFailure(
+      'tenant_mismatch',
+      `sipDomain ${principal.sipDomain} is not a domain of tenant ${principal.tenantSlug}`,
+    );
   // Decision: a suspended tenant's own users lose API access; the operator keeps it (to investigate or reactivate).
   if (t.tenant_status !== 'active') throw forbidden('tenant is suspended');
-  return { kind: 'tenant', principal, role: principal.role, tenantId: asTenantId(t.tenant_id), tenantSlug: t.tenant_slug, crossTenant: false };
+  return {
+    kind: 'tenant',
+    principal,
+    role: principal.role,
+    tenantId: asTenantId(t.tenant_id),
+    tenantSlug: t.tenant_slug,
+    crossTenant: false,
+  };
 }

@@ -10,6 +10,7 @@ export function cidrProblem(value: string): string | undefined {
   // isCidr accepted the address, and parseIp reads what isIP accepts.
   const { value: v, family } = parseIp(addr)!;
   const hostBits = BigInt((family === 'ipv4' ? 32 : 128) - Number(prefix));
-  if ((v & ((1n << hostBits) - 1n)) !== 0n) return `${JSON.stringify(value)} has bits set to the right of the /${prefix} mask`;
+  if ((v & ((1n << hostBits) - 1n)) !== 0n)
+    return `${JSON.stringify(value)} has bits set to the right of the /${prefix} mask`;
   return undefined;
 }

@@ -47,19 +47,44 @@ function allowed(roles: readonly Role[] | undefined, role: Role): boolean {
 export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Promise<void> {
   const { pool, verifier, registry } = opts;
   const routes: RouteOptions[] = [];
-  app.addHook('onRoute', (r) => { if (!r.url.startsWith('/api/openapi')) routes.push(r); });
+  app.addHook('onRoute', (r) => {
+    if (!r.url.startsWith('/api/openapi')) routes.push(r);
+  });
 
-  const authFailures = metric(registry, 'fs_tenantd_api_auth_failures_total', () => new client.Counter({
-    name: 'fs_tenantd_api_auth_failures_total', help: 'Admin API requests refused for their bearer token, by reason.', labelNames: ['reason'], registers: [registry],
-  }));
-  const requests = metric(registry, 'fs_tenantd_api_requests_total', () => new client.Counter({
-    name: 'fs_tenantd_api_requests_total', help: 'Admin API responses by method, route template and status.', labelNames: ['method', 'route', 'status'], registers: [registry],
-  }));
+  const authFailures = metric(
+    registry,
+    'fs_tenantd_api_auth_failures_total',
+    () =>
+      new client.Counter({
+        name: 'fs_tenantd_api_auth_failures_total',
+        help: 'Admin API requests refused for their bearer token, by reason.',
+        labelNames: ['reason'],
+        registers: [registry],
+      }),
+  );
+  const requests = metric(
+    registry,
+    'fs_tenantd_api_requests_total',
+    () =>
+      new client.Counter({
+        name: 'fs_tenantd_api_requests_total',
+        help: 'Admin API responses by method, route template and status.',
+        labelNames: ['method', 'route', 'status'],
+        registers: [registry],
+      }),
+  );
 
   const push: PushAgentStatus = async (change) => {
     if (!opts.pushAgentStatus) return;
     // The status is committed; a failed push is repaired by the call-center reconciliation, so log rather than fail the request.
-    await opts.pushAgentStatus(change).catch((err: unknown) => opts.log.warn({ err, agentId: change.agentId, tenant: change.tenantSlug }, 'agent status saved but not pushed to FreeSWITCH'));
+    await opts
+      .pushAgentStatus(change)
+      .catch((err: unknown) =>
+        opts.log.warn(
+          { err, agentId: change.agentId, tenant: change.tenantSlug },
+          'agent status saved but not pushed to FreeSWITCH',
+        ),
+      );
   };
 
   app.decorateRequest('apiScope', null);
@@ -69,45 +94,81 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
     const scope = await authenticate(pool, verifier, req.headers);
     req.apiScope = scope;
     const role: Role = scope.kind === 'operator' ? 'superadmin' : scope.role;
-    if (!req.is404 && !allowed(req.routeOptions.config.roles, role)) throw forbidden(`role ${role} may not use this route`);
+    if (!req.is404 && !allowed(req.routeOptions.config.roles, role))
+      throw forbidden(`role ${role} may not use this route`);
   });
 
   app.addHook('onResponse', async (req, reply) => {
-    requests.inc({ method: req.method, route: req.is404 ? 'unmatched' : (req.routeOptions.url ?? 'unmatched'), status: String(reply.statusCode) });
+    requests.inc({
+      method: req.method,
+      route: req.is404 ? 'unmatched' : (req.routeOptions.url ?? 'unmatched'),
+      status: String(reply.statusCode),
+    });
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const scope = req.apiScope;
-    const who = scope ? { sub: scope.principal.sub, role: scope.principal.role, tenant: scope.kind === 'tenant' ? scope.tenantSlug : null } : undefined;
+    const who = scope
+      ? {
+          sub: scope.principal.sub,
+          role: scope.principal.role,
+          tenant: scope.kind === 'tenant' ? scope.tenantSlug : null,
+        }
+      : undefined;
     if (err instanceof AuthFailure) {
       authFailures.inc({ reason: err.reason });
-      req.log.warn({ reason: err.reason, detail: err.detail, ip: req.ip, url: req.url }, 'admin API authentication failed');
+      req.log.warn(
+        { reason: err.reason, detail: err.detail, ip: req.ip, url: req.url },
+        'admin API authentication failed',
+      );
       const status = err.reason === 'key_unavailable' ? 503 : 401;
-      return reply.code(status).header('www-authenticate', 'Bearer').send({ statusCode: status, error: status === 401 ? 'unauthorized' : 'unavailable', message: err.message });
+      return reply
+        .code(status)
+        .header('www-authenticate', 'Bearer')
+        .send({ statusCode: status, error: status === 401 ? 'unauthorized' : 'unavailable', message: err.message });
     }
     let apiErr: ApiError | undefined;
     if (err instanceof ApiError) apiErr = err;
     else if (err.validation) apiErr = new ApiError(400, 'bad_request', err.message);
-    else apiErr = fromPgError(err) ?? (err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? new ApiError(err.statusCode, 'bad_request', err.message) : undefined);
+    else
+      apiErr =
+        fromPgError(err) ??
+        (err.statusCode && err.statusCode >= 400 && err.statusCode < 500
+          ? new ApiError(err.statusCode, 'bad_request', err.message)
+          : undefined);
     if (!apiErr) {
       req.log.error({ err, who, url: req.url }, 'admin API request failed');
       return reply.code(500).send({ statusCode: 500, error: 'internal', message: 'internal error' });
     }
-    req.log[apiErr.statusCode === 404 ? 'info' : 'warn']({ who, url: req.url, method: req.method, status: apiErr.statusCode, problem: apiErr.message }, 'admin API request refused');
-    return reply.code(apiErr.statusCode).send({ statusCode: apiErr.statusCode, error: apiErr.error, message: apiErr.message });
+    req.log[apiErr.statusCode === 404 ? 'info' : 'warn'](
+      { who, url: req.url, method: req.method, status: apiErr.statusCode, problem: apiErr.message },
+      'admin API request refused',
+    );
+    return reply
+      .code(apiErr.statusCode)
+      .send({ statusCode: apiErr.statusCode, error: apiErr.error, message: apiErr.message });
   });
 
-  await app.register(async (api) => {
-    for (const def of [extensions, dids, trunks, outboundRoutes, queues, agents(push), tiers]) registerResource(api, pool, def);
-    featureRoutes(api, pool);
-    tenantRoutes(api, pool);
-    meRoutes(api, pool, push);
-    callRoutes(api, pool);
-    auditRoutes(api, pool);
-    tenantsRoutes(api, pool);
-    api.get('/openapi.json', { config: { public: true } }, async () => openApiDocument(routes, { title: 'fs-tenantd admin API', version: '1' }));
-    api.setNotFoundHandler(async (req, reply) => reply.code(404).send({ statusCode: 404, error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }));
-  }, { prefix: '/api' });
+  await app.register(
+    async (api) => {
+      for (const def of [extensions, dids, trunks, outboundRoutes, queues, agents(push), tiers])
+        registerResource(api, pool, def);
+      featureRoutes(api, pool);
+      tenantRoutes(api, pool);
+      meRoutes(api, pool, push);
+      callRoutes(api, pool);
+      auditRoutes(api, pool);
+      tenantsRoutes(api, pool);
+      api.get('/openapi.json', { config: { public: true } }, async () =>
+        openApiDocument(routes, { title: 'fs-tenantd admin API', version: '1' }),
+      );
+      api.setNotFoundHandler(async (req, reply) =>
+        reply
+          .code(404)
+          .send({ statusCode: 404, error: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` }),
+      );
+    },
+    { prefix: '/api' },
+  );
   isolationProofRoute(app, pool);
 }
-

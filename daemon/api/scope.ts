@@ -29,13 +29,27 @@ export type TenantScope = Extract<ApiScope, { kind: 'tenant' }>;
 
 export function requireTenant(scope: ApiScope | null): TenantScope {
   if (scope?.kind === 'tenant') return scope;
-  throw new ApiError(400, 'tenant_required', 'this route acts on one tenant: a superadmin names it with the X-Tenant-Id header');
+  throw new ApiError(
+    400,
+    'tenant_required',
+    'this route acts on one tenant: a superadmin names it with the X-Tenant-Id header',
+  );
 }
 
 async function insertAudit(db: pg.PoolClient, scope: TenantScope, e: AuditEntry): Promise<void> {
-  await db.query(`INSERT INTO audit_logs (tenant_id, actor, actor_role, action, target, cross_tenant, summary)
+  await db.query(
+    `INSERT INTO audit_logs (tenant_id, actor, actor_role, action, target, cross_tenant, summary)
     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-  [scope.tenantId, scope.principal.sub, scope.role, e.action, e.target.slice(0, 300), scope.crossTenant, JSON.stringify(e.summary ?? {})]);
+    [
+      scope.tenantId,
+      scope.principal.sub,
+      scope.role,
+      e.action,
+      e.target.slice(0, 300),
+      scope.crossTenant,
+      JSON.stringify(e.summary ?? {}),
+    ],
+  );
 }
 
 /**
@@ -43,17 +57,39 @@ async function insertAudit(db: pg.PoolClient, scope: TenantScope, e: AuditEntry)
  * superadmin's cross-tenant request always leaves a row ("operator accessed
  * your account"), reads included: `target` names the request when fn wrote none.
  */
-export async function inScope<T>(pool: pg.Pool, scope: TenantScope, target: string, fn: (tx: Tx) => Promise<T>, opts: { write: boolean }): Promise<T> {
-  return withTenant(pool, scope.tenantId, async (db) => {
-    let audited = false;
-    const result = await fn({ db, audit: async (e) => { audited = true; await insertAudit(db, scope, e); } });
-    if (scope.crossTenant && !audited) await insertAudit(db, scope, { action: 'operator.read', target });
-    return result;
-  }, { readOnly: !opts.write && !scope.crossTenant });
+export async function inScope<T>(
+  pool: pg.Pool,
+  scope: TenantScope,
+  target: string,
+  fn: (tx: Tx) => Promise<T>,
+  opts: { write: boolean },
+): Promise<T> {
+  return withTenant(
+    pool,
+    scope.tenantId,
+    async (db) => {
+      let audited = false;
+      const result = await fn({
+        db,
+        audit: async (e) => {
+          audited = true;
+          await insertAudit(db, scope, e);
+        },
+      });
+      if (scope.crossTenant && !audited) await insertAudit(db, scope, { action: 'operator.read', target });
+      return result;
+    },
+    { readOnly: !opts.write && !scope.crossTenant },
+  );
 }
 
 /** inScope for a request: its tenant (400 without one), audited as "GET /api/..." when nothing else is. */
-export function inTenant<T>(pool: pg.Pool, req: FastifyRequest, fn: (tx: Tx & { scope: TenantScope }) => Promise<T>, opts: { write: boolean }): Promise<T> {
+export function inTenant<T>(
+  pool: pg.Pool,
+  req: FastifyRequest,
+  fn: (tx: Tx & { scope: TenantScope }) => Promise<T>,
+  opts: { write: boolean },
+): Promise<T> {
   const scope = requireTenant(req.apiScope);
   return inScope(pool, scope, `${req.method} ${req.url}`, (tx) => fn({ ...tx, scope }), opts);
 }

@@ -5,7 +5,18 @@ import path from 'node:path';
 import type { EnvReader } from '../config.js';
 
 /** Asymmetric JWS algorithms only: an HMAC algorithm would let anyone holding the public key sign. */
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const ASYMMETRIC_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
 export type JwsAlg = (typeof ASYMMETRIC_ALGS)[number];
 
 export type JwtKeySource =
@@ -26,7 +37,11 @@ export function readJwtConfig(r: EnvReader, stateDir: string): JwtConfig {
   const pem = r.raw('FS_TENANTD_JWT_PUBLIC_KEY_FILE');
   const jwksFile = r.raw('FS_TENANTD_JWT_JWKS_FILE');
   const jwksUrl = r.raw('FS_TENANTD_JWT_JWKS_URL');
-  const set = [pem && 'FS_TENANTD_JWT_PUBLIC_KEY_FILE', jwksFile && 'FS_TENANTD_JWT_JWKS_FILE', jwksUrl && 'FS_TENANTD_JWT_JWKS_URL'].filter(Boolean);
+  const set = [
+    pem && 'FS_TENANTD_JWT_PUBLIC_KEY_FILE',
+    jwksFile && 'FS_TENANTD_JWT_JWKS_FILE',
+    jwksUrl && 'FS_TENANTD_JWT_JWKS_URL',
+  ].filter(Boolean);
   if (set.length > 1) r.problems.push(`${set.join(' and ')}: set only one JWT key source`);
   let keySource: JwtKeySource = { kind: 'local', dir: path.join(stateDir, 'jwt') };
   if (pem) keySource = { kind: 'pem-file', path: path.resolve(pem) };
@@ -41,11 +56,18 @@ export function readJwtConfig(r: EnvReader, stateDir: string): JwtConfig {
     keySource = { kind: 'jwks-url', url: jwksUrl };
   }
   const algorithms: JwsAlg[] = [];
-  for (const alg of (r.raw('FS_TENANTD_JWT_ALGORITHMS') ?? 'RS256,ES256').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const alg of (r.raw('FS_TENANTD_JWT_ALGORITHMS') ?? 'RS256,ES256')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     if ((ASYMMETRIC_ALGS as readonly string[]).includes(alg)) algorithms.push(alg as JwsAlg);
-    else r.problems.push(`FS_TENANTD_JWT_ALGORITHMS: ${JSON.stringify(alg)} is not allowed; expected a comma-separated list of ${ASYMMETRIC_ALGS.join(', ')}`);
+    else
+      r.problems.push(
+        `FS_TENANTD_JWT_ALGORITHMS: ${JSON.stringify(alg)} is not allowed; expected a comma-separated list of ${ASYMMETRIC_ALGS.join(', ')}`,
+      );
   }
-  if (algorithms.length === 0) r.problems.push('FS_TENANTD_JWT_ALGORITHMS: expected at least one algorithm, e.g. RS256,ES256');
+  if (algorithms.length === 0)
+    r.problems.push('FS_TENANTD_JWT_ALGORITHMS: expected at least one algorithm, e.g. RS256,ES256');
   return {
     keySource,
     algorithms,

@@ -15,18 +15,27 @@ export const localKeyPaths = (dir: string) => ({
 });
 
 /** Creates the pair on first use (or the public half from the private one); returns the paths. */
-export async function ensureLocalKeyPair(dir: string): Promise<{ privateKey: string; publicKey: string; created: boolean }> {
+export async function ensureLocalKeyPair(
+  dir: string,
+): Promise<{ privateKey: string; publicKey: string; created: boolean }> {
   const paths = localKeyPaths(dir);
   let created = false;
   if (!existsSync(paths.privateKey)) {
     const { privateKey } = generateKeyPairSync('ec', {
-      namedCurve: 'P-256', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' },
+      namedCurve: 'P-256',
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
     });
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     // 'wx': if another process won the race, keep its key and derive from it below.
-    await fs.writeFile(paths.privateKey, privateKey, { mode: 0o600, flag: 'wx' }).then(() => { created = true; }, (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
+    await fs.writeFile(paths.privateKey, privateKey, { mode: 0o600, flag: 'wx' }).then(
+      () => {
+        created = true;
+      },
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      },
+    );
   }
   if (created || !existsSync(paths.publicKey)) {
     const spki = createPublicKey(await fs.readFile(paths.privateKey, 'utf8')).export({ type: 'spki', format: 'pem' });

@@ -30,7 +30,12 @@ import { parseAgentList, parseMemberList, parseQueueList, parseTierList } from '
 import { loadAllCallcenters, loadTenantCallcenter } from './load-desired.js';
 import type { CallcenterNode } from './node-port.js';
 import {
-  apiArg, planReconciliation, type ActualState, type CommandKind, type Plan, type PlannedCommand,
+  apiArg,
+  planReconciliation,
+  type ActualState,
+  type CommandKind,
+  type Plan,
+  type PlannedCommand,
 } from './planner.js';
 import { QueueStats, type QueueOwner } from './queue-stats.js';
 
@@ -111,21 +116,60 @@ export class CallcenterSync {
     this.stats = new QueueStats(r, o.tenantLabels);
     this.owners = new DomainOwners(o.pool);
     this.m = {
-      syncErrors: metric(r, 'fs_tenantd_callcenter_sync_errors_total', () => new client.Counter({
-        name: 'fs_tenantd_callcenter_sync_errors_total', registers: [r],
-        help: 'mod_callcenter sync problems: failed or refused commands, unreadable lists, failed reconciliations' })),
-      refusals: metric(r, 'fs_tenantd_callcenter_refusals_total', () => new client.Counter({
-        name: 'fs_tenantd_callcenter_refusals_total', labelNames: ['reason'], registers: [r],
-        help: 'Desired call-center objects the planner refused because they could cross tenants' })),
-      commands: metric(r, 'fs_tenantd_callcenter_commands_total', () => new client.Counter({
-        name: 'fs_tenantd_callcenter_commands_total', labelNames: ['kind', 'outcome'], registers: [r],
-        help: 'callcenter_config commands sent to FreeSWITCH, by kind and outcome (ok, error)' })),
-      runs: metric(r, 'fs_tenantd_callcenter_reconciliations_total', () => new client.Counter({
-        name: 'fs_tenantd_callcenter_reconciliations_total', labelNames: ['mode', 'outcome'], registers: [r],
-        help: 'Reconciliations of a node, by mode (full, incremental) and outcome (ok, error)' })),
-      events: metric(r, 'fs_tenantd_callcenter_events_total', () => new client.Counter({
-        name: 'fs_tenantd_callcenter_events_total', labelNames: ['outcome'], registers: [r],
-        help: 'callcenter::info events by outcome: attributed, or why they were dropped' })),
+      syncErrors: metric(
+        r,
+        'fs_tenantd_callcenter_sync_errors_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_callcenter_sync_errors_total',
+            registers: [r],
+            help: 'mod_callcenter sync problems: failed or refused commands, unreadable lists, failed reconciliations',
+          }),
+      ),
+      refusals: metric(
+        r,
+        'fs_tenantd_callcenter_refusals_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_callcenter_refusals_total',
+            labelNames: ['reason'],
+            registers: [r],
+            help: 'Desired call-center objects the planner refused because they could cross tenants',
+          }),
+      ),
+      commands: metric(
+        r,
+        'fs_tenantd_callcenter_commands_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_callcenter_commands_total',
+            labelNames: ['kind', 'outcome'],
+            registers: [r],
+            help: 'callcenter_config commands sent to FreeSWITCH, by kind and outcome (ok, error)',
+          }),
+      ),
+      runs: metric(
+        r,
+        'fs_tenantd_callcenter_reconciliations_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_callcenter_reconciliations_total',
+            labelNames: ['mode', 'outcome'],
+            registers: [r],
+            help: 'Reconciliations of a node, by mode (full, incremental) and outcome (ok, error)',
+          }),
+      ),
+      events: metric(
+        r,
+        'fs_tenantd_callcenter_events_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_callcenter_events_total',
+            labelNames: ['outcome'],
+            registers: [r],
+            help: 'callcenter::info events by outcome: attributed, or why they were dropped',
+          }),
+      ),
     };
   }
 
@@ -138,16 +182,26 @@ export class CallcenterSync {
       const onEvent = (h: Headers) => this.onEvent(node, h);
       node.on('ready', onReady);
       node.on('event', onEvent);
-      this.listeners.push(() => { node.off('ready', onReady); node.off('event', onEvent); });
+      this.listeners.push(() => {
+        node.off('ready', onReady);
+        node.off('event', onEvent);
+      });
       if (node.connected) void this.requestPass(node);
     }
     const changes = this.o.changes;
     if (changes) {
       const onChange = (e: ChangeEvent) => this.onChange(e);
-      const onResync = () => { this.owners.clear(); this.pendingFull = true; this.schedule(); };
+      const onResync = () => {
+        this.owners.clear();
+        this.pendingFull = true;
+        this.schedule();
+      };
       changes.on('change', onChange);
       changes.on('resync', onResync);
-      this.listeners.push(() => { changes.off('change', onChange); changes.off('resync', onResync); });
+      this.listeners.push(() => {
+        changes.off('change', onChange);
+        changes.off('resync', onResync);
+      });
     }
   }
 
@@ -186,9 +240,18 @@ export class CallcenterSync {
    */
   async setAgentStatus(tenantId: TenantId, extension: string, status: AgentStatus): Promise<AgentStatusResult> {
     if (!isAgentStatus(status)) throw new TypeError(`unknown agent status ${JSON.stringify(status)}`);
-    const found = await withTenant(this.o.pool, tenantId, async (db) => (await db.query(
-      `UPDATE agents a SET status = $2 FROM extensions e
-       WHERE e.tenant_id = a.tenant_id AND e.id = a.extension_id AND e.number = $1`, [extension, status])).rowCount);
+    const found = await withTenant(
+      this.o.pool,
+      tenantId,
+      async (db) =>
+        (
+          await db.query(
+            `UPDATE agents a SET status = $2 FROM extensions e
+       WHERE e.tenant_id = a.tenant_id AND e.id = a.extension_id AND e.number = $1`,
+            [extension, status],
+          )
+        ).rowCount,
+    );
     if (!found) throw new AgentNotFoundError(`no agent on extension ${JSON.stringify(extension)} in this tenant`);
     return this.pushAgentStatus(tenantId, extension, status);
   }
@@ -202,17 +265,32 @@ export class CallcenterSync {
    */
   async pushAgentStatus(tenantId: TenantId, extension: string, status: AgentStatus): Promise<AgentStatusResult> {
     if (!isAgentStatus(status)) throw new TypeError(`unknown agent status ${JSON.stringify(status)}`);
-    const row = await withTenant(this.o.pool, tenantId, async (db) => (await db.query<{ domain: string; enabled: boolean }>(
-      `SELECT d.domain, e.enabled FROM extensions e JOIN sip_domains d ON d.tenant_id = e.tenant_id AND d.is_primary
-       WHERE e.number = $1`, [extension])).rows[0], { readOnly: true });
+    const row = await withTenant(
+      this.o.pool,
+      tenantId,
+      async (db) =>
+        (
+          await db.query<{ domain: string; enabled: boolean }>(
+            `SELECT d.domain, e.enabled FROM extensions e JOIN sip_domains d ON d.tenant_id = e.tenant_id AND d.is_primary
+       WHERE e.number = $1`,
+            [extension],
+          )
+        ).rows[0],
+      { readOnly: true },
+    );
     if (!row?.enabled) return { agent: '', status, nodes: [] };
     const agent = agentFsName(extension, row.domain);
     const command = `callcenter_config agent set status ${apiArg(agent)} ${apiArg(status)}`;
-    const nodes = await Promise.all(this.o.nodes.filter((n) => n.connected).map((node) =>
-      this.exclusive(node, async () => {
-        const reply = await this.send(node, 'agent set', command).catch((err: Error) => `-ERR ${err.message}`);
-        return { node: node.name, ok: ok(reply), reply: reply.trim() };
-      })));
+    const nodes = await Promise.all(
+      this.o.nodes
+        .filter((n) => n.connected)
+        .map((node) =>
+          this.exclusive(node, async () => {
+            const reply = await this.send(node, 'agent set', command).catch((err: Error) => `-ERR ${err.message}`);
+            return { node: node.name, ok: ok(reply), reply: reply.trim() };
+          }),
+        ),
+    );
     this.o.log.info({ tenantId, agent, status, nodes }, 'callcenter: agent status pushed');
     return { agent, status, nodes };
   }
@@ -313,7 +391,11 @@ export class CallcenterSync {
 
   // --- reconciliation ----------------------------------------------------------
 
-  private async reconcile(node: CallcenterNode, mode: 'full' | 'incremental', tenants: TenantId[] | undefined): Promise<void> {
+  private async reconcile(
+    node: CallcenterNode,
+    mode: 'full' | 'incremental',
+    tenants: TenantId[] | undefined,
+  ): Promise<void> {
     if (this.stopped || !node.connected) return;
     try {
       let desired: TenantCallcenter[];
@@ -353,15 +435,24 @@ export class CallcenterSync {
       }
       if (mode === 'full') await this.snapshot(node, current, desired);
       this.m.runs.inc({ mode, outcome: sent.failed ? 'error' : 'ok' });
-      const summary = { node: node.name, mode, commands: sent.commands, failed: sent.failed,
-        refused: plan.refusals.length, tenants: desired.length };
+      const summary = {
+        node: node.name,
+        mode,
+        commands: sent.commands,
+        failed: sent.failed,
+        refused: plan.refusals.length,
+        tenants: desired.length,
+      };
       // Passes that find the node as it should be are routine (every reconnect and resync makes one).
       if (sent.commands) this.o.log.info(summary, 'callcenter: reconciled');
       else this.o.log.debug(summary, 'callcenter: reconciled; nothing to change');
     } catch (err) {
       this.m.runs.inc({ mode, outcome: 'error' });
       this.m.syncErrors.inc();
-      this.o.log.error({ node: node.name, mode, err: (err as Error).message }, 'callcenter: reconciliation failed; retried at the next change or reconnect');
+      this.o.log.error(
+        { node: node.name, mode, err: (err as Error).message },
+        'callcenter: reconciliation failed; retried at the next change or reconnect',
+      );
     }
   }
 
@@ -372,8 +463,10 @@ export class CallcenterSync {
       sent.commands++;
       if (ok(reply)) continue;
       sent.failed++;
-      this.o.log.warn({ node: node.name, command: c.command, reply: reply.trim().slice(0, 200), tenantId: c.tenantId },
-        'callcenter: command failed');
+      this.o.log.warn(
+        { node: node.name, command: c.command, reply: reply.trim().slice(0, 200), tenantId: c.tenantId },
+        'callcenter: command failed',
+      );
     }
   }
 
@@ -399,8 +492,12 @@ export class CallcenterSync {
   }
 
   /** Refreshes the node's queue metrics from its own lists. */
-  private async snapshot(node: CallcenterNode, current: ActualState | undefined, desired: TenantCallcenter[]): Promise<void> {
-    const state = current ?? await this.readActual(node);
+  private async snapshot(
+    node: CallcenterNode,
+    current: ActualState | undefined,
+    desired: TenantCallcenter[],
+  ): Promise<void> {
+    const state = current ?? (await this.readActual(node));
     const members = parseMemberList(await node.api('callcenter_config queue list members'));
     const owners = new Map<string, QueueOwner>(desired.map((t) => [t.domain, { tenantSlug: t.slug }]));
     this.stats.replaceNode(node.name, { tiers: state.tiers, agents: state.agents, members }, owners);
@@ -414,7 +511,10 @@ export class CallcenterSync {
     }
     if (plan.unremovable.length) {
       this.m.syncErrors.inc();
-      this.o.log.warn({ node: node.name, names: plan.unremovable }, 'callcenter: node holds objects no tenant owns and the API cannot name');
+      this.o.log.warn(
+        { node: node.name, names: plan.unremovable },
+        'callcenter: node holds objects no tenant owns and the API cannot name',
+      );
     }
   }
 
@@ -425,7 +525,10 @@ export class CallcenterSync {
     const e = parseCcEvent(h);
     if (!e) {
       this.m.events.inc({ outcome: 'malformed' });
-      this.o.log.warn({ node: node.name, action: h['CC-Action'] }, 'callcenter: dropped a malformed callcenter::info event');
+      this.o.log.warn(
+        { node: node.name, action: h['CC-Action'] },
+        'callcenter: dropped a malformed callcenter::info event',
+      );
       return;
     }
     const where = eventDomain(e);
@@ -434,7 +537,7 @@ export class CallcenterSync {
       return;
     }
     let chain = this.eventChains.get(node.name);
-    if (!chain) this.eventChains.set(node.name, chain = { tail: Promise.resolve(), backlog: 0 });
+    if (!chain) this.eventChains.set(node.name, (chain = { tail: Promise.resolve(), backlog: 0 }));
     if (chain.backlog >= (this.o.maxEventBacklog ?? 10_000)) {
       this.drop(node, e.action, 'backlog');
       return;
@@ -458,7 +561,10 @@ export class CallcenterSync {
 
   private drop(node: CallcenterNode, action: string, reason: string, domain?: string, err?: string): void {
     this.m.events.inc({ outcome: reason });
-    this.o.log.warn({ node: node.name, action, reason, domain, err }, 'callcenter: dropped a callcenter::info event that maps to no tenant');
+    this.o.log.warn(
+      { node: node.name, action, reason, domain, err },
+      'callcenter: dropped a callcenter::info event that maps to no tenant',
+    );
   }
 }
 

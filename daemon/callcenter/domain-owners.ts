@@ -16,7 +16,10 @@ export class DomainOwners {
   private readonly inflight = new Map<string, Promise<DomainOwner | undefined>>();
   private generation = 0;
 
-  constructor(private readonly pool: pg.Pool, opts: { max?: number; ttlMs?: number } = {}) {
+  constructor(
+    private readonly pool: pg.Pool,
+    opts: { max?: number; ttlMs?: number } = {},
+  ) {
     this.cache = new LRUCache({ max: opts.max ?? 10_000, ttl: opts.ttlMs ?? 60_000 });
   }
 
@@ -26,15 +29,21 @@ export class DomainOwners {
     let p = this.inflight.get(domain);
     if (!p) {
       const gen = this.generation;
-      const q: Promise<DomainOwner | undefined> = this.pool.query<{ tenant_id: string; tenant_slug: string }>('SELECT tenant_id, tenant_slug FROM resolve_sip_domain($1)', [domain])
+      const q: Promise<DomainOwner | undefined> = this.pool
+        .query<{ tenant_id: string; tenant_slug: string }>(
+          'SELECT tenant_id, tenant_slug FROM resolve_sip_domain($1)',
+          [domain],
+        )
         .then(({ rows: [row] }) => {
           const owner = row ? { tenantId: asTenantId(row.tenant_id), tenantSlug: row.tenant_slug } : undefined;
           // An answer that raced a clear() may be stale: use it once, don't keep it.
           if (gen === this.generation) this.cache.set(domain, owner ?? 'none');
           return owner;
         })
-        .finally(() => { if (this.inflight.get(domain) === q) this.inflight.delete(domain); });
-      this.inflight.set(domain, p = q);
+        .finally(() => {
+          if (this.inflight.get(domain) === q) this.inflight.delete(domain);
+        });
+      this.inflight.set(domain, (p = q));
     }
     return p;
   }

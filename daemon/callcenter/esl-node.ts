@@ -13,8 +13,12 @@ export function eslCallcenterNode(esl: EslClient): CallcenterNode {
   esl.subscribe([CALLCENTER_SUBCLASS]).catch(() => undefined);
   const wrapped = new Map<(h: Headers) => void, (ev: EslEvent) => void>();
   const node: CallcenterNode = {
-    get name() { return esl.node; },
-    get connected() { return esl.connected; },
+    get name() {
+      return esl.node;
+    },
+    get connected() {
+      return esl.connected;
+    },
     async api(command: string): Promise<string> {
       try {
         return await esl.api(command);
@@ -27,7 +31,8 @@ export function eslCallcenterNode(esl: EslClient): CallcenterNode {
       if (event === 'ready') return esl.on('ready', fn as () => void);
       // Only callcenter::info events are handed on: the full header map is built for those alone.
       const w = (ev: EslEvent) => {
-        if (ev.name === 'CUSTOM' && ev.header('Event-Subclass') === CALLCENTER_SUBCLASS) (fn as (h: Headers) => void)(ev.headers);
+        if (ev.name === 'CUSTOM' && ev.header('Event-Subclass') === CALLCENTER_SUBCLASS)
+          (fn as (h: Headers) => void)(ev.headers);
       };
       wrapped.set(fn as (h: Headers) => void, w);
       return esl.on('event', w);

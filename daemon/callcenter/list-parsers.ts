@@ -57,9 +57,11 @@ function parseTable(reply: string, required: readonly string[], freeText: string
   const last = lines.pop();
   if (last === undefined || !last.startsWith('+OK')) {
     const first = text.trim().split('\n')[0] ?? '';
-    throw new ListParseError(first.startsWith('-ERR') || first.startsWith('-USAGE')
-      ? `FreeSWITCH answered ${JSON.stringify(first.slice(0, 200))}`
-      : 'reply does not end with +OK');
+    throw new ListParseError(
+      first.startsWith('-ERR') || first.startsWith('-USAGE')
+        ? `FreeSWITCH answered ${JSON.stringify(first.slice(0, 200))}`
+        : 'reply does not end with +OK',
+    );
   }
   if (lines.length === 0) return [];
   const header = lines[0]!.split('|');
@@ -71,7 +73,11 @@ function parseTable(reply: string, required: readonly string[], freeText: string
     let fields = line.split('|');
     if (fields.length > header.length && freeIdx >= 0) {
       const surplus = fields.length - header.length;
-      fields = [...fields.slice(0, freeIdx), fields.slice(freeIdx, freeIdx + surplus + 1).join('|'), ...fields.slice(freeIdx + surplus + 1)];
+      fields = [
+        ...fields.slice(0, freeIdx),
+        fields.slice(freeIdx, freeIdx + surplus + 1).join('|'),
+        ...fields.slice(freeIdx + surplus + 1),
+      ];
     }
     if (fields.length !== header.length) {
       throw new ListParseError(`row ${i + 1} has ${fields.length} fields, header has ${header.length}`);
@@ -101,8 +107,18 @@ function named(row: Row, col: string): string {
   return v;
 }
 
-const AGENT_COLS = ['name', 'type', 'contact', 'status', 'state', 'max_no_answer', 'wrap_up_time',
-  'reject_delay_time', 'busy_delay_time', 'no_answer_delay_time'] as const;
+const AGENT_COLS = [
+  'name',
+  'type',
+  'contact',
+  'status',
+  'state',
+  'max_no_answer',
+  'wrap_up_time',
+  'reject_delay_time',
+  'busy_delay_time',
+  'no_answer_delay_time',
+] as const;
 
 /** `callcenter_config agent list` */
 export function parseAgentList(reply: string): AgentRow[] {
@@ -131,8 +147,19 @@ export function parseTierList(reply: string): TierRow[] {
   }));
 }
 
-const QUEUE_COLS = ['name', 'strategy', 'moh_sound', 'time_base_score', 'tier_rules_apply', 'discard_abandoned_after',
-  'abandoned_resume_allowed', 'max_wait_time', 'max_wait_time_with_no_agent', 'calls_answered', 'calls_abandoned'] as const;
+const QUEUE_COLS = [
+  'name',
+  'strategy',
+  'moh_sound',
+  'time_base_score',
+  'tier_rules_apply',
+  'discard_abandoned_after',
+  'abandoned_resume_allowed',
+  'max_wait_time',
+  'max_wait_time_with_no_agent',
+  'calls_answered',
+  'calls_abandoned',
+] as const;
 
 /** `callcenter_config queue list` */
 export function parseQueueList(reply: string): QueueRow[] {

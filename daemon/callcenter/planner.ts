@@ -16,7 +16,11 @@
 // as not desired, so a copy already on the node is removed.
 import { NamingError, domainOf, parseFsName } from '../../xml-handlers/callcenter-names.js';
 import {
-  AGENT_TYPE, type DesiredAgent, type DesiredQueue, type DesiredTier, type TenantCallcenter,
+  AGENT_TYPE,
+  type DesiredAgent,
+  type DesiredQueue,
+  type DesiredTier,
+  type TenantCallcenter,
 } from '../../xml-handlers/callcenter-state.js';
 import type { TenantId } from '../../xml-handlers/model.js';
 import type { AgentRow, QueueRow, TierRow } from './list-parsers.js';
@@ -28,10 +32,15 @@ export interface ActualState {
 }
 
 export type CommandKind =
-  | 'tier del' | 'agent del' | 'queue unload'
-  | 'queue load' | 'queue reload'
-  | 'agent add' | 'agent set'
-  | 'tier add' | 'tier set';
+  | 'tier del'
+  | 'agent del'
+  | 'queue unload'
+  | 'queue load'
+  | 'queue reload'
+  | 'agent add'
+  | 'agent set'
+  | 'tier add'
+  | 'tier set';
 
 export interface PlannedCommand {
   kind: CommandKind;
@@ -42,8 +51,13 @@ export interface PlannedCommand {
 }
 
 export type RefusalReason =
-  | 'name-not-of-tenant' | 'contact-not-own-user' | 'tier-cross-tenant' | 'tier-unknown-queue'
-  | 'tier-unknown-agent' | 'domain-claimed-twice' | 'unsafe-value';
+  | 'name-not-of-tenant'
+  | 'contact-not-own-user'
+  | 'tier-cross-tenant'
+  | 'tier-unknown-queue'
+  | 'tier-unknown-agent'
+  | 'domain-claimed-twice'
+  | 'unsafe-value';
 
 export interface Refusal {
   tenantId: TenantId;
@@ -152,15 +166,28 @@ export function acceptDesired(tenants: readonly TenantCallcenter[]): { accepted:
 }
 
 const queueDiffers = (q: DesiredQueue, r: QueueRow): boolean =>
-  q.strategy !== r.strategy || q.mohSound !== r.mohSound || q.timeBaseScore !== r.timeBaseScore
-  || q.tierRulesApply !== r.tierRulesApply || q.discardAbandonedAfter !== r.discardAbandonedAfter
-  || q.abandonedResumeAllowed !== r.abandonedResumeAllowed || q.maxWaitTime !== r.maxWaitTime
-  || q.maxWaitTimeWithNoAgent !== r.maxWaitTimeWithNoAgent;
+  q.strategy !== r.strategy ||
+  q.mohSound !== r.mohSound ||
+  q.timeBaseScore !== r.timeBaseScore ||
+  q.tierRulesApply !== r.tierRulesApply ||
+  q.discardAbandonedAfter !== r.discardAbandonedAfter ||
+  q.abandonedResumeAllowed !== r.abandonedResumeAllowed ||
+  q.maxWaitTime !== r.maxWaitTime ||
+  q.maxWaitTimeWithNoAgent !== r.maxWaitTimeWithNoAgent;
 
 /** `agent set` commands for every field of `a` that differs from `r` (all of them for a new agent). */
 /** What `agent add` leaves in mod_callcenter's agents table (cc_agent_add and the column defaults). */
-const NEW_AGENT: Omit<AgentRow, 'name'> = { type: AGENT_TYPE, contact: '', status: 'Logged Out', state: 'Waiting',
-  maxNoAnswer: 0, wrapUpTime: 0, rejectDelayTime: 0, busyDelayTime: 0, noAnswerDelayTime: 0 };
+const NEW_AGENT: Omit<AgentRow, 'name'> = {
+  type: AGENT_TYPE,
+  contact: '',
+  status: 'Logged Out',
+  state: 'Waiting',
+  maxNoAnswer: 0,
+  wrapUpTime: 0,
+  rejectDelayTime: 0,
+  busyDelayTime: 0,
+  noAnswerDelayTime: 0,
+};
 
 export function agentSetCommands(a: DesiredAgent, existing: AgentRow | undefined): string[] {
   const r = existing ?? NEW_AGENT;
@@ -180,7 +207,11 @@ export function agentSetCommands(a: DesiredAgent, existing: AgentRow | undefined
   return out;
 }
 
-export function planReconciliation(tenants: readonly TenantCallcenter[], all: ActualState, options: PlanOptions = {}): Plan {
+export function planReconciliation(
+  tenants: readonly TenantCallcenter[],
+  all: ActualState,
+  options: PlanOptions = {},
+): Plan {
   const { accepted, refusals } = acceptDesired(tenants);
   const { scope } = options;
   const inScope = (...names: string[]) => !scope || names.every((n) => scope.has(domainOf(n) ?? ''));
@@ -194,7 +225,8 @@ export function planReconciliation(tenants: readonly TenantCallcenter[], all: Ac
     return d === undefined ? undefined : accepted.domains.get(d);
   };
   const commands: PlannedCommand[] = [];
-  const push = (kind: CommandKind, command: string, tenantId: TenantId | undefined) => commands.push({ kind, command, tenantId });
+  const push = (kind: CommandKind, command: string, tenantId: TenantId | undefined) =>
+    commands.push({ kind, command, tenantId });
   const byName = <T extends { name: string }>(rows: T[]) => new Map(rows.map((r) => [r.name, r]));
   const haveQueues = byName(actual.queues);
   const haveAgents = byName(actual.agents);
@@ -237,8 +269,10 @@ export function planReconciliation(tenants: readonly TenantCallcenter[], all: Ac
       push('tier add', cc('tier', 'add', t.queue, t.agent, String(t.level), String(t.position)), tenantId);
       continue;
     }
-    if (have.level !== t.level) push('tier set', cc('tier', 'set', 'level', t.queue, t.agent, String(t.level)), tenantId);
-    if (have.position !== t.position) push('tier set', cc('tier', 'set', 'position', t.queue, t.agent, String(t.position)), tenantId);
+    if (have.level !== t.level)
+      push('tier set', cc('tier', 'set', 'level', t.queue, t.agent, String(t.level)), tenantId);
+    if (have.position !== t.position)
+      push('tier set', cc('tier', 'set', 'position', t.queue, t.agent, String(t.position)), tenantId);
   }
   return { commands, refusals, unremovable: [...unremovable].sort() };
 }

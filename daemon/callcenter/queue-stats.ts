@@ -44,21 +44,48 @@ export class QueueStats {
   private readonly availableGauge: client.Gauge<'tenant' | 'queue'>;
   private readonly abandoned: client.Counter<'tenant' | 'queue'>;
 
-  constructor(registry: MetricsRegistry, private readonly tenantLabels: TenantLabels) {
-    this.waitingGauge = metric(registry, 'fs_tenantd_callcenter_members_waiting', () => new client.Gauge({
-      name: 'fs_tenantd_callcenter_members_waiting', help: 'Callers waiting in a mod_callcenter queue (all nodes)',
-      labelNames: ['tenant', 'queue'], registers: [registry] }));
-    this.availableGauge = metric(registry, 'fs_tenantd_callcenter_agents_available', () => new client.Gauge({
-      name: 'fs_tenantd_callcenter_agents_available', help: 'Agents with a tier in the queue whose status is Available',
-      labelNames: ['tenant', 'queue'], registers: [registry] }));
-    this.abandoned = metric(registry, 'fs_tenantd_callcenter_abandoned_total', () => new client.Counter({
-      name: 'fs_tenantd_callcenter_abandoned_total', help: 'Callers that left a queue without being served (CC-Cause Cancel)',
-      labelNames: ['tenant', 'queue'], registers: [registry] }));
+  constructor(
+    registry: MetricsRegistry,
+    private readonly tenantLabels: TenantLabels,
+  ) {
+    this.waitingGauge = metric(
+      registry,
+      'fs_tenantd_callcenter_members_waiting',
+      () =>
+        new client.Gauge({
+          name: 'fs_tenantd_callcenter_members_waiting',
+          help: 'Callers waiting in a mod_callcenter queue (all nodes)',
+          labelNames: ['tenant', 'queue'],
+          registers: [registry],
+        }),
+    );
+    this.availableGauge = metric(
+      registry,
+      'fs_tenantd_callcenter_agents_available',
+      () =>
+        new client.Gauge({
+          name: 'fs_tenantd_callcenter_agents_available',
+          help: 'Agents with a tier in the queue whose status is Available',
+          labelNames: ['tenant', 'queue'],
+          registers: [registry],
+        }),
+    );
+    this.abandoned = metric(
+      registry,
+      'fs_tenantd_callcenter_abandoned_total',
+      () =>
+        new client.Counter({
+          name: 'fs_tenantd_callcenter_abandoned_total',
+          help: 'Callers that left a queue without being served (CC-Cause Cancel)',
+          labelNames: ['tenant', 'queue'],
+          registers: [registry],
+        }),
+    );
   }
 
   private node(name: string): NodeState {
     let n = this.nodes.get(name);
-    if (!n) this.nodes.set(name, n = emptyNode());
+    if (!n) this.nodes.set(name, (n = emptyNode()));
     return n;
   }
 
@@ -76,14 +103,14 @@ export class QueueStats {
     const n = emptyNode();
     for (const t of snap.tiers) {
       let set = n.tiers.get(t.queue);
-      if (!set) n.tiers.set(t.queue, set = new Set());
+      if (!set) n.tiers.set(t.queue, (set = new Set()));
       set.add(t.agent);
     }
     for (const a of snap.agents) n.status.set(a.name, a.status);
     for (const m of snap.members) {
       if (!WAITING_STATES.has(m.state)) continue;
       let set = n.waiting.get(m.queue);
-      if (!set) n.waiting.set(m.queue, set = new Set());
+      if (!set) n.waiting.set(m.queue, (set = new Set()));
       set.add(m.uuid);
     }
     this.nodes.set(node, n);
@@ -102,7 +129,7 @@ export class QueueStats {
       case 'member-queue-start':
       case 'member-queue-resume': {
         let set = n.waiting.get(e.queue);
-        if (!set) n.waiting.set(e.queue, set = new Set());
+        if (!set) n.waiting.set(e.queue, (set = new Set()));
         set.add(e.member);
         this.refresh(e.queue);
         return;
@@ -148,7 +175,10 @@ export class QueueStats {
     // Several queues share one series once collapsed into "_other": the series is their sum.
     let waiting = 0;
     let available = 0;
-    const sharing = l.tenant === TenantLabels.OTHER ? [...this.exported].filter(([, ql]) => ql.tenant === l.tenant) : [[queue, l] as const];
+    const sharing =
+      l.tenant === TenantLabels.OTHER
+        ? [...this.exported].filter(([, ql]) => ql.tenant === l.tenant)
+        : [[queue, l] as const];
     for (const [q] of sharing) {
       const v = this.values(q);
       waiting += v.waiting;

@@ -14,9 +14,7 @@ export interface AdmissionRequest {
   node: string;
 }
 
-export type AdmissionDecision =
-  | { admitted: true }
-  | { admitted: false; sipCode: number; reason: string };
+export type AdmissionDecision = { admitted: true } | { admitted: false; sipCode: number; reason: string };
 
 export interface CallAdmission {
   admit(req: AdmissionRequest): Promise<AdmissionDecision>;

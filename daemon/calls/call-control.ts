@@ -29,14 +29,16 @@ export function createCallControl(opts: CallControlOptions): { stop(): void } {
     esl.on('event', (ev) => ledger.onEvent(esl.node, ev));
     esl.on('down', () => ledger.nodeDown(esl.node));
     esl.on('ready', () => {
-      ledger.resync(esl.node, async () => {
-        ledger.setSwitchname(esl.node, (await esl.api('switchname')).trim());
-        return readLiveChannels(esl, (uuid) => ledger.knowsLeg(uuid));
-      }).catch((err: Error) => {
-        // The node stays "down" for admission; a new connection brings a new resync.
-        log.error({ node: esl.node, err: err.message }, 'call ledger resync failed; reconnecting');
-        esl.reset(`resync failed: ${err.message}`);
-      });
+      ledger
+        .resync(esl.node, async () => {
+          ledger.setSwitchname(esl.node, (await esl.api('switchname')).trim());
+          return readLiveChannels(esl, (uuid) => ledger.knowsLeg(uuid));
+        })
+        .catch((err: Error) => {
+          // The node stays "down" for admission; a new connection brings a new resync.
+          log.error({ node: esl.node, err: err.message }, 'call ledger resync failed; reconnecting');
+          esl.reset(`resync failed: ${err.message}`);
+        });
     });
   }
   const sweeper = setInterval(() => ledger.sweep(), opts.sweepIntervalMs);

@@ -54,7 +54,12 @@ interface Call extends CallInfo {
   touched: number;
 }
 
-interface Tombstone { uuid: string; until: number; call: CallInfo | undefined; cdrDone: boolean }
+interface Tombstone {
+  uuid: string;
+  until: number;
+  call: CallInfo | undefined;
+  cdrDone: boolean;
+}
 
 /** One live channel from FreeSWITCH's own list (`show channels` + `uuid_dump`). */
 export interface ChannelSnapshot {
@@ -76,9 +81,21 @@ const V_DIRECTION = eventHeader(CHANNEL_VARS.direction);
 const ADMITTED: AdmissionDecision = { admitted: true };
 
 /** Channel events that can carry or link tenant data; everything else is ignored cheaply. */
-const OBSERVED = new Set(['CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_BRIDGE', 'CHANNEL_UNBRIDGE', 'CALL_UPDATE',
-  'CHANNEL_EXECUTE_COMPLETE', 'CHANNEL_PROGRESS', 'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_PARK', 'CHANNEL_ORIGINATE',
-  'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY']);
+const OBSERVED = new Set([
+  'CHANNEL_CREATE',
+  'CHANNEL_ANSWER',
+  'CHANNEL_BRIDGE',
+  'CHANNEL_UNBRIDGE',
+  'CALL_UPDATE',
+  'CHANNEL_EXECUTE_COMPLETE',
+  'CHANNEL_PROGRESS',
+  'CHANNEL_PROGRESS_MEDIA',
+  'CHANNEL_PARK',
+  'CHANNEL_ORIGINATE',
+  'CHANNEL_HANGUP',
+  'CHANNEL_HANGUP_COMPLETE',
+  'CHANNEL_DESTROY',
+]);
 
 export function asDirection(v: string | undefined): CallDirection | undefined {
   return DIRECTIONS.includes(v as CallDirection) ? (v as CallDirection) : undefined;
@@ -96,7 +113,10 @@ export function asTenant(v: string | undefined): TenantId | undefined {
  */
 export function linkOf(ev: Pick<EslEvent, 'header'>): string | undefined {
   if (ev.header('Call-Direction') !== 'outbound') return undefined;
-  const link = ev.header('variable_originator') ?? ev.header('variable_cc_member_session_uuid') ?? ev.header('Other-Leg-Unique-ID');
+  const link =
+    ev.header('variable_originator') ??
+    ev.header('variable_cc_member_session_uuid') ??
+    ev.header('Other-Leg-Unique-ID');
   return link !== undefined && UUID.test(link) ? link : undefined;
 }
 
@@ -133,20 +153,35 @@ export class CallLedger implements CallAdmission {
     const r = opts.registry;
     // Computed at scrape time from the counts, so a released call can never leave a stale series.
     const self = this;
-    metric(r, 'fs_tenantd_active_calls', () => new client.Gauge({
-      name: 'fs_tenantd_active_calls', help: 'Live calls (not legs) per tenant and direction, all nodes',
-      labelNames: ['tenant', 'direction'], registers: [r],
-      collect() {
-        this.reset();
-        for (const [tenant, c] of self.counts) {
-          const label = opts.tenantLabels.label(self.slugs.get(tenant) ?? tenant);
-          for (const d of DIRECTIONS) if (c[d]) this.inc({ tenant: label, direction: d }, c[d]);
-        }
-      },
-    }));
-    this.rejections = metric(r, 'fs_tenantd_ceiling_rejections_total', () => new client.Counter({
-      name: 'fs_tenantd_ceiling_rejections_total', help: 'Calls refused because a tenant ceiling was reached (or by the down-node policy)',
-      labelNames: ['tenant', 'direction'], registers: [r] }));
+    metric(
+      r,
+      'fs_tenantd_active_calls',
+      () =>
+        new client.Gauge({
+          name: 'fs_tenantd_active_calls',
+          help: 'Live calls (not legs) per tenant and direction, all nodes',
+          labelNames: ['tenant', 'direction'],
+          registers: [r],
+          collect() {
+            this.reset();
+            for (const [tenant, c] of self.counts) {
+              const label = opts.tenantLabels.label(self.slugs.get(tenant) ?? tenant);
+              for (const d of DIRECTIONS) if (c[d]) this.inc({ tenant: label, direction: d }, c[d]);
+            }
+          },
+        }),
+    );
+    this.rejections = metric(
+      r,
+      'fs_tenantd_ceiling_rejections_total',
+      () =>
+        new client.Counter({
+          name: 'fs_tenantd_ceiling_rejections_total',
+          help: 'Calls refused because a tenant ceiling was reached (or by the down-node policy)',
+          labelNames: ['tenant', 'direction'],
+          registers: [r],
+        }),
+    );
   }
 
   /** Called once per ended call (A-leg CHANNEL_HANGUP_COMPLETE), even when the release came first. */
@@ -182,20 +217,40 @@ export class CallLedger implements CallAdmission {
     return ADMITTED;
   }
 
-  private exceeded(tenantId: TenantId, direction: CallDirection, c: Ceilings): { name: string; max: number; active: number } | undefined {
+  private exceeded(
+    tenantId: TenantId,
+    direction: CallDirection,
+    c: Ceilings,
+  ): { name: string; max: number; active: number } | undefined {
     const n = this.counts.get(tenantId) ?? { inbound: 0, outbound: 0, internal: 0 };
     const total = n.inbound + n.outbound + n.internal;
     if (c.maxTotal !== null && total >= c.maxTotal) return { name: 'max_total', max: c.maxTotal, active: total };
-    if (direction === 'inbound' && c.maxInbound !== null && n.inbound >= c.maxInbound) return { name: 'max_inbound', max: c.maxInbound, active: n.inbound };
-    if (direction === 'outbound' && c.maxOutbound !== null && n.outbound >= c.maxOutbound) return { name: 'max_outbound', max: c.maxOutbound, active: n.outbound };
+    if (direction === 'inbound' && c.maxInbound !== null && n.inbound >= c.maxInbound)
+      return { name: 'max_inbound', max: c.maxInbound, active: n.inbound };
+    if (direction === 'outbound' && c.maxOutbound !== null && n.outbound >= c.maxOutbound)
+      return { name: 'max_outbound', max: c.maxOutbound, active: n.outbound };
     return undefined;
   }
 
-  private reject(req: AdmissionRequest, why: string, limit: { max: number; active: number } | undefined): AdmissionDecision {
+  private reject(
+    req: AdmissionRequest,
+    why: string,
+    limit: { max: number; active: number } | undefined,
+  ): AdmissionDecision {
     const slug = this.slugs.get(req.tenantId);
     this.rejections.labels(this.opts.tenantLabels.label(slug ?? req.tenantId), req.direction).inc();
-    this.opts.log.warn({ tenant: req.tenantId, tenantSlug: slug, callUuid: req.callUuid, direction: req.direction, node: req.node, limit: why, ...limit },
-      'call rejected: tenant call limit reached');
+    this.opts.log.warn(
+      {
+        tenant: req.tenantId,
+        tenantSlug: slug,
+        callUuid: req.callUuid,
+        direction: req.direction,
+        node: req.node,
+        limit: why,
+        ...limit,
+      },
+      'call rejected: tenant call limit reached',
+    );
     return { admitted: false, sipCode: this.opts.rejection.sipCode, reason: this.opts.rejection.reason };
   }
 
@@ -225,15 +280,24 @@ export class CallLedger implements CallAdmission {
       this.legToCall.set(uuid, call.key);
       const tenant = eventTenant();
       if (tenant && tenant !== call.tenantId) {
-        this.opts.log.warn({ callUuid: call.key, leg: uuid, tenant: call.tenantId, eventTenant: tenant }, 'channel carries a different tenant than its call; keeping the first');
+        this.opts.log.warn(
+          { callUuid: call.key, leg: uuid, tenant: call.tenantId, eventTenant: tenant },
+          'channel carries a different tenant than its call; keeping the first',
+        );
       }
     }
-    if (call.reservedUntil !== undefined) { call.reservedUntil = undefined; this.reservations.delete(call.key); }
+    if (call.reservedUntil !== undefined) {
+      call.reservedUntil = undefined;
+      this.reservations.delete(call.key);
+    }
     call.node = node;
     call.touched = ++this.seq;
     if (call.tenantSlug === undefined && eventTenant() === call.tenantId) {
       const slug = ev.header(V_SLUG);
-      if (slug) { call.tenantSlug = slug; this.slugs.set(call.tenantId, slug); }
+      if (slug) {
+        call.tenantSlug = slug;
+        this.slugs.set(call.tenantId, slug);
+      }
     }
     if (!call.counted) {
       const d = asDirection(ev.header(V_DIRECTION));
@@ -243,9 +307,17 @@ export class CallLedger implements CallAdmission {
   }
 
   /** A leg the ledger does not know yet: a leg of a known call, or the first sign of a call the daemon routed. */
-  private firstSign(node: string, uuid: string, ev: EslEvent, eventTenant: () => TenantId | undefined): Call | undefined {
+  private firstSign(
+    node: string,
+    uuid: string,
+    ev: EslEvent,
+    eventTenant: () => TenantId | undefined,
+  ): Call | undefined {
     const link = linkOf(ev);
-    if (link !== undefined && this.tombstones.has(link)) { this.bury(uuid, undefined); return undefined; }
+    if (link !== undefined && this.tombstones.has(link)) {
+      this.bury(uuid, undefined);
+      return undefined;
+    }
     const linked = link === undefined ? undefined : this.calls.get(link);
     if (linked) return linked;
     const tenant = eventTenant();
@@ -259,7 +331,10 @@ export class CallLedger implements CallAdmission {
     if (!call) {
       // Already released (DESTROY overtook HANGUP_COMPLETE): the record is still owed once.
       const t = this.tombstones.get(uuid);
-      if (hangup && t?.call && !t.cdrDone) { t.cdrDone = true; this.onEnded?.(t.call, ev); }
+      if (hangup && t?.call && !t.cdrDone) {
+        t.cdrDone = true;
+        this.onEnded?.(t.call, ev);
+      }
       return;
     }
     if (uuid !== call.key) {
@@ -270,7 +345,10 @@ export class CallLedger implements CallAdmission {
     }
     const info = this.release(call);
     const t = this.tombstones.get(call.key);
-    if (hangup && t) { t.cdrDone = true; this.onEnded?.(info, ev); }
+    if (hangup && t) {
+      t.cdrDone = true;
+      this.onEnded?.(info, ev);
+    }
   }
 
   // ---- resync -----------------------------------------------------------
@@ -300,7 +378,9 @@ export class CallLedger implements CallAdmission {
   async resync(node: string, read: () => Promise<ChannelSnapshot[]>): Promise<{ added: number; released: number }> {
     const marker = ++this.seq;
     let done!: () => void;
-    const gate = new Promise<void>((r) => { done = r; });
+    const gate = new Promise<void>((r) => {
+      done = r;
+    });
     this.resyncs.set(node, gate);
     try {
       const channels = await read();
@@ -318,18 +398,31 @@ export class CallLedger implements CallAdmission {
         }
         call.legs.add(ch.uuid);
         this.legToCall.set(ch.uuid, key);
-        if (call.reservedUntil !== undefined) { call.reservedUntil = undefined; this.reservations.delete(key); }
-        if (ch.tenantSlug && ch.tenantId === call.tenantId) { call.tenantSlug = ch.tenantSlug; this.slugs.set(call.tenantId, ch.tenantSlug); }
+        if (call.reservedUntil !== undefined) {
+          call.reservedUntil = undefined;
+          this.reservations.delete(key);
+        }
+        if (ch.tenantSlug && ch.tenantId === call.tenantId) {
+          call.tenantSlug = ch.tenantSlug;
+          this.slugs.set(call.tenantId, ch.tenantSlug);
+        }
         if (!call.counted && ch.direction) this.setDirection(call, ch.direction);
       }
       let released = 0;
       for (const call of [...this.calls.values()]) {
         if (call.node !== node || call.touched > marker) continue;
         const anyLive = live.has(call.key) || [...call.legs].some((l) => live.has(l));
-        if (!anyLive) { this.release(call); released++; }
+        if (!anyLive) {
+          this.release(call);
+          released++;
+        }
       }
       this.nodeUp.set(node, true);
-      if (released || added) this.opts.log.info({ node, added, released, live: channels.length }, 'call ledger resynchronised from FreeSWITCH');
+      if (released || added)
+        this.opts.log.info(
+          { node, added, released, live: channels.length },
+          'call ledger resynchronised from FreeSWITCH',
+        );
       return { added, released };
     } finally {
       this.resyncs.delete(node);
@@ -345,7 +438,10 @@ export class CallLedger implements CallAdmission {
     for (const call of this.reservations.values()) {
       if (call.reservedUntil === undefined || call.reservedUntil > now) continue;
       if (this.nodeUp.get(call.node) === false) continue; // cannot know; resync decides
-      this.opts.log.info({ callUuid: call.key, tenant: call.tenantId, node: call.node }, 'reservation expired: the admitted call never appeared');
+      this.opts.log.info(
+        { callUuid: call.key, tenant: call.tenantId, node: call.node },
+        'reservation expired: the admitted call never appeared',
+      );
       this.release(call);
     }
     this.forgetTombstones(now);
@@ -357,7 +453,8 @@ export class CallLedger implements CallAdmission {
       const t = this.burials[this.burialHead]!;
       const current = this.tombstones.get(t.uuid) === t;
       // Left behind by re-burials count too, so the queue stays within twice the bound.
-      const within = this.tombstones.size <= this.tomb.max && this.burials.length - this.burialHead <= 2 * this.tomb.max;
+      const within =
+        this.tombstones.size <= this.tomb.max && this.burials.length - this.burialHead <= 2 * this.tomb.max;
       if (current && t.until > now && within) break;
       if (current) this.tombstones.delete(t.uuid);
       this.burials[this.burialHead++] = undefined;
@@ -382,15 +479,29 @@ export class CallLedger implements CallAdmission {
 
   /** Sizes of the internal maps (memory-bound checks). */
   sizes(): { calls: number; legs: number; reservations: number; tombstones: number; burials: number } {
-    return { calls: this.calls.size, legs: this.legToCall.size, reservations: this.reservations.size, tombstones: this.tombstones.size,
-      burials: this.burials.length - this.burialHead };
+    return {
+      calls: this.calls.size,
+      legs: this.legToCall.size,
+      reservations: this.reservations.size,
+      tombstones: this.tombstones.size,
+      burials: this.burials.length - this.burialHead,
+    };
   }
 
   // ---- internals -----------------------------------------------------------
 
   private newCall(key: string, tenantId: TenantId, node: string): Call {
-    const call: Call = { key, tenantId, tenantSlug: this.slugs.get(tenantId), direction: undefined, node,
-      legs: new Set(), counted: false, reservedUntil: undefined, touched: ++this.seq };
+    const call: Call = {
+      key,
+      tenantId,
+      tenantSlug: this.slugs.get(tenantId),
+      direction: undefined,
+      node,
+      legs: new Set(),
+      counted: false,
+      reservedUntil: undefined,
+      touched: ++this.seq,
+    };
     this.calls.set(key, call);
     return call;
   }
@@ -400,7 +511,10 @@ export class CallLedger implements CallAdmission {
     call.direction = d;
     call.counted = true;
     let c = this.counts.get(call.tenantId);
-    if (!c) { c = { inbound: 0, outbound: 0, internal: 0 }; this.counts.set(call.tenantId, c); }
+    if (!c) {
+      c = { inbound: 0, outbound: 0, internal: 0 };
+      this.counts.set(call.tenantId, c);
+    }
     c[d]++;
   }
 
@@ -415,7 +529,13 @@ export class CallLedger implements CallAdmission {
         if (c.inbound + c.outbound + c.internal === 0) this.counts.delete(call.tenantId);
       }
     }
-    const info: CallInfo = { key: call.key, tenantId: call.tenantId, tenantSlug: call.tenantSlug, direction: call.direction, node: call.node };
+    const info: CallInfo = {
+      key: call.key,
+      tenantId: call.tenantId,
+      tenantSlug: call.tenantSlug,
+      direction: call.direction,
+      node: call.node,
+    };
     this.bury(call.key, info);
     for (const leg of call.legs) {
       this.legToCall.delete(leg);
@@ -428,6 +548,7 @@ export class CallLedger implements CallAdmission {
     const t: Tombstone = { uuid, until: this.now() + this.tomb.ttlMs, call, cdrDone: false };
     this.tombstones.set(uuid, t);
     this.burials.push(t);
-    if (this.tombstones.size > this.tomb.max || this.burials.length - this.burialHead > 2 * this.tomb.max) this.forgetTombstones(this.now());
+    if (this.tombstones.size > this.tomb.max || this.burials.length - this.burialHead > 2 * this.tomb.max)
+      this.forgetTombstones(this.now());
   }
 }

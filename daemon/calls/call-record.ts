@@ -69,13 +69,24 @@ export function callRecordFromHangup(call: CallInfo, ev: Pick<EslEvent, 'header'
   const hungUp = micros(h('Caller-Channel-Hangup-Time'));
   const created = micros(h('Caller-Channel-Created-Time'));
   const answered = micros(h('Caller-Channel-Answered-Time'));
-  const endedMs = hungUp !== undefined ? Math.floor(hungUp / 1000)
-    : ((seconds(h('variable_end_epoch')) ?? 0) * 1000 || Math.floor((micros(h('Event-Date-Timestamp')) ?? Date.now() * 1000) / 1000));
-  const createdMs = created !== undefined ? Math.floor(created / 1000) : ((seconds(h('variable_start_epoch')) ?? 0) * 1000 || endedMs);
-  const duration = hungUp !== undefined && created !== undefined ? epochSeconds(hungUp) - epochSeconds(created)
-    : seconds(h('variable_duration')) ?? Math.round((endedMs - createdMs) / 1000);
-  const billsec = hungUp !== undefined ? (answered !== undefined ? epochSeconds(hungUp) - epochSeconds(answered) : 0)
-    : seconds(h('variable_billsec')) ?? (answered !== undefined ? Math.round((endedMs - answered / 1000) / 1000) : 0);
+  const endedMs =
+    hungUp !== undefined
+      ? Math.floor(hungUp / 1000)
+      : (seconds(h('variable_end_epoch')) ?? 0) * 1000 ||
+        Math.floor((micros(h('Event-Date-Timestamp')) ?? Date.now() * 1000) / 1000);
+  const createdMs =
+    created !== undefined ? Math.floor(created / 1000) : (seconds(h('variable_start_epoch')) ?? 0) * 1000 || endedMs;
+  const duration =
+    hungUp !== undefined && created !== undefined
+      ? epochSeconds(hungUp) - epochSeconds(created)
+      : (seconds(h('variable_duration')) ?? Math.round((endedMs - createdMs) / 1000));
+  const billsec =
+    hungUp !== undefined
+      ? answered !== undefined
+        ? epochSeconds(hungUp) - epochSeconds(answered)
+        : 0
+      : (seconds(h('variable_billsec')) ??
+        (answered !== undefined ? Math.round((endedMs - answered / 1000) / 1000) : 0));
   // mod_callcenter sets cc_queue on the member channel, whose hangup this is.
   const queue = h('variable_cc_queue');
   const durationS = Math.max(0, duration);

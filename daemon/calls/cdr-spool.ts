@@ -19,7 +19,9 @@ export class CdrSpool {
   constructor(readonly dir: string) {}
 
   /** Bytes on disk (active + files awaiting replay). */
-  get sizeBytes(): number { return this.bytes; }
+  get sizeBytes(): number {
+    return this.bytes;
+  }
 
   async open(): Promise<void> {
     await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
@@ -50,10 +52,15 @@ export class CdrSpool {
     return this.serial(async () => {
       const active = path.join(this.dir, ACTIVE);
       const st = await fs.stat(active).catch(() => undefined);
-      if (st && st.size > 0) await fs.rename(active, path.join(this.dir, `cdr.spool.${Date.now()}.${this.counter++}.replay`));
+      if (st && st.size > 0)
+        await fs.rename(active, path.join(this.dir, `cdr.spool.${Date.now()}.${this.counter++}.replay`));
       const names = (await fs.readdir(this.dir)).filter((n) => REPLAY.test(n));
       const key = (n: string) => n.split('.').slice(2, 4).map(Number);
-      names.sort((a, b) => { const [x1, y1] = key(a); const [x2, y2] = key(b); return x1! - x2! || y1! - y2!; });
+      names.sort((a, b) => {
+        const [x1, y1] = key(a);
+        const [x2, y2] = key(b);
+        return x1! - x2! || y1! - y2!;
+      });
       return names.map((n) => path.join(this.dir, n));
     });
   }

@@ -51,12 +51,63 @@ export class CdrWriter {
     this.spool = new CdrSpool(opts.spoolDir);
     const r = opts.registry;
     const self = this;
-    metric(r, 'fs_tenantd_cdr_queue_depth', () => new client.Gauge({ name: 'fs_tenantd_cdr_queue_depth', help: 'Call records waiting in memory for the database', registers: [r], collect() { this.set(self.queue.length); } }));
-    metric(r, 'fs_tenantd_cdr_spool_bytes', () => new client.Gauge({ name: 'fs_tenantd_cdr_spool_bytes', help: 'Bytes of call records spooled on disk awaiting the database', registers: [r], collect() { this.set(self.spool.sizeBytes); } }));
+    metric(
+      r,
+      'fs_tenantd_cdr_queue_depth',
+      () =>
+        new client.Gauge({
+          name: 'fs_tenantd_cdr_queue_depth',
+          help: 'Call records waiting in memory for the database',
+          registers: [r],
+          collect() {
+            this.set(self.queue.length);
+          },
+        }),
+    );
+    metric(
+      r,
+      'fs_tenantd_cdr_spool_bytes',
+      () =>
+        new client.Gauge({
+          name: 'fs_tenantd_cdr_spool_bytes',
+          help: 'Bytes of call records spooled on disk awaiting the database',
+          registers: [r],
+          collect() {
+            this.set(self.spool.sizeBytes);
+          },
+        }),
+    );
     this.m = {
-      written: metric(r, 'fs_tenantd_cdr_written_total', () => new client.Counter({ name: 'fs_tenantd_cdr_written_total', help: 'Call records written to PostgreSQL (replays of already-written records included)', registers: [r] })),
-      spooled: metric(r, 'fs_tenantd_cdr_spooled_total', () => new client.Counter({ name: 'fs_tenantd_cdr_spooled_total', help: 'Call records appended to the on-disk spool', registers: [r] })),
-      rejected: metric(r, 'fs_tenantd_cdr_rejected_total', () => new client.Counter({ name: 'fs_tenantd_cdr_rejected_total', help: 'Call records PostgreSQL refused as invalid (logged, not retried)', registers: [r] })),
+      written: metric(
+        r,
+        'fs_tenantd_cdr_written_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_cdr_written_total',
+            help: 'Call records written to PostgreSQL (replays of already-written records included)',
+            registers: [r],
+          }),
+      ),
+      spooled: metric(
+        r,
+        'fs_tenantd_cdr_spooled_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_cdr_spooled_total',
+            help: 'Call records appended to the on-disk spool',
+            registers: [r],
+          }),
+      ),
+      rejected: metric(
+        r,
+        'fs_tenantd_cdr_rejected_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_cdr_rejected_total',
+            help: 'Call records PostgreSQL refused as invalid (logged, not retried)',
+            registers: [r],
+          }),
+      ),
     };
   }
 
@@ -78,7 +129,10 @@ export class CdrWriter {
     this.spoolPending = true;
     // Records overflowing together share one append (one fsync, one log line).
     this.overflowBuf.push(record);
-    if (this.overflowBuf.length === 1) this.overflow = this.overflow.then(() => this.toSpool(this.overflowBuf.splice(0), this.stopped ? 'stopped' : 'queue full'));
+    if (this.overflowBuf.length === 1)
+      this.overflow = this.overflow.then(() =>
+        this.toSpool(this.overflowBuf.splice(0), this.stopped ? 'stopped' : 'queue full'),
+      );
   }
 
   /** Stops retrying and moves everything still in memory to the spool. */
@@ -106,7 +160,10 @@ export class CdrWriter {
     try {
       await this.spool.append(records);
       this.m.spooled.inc(records.length);
-      this.opts.log.warn({ records: records.length, why, spoolBytes: this.spool.sizeBytes }, 'call records spooled to disk');
+      this.opts.log.warn(
+        { records: records.length, why, spoolBytes: this.spool.sizeBytes },
+        'call records spooled to disk',
+      );
     } catch (err) {
       // Disk refused too: keep them in memory rather than drop them, and say so loudly.
       this.queue.push(...records);
@@ -135,8 +192,15 @@ export class CdrWriter {
     } catch (err) {
       const { initialMs, maxMs } = this.opts.retry ?? { initialMs: 250, maxMs: 10_000 };
       const delay = backoffDelay(this.attempt++, initialMs, maxMs);
-      this.opts.log.warn({ err: (err as Error).message, queued: this.queue.length, retryInMs: delay }, 'call records not written; will retry');
-      if (!this.stopped) this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.kick(); }, delay);
+      this.opts.log.warn(
+        { err: (err as Error).message, queued: this.queue.length, retryInMs: delay },
+        'call records not written; will retry',
+      );
+      if (!this.stopped)
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.kick();
+        }, delay);
     }
   }
 
@@ -169,7 +233,10 @@ export class CdrWriter {
         } catch (e) {
           if (!isPermanent(e)) throw e;
           this.m.rejected.inc();
-          this.opts.log.error({ err: (e as Error).message, tenant: r.tenantId, callUuid: r.callUuid }, 'call record refused by PostgreSQL; dropped');
+          this.opts.log.error(
+            { err: (e as Error).message, tenant: r.tenantId, callUuid: r.callUuid },
+            'call record refused by PostgreSQL; dropped',
+          );
         }
       }
     }
@@ -177,8 +244,21 @@ export class CdrWriter {
 
   private async insert(list: readonly CallRecord[]): Promise<void> {
     const col = <K extends keyof CallRecord>(k: K) => list.map((r) => r[k]);
-    await this.opts.pool.query(INSERT, [col('tenantId'), col('callUuid'), col('node'), col('direction'), col('caller'), col('callee'),
-      col('createdAt'), col('answeredAt'), col('endedAt'), col('durationS'), col('billsec'), col('hangupCause'), col('queue')]);
+    await this.opts.pool.query(INSERT, [
+      col('tenantId'),
+      col('callUuid'),
+      col('node'),
+      col('direction'),
+      col('caller'),
+      col('callee'),
+      col('createdAt'),
+      col('answeredAt'),
+      col('endedAt'),
+      col('durationS'),
+      col('billsec'),
+      col('hangupCause'),
+      col('queue'),
+    ]);
     this.m.written.inc(list.length);
   }
 }

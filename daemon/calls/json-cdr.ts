@@ -37,7 +37,7 @@ const MICROS = /^\d{1,16}$/;
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (o: Obj, k: string): string | undefined =>
-  (Object.hasOwn(o, k) && typeof o[k] === 'string' ? o[k] : undefined);
+  Object.hasOwn(o, k) && typeof o[k] === 'string' ? o[k] : undefined;
 
 /** ESL header name -> where the same value sits in the CDR. */
 const PROFILE_FIELDS: Record<string, string> = {
@@ -110,8 +110,16 @@ export function parseJsonCdr(text: string): JsonCdr {
 }
 
 /** The call_records row for an attributed CDR; `node` names the FreeSWITCH node it came from. */
-export function callRecordFromJsonCdr(cdr: JsonCdr & { tenant: NonNullable<JsonCdr['tenant']> }, node: string): CallRecord {
-  const call: CallInfo = { key: cdr.uuid, tenantId: cdr.tenant.id, tenantSlug: cdr.tenant.slug, direction: cdr.direction,
-    node };
+export function callRecordFromJsonCdr(
+  cdr: JsonCdr & { tenant: NonNullable<JsonCdr['tenant']> },
+  node: string,
+): CallRecord {
+  const call: CallInfo = {
+    key: cdr.uuid,
+    tenantId: cdr.tenant.id,
+    tenantSlug: cdr.tenant.slug,
+    direction: cdr.direction,
+    node,
+  };
   return callRecordFromHangup(call, cdr);
 }

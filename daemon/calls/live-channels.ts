@@ -11,7 +11,10 @@ import { asDirection, asTenant, linkOf, type ChannelSnapshot } from './call-ledg
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export async function readLiveChannels(esl: EslClient, known: (uuid: string) => boolean): Promise<ChannelSnapshot[]> {
-  const list = JSON.parse(await esl.api('show channels as json')) as { row_count?: number; rows?: Array<{ uuid?: unknown }> };
+  const list = JSON.parse(await esl.api('show channels as json')) as {
+    row_count?: number;
+    rows?: Array<{ uuid?: unknown }>;
+  };
   const out: ChannelSnapshot[] = [];
   for (const row of list.rows ?? []) {
     const uuid = typeof row.uuid === 'string' ? row.uuid : '';

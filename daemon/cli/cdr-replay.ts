@@ -22,22 +22,39 @@ const USAGE = `usage: cdr-replay --dir <err-log-dir> [--dir ...] [--url <cdr url
 /** mod_json_cdr's file name: the channel uuid, "a_" first with prefix-a-leg. */
 const FILE = /^(?:a_)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.cdr\.json$/;
 
-interface Options { dirs: string[]; urls: string[]; auth: string; timeoutMs: number; minAgeMs: number }
+interface Options {
+  dirs: string[];
+  urls: string[];
+  auth: string;
+  timeoutMs: number;
+  minAgeMs: number;
+}
 
 function options(argv: string[], env: NodeJS.ProcessEnv): Options {
-  const { values } = parseArgs({ args: argv, strict: true, options: {
-    dir: { type: 'string', multiple: true }, url: { type: 'string', multiple: true }, user: { type: 'string' },
-    password: { type: 'string' }, 'timeout-s': { type: 'string' }, 'min-age-s': { type: 'string' },
-    help: { type: 'boolean' },
-  } });
-  if (values.help) { console.log(USAGE); process.exit(0); }
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      dir: { type: 'string', multiple: true },
+      url: { type: 'string', multiple: true },
+      user: { type: 'string' },
+      password: { type: 'string' },
+      'timeout-s': { type: 'string' },
+      'min-age-s': { type: 'string' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
   const seconds = (name: string, v: string | undefined, fallback: number) => {
     if (v === undefined) return fallback;
     if (!/^\d+(\.\d+)?$/.test(v)) throw new Error(`--${name} ${JSON.stringify(v)}: expected seconds`);
     return Number(v) * 1000;
   };
   const dirs = values.dir ?? [];
-  if (!dirs.length) throw new Error('--dir is required (mod_json_cdr\'s err-log-dir)');
+  if (!dirs.length) throw new Error("--dir is required (mod_json_cdr's err-log-dir)");
   const urls = values.url ?? [env.FS_TENANTD_CDR_URL, env.FS_TENANTD_CDR_URL_2].filter((u): u is string => !!u);
   if (!urls.length) urls.push('http://127.0.0.1:8080/freeswitch/cdr');
   for (const u of urls) {
@@ -45,9 +62,13 @@ function options(argv: string[], env: NodeJS.ProcessEnv): Options {
   }
   const user = values.user ?? env.FS_TENANTD_XMLCURL_USER ?? 'freeswitch';
   const password = values.password ?? env.FS_TENANTD_XMLCURL_PASSWORD ?? 'demo-xmlcurl';
-  return { dirs, urls: [...new Set(urls)], auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+  return {
+    dirs,
+    urls: [...new Set(urls)],
+    auth: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
     timeoutMs: seconds('timeout-s', values['timeout-s'], 10_000),
-    minAgeMs: seconds('min-age-s', values['min-age-s'], 5000) };
+    minAgeMs: seconds('min-age-s', values['min-age-s'], 5000),
+  };
 }
 
 /** What to send for one file, as mod_json_cdr would have sent it. */
@@ -66,14 +87,18 @@ async function deliver(o: Options, uuid: string, p: { type: string; body: string
     const url = new URL(base);
     url.searchParams.set('uuid', uuid);
     try {
-      const res = await fetch(url, { method: 'POST', body: p.body, signal: AbortSignal.timeout(o.timeoutMs),
-        headers: { authorization: o.auth, 'content-type': p.type, 'user-agent': 'fs-tenantd-cdr-replay' } });
+      const res = await fetch(url, {
+        method: 'POST',
+        body: p.body,
+        signal: AbortSignal.timeout(o.timeoutMs),
+        headers: { authorization: o.auth, 'content-type': p.type, 'user-agent': 'fs-tenantd-cdr-replay' },
+      });
       const text = (await res.text()).trim().split('\n')[0]!.slice(0, 200);
       if (res.status === 200) return undefined;
       why.push(`${base}: HTTP ${res.status}${text ? ` ${text}` : ''}`);
     } catch (err) {
       const e = err as Error & { cause?: { code?: string } };
-      const reason = e.name === 'TimeoutError' ? `no answer in ${o.timeoutMs / 1000} s` : e.cause?.code ?? e.message;
+      const reason = e.name === 'TimeoutError' ? `no answer in ${o.timeoutMs / 1000} s` : (e.cause?.code ?? e.message);
       why.push(`${base}: ${reason}`);
     }
   }
@@ -106,7 +131,10 @@ async function main(): Promise<number> {
       let text: string;
       try {
         const st = await fs.stat(file);
-        if (Date.now() - st.mtimeMs < o.minAgeMs) { young++; continue; }
+        if (Date.now() - st.mtimeMs < o.minAgeMs) {
+          young++;
+          continue;
+        }
         text = await fs.readFile(file, 'utf8');
       } catch (err) {
         // Another run delivered and removed it meanwhile.
@@ -115,9 +143,13 @@ async function main(): Promise<number> {
         continue;
       }
       const p = payload(text);
-      const failure = p ? await deliver(o, uuid, p)
+      const failure = p
+        ? await deliver(o, uuid, p)
         : 'neither JSON nor URL-encoded JSON (encode=base64 is not supported)';
-      if (failure !== undefined) { kept.push(`${file}: ${failure}`); continue; }
+      if (failure !== undefined) {
+        kept.push(`${file}: ${failure}`);
+        continue;
+      }
       try {
         await fs.unlink(file);
       } catch (err) {
@@ -130,8 +162,10 @@ async function main(): Promise<number> {
     }
   }
   for (const k of kept) console.error(`cdr-replay: kept ${k}`);
-  console.log(`cdr-replay: ${delivered} delivered, ${kept.length} kept, ${young} left for the next run`
-    + ` (younger than ${o.minAgeMs / 1000} s)`);
+  console.log(
+    `cdr-replay: ${delivered} delivered, ${kept.length} kept, ${young} left for the next run` +
+      ` (younger than ${o.minAgeMs / 1000} s)`,
+  );
   return kept.length ? 1 : 0;
 }
 

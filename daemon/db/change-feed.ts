@@ -26,13 +26,21 @@ export interface ChangeEvent {
 export function parseChangePayload(payload: string | undefined): ChangeEvent | undefined {
   if (!payload) return undefined;
   let v: unknown;
-  try { v = JSON.parse(payload); } catch { return undefined; }
+  try {
+    v = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
   if (typeof v !== 'object' || v === null) return undefined;
   const o = v as Record<string, unknown>;
   if (typeof o.table !== 'string' || typeof o.tenant_id !== 'string') return undefined;
   if (o.op !== 'INSERT' && o.op !== 'UPDATE' && o.op !== 'DELETE') return undefined;
   let tenantId: TenantId;
-  try { tenantId = asTenantId(o.tenant_id); } catch { return undefined; }
+  try {
+    tenantId = asTenantId(o.tenant_id);
+  } catch {
+    return undefined;
+  }
   const keys = (typeof o.keys === 'object' && o.keys !== null ? o.keys : {}) as ChangeEvent['keys'];
   return { table: o.table, op: o.op, tenantId, id: typeof o.id === 'string' ? o.id : null, keys };
 }
@@ -65,11 +73,27 @@ class PgChangeFeed extends EventEmitter implements ChangeFeed {
 
   constructor(private readonly opts: ChangeFeedOptions) {
     super();
-    this.connectedGauge = metric(opts.registry, 'fs_tenantd_change_feed_connected', () => new client.Gauge({
-      name: 'fs_tenantd_change_feed_connected', help: '1 while the LISTEN connection for data-change notifications is up', registers: [opts.registry] }));
-    this.received = metric(opts.registry, 'fs_tenantd_change_feed_notifications_total', () => new client.Counter({
-      name: 'fs_tenantd_change_feed_notifications_total', help: 'Data-change notifications received, by outcome',
-      labelNames: ['outcome'], registers: [opts.registry] }));
+    this.connectedGauge = metric(
+      opts.registry,
+      'fs_tenantd_change_feed_connected',
+      () =>
+        new client.Gauge({
+          name: 'fs_tenantd_change_feed_connected',
+          help: '1 while the LISTEN connection for data-change notifications is up',
+          registers: [opts.registry],
+        }),
+    );
+    this.received = metric(
+      opts.registry,
+      'fs_tenantd_change_feed_notifications_total',
+      () =>
+        new client.Counter({
+          name: 'fs_tenantd_change_feed_notifications_total',
+          help: 'Data-change notifications received, by outcome',
+          labelNames: ['outcome'],
+          registers: [opts.registry],
+        }),
+    );
   }
 
   async start(): Promise<void> {
@@ -100,7 +124,10 @@ class PgChangeFeed extends EventEmitter implements ChangeFeed {
       this.setConnected(false);
       c.end().catch(() => undefined);
       if (!this.stopped) {
-        this.opts.log.warn({ err: err?.message }, 'change feed: LISTEN connection lost; caches fall back to their TTL until it is back');
+        this.opts.log.warn(
+          { err: err?.message },
+          'change feed: LISTEN connection lost; caches fall back to their TTL until it is back',
+        );
         this.schedule();
       }
     };

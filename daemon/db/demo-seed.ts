@@ -8,16 +8,40 @@ export const a1Hash = (user: string, realm: string, password: string): string =>
   createHash('md5').update(`${user}:${realm}:${password}`).digest('hex');
 
 interface DemoTenant {
-  slug: string; name: string; domain: string; maxTotal: number;
-  queueAgents: string[]; did: string; didTo: { queue: string } | { extension: string };
-  trunkCidr: string; trunkProxy: string;
+  slug: string;
+  name: string;
+  domain: string;
+  maxTotal: number;
+  queueAgents: string[];
+  did: string;
+  didTo: { queue: string } | { extension: string };
+  trunkCidr: string;
+  trunkProxy: string;
 }
 
 export const DEMO_TENANTS: readonly DemoTenant[] = [
-  { slug: 'acme', name: 'Acme Corp', domain: 'acme.pbx.test', maxTotal: 2, queueAgents: ['1001', '1002'],
-    did: '+15550001000', didTo: { queue: 'support' }, trunkCidr: '127.0.0.2/32', trunkProxy: '127.0.0.2:5090' },
-  { slug: 'globex', name: 'Globex Corporation', domain: 'globex.pbx.test', maxTotal: 10, queueAgents: ['1001'],
-    did: '+15550002000', didTo: { extension: '1000' }, trunkCidr: '127.0.0.3/32', trunkProxy: '127.0.0.3:5090' },
+  {
+    slug: 'acme',
+    name: 'Acme Corp',
+    domain: 'acme.pbx.test',
+    maxTotal: 2,
+    queueAgents: ['1001', '1002'],
+    did: '+15550001000',
+    didTo: { queue: 'support' },
+    trunkCidr: '127.0.0.2/32',
+    trunkProxy: '127.0.0.2:5090',
+  },
+  {
+    slug: 'globex',
+    name: 'Globex Corporation',
+    domain: 'globex.pbx.test',
+    maxTotal: 10,
+    queueAgents: ['1001'],
+    did: '+15550002000',
+    didTo: { extension: '1000' },
+    trunkCidr: '127.0.0.3/32',
+    trunkProxy: '127.0.0.3:5090',
+  },
 ];
 
 export const DEMO_EXTENSIONS = ['1000', '1001', '1002', '1003'] as const;
@@ -33,35 +57,69 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
   for (const t of DEMO_TENANTS) {
     const tenantId = asTenantId(randomUUID());
     await withTenant(pool, tenantId, async (db) => {
-      await db.query(`INSERT INTO tenants (id, slug, name, max_total, default_caller_id_number, default_caller_id_name)
-        VALUES ($1, $2, $3, $4, $5, $3)`, [tenantId, t.slug, t.name, t.maxTotal, t.did]);
-      await db.query('INSERT INTO sip_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [tenantId, t.domain]);
+      await db.query(
+        `INSERT INTO tenants (id, slug, name, max_total, default_caller_id_number, default_caller_id_name)
+        VALUES ($1, $2, $3, $4, $5, $3)`,
+        [tenantId, t.slug, t.name, t.maxTotal, t.did],
+      );
+      await db.query('INSERT INTO sip_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [
+        tenantId,
+        t.domain,
+      ]);
       const ext = new Map<string, string>();
       for (const n of DEMO_EXTENSIONS) {
-        const { rows: [row] } = await db.query<{ id: string }>(`INSERT INTO extensions
+        const {
+          rows: [row],
+        } = await db.query<{ id: string }>(
+          `INSERT INTO extensions
           (tenant_id, number, a1_hash, a1_realm, caller_id_name, caller_id_number)
           VALUES ($1, $2, $3, $4, $5, $2) RETURNING id`,
-        [tenantId, n, a1Hash(n, t.domain, demoPassword(t.slug, n)), t.domain, `${t.name.split(' ')[0]} ${n}`]);
+          [tenantId, n, a1Hash(n, t.domain, demoPassword(t.slug, n)), t.domain, `${t.name.split(' ')[0]} ${n}`],
+        );
         ext.set(n, row!.id);
       }
-      const { rows: [queue] } = await db.query<{ id: string }>(
-        "INSERT INTO queues (tenant_id, name, dial_code) VALUES ($1, 'support', '7000') RETURNING id", [tenantId]);
+      const {
+        rows: [queue],
+      } = await db.query<{ id: string }>(
+        "INSERT INTO queues (tenant_id, name, dial_code) VALUES ($1, 'support', '7000') RETURNING id",
+        [tenantId],
+      );
       for (const [i, n] of t.queueAgents.entries()) {
-        const { rows: [agent] } = await db.query<{ id: string }>(
-          'INSERT INTO agents (tenant_id, extension_id) VALUES ($1, $2) RETURNING id', [tenantId, ext.get(n)]);
-        await db.query('INSERT INTO tiers (tenant_id, queue_id, agent_id, level, position) VALUES ($1, $2, $3, 1, $4)',
-          [tenantId, queue!.id, agent!.id, i + 1]);
+        const {
+          rows: [agent],
+        } = await db.query<{ id: string }>(
+          'INSERT INTO agents (tenant_id, extension_id) VALUES ($1, $2) RETURNING id',
+          [tenantId, ext.get(n)],
+        );
+        await db.query(
+          'INSERT INTO tiers (tenant_id, queue_id, agent_id, level, position) VALUES ($1, $2, $3, 1, $4)',
+          [tenantId, queue!.id, agent!.id, i + 1],
+        );
       }
-      const didTo = 'queue' in t.didTo
-        ? { type: 'queue', ext: null, queue: queue!.id }
-        : { type: 'extension', ext: ext.get(t.didTo.extension), queue: null };
-      await db.query('INSERT INTO dids (tenant_id, e164, destination_type, extension_id, queue_id) VALUES ($1, $2, $3, $4, $5)',
-        [tenantId, t.did, didTo.type, didTo.ext, didTo.queue]);
-      const { rows: [trunk] } = await db.query<{ id: string }>(`INSERT INTO sip_trunks (tenant_id, name, proxy, allowed_cidrs)
-        VALUES ($1, 'carrier', $2, $3::cidr[]) RETURNING id`, [tenantId, t.trunkProxy, [t.trunkCidr]]);
-      await db.query(`INSERT INTO outbound_routes (tenant_id, name, pattern, priority, trunk_id, caller_id_number)
-        VALUES ($1, 'pstn', '^\\+?[1-9][0-9]{6,14}$', 100, $2, $3)`, [tenantId, trunk!.id, t.did]);
-      await db.query("INSERT INTO tenant_features (tenant_id, feature_key, enabled) VALUES ($1, 'call_recording', false)", [tenantId]);
+      const didTo =
+        'queue' in t.didTo
+          ? { type: 'queue', ext: null, queue: queue!.id }
+          : { type: 'extension', ext: ext.get(t.didTo.extension), queue: null };
+      await db.query(
+        'INSERT INTO dids (tenant_id, e164, destination_type, extension_id, queue_id) VALUES ($1, $2, $3, $4, $5)',
+        [tenantId, t.did, didTo.type, didTo.ext, didTo.queue],
+      );
+      const {
+        rows: [trunk],
+      } = await db.query<{ id: string }>(
+        `INSERT INTO sip_trunks (tenant_id, name, proxy, allowed_cidrs)
+        VALUES ($1, 'carrier', $2, $3::cidr[]) RETURNING id`,
+        [tenantId, t.trunkProxy, [t.trunkCidr]],
+      );
+      await db.query(
+        `INSERT INTO outbound_routes (tenant_id, name, pattern, priority, trunk_id, caller_id_number)
+        VALUES ($1, 'pstn', '^\\+?[1-9][0-9]{6,14}$', 100, $2, $3)`,
+        [tenantId, trunk!.id, t.did],
+      );
+      await db.query(
+        "INSERT INTO tenant_features (tenant_id, feature_key, enabled) VALUES ($1, 'call_recording', false)",
+        [tenantId],
+      );
       // A few historical calls so call listings have something to show.
       const base = Date.UTC(2026, 10, 20, 9, 0, 0);
       const calls: Array<[string, string, string, number, number, string]> = [
@@ -74,11 +132,24 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
         const created = new Date(base + offsetS * 1000);
         const answered = billsec > 0 ? new Date(created.getTime() + 4000) : null;
         const ended = new Date(created.getTime() + 4000 + billsec * 1000 + (billsec ? 0 : 26000));
-        await db.query(`INSERT INTO call_records (tenant_id, call_uuid, node, direction, caller, callee,
+        await db.query(
+          `INSERT INTO call_records (tenant_id, call_uuid, node, direction, caller, callee,
           created_at, answered_at, ended_at, duration_s, billsec, hangup_cause)
           VALUES ($1, $2, 'demo', $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-        [tenantId, randomUUID(), direction, caller, callee, created, answered, ended,
-          Math.round((ended.getTime() - created.getTime()) / 1000), billsec, cause]);
+          [
+            tenantId,
+            randomUUID(),
+            direction,
+            caller,
+            callee,
+            created,
+            answered,
+            ended,
+            Math.round((ended.getTime() - created.getTime()) / 1000),
+            billsec,
+            cause,
+          ],
+        );
       }
     });
   }

@@ -31,7 +31,10 @@ export interface EmbeddedCluster {
   readonly created: boolean;
 }
 
-interface Binaries { initdb: string; postgres: string }
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
 
 const RUN_AS_USER = 'fs-tenantd-pg';
 /** As root: where binaries and data go when the database user cannot reach them where they are. */
@@ -49,12 +52,18 @@ async function locateBinaries(): Promise<Binaries> {
     const mod = (await import(pkg)) as Binaries;
     return { initdb: mod.initdb, postgres: mod.postgres };
   } catch (err) {
-    throw new Error(`embedded PostgreSQL: no binaries for ${os.platform()}-${os.arch()} (${pkg}): ${(err as Error).message}. ` +
-      'Set DATABASE_URL to use an existing PostgreSQL server instead.');
+    throw new Error(
+      `embedded PostgreSQL: no binaries for ${os.platform()}-${os.arch()} (${pkg}): ${(err as Error).message}. ` +
+        'Set DATABASE_URL to use an existing PostgreSQL server instead.',
+    );
   }
 }
 
-interface Identity { uid: number; gid: number; name: string }
+interface Identity {
+  uid: number;
+  gid: number;
+  name: string;
+}
 
 /** PostgreSQL refuses to run as root; as root we run it as a dedicated system user. */
 function runAsIdentity(): Identity | undefined {
@@ -68,9 +77,16 @@ function runAsIdentity(): Identity | undefined {
   };
   const found = lookup();
   if (found) return found;
-  const made = spawnSync('useradd', ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', RUN_AS_USER], { encoding: 'utf8' });
+  const made = spawnSync(
+    'useradd',
+    ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', RUN_AS_USER],
+    { encoding: 'utf8' },
+  );
   const after = lookup();
-  if (!after) throw new Error(`embedded PostgreSQL: running as root and could not create system user ${RUN_AS_USER}: ${made.stderr || made.error?.message}`);
+  if (!after)
+    throw new Error(
+      `embedded PostgreSQL: running as root and could not create system user ${RUN_AS_USER}: ${made.stderr || made.error?.message}`,
+    );
   return after;
 }
 
@@ -108,8 +124,10 @@ async function reachableDataDir(dataDir: string, id: Identity): Promise<string> 
     // An empty directory is what an earlier, failed start left; anything else is not ours to replace.
     await fs.rmdir(dataDir).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') {
-        throw new Error(`embedded PostgreSQL: ${dataDir} is not reachable by the system user ${id.name} ` +
-          `(a parent directory is closed to other users) and is not empty (${err.code}); move it elsewhere`);
+        throw new Error(
+          `embedded PostgreSQL: ${dataDir} is not reachable by the system user ${id.name} ` +
+            `(a parent directory is closed to other users) and is not empty (${err.code}); move it elsewhere`,
+        );
       }
     });
     // The name tells two checkouts apart; the random tail makes each new state directory a new cluster.
@@ -120,29 +138,47 @@ async function reachableDataDir(dataDir: string, id: Identity): Promise<string> 
   await fs.mkdir(target, { recursive: true, mode: 0o700 });
   await fs.chown(target, id.uid, id.gid);
   if (!canAccess(id, target, '-w')) {
-    throw new Error(`embedded PostgreSQL: the data directory ${target} is not writable by the system user ` +
-      `${id.name}. Set FS_TENANTD_STATE_DIR to a directory such as /var/lib/fs-tenantd.`);
+    throw new Error(
+      `embedded PostgreSQL: the data directory ${target} is not writable by the system user ` +
+        `${id.name}. Set FS_TENANTD_STATE_DIR to a directory such as /var/lib/fs-tenantd.`,
+    );
   }
   return target;
 }
 
 function run(cmd: string, args: string[], id: Identity | undefined, log: (l: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...(id ? { uid: id.uid, gid: id.gid } : {}), env: { ...process.env, LC_ALL: 'C' } });
+    const child = spawn(cmd, args, {
+      ...(id ? { uid: id.uid, gid: id.gid } : {}),
+      env: { ...process.env, LC_ALL: 'C' },
+    });
     let output = '';
-    child.stdout.on('data', (c: Buffer) => { output += c; });
-    child.stderr.on('data', (c: Buffer) => { output += c; });
+    child.stdout.on('data', (c: Buffer) => {
+      output += c;
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c;
+    });
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code === 0) { log(output.trim()); resolve(); } else reject(new Error(`${path.basename(cmd)} exited with ${code}: ${output.trim()}`));
+      if (code === 0) {
+        log(output.trim());
+        resolve();
+      } else reject(new Error(`${path.basename(cmd)} exited with ${code}: ${output.trim()}`));
     });
   });
 }
 
-async function waitUntilAccepting(url: string, child: ChildProcess, deadlineMs: number, logTail: () => string): Promise<void> {
+async function waitUntilAccepting(
+  url: string,
+  child: ChildProcess,
+  deadlineMs: number,
+  logTail: () => string,
+): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`embedded PostgreSQL exited during start-up (code ${child.exitCode}): ${logTail()}`);
+    if (child.exitCode !== null)
+      throw new Error(`embedded PostgreSQL exited during start-up (code ${child.exitCode}): ${logTail()}`);
     const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
     try {
       await client.connect();
@@ -151,7 +187,8 @@ async function waitUntilAccepting(url: string, child: ChildProcess, deadlineMs: 
       return;
     } catch {
       await client.end().catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`embedded PostgreSQL did not accept connections within ${deadlineMs} ms: ${logTail()}`);
+      if (Date.now() > deadline)
+        throw new Error(`embedded PostgreSQL did not accept connections within ${deadlineMs} ms: ${logTail()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -176,8 +213,25 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
     await fs.writeFile(pwfile, `${opts.superuserPassword}\n`, { mode: 0o600 });
     if (id) await fs.chown(pwfile, id.uid, id.gid);
     try {
-      await run(bin.initdb, ['--pgdata', dataDir, '--username', 'postgres', '--pwfile', pwfile,
-        '--auth', 'scram-sha-256', '--encoding', 'UTF8', '--locale', 'C'], id, log);
+      await run(
+        bin.initdb,
+        [
+          '--pgdata',
+          dataDir,
+          '--username',
+          'postgres',
+          '--pwfile',
+          pwfile,
+          '--auth',
+          'scram-sha-256',
+          '--encoding',
+          'UTF8',
+          '--locale',
+          'C',
+        ],
+        id,
+        log,
+      );
     } finally {
       await fs.rm(pwfile, { force: true });
     }
@@ -185,21 +239,41 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
   }
 
   // The socket and its lock file go in the data dir: private to the database user, and always reachable by it.
-  const child = spawn(bin.postgres, ['-D', dataDir, '-p', String(opts.port), '-c', 'listen_addresses=127.0.0.1',
-    '-c', `unix_socket_directories=${dataDir}`, '-c', 'max_connections=200'],
-  { ...(id ? { uid: id.uid, gid: id.gid } : {}), env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    bin.postgres,
+    [
+      '-D',
+      dataDir,
+      '-p',
+      String(opts.port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      `unix_socket_directories=${dataDir}`,
+      '-c',
+      'max_connections=200',
+    ],
+    {
+      ...(id ? { uid: id.uid, gid: id.gid } : {}),
+      env: { ...process.env, LC_ALL: 'C' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const tail: string[] = [];
   const onOutput = (c: Buffer) => {
     for (const line of c.toString('utf8').split('\n')) {
       if (!line) continue;
-      tail.push(line); if (tail.length > 20) tail.shift();
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
       log(line);
     }
   };
   child.stdout?.on('data', onOutput);
   child.stderr?.on('data', onOutput);
   // If we die, the cluster must not outlive us holding the port and data dir.
-  const killOnExit = () => { child.kill('SIGINT'); };
+  const killOnExit = () => {
+    child.kill('SIGINT');
+  };
   process.once('exit', killOnExit);
 
   const superuserUrl = (database = 'postgres') =>
@@ -216,11 +290,12 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
     superuserUrl,
     dataDir,
     created,
-    stop: () => new Promise<void>((resolve) => {
-      process.removeListener('exit', killOnExit);
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        process.removeListener('exit', killOnExit);
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGINT'); // "fast" shutdown: roll back open transactions, checkpoint, exit
+      }),
   };
 }

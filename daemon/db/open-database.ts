@@ -22,7 +22,11 @@ export interface Database {
   stop(): Promise<void>;
 }
 
-interface Secrets { superuserPassword: string; ownerPassword: string; appPassword: string }
+interface Secrets {
+  superuserPassword: string;
+  ownerPassword: string;
+  appPassword: string;
+}
 
 async function loadOrCreateSecrets(stateDir: string): Promise<Secrets> {
   const file = path.join(stateDir, 'embedded-secrets.json');
@@ -42,7 +46,10 @@ export function createPool(url: string, max: number): pg.Pool {
   return pool;
 }
 
-export async function openDatabase(config: Config, log: { info(o: object, m: string): void; warn(o: object, m: string): void }): Promise<Database> {
+export async function openDatabase(
+  config: Config,
+  log: { info(o: object, m: string): void; warn(o: object, m: string): void },
+): Promise<Database> {
   if (config.database.mode === 'external') {
     const { url, migrateUrl } = config.database;
     if (migrateUrl) {
@@ -53,7 +60,9 @@ export async function openDatabase(config: Config, log: { info(o: object, m: str
     try {
       const missing = await pendingMigrations(pool);
       if (missing.length) {
-        throw new Error(`database is not migrated (missing ${missing.join(', ')}): run "npm run migrate" with DATABASE_URL set to the schema owner, or set DATABASE_MIGRATE_URL`);
+        throw new Error(
+          `database is not migrated (missing ${missing.join(', ')}): run "npm run migrate" with DATABASE_URL set to the schema owner, or set DATABASE_MIGRATE_URL`,
+        );
       }
       await assertServingRoleIsSafe(pool);
     } catch (err) {
@@ -61,7 +70,13 @@ export async function openDatabase(config: Config, log: { info(o: object, m: str
       throw err;
     }
     const u = new URL(url);
-    return { pool, appUrl: url, mode: 'external', describe: `${u.hostname}:${u.port || 5432}${u.pathname}`, stop: () => pool.end() };
+    return {
+      pool,
+      appUrl: url,
+      mode: 'external',
+      describe: `${u.hostname}:${u.port || 5432}${u.pathname}`,
+      stop: () => pool.end(),
+    };
   }
 
   const { dataDir, port } = config.database;
@@ -69,7 +84,12 @@ export async function openDatabase(config: Config, log: { info(o: object, m: str
   let cluster: EmbeddedCluster | undefined;
   try {
     cluster = await startEmbeddedCluster({ dataDir, port, superuserPassword: secrets.superuserPassword });
-    const db = await provisionDatabase({ superuserUrl: cluster.superuserUrl, database: 'fs_tenantd', ownerPassword: secrets.ownerPassword, appPassword: secrets.appPassword });
+    const db = await provisionDatabase({
+      superuserUrl: cluster.superuserUrl,
+      database: 'fs_tenantd',
+      ownerPassword: secrets.ownerPassword,
+      appPassword: secrets.appPassword,
+    });
     const applied = await migrate(db.ownerUrl, (m) => log.info({}, m));
     const pool = createPool(db.appUrl, config.poolMax);
     await assertServingRoleIsSafe(pool);
@@ -78,12 +98,20 @@ export async function openDatabase(config: Config, log: { info(o: object, m: str
       log.info({}, 'seeded demo tenants acme (acme.pbx.test) and globex (globex.pbx.test)');
     }
     const where = cluster.dataDir === dataDir ? dataDir : `${cluster.dataDir} (linked from ${dataDir})`;
-    log.info({ dataDir: cluster.dataDir, port, created: cluster.created, migrationsApplied: applied.length },
-      `embedded PostgreSQL ready, data in ${where}`);
+    log.info(
+      { dataDir: cluster.dataDir, port, created: cluster.created, migrationsApplied: applied.length },
+      `embedded PostgreSQL ready, data in ${where}`,
+    );
     const running = cluster;
     return {
-      pool, appUrl: db.appUrl, mode: 'embedded', describe: `embedded 127.0.0.1:${port} (${cluster.dataDir})`,
-      stop: async () => { await pool.end(); await running.stop(); },
+      pool,
+      appUrl: db.appUrl,
+      mode: 'embedded',
+      describe: `embedded 127.0.0.1:${port} (${cluster.dataDir})`,
+      stop: async () => {
+        await pool.end();
+        await running.stop();
+      },
     };
   } catch (err) {
     await cluster?.stop();

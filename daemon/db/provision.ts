@@ -33,15 +33,23 @@ export async function provisionDatabase(opts: ProvisionOptions): Promise<Provisi
   const lit = (s: string) => su.escapeLiteral(s);
   try {
     await su.query(await readFile(path.join(sqlDir, '000_roles.sql'), 'utf8'));
-    const roles = new Set((await su.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname));
-    await su.query(`${roles.has(ownerRole) ? 'ALTER' : 'CREATE'} ROLE ${ident(ownerRole)} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD ${lit(opts.ownerPassword)}`);
-    await su.query(`${roles.has(appRole) ? 'ALTER' : 'CREATE'} ROLE ${ident(appRole)} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOINHERIT PASSWORD ${lit(opts.appPassword)}`);
+    const roles = new Set(
+      (await su.query<{ rolname: string }>('SELECT rolname FROM pg_roles')).rows.map((r) => r.rolname),
+    );
+    await su.query(
+      `${roles.has(ownerRole) ? 'ALTER' : 'CREATE'} ROLE ${ident(ownerRole)} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE PASSWORD ${lit(opts.ownerPassword)}`,
+    );
+    await su.query(
+      `${roles.has(appRole) ? 'ALTER' : 'CREATE'} ROLE ${ident(appRole)} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEROLE NOINHERIT PASSWORD ${lit(opts.appPassword)}`,
+    );
     await su.query(`ALTER ROLE ${ident(appRole)} INHERIT`);
     await su.query(`GRANT fs_tenantd_app TO ${ident(appRole)}`);
     const exists = (await su.query('SELECT 1 FROM pg_database WHERE datname = $1', [opts.database])).rowCount;
     if (!exists) {
-      await su.query(`CREATE DATABASE ${ident(opts.database)} OWNER ${ident(ownerRole)} ENCODING 'UTF8'` +
-        (opts.template ? ` TEMPLATE ${ident(opts.template)}` : ''));
+      await su.query(
+        `CREATE DATABASE ${ident(opts.database)} OWNER ${ident(ownerRole)} ENCODING 'UTF8'` +
+          (opts.template ? ` TEMPLATE ${ident(opts.template)}` : ''),
+      );
     }
   } finally {
     await su.end();

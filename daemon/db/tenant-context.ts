@@ -29,7 +29,9 @@ export async function withTenant<T>(
     return result;
   } catch (err) {
     // If even ROLLBACK fails the connection's state is unknown: destroy it rather than reuse it.
-    await client.query('ROLLBACK').catch((rollbackErr: Error) => { broken = rollbackErr; });
+    await client.query('ROLLBACK').catch((rollbackErr: Error) => {
+      broken = rollbackErr;
+    });
     throw err;
   } finally {
     client.release(broken);

@@ -41,9 +41,17 @@ export interface CacheFlusher {
 
 export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
   const { log } = opts;
-  const sent = metric(opts.registry, 'fs_tenantd_esl_cache_flush_commands_total', () => new client.Counter({
-    name: 'fs_tenantd_esl_cache_flush_commands_total', help: 'Cache flush commands sent to FreeSWITCH, by command and outcome',
-    labelNames: ['command', 'outcome'], registers: [opts.registry] }));
+  const sent = metric(
+    opts.registry,
+    'fs_tenantd_esl_cache_flush_commands_total',
+    () =>
+      new client.Counter({
+        name: 'fs_tenantd_esl_cache_flush_commands_total',
+        help: 'Cache flush commands sent to FreeSWITCH, by command and outcome',
+        labelNames: ['command', 'outcome'],
+        registers: [opts.registry],
+      }),
+  );
   /** Commands per node ("*" = every connected node). */
   const pending = new Map<string, Set<string>>();
   let timer: NodeJS.Timeout | undefined;
@@ -86,19 +94,31 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
   };
 
   const domainsOf = async (tenantId: TenantId): Promise<string[]> => {
-    const { rows } = await withTenant(opts.pool, tenantId, (db) => db.query<{ domain: string }>('SELECT domain FROM sip_domains'), { readOnly: true });
+    const { rows } = await withTenant(
+      opts.pool,
+      tenantId,
+      (db) => db.query<{ domain: string }>('SELECT domain FROM sip_domains'),
+      { readOnly: true },
+    );
     return rows.map((r) => r.domain).filter(isSipDomain);
   };
 
   const onChange = async (e: ChangeEvent) => {
     switch (e.table) {
       case 'extensions': {
-        const numbers = [e.keys.number?.old, e.keys.number?.new]
-          .filter((n): n is string => typeof n === 'string' && isExtensionNumber(n));
+        const numbers = [e.keys.number?.old, e.keys.number?.new].filter(
+          (n): n is string => typeof n === 'string' && isExtensionNumber(n),
+        );
         const domains = await domainsOf(e.tenantId);
         // No domain left (tenant being deleted): flush everything rather than guess.
-        if (!domains.length) { schedule('*', [FLUSH_ALL]); return; }
-        schedule('*', [...new Set(numbers)].flatMap((n) => domains.map((d) => flushUser(n, d))));
+        if (!domains.length) {
+          schedule('*', [FLUSH_ALL]);
+          return;
+        }
+        schedule(
+          '*',
+          [...new Set(numbers)].flatMap((n) => domains.map((d) => flushUser(n, d))),
+        );
         return;
       }
       case 'sip_domains':
@@ -115,11 +135,15 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
 
   const track = (p: Promise<void>) => {
     lookups++;
-    void p.catch((err: Error) => {
-      // The database is unreachable: flush everything, nothing can be stale for long.
-      log.warn({ err: err.message }, 'cannot resolve a change to FreeSWITCH cache keys; flushing all');
-      schedule('*', [FLUSH_ALL]);
-    }).finally(() => { if (--lookups === 0) lookupsDone?.(); });
+    void p
+      .catch((err: Error) => {
+        // The database is unreachable: flush everything, nothing can be stale for long.
+        log.warn({ err: err.message }, 'cannot resolve a change to FreeSWITCH cache keys; flushing all');
+        schedule('*', [FLUSH_ALL]);
+      })
+      .finally(() => {
+        if (--lookups === 0) lookupsDone?.();
+      });
   };
 
   const changeListener = (e: ChangeEvent) => track(onChange(e));
@@ -137,8 +161,14 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
   return {
     async idle() {
       for (;;) {
-        if (lookups) await new Promise<void>((r) => { lookupsDone = r; });
-        if (timer) { clearTimeout(timer); flush(); }
+        if (lookups)
+          await new Promise<void>((r) => {
+            lookupsDone = r;
+          });
+        if (timer) {
+          clearTimeout(timer);
+          flush();
+        }
         await running;
         if (!lookups && !timer && pending.size === 0) return;
       }

@@ -21,7 +21,11 @@ export type EslCommandFailure = 'timeout' | 'disconnected' | 'not_connected' | '
 
 export class EslCommandError extends Error {
   override name = 'EslCommandError';
-  constructor(readonly kind: EslCommandFailure, message: string, readonly reply?: string) {
+  constructor(
+    readonly kind: EslCommandFailure,
+    message: string,
+    readonly reply?: string,
+  ) {
     super(message);
   }
 }
@@ -111,20 +115,75 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.events = new Set([...REQUIRED_EVENTS, ...(opts.events ?? [])]);
     const r = opts.registry;
     this.m = {
-      connected: metric(r, 'fs_tenantd_esl_connected', () => new client.Gauge({ name: 'fs_tenantd_esl_connected', help: '1 while the ESL connection to the node is authenticated and subscribed', labelNames: ['node'], registers: [r] })),
-      reconnects: metric(r, 'fs_tenantd_esl_reconnects_total', () => new client.Counter({ name: 'fs_tenantd_esl_reconnects_total', help: 'ESL reconnection attempts', labelNames: ['node'], registers: [r] })),
-      events: hotCounter(r, { name: 'fs_tenantd_esl_events_total', help: 'ESL events received, by Event-Name', labelNames: ['node', 'event'] }),
-      duration: metric(r, 'fs_tenantd_esl_command_duration_seconds', () => new client.Histogram({ name: 'fs_tenantd_esl_command_duration_seconds', help: 'Time from sending an ESL command to its reply', labelNames: ['node'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [r] })),
-      malformed: metric(r, 'fs_tenantd_esl_malformed_frames_total', () => new client.Counter({ name: 'fs_tenantd_esl_malformed_frames_total', help: 'ESL frames that could not be parsed (skipped, or the connection was reset)', labelNames: ['node'], registers: [r] })),
+      connected: metric(
+        r,
+        'fs_tenantd_esl_connected',
+        () =>
+          new client.Gauge({
+            name: 'fs_tenantd_esl_connected',
+            help: '1 while the ESL connection to the node is authenticated and subscribed',
+            labelNames: ['node'],
+            registers: [r],
+          }),
+      ),
+      reconnects: metric(
+        r,
+        'fs_tenantd_esl_reconnects_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_esl_reconnects_total',
+            help: 'ESL reconnection attempts',
+            labelNames: ['node'],
+            registers: [r],
+          }),
+      ),
+      events: hotCounter(r, {
+        name: 'fs_tenantd_esl_events_total',
+        help: 'ESL events received, by Event-Name',
+        labelNames: ['node', 'event'],
+      }),
+      duration: metric(
+        r,
+        'fs_tenantd_esl_command_duration_seconds',
+        () =>
+          new client.Histogram({
+            name: 'fs_tenantd_esl_command_duration_seconds',
+            help: 'Time from sending an ESL command to its reply',
+            labelNames: ['node'],
+            buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+            registers: [r],
+          }),
+      ),
+      malformed: metric(
+        r,
+        'fs_tenantd_esl_malformed_frames_total',
+        () =>
+          new client.Counter({
+            name: 'fs_tenantd_esl_malformed_frames_total',
+            help: 'ESL frames that could not be parsed (skipped, or the connection was reset)',
+            labelNames: ['node'],
+            registers: [r],
+          }),
+      ),
     };
     this.m.connected.labels(this.node).set(0);
   }
 
-  get state(): EslState { return this.stateValue; }
-  get connected(): boolean { return this.stateValue === 'connected'; }
+  get state(): EslState {
+    return this.stateValue;
+  }
+  get connected(): boolean {
+    return this.stateValue === 'connected';
+  }
 
   status(): EslNodeStatus {
-    return { node: this.node, state: this.stateValue, connected: this.connected, since: this.since, lastError: this.lastError };
+    return {
+      node: this.node,
+      state: this.stateValue,
+      connected: this.connected,
+      since: this.since,
+      lastError: this.lastError,
+    };
   }
 
   /** Buffer high-water mark in bytes across connections (memory-bound checks). */
@@ -159,7 +218,8 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   async api(command: string, options: CommandOptions = {}): Promise<string> {
     const frame = await this.send(`api ${command}`, options.timeoutMs);
     const body = frame.body?.toString('utf8') ?? '';
-    if (body.startsWith('-ERR') || body.startsWith('-USAGE')) throw new EslCommandError('rejected', `${command.split(' ')[0]}: ${body.trim()}`, body);
+    if (body.startsWith('-ERR') || body.startsWith('-USAGE'))
+      throw new EslCommandError('rejected', `${command.split(' ')[0]}: ${body.trim()}`, body);
     return body;
   }
 
@@ -170,22 +230,29 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     const result = new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.jobs.delete(jobUuid);
-        reject(new EslCommandError('timeout', `bgapi ${command.split(' ')[0]}: no BACKGROUND_JOB within ${timeoutMs} ms`));
+        reject(
+          new EslCommandError('timeout', `bgapi ${command.split(' ')[0]}: no BACKGROUND_JOB within ${timeoutMs} ms`),
+        );
       }, timeoutMs);
       this.jobs.set(jobUuid, { resolve, reject, timer });
     });
     try {
       const reply = await this.send(`bgapi ${command}\nJob-UUID: ${jobUuid}`, timeoutMs, true);
       const text = reply.headers.get('Reply-Text') ?? '';
-      if (!text.startsWith('+OK')) throw new EslCommandError('rejected', `bgapi ${command.split(' ')[0]}: ${text}`, text);
+      if (!text.startsWith('+OK'))
+        throw new EslCommandError('rejected', `bgapi ${command.split(' ')[0]}: ${text}`, text);
     } catch (err) {
       const job = this.jobs.get(jobUuid);
-      if (job) { clearTimeout(job.timer); this.jobs.delete(jobUuid); }
+      if (job) {
+        clearTimeout(job.timer);
+        this.jobs.delete(jobUuid);
+      }
       result.catch(() => undefined);
       throw err;
     }
     const body = await result;
-    if (body.startsWith('-ERR') || body.startsWith('-USAGE')) throw new EslCommandError('rejected', `${command.split(' ')[0]}: ${body.trim()}`, body);
+    if (body.startsWith('-ERR') || body.startsWith('-USAGE'))
+      throw new EslCommandError('rejected', `${command.split(' ')[0]}: ${body.trim()}`, body);
     return body;
   }
 
@@ -206,7 +273,12 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     if (!text.startsWith('+OK')) throw new EslCommandError('rejected', `event subscription refused: ${text}`, text);
   }
 
-  private send(command: string, timeoutMs = this.opts.commandTimeoutMs, multiLine = false, internal = false): Promise<EslFrame> {
+  private send(
+    command: string,
+    timeoutMs = this.opts.commandTimeoutMs,
+    multiLine = false,
+    internal = false,
+  ): Promise<EslFrame> {
     if (!multiLine && /[\r\n]/.test(command)) {
       return Promise.reject(new EslCommandError('invalid', 'ESL command contains a line break'));
     }
@@ -215,7 +287,15 @@ export class EslClient extends EventEmitter<EslClientEvents> {
       return Promise.reject(new EslCommandError('not_connected', `ESL node ${this.node} is not connected`));
     }
     return new Promise<EslFrame>((resolve, reject) => {
-      const p: Pending = { command: command.split(/[ \n]/)[0]!, receivedAtSend: this.bytesReceived, started: process.hrtime.bigint(), resolve, reject, timer: undefined, abandoned: false };
+      const p: Pending = {
+        command: command.split(/[ \n]/)[0]!,
+        receivedAtSend: this.bytesReceived,
+        started: process.hrtime.bigint(),
+        resolve,
+        reject,
+        timer: undefined,
+        abandoned: false,
+      };
       p.timer = setTimeout(() => {
         p.abandoned = true;
         reject(new EslCommandError('timeout', `${p.command}: no reply from ${this.node} within ${timeoutMs} ms`));
@@ -239,7 +319,9 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     // TCP connect + auth/request + auth + subscribe must all finish within one command timeout.
     this.handshakeTimer = setTimeout(() => this.reset('handshake timed out'), this.opts.commandTimeoutMs);
     socket.on('data', (chunk) => this.onData(socket, chunk));
-    socket.on('error', (err) => { this.lastError = err.message; });
+    socket.on('error', (err) => {
+      this.lastError = err.message;
+    });
     socket.on('close', () => this.onClose(socket));
   }
 
@@ -288,7 +370,10 @@ export class EslClient extends EventEmitter<EslClientEvents> {
         this.onEventFrame(frame, type);
         return;
       case 'text/disconnect-notice':
-        this.opts.log.info({ node: this.node, notice: frame.body?.toString('utf8').trim() }, 'FreeSWITCH is closing the ESL connection');
+        this.opts.log.info(
+          { node: this.node, notice: frame.body?.toString('utf8').trim() },
+          'FreeSWITCH is closing the ESL connection',
+        );
         this.lastError = 'disconnected by FreeSWITCH';
         return;
       default:
@@ -316,7 +401,10 @@ export class EslClient extends EventEmitter<EslClientEvents> {
   private onEventFrame(frame: EslFrame, type: 'text/event-json' | 'text/event-plain'): void {
     let ev: EslEvent;
     try {
-      ev = type === 'text/event-json' ? parseJsonEvent(frame.body ?? Buffer.alloc(0)) : parsePlainEvent(frame.body ?? Buffer.alloc(0));
+      ev =
+        type === 'text/event-json'
+          ? parseJsonEvent(frame.body ?? Buffer.alloc(0))
+          : parsePlainEvent(frame.body ?? Buffer.alloc(0));
     } catch (err) {
       if (!(err instanceof EventParseError)) throw err;
       this.m.malformed.labels(this.node).inc();
@@ -346,7 +434,10 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     try {
       const auth = await this.send(`auth ${this.opts.node.password}`, undefined, false, true);
       if (!(auth.headers.get('Reply-Text') ?? '').startsWith('+OK')) {
-        this.opts.log.error({ node: this.node, reply: auth.headers.get('Reply-Text') }, 'ESL authentication refused (check FS_TENANTD_ESL_PASSWORD)');
+        this.opts.log.error(
+          { node: this.node, reply: auth.headers.get('Reply-Text') },
+          'ESL authentication refused (check FS_TENANTD_ESL_PASSWORD)',
+        );
         this.reset('authentication refused');
         return;
       }
@@ -372,8 +463,15 @@ export class EslClient extends EventEmitter<EslClientEvents> {
     this.parser = undefined;
     const wasConnected = this.stateValue === 'connected';
     const failed = (kind: EslCommandFailure) => new EslCommandError(kind, `ESL connection to ${this.node} closed`);
-    for (const p of this.pending.splice(0)) { clearTimeout(p.timer); if (!p.abandoned) p.reject(failed('disconnected')); }
-    for (const [id, job] of this.jobs) { clearTimeout(job.timer); this.jobs.delete(id); job.reject(failed('disconnected')); }
+    for (const p of this.pending.splice(0)) {
+      clearTimeout(p.timer);
+      if (!p.abandoned) p.reject(failed('disconnected'));
+    }
+    for (const [id, job] of this.jobs) {
+      clearTimeout(job.timer);
+      this.jobs.delete(id);
+      job.reject(failed('disconnected'));
+    }
     if (this.stateValue === 'stopped') return;
     this.setState('down');
     if (wasConnected) {

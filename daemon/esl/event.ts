@@ -65,7 +65,8 @@ function headerBlock(text: string): Record<string, string> {
   for (const line of text.split('\n')) {
     if (line === '') continue;
     const colon = line.indexOf(': ');
-    if (colon <= 0) throw new EventParseError(`header line without "name: value": ${JSON.stringify(line.slice(0, 80))}`);
+    if (colon <= 0)
+      throw new EventParseError(`header line without "name: value": ${JSON.stringify(line.slice(0, 80))}`);
     const name = line.slice(0, colon);
     if (!(name in headers)) headers[name] = percentDecode(line.slice(colon + 2));
   }
@@ -74,9 +75,12 @@ function headerBlock(text: string): Record<string, string> {
 
 /** Own headers only: "constructor" or "toString" are not headers unless FreeSWITCH sent them. */
 const own = (headers: Readonly<Record<string, string>>, name: string): string | undefined =>
-  (Object.hasOwn(headers, name) ? headers[name] : undefined);
+  Object.hasOwn(headers, name) ? headers[name] : undefined;
 
-interface Parsed { headers: Record<string, string>; body: string | undefined }
+interface Parsed {
+  headers: Record<string, string>;
+  body: string | undefined;
+}
 
 /** The whole plain event, eagerly. */
 function fullPlain(raw: Buffer, end: number): Parsed {
@@ -104,7 +108,8 @@ function parsedJson(raw: Buffer): Parsed {
   } catch (err) {
     throw new EventParseError(`event body is not JSON: ${(err as Error).message}`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new EventParseError('event body is not a JSON object');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new EventParseError('event body is not a JSON object');
   const headers = headerMap();
   let body: string | undefined;
   for (const [k, v] of Object.entries(parsed)) {
@@ -133,7 +138,10 @@ function stringEnd(raw: Buffer, open: number): { end: number; escaped: boolean; 
   for (let i = open + 1; i < raw.length; i++) {
     const b = raw[i]!;
     if (b === QUOTE) return { end: i + 1, escaped, ascii };
-    if (b === BACKSLASH) { escaped = true; i++; } else if (b < 0x20) return undefined;
+    if (b === BACKSLASH) {
+      escaped = true;
+      i++;
+    } else if (b < 0x20) return undefined;
     else if (b >= 0x80) ascii = false;
   }
   return undefined;
@@ -144,7 +152,11 @@ function jsonString(raw: Buffer, open: number): { value: string; end: number } |
   const s = stringEnd(raw, open);
   if (!s) return FULL;
   if (!s.escaped) return { value: raw.toString(s.ascii ? 'latin1' : 'utf8', open + 1, s.end - 1), end: s.end };
-  try { return { value: JSON.parse(raw.toString('utf8', open, s.end)) as string, end: s.end }; } catch { return FULL; }
+  try {
+    return { value: JSON.parse(raw.toString('utf8', open, s.end)) as string, end: s.end };
+  } catch {
+    return FULL;
+  }
 }
 
 /** The value at `open`: a string, or an array of strings as ARRAY::a|:b; FULL when it is anything else. */
@@ -181,7 +193,10 @@ function walkJson(raw: Buffer): Parsed | typeof FULL {
     if (key.value === '_body') body ??= v.value;
     else if (!(key.value in headers)) headers[key.value] = v.value;
     i = v.end;
-    if (raw[i] === COMMA) { i++; continue; }
+    if (raw[i] === COMMA) {
+      i++;
+      continue;
+    }
     return raw[i] === CLOSE_BRACE && i === raw.length - 1 ? { headers, body } : FULL;
   }
 }
@@ -192,10 +207,16 @@ function walkJson(raw: Buffer): Parsed | typeof FULL {
 // speed; quotes, colons and newlines are everywhere (a needle starting with one
 // is 3-8x slower). The part of the name before that byte is checked after.
 const BY_FREQUENCY = 'ear-l0int"_:oCbc s12\ndvm3pu%5h.476f,gD8AI9TNPLSEOUHwxMR/FWByqG\\k@=ZX+VKjz;';
-const rarity = (c: string): number => { const i = BY_FREQUENCY.indexOf(c); return i < 0 ? BY_FREQUENCY.length : i; };
+const rarity = (c: string): number => {
+  const i = BY_FREQUENCY.indexOf(c);
+  return i < 0 ? BY_FREQUENCY.length : i;
+};
 
 /** How to find one header: search `needle`, then check the `before` bytes precede it. */
-interface Needle { needle: Buffer; before: Buffer }
+interface Needle {
+  needle: Buffer;
+  before: Buffer;
+}
 
 function needleFor(name: string, suffix: string): Needle {
   let at = 0;
@@ -218,9 +239,13 @@ class Needles {
 }
 
 /** `Name":` for names that cJSON and JSON.stringify spell the same (plain ASCII, nothing to escape). */
-const jsonNeedles = new Needles((name) => (/^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) ? needleFor(name, '":') : null));
+const jsonNeedles = new Needles((name) =>
+  /^[\x20-\x7e]+$/.test(name) && !/["\\]/.test(name) ? needleFor(name, '":') : null,
+);
 /** `Name: ` for names a header line can hold. */
-const plainNeedles = new Needles((name) => (/^[\x21-\x7e][\x20-\x7e]*$/.test(name) && !name.includes(': ') ? needleFor(name, ': ') : null));
+const plainNeedles = new Needles((name) =>
+  /^[\x21-\x7e][\x20-\x7e]*$/.test(name) && !name.includes(': ') ? needleFor(name, ': ') : null,
+);
 
 /** Whether `before` sits right in front of `at`. */
 function preceded(raw: Buffer, at: number, before: Buffer): boolean {
@@ -237,7 +262,12 @@ function jsonValueStart(raw: Buffer, name: string): number | typeof FULL {
   if (!n) return FULL;
   for (let at = raw.indexOf(n.needle, 2); at > 0; at = raw.indexOf(n.needle, at + 1)) {
     const key = at - n.before.length; // where the name starts
-    if (key >= 2 && raw[key - 1] === QUOTE && (raw[key - 2] === COMMA || raw[key - 2] === OPEN_BRACE) && preceded(raw, at, n.before)) {
+    if (
+      key >= 2 &&
+      raw[key - 1] === QUOTE &&
+      (raw[key - 2] === COMMA || raw[key - 2] === OPEN_BRACE) &&
+      preceded(raw, at, n.before)
+    ) {
       return at + n.needle.length;
     }
   }
@@ -249,7 +279,10 @@ function plainLookup(raw: Buffer, end: number, name: string): string | undefined
   const n = plainNeedles.get(name);
   if (!n) return FULL;
   // A line starts at 0 or after "\n".
-  const lineStart = (at: number) => { const key = at - n.before.length; return (key === 0 || (key > 0 && raw[key - 1] === 0x0a)) && preceded(raw, at, n.before); };
+  const lineStart = (at: number) => {
+    const key = at - n.before.length;
+    return (key === 0 || (key > 0 && raw[key - 1] === 0x0a)) && preceded(raw, at, n.before);
+  };
   let at = raw.indexOf(n.needle);
   while (at >= 0 && !lineStart(at)) at = raw.indexOf(n.needle, at + 1);
   if (at < 0 || at + n.needle.length > end) return undefined;
@@ -342,7 +375,8 @@ class PlainEvent extends LazyEvent {
     this.name = this.eventName();
     // A bad inner length would make `body` throw later; refuse the event now instead.
     const len = this.header('Content-Length');
-    if (len !== undefined && end >= 0 && !/^\d+$/.test(len)) throw new EventParseError(`inner Content-Length is not a number: ${JSON.stringify(len)}`);
+    if (len !== undefined && end >= 0 && !/^\d+$/.test(len))
+      throw new EventParseError(`inner Content-Length is not a number: ${JSON.stringify(len)}`);
   }
 
   protected lookup(name: string): string | undefined | typeof FULL {

@@ -64,7 +64,11 @@ export class EslFrameParser {
         continue;
       }
       // Tolerate stray blank lines between frames.
-      if (this.chunks[0]![this.offset] === 0x0a) { this.skip(1); this.scanFrom = 0; continue; }
+      if (this.chunks[0]![this.offset] === 0x0a) {
+        this.skip(1);
+        this.scanFrom = 0;
+        continue;
+      }
       if (this.eventHead()) continue;
       const end = this.head();
       if (end < 0) break;
@@ -100,17 +104,29 @@ export class EslFrameParser {
     const digits = i;
     for (let c = buf[i]!; c >= 0x30 && c <= 0x39 && i - digits < 12; c = buf[++i]!) length = length * 10 + (c - 0x30);
     // No digits, or a leading zero (kept as sent by the general path): not this shape.
-    if (i === digits || (buf[digits] === 0x30 && i - digits > 1) || i + EVENT_TYPE.length + 6 > buf.length) return false;
+    if (i === digits || (buf[digits] === 0x30 && i - digits > 1) || i + EVENT_TYPE.length + 6 > buf.length)
+      return false;
     for (let k = 0; k < EVENT_TYPE.length; k++) if (buf[i + k] !== EVENT_TYPE[k]) return false;
     i += EVENT_TYPE.length;
-    const format = buf[i] === 0x6a /* j */ ? 'json' : buf[i] === 0x70 /* p */ ? 'plain' : buf[i] === 0x78 /* x */ ? 'xml' : undefined;
+    const format =
+      buf[i] === 0x6a /* j */
+        ? 'json'
+        : buf[i] === 0x70 /* p */
+          ? 'plain'
+          : buf[i] === 0x78 /* x */
+            ? 'xml'
+            : undefined;
     if (!format || i + format.length + 2 > buf.length) return false;
     for (let k = 0; k < format.length; k++) if (buf[i + k] !== format.charCodeAt(k)) return false;
     i += format.length;
     if (buf[i] !== 0x0a || buf[i + 1] !== 0x0a) return false;
-    if (length > this.limits.maxBodyBytes) throw new FramingError(`unusable Content-Length ${JSON.stringify(String(length))}`);
+    if (length > this.limits.maxBodyBytes)
+      throw new FramingError(`unusable Content-Length ${JSON.stringify(String(length))}`);
     this.skip(i + 2 - this.offset);
-    this.pendingHeaders = new Map([['Content-Length', String(length)], ['Content-Type', EVENT_TYPES[format]]]);
+    this.pendingHeaders = new Map([
+      ['Content-Length', String(length)],
+      ['Content-Type', EVENT_TYPES[format]],
+    ]);
     this.pendingLength = length;
     return true;
   }
@@ -121,8 +137,12 @@ export class EslFrameParser {
       const first = this.chunks[0]!;
       const end = first.indexOf(HEADER_END, this.offset + this.scanFrom);
       const have = end >= 0 ? end - this.offset : first.length - this.offset;
-      if (have > this.limits.maxHeaderBytes) throw new FramingError(`no end of headers within ${this.limits.maxHeaderBytes} bytes`);
-      if (end >= 0) { this.scanFrom = 0; return have; }
+      if (have > this.limits.maxHeaderBytes)
+        throw new FramingError(`no end of headers within ${this.limits.maxHeaderBytes} bytes`);
+      if (end >= 0) {
+        this.scanFrom = 0;
+        return have;
+      }
       this.scanFrom = Math.max(0, have - 1);
       if (this.chunks.length < 2) return -1;
       this.chunks.splice(0, 2, Buffer.concat([first.subarray(this.offset), this.chunks[1]!]));
@@ -146,7 +166,7 @@ export class EslFrameParser {
       return out;
     }
     const out = Buffer.allocUnsafe(n);
-    for (let filled = 0; filled < n;) {
+    for (let filled = 0; filled < n; ) {
       const c = this.chunks[0]!;
       const k = Math.min(c.length - this.offset, n - filled);
       c.copy(out, filled, this.offset, this.offset + k);
@@ -158,7 +178,10 @@ export class EslFrameParser {
 
   private advance(chunk: Buffer, n: number): void {
     this.offset += n;
-    if (this.offset === chunk.length) { this.chunks.shift(); this.offset = 0; }
+    if (this.offset === chunk.length) {
+      this.chunks.shift();
+      this.offset = 0;
+    }
   }
 }
 
@@ -166,11 +189,14 @@ export class EslFrameParser {
 function parseHeaders(buf: Buffer, start: number, end: number): Map<string, string> {
   const text = buf.toString('latin1', start, end);
   const headers = new Map<string, string>();
-  for (let i = 0; i < text.length;) {
+  for (let i = 0; i < text.length; ) {
     let nl = text.indexOf('\n', i);
     if (nl < 0) nl = text.length;
     const colon = text.indexOf(': ', i);
-    if (colon <= i || colon > nl) throw new FramingError(`header line without "name: value": ${JSON.stringify(text.slice(i, Math.min(nl, i + 80)))}`);
+    if (colon <= i || colon > nl)
+      throw new FramingError(
+        `header line without "name: value": ${JSON.stringify(text.slice(i, Math.min(nl, i + 80)))}`,
+      );
     const name = text.slice(i, colon);
     if (!headers.has(name)) headers.set(name, text.slice(colon + 2, nl));
     i = nl + 1;

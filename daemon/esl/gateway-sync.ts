@@ -29,21 +29,30 @@ export function parseGatewayList(statusText: string): Set<string> {
 const fingerprint = (p: ReadonlyArray<readonly [string, string]>): string =>
   createHash('sha256').update(JSON.stringify(p)).digest('base64url');
 
-export interface GatewayPlan { kill: string[]; start: string[] }
+export interface GatewayPlan {
+  kill: string[];
+  start: string[];
+}
 
 /**
  * What to send a node holding `actual` gateways, of which `known` are the fingerprints this daemon last pushed
  * or adopted. A gateway present on the node but never seen by this daemon is adopted as it is: after a daemon
  * restart the node's gateways came from a sofia.conf answer of the same data.
  */
-export function planGateways(desired: ReadonlyMap<string, string>, actual: ReadonlySet<string>,
-  known: ReadonlyMap<string, string>): GatewayPlan {
+export function planGateways(
+  desired: ReadonlyMap<string, string>,
+  actual: ReadonlySet<string>,
+  known: ReadonlyMap<string, string>,
+): GatewayPlan {
   const kill: string[] = [];
   const start: string[] = [];
   for (const name of actual) {
     const want = desired.get(name);
     if (want === undefined) kill.push(name);
-    else if (known.has(name) && known.get(name) !== want) { kill.push(name); start.push(name); }
+    else if (known.has(name) && known.get(name) !== want) {
+      kill.push(name);
+      start.push(name);
+    }
   }
   for (const name of desired.keys()) if (!actual.has(name)) start.push(name);
   return { kill: kill.sort(), start: start.sort() };
@@ -67,10 +76,17 @@ export interface GatewaySync {
 
 export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
   const { log } = opts;
-  const sent = metric(opts.registry, 'fs_tenantd_gateway_sync_commands_total', () => new client.Counter({
-    name: 'fs_tenantd_gateway_sync_commands_total',
-    help: 'sofia gateway commands sent to FreeSWITCH (killgw, startgw), by command and outcome',
-    labelNames: ['command', 'outcome'], registers: [opts.registry] }));
+  const sent = metric(
+    opts.registry,
+    'fs_tenantd_gateway_sync_commands_total',
+    () =>
+      new client.Counter({
+        name: 'fs_tenantd_gateway_sync_commands_total',
+        help: 'sofia gateway commands sent to FreeSWITCH (killgw, startgw), by command and outcome',
+        labelNames: ['command', 'outcome'],
+        registers: [opts.registry],
+      }),
+  );
   /** Per node: the fingerprint of every gateway this daemon believes the node holds. */
   const known = new Map<string, Map<string, string>>();
   const dirty = new Set<string>();
@@ -153,7 +169,10 @@ export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
   return {
     async idle() {
       for (;;) {
-        if (timer) { clearTimeout(timer); run(); }
+        if (timer) {
+          clearTimeout(timer);
+          run();
+        }
         await running;
         if (!timer && dirty.size === 0) return;
       }

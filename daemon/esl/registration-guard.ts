@@ -36,7 +36,10 @@ export function misfiled(ev: Pick<EslEvent, 'header'>): string | undefined {
  * chooses its Call-ID, so a Call-ID naming a served domain would take that tenant's registrations with it. Then
  * user@host is flushed instead, which also removes the genuine phones of that number (they register again).
  */
-export async function flushTarget(ev: Pick<EslEvent, 'header'>, isServedDomain: (h: string) => Promise<boolean>): Promise<string> {
+export async function flushTarget(
+  ev: Pick<EslEvent, 'header'>,
+  isServedDomain: (h: string) => Promise<boolean>,
+): Promise<string> {
   const byUser = `${ev.header('from-user') ?? ''}@${ev.header('from-host') ?? ''}`;
   const callId = ev.header('call-id') ?? '';
   if (!callId || /\s/.test(callId)) return byUser;
@@ -45,10 +48,17 @@ export async function flushTarget(ev: Pick<EslEvent, 'header'>, isServedDomain: 
 }
 
 export function createRegistrationGuard(opts: RegistrationGuardOptions): { stop(): void } {
-  const revoked = metric(opts.registry, 'fs_tenantd_registrations_revoked_total', () => new client.Counter({
-    name: 'fs_tenantd_registrations_revoked_total',
-    help: 'Registrations removed because sofia filed them under a domain other than the one they authenticated in',
-    labelNames: ['reason'], registers: [opts.registry] }));
+  const revoked = metric(
+    opts.registry,
+    'fs_tenantd_registrations_revoked_total',
+    () =>
+      new client.Counter({
+        name: 'fs_tenantd_registrations_revoked_total',
+        help: 'Registrations removed because sofia filed them under a domain other than the one they authenticated in',
+        labelNames: ['reason'],
+        registers: [opts.registry],
+      }),
+  );
   const listeners = opts.clients.map((esl) => {
     const fn = (ev: EslEvent) => {
       if (ev.name !== 'CUSTOM' || ev.header('Event-Subclass') !== 'sofia::register') return;
@@ -57,21 +67,41 @@ export function createRegistrationGuard(opts: RegistrationGuardOptions): { stop(
       void (async () => {
         const target = await flushTarget(ev, opts.isServedDomain);
         const profile = ev.header('profile-name') ?? 'internal';
-        const who = { node: esl.node, user: ev.header('from-user'), domain: ev.header('from-host'), realm: ev.header('realm'),
-          username: ev.header('username'), networkIp: ev.header('network-ip'), reason };
+        const who = {
+          node: esl.node,
+          user: ev.header('from-user'),
+          domain: ev.header('from-host'),
+          realm: ev.header('realm'),
+          username: ev.header('username'),
+          networkIp: ev.header('network-ip'),
+          reason,
+        };
         try {
           await esl.api(`sofia profile ${profile} flush_inbound_reg ${target}`);
           revoked.labels(reason).inc();
-          opts.log.warn({ ...who, flushed: target }, 'registration filed outside the domain it authenticated in: removed');
+          opts.log.warn(
+            { ...who, flushed: target },
+            'registration filed outside the domain it authenticated in: removed',
+          );
         } catch (err) {
           opts.log.error({ ...who, err: (err as Error).message }, 'could not remove a misfiled registration');
         }
       })().catch((err: Error) => opts.log.error({ err: err.message }, 'registration guard failed'));
     };
     esl.on('event', fn);
-    void esl.subscribe([REGISTER_EVENT]).catch((err: Error) => opts.log.warn({ node: esl.node, err: err.message },
-      'cannot subscribe to sofia::register (it is retried on reconnect)'));
+    void esl
+      .subscribe([REGISTER_EVENT])
+      .catch((err: Error) =>
+        opts.log.warn(
+          { node: esl.node, err: err.message },
+          'cannot subscribe to sofia::register (it is retried on reconnect)',
+        ),
+      );
     return [esl, fn] as const;
   });
-  return { stop: () => { for (const [esl, fn] of listeners) esl.off('event', fn); } };
+  return {
+    stop: () => {
+      for (const [esl, fn] of listeners) esl.off('event', fn);
+    },
+  };
 }

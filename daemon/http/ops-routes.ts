@@ -24,7 +24,9 @@ export const opsRoutes: FastifyPluginAsync<OpsRoutesOptions> = async (app, opts)
   app.get('/readyz', async (req, reply) => {
     const report = await evaluateReadiness(opts.readiness, timeoutMs);
     if (report.status !== 'ready') {
-      const failing = Object.entries(report.checks).filter(([, r]) => !r.ok).map(([name, r]) => ({ name, detail: r.detail }));
+      const failing = Object.entries(report.checks)
+        .filter(([, r]) => !r.ok)
+        .map(([name, r]) => ({ name, detail: r.detail }));
       req.log.warn({ failing }, 'not ready');
     }
     return reply.code(report.status === 'ready' ? 200 : 503).send(report);

@@ -15,21 +15,26 @@ export interface ReadinessReport {
   checks: Record<string, CheckResult>;
 }
 
-export async function evaluateReadiness(checks: ReadonlyMap<string, ReadinessCheck>, timeoutMs: number): Promise<ReadinessReport> {
-  const entries = await Promise.all([...checks].map(async ([name, check]): Promise<[string, CheckResult]> => {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<CheckResult>((resolve) => {
-      timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
-    });
-    try {
-      const result = await Promise.race([Promise.resolve().then(check), timeout]);
-      return [name, result];
-    } catch (err) {
-      return [name, { ok: false, detail: err instanceof Error ? err.message : String(err) }];
-    } finally {
-      clearTimeout(timer);
-    }
-  }));
+export async function evaluateReadiness(
+  checks: ReadonlyMap<string, ReadinessCheck>,
+  timeoutMs: number,
+): Promise<ReadinessReport> {
+  const entries = await Promise.all(
+    [...checks].map(async ([name, check]): Promise<[string, CheckResult]> => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<CheckResult>((resolve) => {
+        timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
+      });
+      try {
+        const result = await Promise.race([Promise.resolve().then(check), timeout]);
+        return [name, result];
+      } catch (err) {
+        return [name, { ok: false, detail: err instanceof Error ? err.message : String(err) }];
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
   const results = Object.fromEntries(entries);
   return { status: entries.every(([, r]) => r.ok) ? 'ready' : 'not_ready', checks: results };
 }
@@ -38,6 +43,9 @@ export async function evaluateReadiness(checks: ReadonlyMap<string, ReadinessChe
 export function connectionsCheck(status: () => ReadonlyArray<{ name: string; connected: boolean }>): ReadinessCheck {
   return () => {
     const nodes = status();
-    return { ok: nodes.every((n) => n.connected), detail: Object.fromEntries(nodes.map((n) => [n.name, n.connected ? 'connected' : 'disconnected'])) };
+    return {
+      ok: nodes.every((n) => n.connected),
+      detail: Object.fromEntries(nodes.map((n) => [n.name, n.connected ? 'connected' : 'disconnected'])),
+    };
   };
 }

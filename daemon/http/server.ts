@@ -14,7 +14,12 @@ export interface HttpServerOptions {
  */
 class ErrorsOnlyRequestLog extends LogController {
   override incomingRequest(): void {}
-  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply, metadata?: Record<string, unknown>): void {
+  override requestCompleted(
+    error: Error | null | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    metadata?: Record<string, unknown>,
+  ): void {
     if (error) super.requestCompleted(error, request, reply, metadata);
   }
 }
@@ -38,7 +43,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   // Responses finished while closing tell keep-alive clients to go, so the
   // socket ends with the response instead of at keepAliveTimeout.
   let draining = false;
-  app.addHook('preClose', async () => { draining = true; });
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
   // Callback style: an async hook would cost every response a promise.
   app.addHook('onSend', (_req, reply, payload, done) => {
     if (draining) reply.header('connection', 'close');

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import type { CallRecord } from '../calls/call-record.js';
-import { BadCdr, callRecordFromJsonCdr, parseJsonCdr } from '../calls/json-cdr.js';
+import { BadCdr, callRecordFromJsonCdr, type JsonCdr, parseJsonCdr } from '../calls/json-cdr.js';
 import { withTenant } from '../db/tenant-context.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import { Access } from '../xml-curl/access.js';
@@ -29,19 +29,41 @@ export interface JsonCdrOptions {
   nodeOf?: (switchname: string) => string | undefined;
 }
 
-export type CdrOutcome = 'written' | 'duplicate' | 'unattributed' | 'bad_request' | 'unauthorized' | 'unknown_tenant'
-  | 'rejected' | 'error';
+export type CdrOutcome =
+  | 'written'
+  | 'duplicate'
+  | 'unattributed'
+  | 'bad_request'
+  | 'unauthorized'
+  | 'unknown_tenant'
+  | 'rejected'
+  | 'error';
 
 /** One row, in the tenant's own RLS context; true if it was new. Resolves only after COMMIT. */
 async function storeRecord(pool: pg.Pool, r: CallRecord): Promise<boolean> {
   return withTenant(pool, r.tenantId, async (db) => {
     // The answer promises durability: wait for the WAL flush even where the server's default does not.
     await db.query("SELECT set_config('synchronous_commit', 'on', true)");
-    const res = await db.query(`INSERT INTO call_records (tenant_id, call_uuid, node, direction, caller, callee, created_at,
+    const res = await db.query(
+      `INSERT INTO call_records (tenant_id, call_uuid, node, direction, caller, callee, created_at,
         answered_at, ended_at, duration_s, billsec, hangup_cause, queue)
       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT (tenant_id, call_uuid) DO NOTHING`,
-    [r.tenantId, r.callUuid, r.node, r.direction, r.caller, r.callee, r.createdAt, r.answeredAt, r.endedAt, r.durationS,
-      r.billsec, r.hangupCause, r.queue]);
+      [
+        r.tenantId,
+        r.callUuid,
+        r.node,
+        r.direction,
+        r.caller,
+        r.callee,
+        r.createdAt,
+        r.answeredAt,
+        r.endedAt,
+        r.durationS,
+        r.billsec,
+        r.hangupCause,
+        r.queue,
+      ],
+    );
     return res.rowCount === 1;
   });
 }
@@ -67,12 +89,28 @@ function cdrText(contentType: string, body: Buffer): string {
 export const jsonCdrPlugin: FastifyPluginAsync<JsonCdrOptions> = async (app, opts) => {
   const access = new Access(opts.user, opts.password, opts.allowFrom);
   const r = opts.registry;
-  const posts = metric(r, 'fs_tenantd_cdr_posts_total', () => new client.Counter({ name: 'fs_tenantd_cdr_posts_total',
-    help: 'Call records posted by FreeSWITCH (mod_json_cdr, cdr-replay), by outcome', labelNames: ['outcome'],
-    registers: [r] }));
-  const duration = metric(r, 'fs_tenantd_cdr_post_duration_seconds', () => new client.Histogram({
-    name: 'fs_tenantd_cdr_post_duration_seconds', help: 'Time from a call record received to its answer (after COMMIT)',
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [r] }));
+  const posts = metric(
+    r,
+    'fs_tenantd_cdr_posts_total',
+    () =>
+      new client.Counter({
+        name: 'fs_tenantd_cdr_posts_total',
+        help: 'Call records posted by FreeSWITCH (mod_json_cdr, cdr-replay), by outcome',
+        labelNames: ['outcome'],
+        registers: [r],
+      }),
+  );
+  const duration = metric(
+    r,
+    'fs_tenantd_cdr_post_duration_seconds',
+    () =>
+      new client.Histogram({
+        name: 'fs_tenantd_cdr_post_duration_seconds',
+        help: 'Time from a call record received to its answer (after COMMIT)',
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [r],
+      }),
+  );
   const started = new WeakMap<FastifyRequest, number>();
   const answer = (req: FastifyRequest, reply: FastifyReply, status: number, outcome: CdrOutcome, text: string) => {
     posts.inc({ outcome });
@@ -83,8 +121,9 @@ export const jsonCdrPlugin: FastifyPluginAsync<JsonCdrOptions> = async (app, opt
   // Only these two bodies (anything else: 415); read as bytes, decoded here.
   app.removeAllContentTypeParsers();
   for (const type of ['application/json', 'application/x-www-form-urlencoded']) {
-    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes },
-      (_req, body, done) => done(null, body));
+    app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes }, (_req, body, done) =>
+      done(null, body),
+    );
   }
 
   app.addHook('onRequest', (req, reply, done) => {
@@ -118,7 +157,7 @@ export const jsonCdrPlugin: FastifyPluginAsync<JsonCdrOptions> = async (app, opt
     const query = req.query as Record<string, unknown>;
     const body = req.body;
     if (!Buffer.isBuffer(body)) return answer(req, reply, 415, 'bad_request', 'expected an application/json body');
-    let cdr;
+    let cdr: JsonCdr;
     try {
       cdr = parseJsonCdr(cdrText(req.headers['content-type']?.split(';')[0]?.trim().toLowerCase() ?? '', body));
       // mod_json_cdr names the channel in the url too (?uuid=); a disagreement means the body is not that record.
@@ -127,8 +166,15 @@ export const jsonCdrPlugin: FastifyPluginAsync<JsonCdrOptions> = async (app, opt
       }
     } catch (err) {
       if (!(err instanceof BadCdr)) throw err;
-      opts.log.warn({ ip: req.ip, uuid: typeof query.uuid === 'string' ? query.uuid.slice(0, 64) : undefined, bytes: body.length,
-        err: err.message }, 'cdr: malformed call record refused');
+      opts.log.warn(
+        {
+          ip: req.ip,
+          uuid: typeof query.uuid === 'string' ? query.uuid.slice(0, 64) : undefined,
+          bytes: body.length,
+          err: err.message,
+        },
+        'cdr: malformed call record refused',
+      );
       return answer(req, reply, 400, 'bad_request', err.message);
     }
     const { tenant } = cdr;

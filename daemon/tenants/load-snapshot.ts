@@ -3,8 +3,19 @@
 // withTenant, so row-level security decides what a snapshot can contain.
 import type pg from 'pg';
 import {
-  asTenantId, isAgentStatus, type Agent, type Did, type Extension, type OutboundRoute, type Queue, type TenantId,
-  type TenantRef, type TenantSnapshot, type TenantStatus, type Tier, type Trunk,
+  asTenantId,
+  isAgentStatus,
+  type Agent,
+  type Did,
+  type Extension,
+  type OutboundRoute,
+  type Queue,
+  type TenantId,
+  type TenantRef,
+  type TenantSnapshot,
+  type TenantStatus,
+  type Tier,
+  type Trunk,
 } from '../../xml-handlers/model.js';
 import { withTenant } from '../db/tenant-context.js';
 
@@ -22,7 +33,8 @@ export async function resolveDid(pool: pg.Pool, e164: string): Promise<TenantId 
 
 export async function listTenants(pool: pg.Pool): Promise<TenantRef[]> {
   const { rows } = await pool.query<{ tenant_id: string; tenant_slug: string; tenant_status: TenantStatus }>(
-    'SELECT tenant_id, tenant_slug, tenant_status FROM list_tenants()');
+    'SELECT tenant_id, tenant_slug, tenant_status FROM list_tenants()',
+  );
   return rows.map((r) => ({ id: asTenantId(r.tenant_id), slug: r.tenant_slug, status: r.tenant_status }));
 }
 
@@ -69,57 +81,140 @@ function stringVariables(v: unknown): Record<string, string> {
 
 /** Compiles a route pattern; null if JavaScript cannot (the route is then skipped and reported). */
 function compile(pattern: string): RegExp | null {
-  try { return new RegExp(pattern); } catch { return null; }
+  try {
+    return new RegExp(pattern);
+  } catch {
+    return null;
+  }
 }
 
-export interface SnapshotProblem { tenantId: TenantId; what: string }
+export interface SnapshotProblem {
+  tenantId: TenantId;
+  what: string;
+}
 
 /** The tenant's snapshot, or null if the tenant does not exist. */
-export async function loadSnapshot(pool: pg.Pool, tenantId: TenantId, onProblem: (p: SnapshotProblem) => void = () => undefined): Promise<TenantSnapshot | null> {
-  const raw = await withTenant(pool, tenantId, async (c) => (await c.query<{ snapshot: Row }>(SNAPSHOT_SQL)).rows[0]!.snapshot, { readOnly: true });
+export async function loadSnapshot(
+  pool: pg.Pool,
+  tenantId: TenantId,
+  onProblem: (p: SnapshotProblem) => void = () => undefined,
+): Promise<TenantSnapshot | null> {
+  const raw = await withTenant(
+    pool,
+    tenantId,
+    async (c) => (await c.query<{ snapshot: Row }>(SNAPSHOT_SQL)).rows[0]!.snapshot,
+    { readOnly: true },
+  );
   const t = raw.tenant as Row | null;
   if (!t) return null;
-  const domains = (raw.domains as Row[]);
-  const extensions = new Map<string, Extension>((raw.extensions as Row[]).map((e) => [e.number, {
-    number: e.number, a1Hash: e.a1_hash, a1Realm: e.a1_realm, callerIdName: e.cid_name, callerIdNumber: e.cid_number,
-    enabled: e.enabled, variables: stringVariables(e.variables),
-  }]));
-  const queues = new Map<string, Queue>((raw.queues as Row[]).map((q) => [q.name, {
-    name: q.name, dialCode: q.dial_code, strategy: q.strategy, mohSound: q.moh_sound, timeBaseScore: q.time_base_score,
-    maxWaitTime: q.max_wait_time, maxWaitTimeWithNoAgent: q.max_wait_time_with_no_agent, tierRulesApply: q.tier_rules_apply,
-    discardAbandonedAfter: q.discard_abandoned_after, abandonedResumeAllowed: q.abandoned_resume_allowed,
-  }]));
-  const dids = new Map<string, Did>((raw.dids as Row[]).map((d) => [d.e164, {
-    e164: d.e164, enabled: d.enabled,
-    destination: d.type === 'queue' ? { type: 'queue', queue: d.queue } : { type: 'extension', extension: d.extension },
-  }]));
+  const domains = raw.domains as Row[];
+  const extensions = new Map<string, Extension>(
+    (raw.extensions as Row[]).map((e) => [
+      e.number,
+      {
+        number: e.number,
+        a1Hash: e.a1_hash,
+        a1Realm: e.a1_realm,
+        callerIdName: e.cid_name,
+        callerIdNumber: e.cid_number,
+        enabled: e.enabled,
+        variables: stringVariables(e.variables),
+      },
+    ]),
+  );
+  const queues = new Map<string, Queue>(
+    (raw.queues as Row[]).map((q) => [
+      q.name,
+      {
+        name: q.name,
+        dialCode: q.dial_code,
+        strategy: q.strategy,
+        mohSound: q.moh_sound,
+        timeBaseScore: q.time_base_score,
+        maxWaitTime: q.max_wait_time,
+        maxWaitTimeWithNoAgent: q.max_wait_time_with_no_agent,
+        tierRulesApply: q.tier_rules_apply,
+        discardAbandonedAfter: q.discard_abandoned_after,
+        abandonedResumeAllowed: q.abandoned_resume_allowed,
+      },
+    ]),
+  );
+  const dids = new Map<string, Did>(
+    (raw.dids as Row[]).map((d) => [
+      d.e164,
+      {
+        e164: d.e164,
+        enabled: d.enabled,
+        destination:
+          d.type === 'queue' ? { type: 'queue', queue: d.queue } : { type: 'extension', extension: d.extension },
+      },
+    ]),
+  );
   const trunks: Trunk[] = (raw.trunks as Row[]).map((r) => ({
-    name: r.name, proxy: r.proxy, username: r.username, password: r.password, register: r.register,
-    allowedCidrs: r.cidrs ?? [], enabled: r.enabled,
+    name: r.name,
+    proxy: r.proxy,
+    username: r.username,
+    password: r.password,
+    register: r.register,
+    allowedCidrs: r.cidrs ?? [],
+    enabled: r.enabled,
   }));
   const outboundRoutes: OutboundRoute[] = [];
   for (const r of raw.routes as Row[]) {
     const pattern = compile(r.pattern);
-    if (!pattern) { onProblem({ tenantId, what: `outbound route ${r.name}: pattern does not compile` }); continue; }
-    outboundRoutes.push({ name: r.name, pattern, priority: r.priority, trunk: r.trunk, stripDigits: r.strip, prepend: r.prepend,
-      callerIdNumber: r.cid_number, callerIdName: r.cid_name });
+    if (!pattern) {
+      onProblem({ tenantId, what: `outbound route ${r.name}: pattern does not compile` });
+      continue;
+    }
+    outboundRoutes.push({
+      name: r.name,
+      pattern,
+      priority: r.priority,
+      trunk: r.trunk,
+      stripDigits: r.strip,
+      prepend: r.prepend,
+      callerIdNumber: r.cid_number,
+      callerIdName: r.cid_name,
+    });
   }
   const agents: Agent[] = [];
   for (const a of raw.agents as Row[]) {
     // agents.status has the same CHECK; a status mod_callcenter would refuse is left out, not pushed.
-    if (!isAgentStatus(a.status)) { onProblem({ tenantId, what: `agent ${a.extension}: unknown status` }); continue; }
+    if (!isAgentStatus(a.status)) {
+      onProblem({ tenantId, what: `agent ${a.extension}: unknown status` });
+      continue;
+    }
     agents.push({
-      extension: a.extension, status: a.status, maxNoAnswer: a.max_no_answer, wrapUpTime: a.wrap_up_time,
-      rejectDelayTime: a.reject_delay_time, busyDelayTime: a.busy_delay_time, noAnswerDelayTime: a.no_answer_delay_time,
+      extension: a.extension,
+      status: a.status,
+      maxNoAnswer: a.max_no_answer,
+      wrapUpTime: a.wrap_up_time,
+      rejectDelayTime: a.reject_delay_time,
+      busyDelayTime: a.busy_delay_time,
+      noAnswerDelayTime: a.no_answer_delay_time,
     });
   }
-  const tiers: Tier[] = (raw.tiers as Row[]).map((x) => ({ queue: x.queue, agentExtension: x.extension, level: x.level, position: x.position }));
+  const tiers: Tier[] = (raw.tiers as Row[]).map((x) => ({
+    queue: x.queue,
+    agentExtension: x.extension,
+    level: x.level,
+    position: x.position,
+  }));
   return {
-    id: asTenantId(t.id), slug: t.slug, status: t.status,
+    id: asTenantId(t.id),
+    slug: t.slug,
+    status: t.status,
     primaryDomain: domains.find((d) => d.primary)?.domain ?? null,
     domains: domains.map((d) => d.domain as string),
     ceilings: { maxInbound: t.max_inbound, maxOutbound: t.max_outbound, maxTotal: t.max_total },
-    defaultCallerIdName: t.cid_name, defaultCallerIdNumber: t.cid_number,
-    extensions, queues, dids, trunks, outboundRoutes, agents, tiers,
+    defaultCallerIdName: t.cid_name,
+    defaultCallerIdNumber: t.cid_number,
+    extensions,
+    queues,
+    dids,
+    trunks,
+    outboundRoutes,
+    agents,
+    tiers,
   };
 }

@@ -23,23 +23,44 @@ export interface CacheMetrics {
 }
 
 export function cacheMetrics(registry: MetricsRegistry): CacheMetrics {
-  const counter = (name: string, help: string) => metric(registry, name, () =>
-    new client.Counter({ name, help, labelNames: ['cache'], registers: [registry] }));
+  const counter = (name: string, help: string) =>
+    metric(registry, name, () => new client.Counter({ name, help, labelNames: ['cache'], registers: [registry] }));
   return {
-    entries: metric(registry, 'fs_tenantd_tenant_cache_entries', () => new client.Gauge({
-      name: 'fs_tenantd_tenant_cache_entries', help: 'Entries held by each tenant cache (negative entries under <cache>_negative)',
-      labelNames: ['cache'], registers: [registry] })),
-    hits: hotCounter(registry, { name: 'fs_tenantd_tenant_cache_hits_total', help: 'Lookups answered from a fresh cache entry', labelNames: ['cache'] }),
+    entries: metric(
+      registry,
+      'fs_tenantd_tenant_cache_entries',
+      () =>
+        new client.Gauge({
+          name: 'fs_tenantd_tenant_cache_entries',
+          help: 'Entries held by each tenant cache (negative entries under <cache>_negative)',
+          labelNames: ['cache'],
+          registers: [registry],
+        }),
+    ),
+    hits: hotCounter(registry, {
+      name: 'fs_tenantd_tenant_cache_hits_total',
+      help: 'Lookups answered from a fresh cache entry',
+      labelNames: ['cache'],
+    }),
     misses: counter('fs_tenantd_tenant_cache_misses_total', 'Lookups that had to load from PostgreSQL'),
     evictions: counter('fs_tenantd_tenant_cache_evictions_total', 'Entries pushed out by the size bound'),
-    stale: counter('fs_tenantd_tenant_cache_stale_answers_total', 'Lookups answered with a stale entry because loading failed'),
+    stale: counter(
+      'fs_tenantd_tenant_cache_stale_answers_total',
+      'Lookups answered with a stale entry because loading failed',
+    ),
   };
 }
 
 /** Per-request record of whether the database was needed (xml_curl's hit/miss outcome). */
-export interface Trace { loads: number }
+export interface Trace {
+  loads: number;
+}
 
-interface Entry<V> { value: V; loadedAt: number; generation: number }
+interface Entry<V> {
+  value: V;
+  loadedAt: number;
+  generation: number;
+}
 
 export interface LoadingCacheOptions<K, V> {
   name: string;
@@ -67,25 +88,39 @@ export class LoadingCache<K extends string, V extends object | string> {
     this.hit = metrics.hits({ cache: name });
     this.positive = new LRUCache<K, Entry<V>>({
       max: opts.max,
-      dispose: (_v, _k, reason) => { if (reason === 'evict') metrics.evictions.inc({ cache: name }); },
+      dispose: (_v, _k, reason) => {
+        if (reason === 'evict') metrics.evictions.inc({ cache: name });
+      },
     });
     if (opts.negative) {
       this.negative = new LRUCache<K, true>({
-        max: opts.negative.max, ttl: opts.negative.ttlMs, ttlAutopurge: false,
-        dispose: (_v, _k, reason) => { if (reason === 'evict') metrics.evictions.inc({ cache: `${name}_negative` }); },
+        max: opts.negative.max,
+        ttl: opts.negative.ttlMs,
+        ttlAutopurge: false,
+        dispose: (_v, _k, reason) => {
+          if (reason === 'evict') metrics.evictions.inc({ cache: `${name}_negative` });
+        },
       });
     }
     this.sync();
   }
 
-  get size(): number { return this.positive.size; }
+  get size(): number {
+    return this.positive.size;
+  }
 
   /** The value for key, loading it if absent or no longer fresh; null if it does not exist. Rejects only if loading fails and nothing is cached. */
   async get(key: K, trace?: Trace): Promise<V | null> {
     const { name, metrics } = this.opts;
     const entry = this.positive.get(key);
-    if (entry && this.isFresh(entry)) { this.hit.inc(); return entry.value; }
-    if (!entry && this.negative?.get(key)) { this.hit.inc(); return null; }
+    if (entry && this.isFresh(entry)) {
+      this.hit.inc();
+      return entry.value;
+    }
+    if (!entry && this.negative?.get(key)) {
+      this.hit.inc();
+      return null;
+    }
     metrics.misses.inc({ cache: name });
     if (trace) trace.loads++;
     try {
@@ -122,23 +157,26 @@ export class LoadingCache<K extends string, V extends object | string> {
     if (running) return running;
     const generation = this.generation;
     const loadedAt = this.now();
-    const p: Promise<V | null> = this.opts.load(key).then((value) => {
-      // Invalidated or flushed meanwhile: this answer may predate the change, so serve it to
-      // whoever asked but don't keep it.
-      if (this.inflight.get(key) === p) {
-        if (value === null) {
-          this.positive.delete(key);
-          this.negative?.set(key, true);
-        } else {
-          this.negative?.delete(key);
-          this.positive.set(key, { value, loadedAt, generation });
+    const p: Promise<V | null> = this.opts
+      .load(key)
+      .then((value) => {
+        // Invalidated or flushed meanwhile: this answer may predate the change, so serve it to
+        // whoever asked but don't keep it.
+        if (this.inflight.get(key) === p) {
+          if (value === null) {
+            this.positive.delete(key);
+            this.negative?.set(key, true);
+          } else {
+            this.negative?.delete(key);
+            this.positive.set(key, { value, loadedAt, generation });
+          }
         }
-      }
-      return value;
-    }).finally(() => {
-      if (this.inflight.get(key) === p) this.inflight.delete(key);
-      this.sync();
-    });
+        return value;
+      })
+      .finally(() => {
+        if (this.inflight.get(key) === p) this.inflight.delete(key);
+        this.sync();
+      });
     this.inflight.set(key, p);
     return p;
   }

@@ -37,10 +37,24 @@ export class TenantStore {
     const metrics = cacheMetrics(opts.registry);
     const common = { metrics, ttlMs: opts.ttlMs, now: opts.now };
     const negative = { max: opts.maxNegative, ttlMs: opts.negativeTtlMs };
-    this.domains = new LoadingCache({ ...common, name: 'domain', max: opts.maxTenants * 4, negative, load: (d) => resolveDomain(pool, d) });
-    this.dids = new LoadingCache({ ...common, name: 'did', max: opts.maxTenants * 20, negative, load: (e) => resolveDid(pool, e) });
+    this.domains = new LoadingCache({
+      ...common,
+      name: 'domain',
+      max: opts.maxTenants * 4,
+      negative,
+      load: (d) => resolveDomain(pool, d),
+    });
+    this.dids = new LoadingCache({
+      ...common,
+      name: 'did',
+      max: opts.maxTenants * 20,
+      negative,
+      load: (e) => resolveDid(pool, e),
+    });
     this.snapshots = new LoadingCache({
-      ...common, name: 'tenant', max: opts.maxTenants,
+      ...common,
+      name: 'tenant',
+      max: opts.maxTenants,
       load: (id) => loadSnapshot(pool, id, (p) => log.warn({ tenantId: p.tenantId }, `tenant data skipped: ${p.what}`)),
     });
     this.tenantList = new LoadingCache({ ...common, name: 'tenant_list', max: 1, load: async () => listTenants(pool) });
@@ -97,7 +111,10 @@ export class TenantStore {
     const onResync = () => this.resync();
     feed.on('change', onChange);
     feed.on('resync', onResync);
-    return () => { feed.off('change', onChange); feed.off('resync', onResync); };
+    return () => {
+      feed.off('change', onChange);
+      feed.off('resync', onResync);
+    };
   }
 }
 

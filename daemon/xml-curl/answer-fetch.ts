@@ -8,18 +8,30 @@ import type { TenantStore } from '../tenants/tenant-store.js';
 import { configurationFile, type ConfigurationRequest } from '../../xml-handlers/configuration/index.js';
 import type { SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
 import {
-  PUBLIC_CONTEXT, decidePublicCall, decideTenantCall, didKey, renderRejection, renderRoute, type DialplanDecision,
+  PUBLIC_CONTEXT,
+  decidePublicCall,
+  decideTenantCall,
+  didKey,
+  renderRejection,
+  renderRoute,
+  type DialplanDecision,
 } from '../../xml-handlers/dialplan/index.js';
 import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser } from '../../xml-handlers/directory.js';
 import {
-  sipDomain, type DialplanRequest, type DirectoryRequest, type FetchRequest,
+  sipDomain,
+  type DialplanRequest,
+  type DirectoryRequest,
+  type FetchRequest,
 } from '../../xml-handlers/fetch-request.js';
 import { NOT_FOUND } from '../../xml-handlers/xml.js';
 import type { RenderedDocuments } from './rendered-documents.js';
 
 export type Outcome = 'hit' | 'miss' | 'not_found' | 'error';
 
-export interface Answer { xml: string; outcome: Outcome }
+export interface Answer {
+  xml: string;
+  outcome: Outcome;
+}
 
 export interface AnswerDeps {
   store: TenantStore;
@@ -35,10 +47,15 @@ const notFound: Answer = { xml: NOT_FOUND, outcome: 'not_found' };
 
 async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
   switch (req.kind) {
-    case 'sip_auth': case 'user_call': case 'message-count': {
+    case 'sip_auth':
+    case 'user_call':
+    case 'message-count': {
       const d = decideUser(req, await deps.store.byDomain(req.domain, trace));
       if (d.kind === 'not_found') {
-        deps.log.debug({ domain: req.domain, user: req.user, action: req.kind, reason: d.reason }, 'xml_curl directory: not found');
+        deps.log.debug(
+          { domain: req.domain, user: req.user, action: req.kind, reason: d.reason },
+          'xml_curl directory: not found',
+        );
         return notFound;
       }
       // The hash and the cacheable attribute depend on the request's spelling of the domain, not only on the user.
@@ -62,11 +79,23 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
 async function decideCall(req: DialplanRequest, deps: AnswerDeps, trace: Trace): Promise<DialplanDecision> {
   if (req.context === PUBLIC_CONTEXT) {
     const e164 = didKey(req.destination);
-    if (!e164) return { kind: 'reject', tenant: null, known: false, rejection: { sipCode: 404, reason: 'Not Found', detail: 'destination is not an E.164 number' } };
+    if (!e164)
+      return {
+        kind: 'reject',
+        tenant: null,
+        known: false,
+        rejection: { sipCode: 404, reason: 'Not Found', detail: 'destination is not an E.164 number' },
+      };
     return decidePublicCall(req, await deps.store.byDid(e164, trace), e164);
   }
   const domain = sipDomain(req.context);
-  if (!domain) return { kind: 'reject', tenant: null, known: false, rejection: { sipCode: 404, reason: 'Not Found', detail: 'context is neither public nor a SIP domain' } };
+  if (!domain)
+    return {
+      kind: 'reject',
+      tenant: null,
+      known: false,
+      rejection: { sipCode: 404, reason: 'Not Found', detail: 'context is neither public nor a SIP domain' },
+    };
   return decideTenantCall(req, await deps.store.byDomain(domain, trace));
 }
 
@@ -75,31 +104,53 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
   const ctx = { callUuid: req.callUuid, context: req.context, destination: req.destination, node };
   if (decision.kind === 'reject') {
     const { rejection, tenant } = decision;
-    deps.log.info({ ...ctx, tenant: tenant?.slug, sipCode: rejection.sipCode, reason: rejection.detail }, 'xml_curl dialplan: call rejected');
+    deps.log.info(
+      { ...ctx, tenant: tenant?.slug, sipCode: rejection.sipCode, reason: rejection.detail },
+      'xml_curl dialplan: call rejected',
+    );
     const xml = renderRejection(req.context, rejection);
     return decision.known ? found(xml, trace) : { xml, outcome: 'not_found' };
   }
   const { tenant, direction } = decision;
   const contextName = req.context === PUBLIC_CONTEXT ? PUBLIC_CONTEXT : (sipDomain(req.context) ?? req.context);
   if (deps.admission) {
-    const verdict = await deps.admission.admit({ tenantId: tenant.id, tenantSlug: tenant.slug, callUuid: req.callUuid, direction, ceilings: tenant.ceilings, node });
+    const verdict = await deps.admission.admit({
+      tenantId: tenant.id,
+      tenantSlug: tenant.slug,
+      callUuid: req.callUuid,
+      direction,
+      ceilings: tenant.ceilings,
+      node,
+    });
     if (!verdict.admitted) {
-      deps.log.warn({ ...ctx, tenant: tenant.slug, direction, sipCode: verdict.sipCode, reason: verdict.reason }, 'xml_curl dialplan: call refused by admission');
-      return found(renderRejection(contextName, { sipCode: verdict.sipCode, reason: verdict.reason, detail: 'admission' }), trace);
+      deps.log.warn(
+        { ...ctx, tenant: tenant.slug, direction, sipCode: verdict.sipCode, reason: verdict.reason },
+        'xml_curl dialplan: call refused by admission',
+      );
+      return found(
+        renderRejection(contextName, { sipCode: verdict.sipCode, reason: verdict.reason, detail: 'admission' }),
+        trace,
+      );
     }
   }
   // Everything the route document depends on besides the snapshot (the call's uuid is not in it).
   const key = `route|${contextName}|${direction}|${JSON.stringify(decision.target)}`;
-  return found(deps.rendered.get(tenant, key, () => renderRoute(contextName, decision)), trace);
+  return found(
+    deps.rendered.get(tenant, key, () => renderRoute(contextName, decision)),
+    trace,
+  );
 }
 
 async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
   if (req.file === 'other') return notFound;
   const file = configurationFile(req);
   const need = file.needs(req);
-  const tenants = need === 'none' ? []
-    : need === 'all' ? await deps.store.all(trace)
-    : [await deps.store.byDomain(need.domain, trace)].filter((t) => t !== null);
+  const tenants =
+    need === 'none'
+      ? []
+      : need === 'all'
+        ? await deps.store.all(trace)
+        : [await deps.store.byDomain(need.domain, trace)].filter((t) => t !== null);
   const answer = file.render(req, tenants, { sipProfiles: deps.sipProfiles });
   if (!answer) return notFound;
   for (const { msg, ...fields } of answer.warnings ?? []) deps.log.warn(fields, msg);
@@ -111,16 +162,28 @@ export async function answerFetch(req: FetchRequest, deps: AnswerDeps): Promise<
   const trace: Trace = { loads: 0 };
   try {
     switch (req.section) {
-      case 'directory': return await directory(req.directory, deps, trace);
-      case 'dialplan': return await dialplan(req.dialplan, req.node, deps, trace);
-      case 'configuration': return await configuration(req.configuration, deps, trace);
-      case 'other': return notFound;
+      case 'directory':
+        return await directory(req.directory, deps, trace);
+      case 'dialplan':
+        return await dialplan(req.dialplan, req.node, deps, trace);
+      case 'configuration':
+        return await configuration(req.configuration, deps, trace);
+      case 'other':
+        return notFound;
     }
   } catch (err) {
-    deps.log.error({ err, section: req.section, node: req.node }, 'xml_curl: could not answer (database unreachable and nothing cached?)');
-    const xml = req.section === 'dialplan'
-      ? renderRejection(req.dialplan.context, { sipCode: 503, reason: 'Service Unavailable', detail: 'lookup failed' })
-      : NOT_FOUND;
+    deps.log.error(
+      { err, section: req.section, node: req.node },
+      'xml_curl: could not answer (database unreachable and nothing cached?)',
+    );
+    const xml =
+      req.section === 'dialplan'
+        ? renderRejection(req.dialplan.context, {
+            sipCode: 503,
+            reason: 'Service Unavailable',
+            detail: 'lookup failed',
+          })
+        : NOT_FOUND;
     return { xml, outcome: 'error' };
   }
 }

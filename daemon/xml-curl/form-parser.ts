@@ -11,7 +11,8 @@ export class FormDecodeError extends Error {
 
 const malformed = () => new FormDecodeError('malformed percent-encoding in form body');
 
-const hexDigit = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
+const hexDigit = (c: number): number =>
+  c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37 : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1;
 
 const AMP = 0x26;
 const EQ = 0x3d;
@@ -44,14 +45,18 @@ function checkEncoding(body: string): boolean {
     return false;
   };
   let encodedKey = false;
-  for (let i = body.indexOf('%'); i >= 0;) {
+  for (let i = body.indexOf('%'); i >= 0; ) {
     const high = hexDigit(body.charCodeAt(i + 1));
     if (high < 0 || hexDigit(body.charCodeAt(i + 2)) < 0) throw malformed();
     if (!encodedKey) encodedKey = inAKey(i);
     let end = i + 3;
     if (high >= 8) {
       while (body.charCodeAt(end) === 0x25 /* % */) end += 3;
-      try { decodeURIComponent(body.slice(i, end)); } catch { throw malformed(); }
+      try {
+        decodeURIComponent(body.slice(i, end));
+      } catch {
+        throw malformed();
+      }
     }
     i = body.indexOf('%', end);
   }
@@ -72,7 +77,7 @@ function decode(s: string): string {
 /** Every pair, keys decoded; repeated keys as arrays of raw values. */
 function splitPairs(body: string): Map<string, string | string[]> {
   const pairs = new Map<string, string | string[]>();
-  for (let start = 0; start < body.length;) {
+  for (let start = 0; start < body.length; ) {
     let amp = body.indexOf('&', start);
     if (amp < 0) amp = body.length;
     if (amp > start) {

@@ -62,19 +62,27 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
   const count = (req: FastifyRequest, outcome: RequestOutcome) => {
     const section = req.xmlCurlSection;
     let bySection = counters.get(section);
-    if (!bySection) counters.set(section, bySection = new Map());
+    if (!bySection) counters.set(section, (bySection = new Map()));
     let c = bySection.get(outcome);
-    if (!c) bySection.set(outcome, c = metrics.requests({ section, outcome }));
+    if (!c) bySection.set(outcome, (c = metrics.requests({ section, outcome })));
     c.inc();
     let h = durations.get(section);
-    if (!h) durations.set(section, h = metrics.duration({ section }));
+    if (!h) durations.set(section, (h = metrics.duration({ section })));
     h.observe((performance.now() - req.xmlCurlStartedAt) / 1000);
   };
 
   // What @fastify/formbody registers, with our strict, lazily decoding parser instead of a plain object.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: opts.bodyLimitBytes }, (_req, body, done) => {
-    try { done(null, parseForm(body as string)); } catch (err) { done(err as Error, undefined); }
-  });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: opts.bodyLimitBytes },
+    (_req, body, done) => {
+      try {
+        done(null, parseForm(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
+  );
 
   // Callback-style hooks: no promise per request on the hot path. Replying ends the request (no done()).
   app.addHook('onRequest', (req, reply, done) => {
@@ -118,7 +126,7 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
       count(req, 'bad_request');
       return reply.code(400).type('text/plain').send(`${err.message}\n`);
     }
-    req.xmlCurlSection = SECTIONS.has(fetch.section as Section) ? fetch.section as Section : 'other';
+    req.xmlCurlSection = SECTIONS.has(fetch.section as Section) ? (fetch.section as Section) : 'other';
     const answer = await answerFetch(fetch, deps);
     count(req, answer.outcome);
     return reply.type(XML_CONTENT_TYPE).send(answer.xml);

@@ -13,16 +13,20 @@ export class RenderedDocuments {
   /** maxBytes 0: nothing is kept, every answer is rendered. */
   constructor(maxBytes: number) {
     // Size in characters (one byte each for the ASCII documents we render) plus entry overhead.
-    this.lru = maxBytes > 0
-      ? new LRUCache<string, string>({ maxSize: maxBytes, sizeCalculation: (doc, key) => doc.length + key.length + 100 })
-      : undefined;
+    this.lru =
+      maxBytes > 0
+        ? new LRUCache<string, string>({
+            maxSize: maxBytes,
+            sizeCalculation: (doc, key) => doc.length + key.length + 100,
+          })
+        : undefined;
   }
 
   /** The document `key` of `snapshot`, rendered by `render` unless kept. */
   get(snapshot: object, key: string, render: () => string): string {
     if (!this.lru) return render();
     let id = this.ids.get(snapshot);
-    if (id === undefined) this.ids.set(snapshot, id = ++this.nextId);
+    if (id === undefined) this.ids.set(snapshot, (id = ++this.nextId));
     const k = `${id}|${key}`;
     let doc = this.lru.get(k);
     if (doc === undefined) {
@@ -34,6 +38,10 @@ export class RenderedDocuments {
     return doc;
   }
 
-  get size(): number { return this.lru?.size ?? 0; }
-  get bytes(): number { return this.lru?.calculatedSize ?? 0; }
+  get size(): number {
+    return this.lru?.size ?? 0;
+  }
+  get bytes(): number {
+    return this.lru?.calculatedSize ?? 0;
+  }
 }

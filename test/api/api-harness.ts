@@ -34,7 +34,11 @@ export interface ApiHarness {
   signingKey: KeyObject;
   tenants: { acme: TenantId; globex: TenantId };
   token(role: Role, tenant?: 'acme' | 'globex' | string, extra?: Partial<MintOptions>): Promise<string>;
-  call(method: string, url: string, opts?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any; text: string }>;
+  call(
+    method: string,
+    url: string,
+    opts?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; text: string }>;
   inTenant<T>(tenant: TenantId, fn: (db: pg.PoolClient) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }
@@ -49,36 +53,74 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
   const pair = await ensureLocalKeyPair(keyDir);
   const signingKey = privateKeyFromPem(await fs.readFile(pair.privateKey, 'utf8'));
   const verifier = await createTokenVerifier({
-    keySource: { kind: 'local', dir: keyDir }, algorithms: ['RS256', 'ES256'], issuer: undefined, audience: undefined, clockToleranceS: 5, ...jwt,
+    keySource: { kind: 'local', dir: keyDir },
+    algorithms: ['RS256', 'ES256'],
+    issuer: undefined,
+    audience: undefined,
+    clockToleranceS: 5,
+    ...jwt,
   });
   const logs: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(l)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(l));
+      cb();
+    },
+  });
   const logger = pino({ level: 'info' }, sink);
   const registry = new client.Registry();
   const app = createHttpServer({ logger, bodyLimitBytes: 65536 });
   const routes: RouteOptions[] = [];
-  app.addHook('onRoute', (r) => { routes.push(r); });
+  app.addHook('onRoute', (r) => {
+    routes.push(r);
+  });
   const pushed: AgentStatusChange[] = [];
-  await app.register(adminApi, { pool, log: logger, verifier, registry, pushAgentStatus: async (c) => { pushed.push(c); } });
+  await app.register(adminApi, {
+    pool,
+    log: logger,
+    verifier,
+    registry,
+    pushAgentStatus: async (c) => {
+      pushed.push(c);
+    },
+  });
   await app.ready();
   const tenants = { acme: await tenantIdOf(pool, 'acme'), globex: await tenantIdOf(pool, 'globex') };
   const domains: Record<string, string> = { acme: 'acme.pbx.test', globex: 'globex.pbx.test' };
 
   return {
-    app, database, pool, registry, routes, logs, pushed, keyDir, signingKey, tenants,
-    token: (role, tenant, extra = {}) => mintToken(signingKey, {
-      sub: role === 'agent' ? '1001' : `${role}@${tenant ?? 'ops'}`, role, alg: 'ES256', ttlSeconds: 600,
-      ...(role === 'superadmin' ? {} : { tenantSlug: tenant, sipDomain: domains[tenant!] ?? `${tenant}.pbx.test` }),
-      ...extra,
-    }),
+    app,
+    database,
+    pool,
+    registry,
+    routes,
+    logs,
+    pushed,
+    keyDir,
+    signingKey,
+    tenants,
+    token: (role, tenant, extra = {}) =>
+      mintToken(signingKey, {
+        sub: role === 'agent' ? '1001' : `${role}@${tenant ?? 'ops'}`,
+        role,
+        alg: 'ES256',
+        ttlSeconds: 600,
+        ...(role === 'superadmin' ? {} : { tenantSlug: tenant, sipDomain: domains[tenant!] ?? `${tenant}.pbx.test` }),
+        ...extra,
+      }),
     async call(method, url, opts = {}) {
       const res = await app.inject({
-        method: method as 'GET', url,
+        method: method as 'GET',
+        url,
         headers: { ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...(opts.headers ?? {}) },
         ...(opts.body !== undefined ? { payload: opts.body as object } : {}),
       });
       let body: unknown;
-      try { body = res.body ? JSON.parse(res.body) : undefined; } catch { body = res.body; }
+      try {
+        body = res.body ? JSON.parse(res.body) : undefined;
+      } catch {
+        body = res.body;
+      }
       return { status: res.statusCode, body, text: res.body };
     },
     inTenant: (tenant, fn) => withTenant(pool, tenant, fn),
@@ -90,11 +132,17 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
   };
 }
 
-export async function counterValue(registry: client.Registry, name: string, labels: Record<string, string>): Promise<number> {
+export async function counterValue(
+  registry: client.Registry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number> {
   const m = registry.getSingleMetric(name);
   if (!m) return 0;
   const { values } = await m.get();
-  return values.filter((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val)).reduce((a, v) => a + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, val]) => String(v.labels[k]) === val))
+    .reduce((a, v) => a + v.value, 0);
 }
 
 /** A fresh RSA key pair (RS256 tests and "signed by some other key"). */

@@ -23,9 +23,12 @@ let h: ApiHarness;
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 const acmeClaims = { sub: 'admin@acme', role: 'tenant_admin', tenantSlug: 'acme', sipDomain: 'acme.pbx.test' };
-const sign = (claims: Record<string, unknown>, alg = 'ES256') => new SignJWT(claims).setProtectedHeader({ alg }).sign(h.signingKey);
+const sign = (claims: Record<string, unknown>, alg = 'ES256') =>
+  new SignJWT(claims).setProtectedHeader({ alg }).sign(h.signingKey);
 
-test.before(async () => { h = await startApi(); });
+test.before(async () => {
+  h = await startApi();
+});
 test.after(() => h.close());
 
 test('a valid token reaches its own tenant', async () => {
@@ -39,26 +42,76 @@ const BAD: Array<[string, string, () => Promise<string | undefined>]> = [
   ['not a Bearer scheme', 'malformed', async () => `Basic ${Buffer.from('a:b').toString('base64')}`],
   ['not a JWT', 'malformed', async () => 'Bearer not-a-token'],
   ['expired', 'expired', async () => `Bearer ${await sign({ ...acmeClaims, exp: now() - 120 })}`],
-  ['not yet valid', 'not_yet_valid', async () => `Bearer ${await sign({ ...acmeClaims, exp: now() + 600, nbf: now() + 300 })}`],
-  ['alg none', 'alg_not_allowed', async () => `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...acmeClaims, exp: now() + 600 })}.`],
-  ['HS256 signed with the public key', 'alg_not_allowed', async () => {
-    const pub = await fs.readFile(path.join(h.keyDir, 'public.pem'), 'utf8');
-    const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ ...acmeClaims, role: 'superadmin', exp: now() + 600 })}`;
-    return `Bearer ${input}.${createHmac('sha256', pub).update(input).digest('base64url')}`;
-  }],
-  ['tampered payload', 'bad_signature', async () => {
-    const [head, , sig] = (await sign({ ...acmeClaims, exp: now() + 600 })).split('.');
-    return `Bearer ${head}.${b64({ ...acmeClaims, tenantSlug: 'globex', sipDomain: 'globex.pbx.test', exp: now() + 600 })}.${sig}`;
-  }],
-  ['signed by a key the daemon does not trust', 'bad_signature', async () => `Bearer ${await new SignJWT({ ...acmeClaims, exp: now() + 600 }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPair().privateKey)}`],
-  ['unknown tenant', 'unknown_tenant', async () => `Bearer ${await sign({ ...acmeClaims, tenantSlug: 'initech', sipDomain: 'initech.pbx.test', exp: now() + 600 })}`],
-  ['sipDomain of another tenant', 'tenant_mismatch', async () => `Bearer ${await sign({ ...acmeClaims, sipDomain: 'globex.pbx.test', exp: now() + 600 })}`],
+  [
+    'not yet valid',
+    'not_yet_valid',
+    async () => `Bearer ${await sign({ ...acmeClaims, exp: now() + 600, nbf: now() + 300 })}`,
+  ],
+  [
+    'alg none',
+    'alg_not_allowed',
+    async () => `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...acmeClaims, exp: now() + 600 })}.`,
+  ],
+  [
+    'HS256 signed with the public key',
+    'alg_not_allowed',
+    async () => {
+      const pub = await fs.readFile(path.join(h.keyDir, 'public.pem'), 'utf8');
+      const input = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ ...acmeClaims, role: 'superadmin', exp: now() + 600 })}`;
+      return `Bearer ${input}.${createHmac('sha256', pub).update(input).digest('base64url')}`;
+    },
+  ],
+  [
+    'tampered payload',
+    'bad_signature',
+    async () => {
+      const [head, , sig] = (await sign({ ...acmeClaims, exp: now() + 600 })).split('.');
+      return `Bearer ${head}.${b64({ ...acmeClaims, tenantSlug: 'globex', sipDomain: 'globex.pbx.test', exp: now() + 600 })}.${sig}`;
+    },
+  ],
+  [
+    'signed by a key the daemon does not trust',
+    'bad_signature',
+    async () =>
+      `Bearer ${await new SignJWT({ ...acmeClaims, exp: now() + 600 }).setProtectedHeader({ alg: 'RS256' }).sign(rsaPair().privateKey)}`,
+  ],
+  [
+    'unknown tenant',
+    'unknown_tenant',
+    async () =>
+      `Bearer ${await sign({ ...acmeClaims, tenantSlug: 'initech', sipDomain: 'initech.pbx.test', exp: now() + 600 })}`,
+  ],
+  [
+    'sipDomain of another tenant',
+    'tenant_mismatch',
+    async () => `Bearer ${await sign({ ...acmeClaims, sipDomain: 'globex.pbx.test', exp: now() + 600 })}`,
+  ],
   ['missing exp', 'claims_invalid', async () => `Bearer ${await sign(acmeClaims)}`],
-  ['missing sub', 'claims_invalid', async () => `Bearer ${await sign({ ...acmeClaims, sub: undefined, exp: now() + 600 })}`],
-  ['missing role', 'claims_invalid', async () => `Bearer ${await sign({ ...acmeClaims, role: undefined, exp: now() + 600 })}`],
-  ['unknown role', 'claims_invalid', async () => `Bearer ${await sign({ ...acmeClaims, role: 'root', exp: now() + 600 })}`],
-  ['missing tenantSlug', 'claims_invalid', async () => `Bearer ${await sign({ ...acmeClaims, tenantSlug: undefined, exp: now() + 600 })}`],
-  ['missing sipDomain', 'claims_invalid', async () => `Bearer ${await sign({ ...acmeClaims, sipDomain: undefined, exp: now() + 600 })}`],
+  [
+    'missing sub',
+    'claims_invalid',
+    async () => `Bearer ${await sign({ ...acmeClaims, sub: undefined, exp: now() + 600 })}`,
+  ],
+  [
+    'missing role',
+    'claims_invalid',
+    async () => `Bearer ${await sign({ ...acmeClaims, role: undefined, exp: now() + 600 })}`,
+  ],
+  [
+    'unknown role',
+    'claims_invalid',
+    async () => `Bearer ${await sign({ ...acmeClaims, role: 'root', exp: now() + 600 })}`,
+  ],
+  [
+    'missing tenantSlug',
+    'claims_invalid',
+    async () => `Bearer ${await sign({ ...acmeClaims, tenantSlug: undefined, exp: now() + 600 })}`,
+  ],
+  [
+    'missing sipDomain',
+    'claims_invalid',
+    async () => `Bearer ${await sign({ ...acmeClaims, sipDomain: undefined, exp: now() + 600 })}`,
+  ],
 ];
 
 for (const [name, reason, make] of BAD) {
@@ -81,11 +134,16 @@ test('after every bad token the API still serves good ones; request metric has b
   const res = await h.call('GET', '/api/extensions', { token: await h.token('tenant_admin', 'globex') });
   assert.is(res.status, 200);
   assert.is(res.body.items.length, 4);
-  assert.ok(await counterValue(h.registry, 'fs_tenantd_api_requests_total', { route: '/api/extensions', status: '401' }) >= BAD.length);
+  assert.ok(
+    (await counterValue(h.registry, 'fs_tenantd_api_requests_total', { route: '/api/extensions', status: '401' })) >=
+      BAD.length,
+  );
 });
 
 test('clock tolerance: a token expired a moment ago (within tolerance) is still accepted', async () => {
-  const res = await h.call('GET', '/api/tenant', { headers: { authorization: `Bearer ${await sign({ ...acmeClaims, exp: now() - 2 })}` } });
+  const res = await h.call('GET', '/api/tenant', {
+    headers: { authorization: `Bearer ${await sign({ ...acmeClaims, exp: now() - 2 })}` },
+  });
   assert.is(res.status, 200, res.text);
 });
 
@@ -110,7 +168,10 @@ test('a suspended tenant: its users get 403, the operator still gets in', async 
     const res = await h.call('GET', '/api/extensions', { token: await h.token('tenant_admin', 'globex') });
     assert.is(res.status, 403);
     assert.match(res.body.message, /suspended/);
-    const op = await h.call('GET', '/api/extensions', { token: await h.token('superadmin'), headers: { 'x-tenant-id': 'globex' } });
+    const op = await h.call('GET', '/api/extensions', {
+      token: await h.token('superadmin'),
+      headers: { 'x-tenant-id': 'globex' },
+    });
     assert.is(op.status, 200);
   } finally {
     await h.inTenant(h.tenants.globex, (db) => db.query("UPDATE tenants SET status = 'active'"));
@@ -121,14 +182,37 @@ test('the OpenAPI document needs no token and lists every route', async () => {
   const res = await h.call('GET', '/api/openapi.json');
   assert.is(res.status, 200);
   assert.is(res.body.openapi, '3.1.0');
-  for (const p of ['/api/extensions/{id}', '/api/calls', '/api/audit', '/security/isolation-proof', '/api/features/{key}', '/api/me/agent/status']) assert.ok(res.body.paths[p], p);
-  assert.equal(res.body.paths['/api/trunks'].post.requestBody.content['application/json'].schema.properties.allowedCidrs.type, 'array');
+  for (const p of [
+    '/api/extensions/{id}',
+    '/api/calls',
+    '/api/audit',
+    '/security/isolation-proof',
+    '/api/features/{key}',
+    '/api/me/agent/status',
+  ])
+    assert.ok(res.body.paths[p], p);
+  assert.equal(
+    res.body.paths['/api/trunks'].post.requestBody.content['application/json'].schema.properties.allowedCidrs.type,
+    'array',
+  );
 });
 
 // Key sources, verified directly.
-const cfg = (keySource: JwtConfig['keySource'], extra: Partial<JwtConfig> = {}): JwtConfig =>
-  ({ keySource, algorithms: ['RS256', 'ES256'], issuer: undefined, audience: undefined, clockToleranceS: 5, ...extra });
-const claims = { sub: 'x', role: 'tenant_admin' as const, tenantSlug: 'acme', sipDomain: 'acme.pbx.test', ttlSeconds: 60 };
+const cfg = (keySource: JwtConfig['keySource'], extra: Partial<JwtConfig> = {}): JwtConfig => ({
+  keySource,
+  algorithms: ['RS256', 'ES256'],
+  issuer: undefined,
+  audience: undefined,
+  clockToleranceS: 5,
+  ...extra,
+});
+const claims = {
+  sub: 'x',
+  role: 'tenant_admin' as const,
+  tenantSlug: 'acme',
+  sipDomain: 'acme.pbx.test',
+  ttlSeconds: 60,
+};
 
 test('key source: RSA public key PEM file, RS256', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-pem-'));
@@ -143,7 +227,9 @@ test('key source: RSA public key PEM file, RS256', async () => {
     // PS256 is not in the pinned list, even with the right key.
     const ps = await v.verify(await mintToken(privateKey, { ...claims, alg: 'PS256' }));
     assert.equal(ps.ok ? 'accepted' : ps.reason, 'alg_not_allowed');
-  } finally { await fs.rm(dir, { recursive: true, force: true }); }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('key source: JWKS file picks the key by kid; issuer and audience are enforced when configured', async () => {
@@ -154,23 +240,45 @@ test('key source: JWKS file picks the key by kid; issuer and audience are enforc
     const jwk = { ...(await exportJWK(createPublicKey(publicPem))), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
     const ec = { ...(await exportJWK(createPublicKey(h.signingKey))), kid: 'ec-1', alg: 'ES256', use: 'sig' };
     await fs.writeFile(path.join(dir, 'jwks.json'), JSON.stringify({ keys: [jwk, ec] }));
-    const v = await createTokenVerifier(cfg({ kind: 'jwks-file', path: path.join(dir, 'jwks.json') }, { issuer: 'https://idp.example', audience: 'fs-tenantd' }));
+    const v = await createTokenVerifier(
+      cfg(
+        { kind: 'jwks-file', path: path.join(dir, 'jwks.json') },
+        { issuer: 'https://idp.example', audience: 'fs-tenantd' },
+      ),
+    );
     const good = { issuer: 'https://idp.example', audience: 'fs-tenantd' };
     assert.ok((await v.verify(await mintToken(privateKey, { ...claims, ...good, alg: 'RS256', kid: 'rsa-1' }))).ok);
     assert.ok((await v.verify(await mintToken(h.signingKey, { ...claims, ...good, alg: 'ES256', kid: 'ec-1' }))).ok);
-    const wrongIss = await v.verify(await mintToken(privateKey, { ...claims, issuer: 'https://evil.example', audience: 'fs-tenantd', alg: 'RS256', kid: 'rsa-1' }));
+    const wrongIss = await v.verify(
+      await mintToken(privateKey, {
+        ...claims,
+        issuer: 'https://evil.example',
+        audience: 'fs-tenantd',
+        alg: 'RS256',
+        kid: 'rsa-1',
+      }),
+    );
     assert.equal(wrongIss.ok ? 'accepted' : wrongIss.reason, 'claims_invalid');
-    const noAud = await v.verify(await mintToken(privateKey, { ...claims, issuer: 'https://idp.example', alg: 'RS256', kid: 'rsa-1' }));
+    const noAud = await v.verify(
+      await mintToken(privateKey, { ...claims, issuer: 'https://idp.example', alg: 'RS256', kid: 'rsa-1' }),
+    );
     assert.equal(noAud.ok ? 'accepted' : noAud.reason, 'claims_invalid');
-    const unknownKid = await v.verify(await mintToken(rsaPair().privateKey, { ...claims, ...good, alg: 'RS256', kid: 'rsa-2' }));
+    const unknownKid = await v.verify(
+      await mintToken(rsaPair().privateKey, { ...claims, ...good, alg: 'RS256', kid: 'rsa-2' }),
+    );
     assert.equal(unknownKid.ok ? 'accepted' : unknownKid.reason, 'bad_signature');
-  } finally { await fs.rm(dir, { recursive: true, force: true }); }
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('key source: JWKS URL; an unreachable key server is key_unavailable, not a client error', async () => {
   const { createPublicKey } = await import('node:crypto');
   const ec = { ...(await exportJWK(createPublicKey(h.signingKey))), kid: 'ec-1', alg: 'ES256' };
-  const server = http.createServer((_req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ keys: [ec] })); });
+  const server = http.createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [ec] }));
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
     const port = (server.address() as { port: number }).port;
@@ -185,7 +293,7 @@ test('key source: JWKS URL; an unreachable key server is key_unavailable, not a 
   assert.equal(res.ok ? 'accepted' : res.reason, 'key_unavailable');
 });
 
-test('token CLI: mints with the daemon\'s own key pair under the state dir; the daemon\'s verifier accepts it', async () => {
+test("token CLI: mints with the daemon's own key pair under the state dir; the daemon's verifier accepts it", async () => {
   const stateDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-state-'));
   try {
     const env = { ...process.env, FS_TENANTD_STATE_DIR: stateDir, FS_TENANTD_LOG_LEVEL: 'silent' };
@@ -196,25 +304,64 @@ test('token CLI: mints with the daemon\'s own key pair under the state dir; the 
     const v = await createTokenVerifier(cfg({ kind: 'local', dir: path.join(stateDir, 'jwt') }));
     const r = await v.verify(token);
     assert.ok(r.ok, JSON.stringify(r));
-    assert.equal(r.ok && r.principal, { role: 'tenant_admin', sub: 'admin@acme', tenantSlug: 'acme', sipDomain: 'acme.pbx.test' });
-    const agent = await run(process.execPath, [cli, '--tenant', 'globex', '--role', 'agent', '--sub', '1001', '--ttl', '60'], { env });
+    assert.equal(r.ok && r.principal, {
+      role: 'tenant_admin',
+      sub: 'admin@acme',
+      tenantSlug: 'acme',
+      sipDomain: 'acme.pbx.test',
+    });
+    const agent = await run(
+      process.execPath,
+      [cli, '--tenant', 'globex', '--role', 'agent', '--sub', '1001', '--ttl', '60'],
+      { env },
+    );
     const ra = await v.verify(agent.stdout.trim());
-    assert.equal(ra.ok && ra.principal, { role: 'agent', sub: '1001', tenantSlug: 'globex', sipDomain: 'globex.pbx.test' });
-    const err = await run(process.execPath, [cli, '--tenant', 'acme'], { env }).then(() => undefined, (e: { code: number; stderr: string }) => e);
+    assert.equal(ra.ok && ra.principal, {
+      role: 'agent',
+      sub: '1001',
+      tenantSlug: 'globex',
+      sipDomain: 'globex.pbx.test',
+    });
+    const err = await run(process.execPath, [cli, '--tenant', 'acme'], { env }).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
     assert.is(err?.code, 64);
     assert.match(err!.stderr, /--role must be one of/);
-  } finally { await fs.rm(stateDir, { recursive: true, force: true }); }
+  } finally {
+    await fs.rm(stateDir, { recursive: true, force: true });
+  }
 });
 
 test('JWT settings: one key source, asymmetric algorithms only, errors name the variable', () => {
   const base = { FS_TENANTD_STATE_DIR: '/tmp/fs-tenantd-x' };
-  const ok = loadConfig({ ...base, FS_TENANTD_JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json', FS_TENANTD_JWT_ALGORITHMS: 'RS256, ES384', FS_TENANTD_JWT_AUDIENCE: 'fs-tenantd' });
-  assert.equal([ok.jwt.keySource, ok.jwt.algorithms, ok.jwt.audience, ok.jwt.clockToleranceS],
-    [{ kind: 'jwks-url', url: 'https://idp.example/.well-known/jwks.json' }, ['RS256', 'ES384'], 'fs-tenantd', 30]);
+  const ok = loadConfig({
+    ...base,
+    FS_TENANTD_JWT_JWKS_URL: 'https://idp.example/.well-known/jwks.json',
+    FS_TENANTD_JWT_ALGORITHMS: 'RS256, ES384',
+    FS_TENANTD_JWT_AUDIENCE: 'fs-tenantd',
+  });
+  assert.equal(
+    [ok.jwt.keySource, ok.jwt.algorithms, ok.jwt.audience, ok.jwt.clockToleranceS],
+    [{ kind: 'jwks-url', url: 'https://idp.example/.well-known/jwks.json' }, ['RS256', 'ES384'], 'fs-tenantd', 30],
+  );
   assert.equal(loadConfig(base).jwt.keySource, { kind: 'local', dir: '/tmp/fs-tenantd-x/jwt' });
-  const problems = (env: Record<string, string>) => { try { loadConfig({ ...base, ...env }); return []; } catch (e) { return (e as ConfigError).problems; } };
-  assert.match(problems({ FS_TENANTD_JWT_PUBLIC_KEY_FILE: '/k.pem', FS_TENANTD_JWT_JWKS_FILE: '/j.json' }).join(), /FS_TENANTD_JWT_PUBLIC_KEY_FILE and FS_TENANTD_JWT_JWKS_FILE/);
-  assert.match(problems({ FS_TENANTD_JWT_ALGORITHMS: 'HS256' }).join(), /FS_TENANTD_JWT_ALGORITHMS: "HS256" is not allowed/);
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...base, ...env });
+      return [];
+    } catch (e) {
+      return (e as ConfigError).problems;
+    }
+  };
+  assert.match(
+    problems({ FS_TENANTD_JWT_PUBLIC_KEY_FILE: '/k.pem', FS_TENANTD_JWT_JWKS_FILE: '/j.json' }).join(),
+    /FS_TENANTD_JWT_PUBLIC_KEY_FILE and FS_TENANTD_JWT_JWKS_FILE/,
+  );
+  assert.match(
+    problems({ FS_TENANTD_JWT_ALGORITHMS: 'HS256' }).join(),
+    /FS_TENANTD_JWT_ALGORITHMS: "HS256" is not allowed/,
+  );
   assert.match(problems({ FS_TENANTD_JWT_ALGORITHMS: 'none' }).join(), /"none" is not allowed/);
   assert.match(problems({ FS_TENANTD_JWT_CLOCK_TOLERANCE_S: '3600' }).join(), /FS_TENANTD_JWT_CLOCK_TOLERANCE_S/);
   assert.match(problems({ FS_TENANTD_JWT_JWKS_URL: 'ftp://x' }).join(), /FS_TENANTD_JWT_JWKS_URL/);

@@ -22,27 +22,50 @@ let aFingerprints: string[] = [];
 /** Every row of every tenant table as A sees it: the "nothing changed in A" check. */
 async function snapshotA(): Promise<string> {
   return h.inTenant(A, async (db) => {
-    const { rows: tables } = await db.query<{ relname: string }>(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    const { rows: tables } = await db.query<{
+      relname: string;
+    }>(`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relrowsecurity ORDER BY c.relname`);
     const out: Record<string, unknown[]> = {};
-    for (const { relname } of tables) out[relname] = (await db.query(`SELECT to_jsonb(t) AS r FROM ${relname} t ORDER BY to_jsonb(t)::text`)).rows.map((r) => r.r);
+    for (const { relname } of tables)
+      out[relname] = (await db.query(`SELECT to_jsonb(t) AS r FROM ${relname} t ORDER BY to_jsonb(t)::text`)).rows.map(
+        (r) => r.r,
+      );
     return JSON.stringify(out);
   });
 }
 
-const methods = (r: RouteOptions) => (Array.isArray(r.method) ? r.method : [r.method]).filter((m) => m !== 'HEAD' && m !== 'OPTIONS');
-const gated = () => h.routes.filter((r) => (r.url.startsWith('/api/') || r.url.startsWith('/security/')) && !(r.config as { public?: boolean } | undefined)?.public);
+const methods = (r: RouteOptions) =>
+  (Array.isArray(r.method) ? r.method : [r.method]).filter((m) => m !== 'HEAD' && m !== 'OPTIONS');
+const gated = () =>
+  h.routes.filter(
+    (r) =>
+      (r.url.startsWith('/api/') || r.url.startsWith('/security/')) &&
+      !(r.config as { public?: boolean } | undefined)?.public,
+  );
 
 test.before(async () => {
   h = await startApi();
   A = h.tenants.acme;
-  await h.inTenant(A, (db) => db.query("INSERT INTO tenant_features (tenant_id, feature_key, enabled) VALUES ($1, 'acme_only', true)", [A]));
+  await h.inTenant(A, (db) =>
+    db.query("INSERT INTO tenant_features (tenant_id, feature_key, enabled) VALUES ($1, 'acme_only', true)", [A]),
+  );
   await h.inTenant(A, async (db) => {
-    for (const t of ['extensions', 'dids', 'sip_trunks', 'outbound_routes', 'queues', 'agents', 'tiers', 'call_records']) {
+    for (const t of [
+      'extensions',
+      'dids',
+      'sip_trunks',
+      'outbound_routes',
+      'queues',
+      'agents',
+      'tiers',
+      'call_records',
+    ]) {
       aIds[t] = (await db.query(`SELECT id FROM ${t} ORDER BY id LIMIT 1`)).rows[0].id;
     }
     aIds.tenant_features = 'acme_only';
-    const ids = await db.query(`SELECT id::text AS v FROM extensions UNION SELECT id::text FROM dids UNION SELECT id::text FROM sip_trunks
+    const ids =
+      await db.query(`SELECT id::text AS v FROM extensions UNION SELECT id::text FROM dids UNION SELECT id::text FROM sip_trunks
       UNION SELECT id::text FROM outbound_routes UNION SELECT id::text FROM queues UNION SELECT id::text FROM agents UNION SELECT id::text FROM tiers
       UNION SELECT id::text FROM call_records UNION SELECT call_uuid FROM call_records UNION SELECT id::text FROM tenants UNION SELECT e164 FROM dids
       UNION SELECT domain FROM sip_domains UNION SELECT name FROM tenants UNION SELECT 'acme_only'`);
@@ -54,13 +77,26 @@ test.after(() => h.close());
 
 test('the route table is what the gate walks (and every route is gated)', () => {
   const urls = new Set(gated().map((r) => r.url));
-  for (const must of ['/api/extensions/:id', '/api/calls/:id', '/api/features/:key', '/api/audit', '/security/isolation-proof', '/api/tenant', '/api/me/agent/status']) {
+  for (const must of [
+    '/api/extensions/:id',
+    '/api/calls/:id',
+    '/api/features/:key',
+    '/api/audit',
+    '/security/isolation-proof',
+    '/api/tenant',
+    '/api/me/agent/status',
+  ]) {
     assert.ok(urls.has(must), `route table lacks ${must}`);
   }
   for (const r of gated()) {
     for (const m of methods(r)) {
-      if ((r.schema as { body?: unknown } | undefined)?.body) assert.ok(SAMPLES[`${m} ${r.url}`], `no gate sample body for ${m} ${r.url}: add one`);
-      if (r.url.includes(':')) assert.ok((r.config as { resource?: string }).resource, `${m} ${r.url} has a path id but declares no config.resource`);
+      if ((r.schema as { body?: unknown } | undefined)?.body)
+        assert.ok(SAMPLES[`${m} ${r.url}`], `no gate sample body for ${m} ${r.url}: add one`);
+      if (r.url.includes(':'))
+        assert.ok(
+          (r.config as { resource?: string }).resource,
+          `${m} ${r.url} has a path id but declares no config.resource`,
+        );
     }
   }
 });
@@ -70,7 +106,10 @@ for (const who of ['tenant_admin', 'agent', 'tenant_admin+X-Tenant-Id'] as const
     const token = await h.token(who === 'agent' ? 'agent' : 'tenant_admin', 'globex');
     const headers = who === 'tenant_admin+X-Tenant-Id' ? { 'x-tenant-id': 'acme' } : undefined;
     const before = await snapshotA();
-    const auditBefore = await h.inTenant(A, async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n);
+    const auditBefore = await h.inTenant(
+      A,
+      async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n,
+    );
     let checked = 0;
     for (const r of gated()) {
       const resource = (r.config as { resource?: string }).resource;
@@ -79,11 +118,18 @@ for (const who of ['tenant_admin', 'agent', 'tenant_admin+X-Tenant-Id'] as const
         const sample = SAMPLES[`${method} ${r.url}`]?.(aIds);
         const res = await h.call(method, url, { token, body: sample, ...(headers ? { headers } : {}) });
         const label = `${who} ${method} ${url} -> ${res.status} ${res.text.slice(0, 200)}`;
-        const namesA = r.url.includes(':') || (sample && Object.values(sample).some((v) => Object.values(aIds).includes(v as string)));
+        const namesA =
+          r.url.includes(':') ||
+          (sample && Object.values(sample).some((v) => Object.values(aIds).includes(v as string)));
         if (headers) assert.is(res.status, 403, label);
         else if (namesA) assert.ok(res.status === 404 || res.status === 403, label);
         else assert.ok(res.status < 500, label);
-        if (namesA && !headers && who === 'tenant_admin' && !(r.config as { roles?: string[] }).roles?.includes('superadmin')) {
+        if (
+          namesA &&
+          !headers &&
+          who === 'tenant_admin' &&
+          !(r.config as { roles?: string[] }).roles?.includes('superadmin')
+        ) {
           // A tenant admin may use these routes, so refusal must be "not found", never "forbidden".
           assert.is(res.status, 404, label);
         }
@@ -93,7 +139,10 @@ for (const who of ['tenant_admin', 'agent', 'tenant_admin+X-Tenant-Id'] as const
     }
     assert.ok(checked >= 40, `only ${checked} route/method pairs checked`);
     assert.is(await snapshotA(), before, 'tenant A changed');
-    assert.is(await h.inTenant(A, async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n), auditBefore);
+    assert.is(
+      await h.inTenant(A, async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n),
+      auditBefore,
+    );
   });
 }
 
@@ -106,10 +155,19 @@ test('GET /api/calls/<A call id> as B is 404; as A it is the call', async () => 
 });
 
 test('the tenant comes from the token only: a tenantId in the body is dropped, the row lands in B', async () => {
-  const res = await h.call('POST', '/api/queues', { token: await h.token('tenant_admin', 'globex'), body: { name: 'body-tenant', tenantId: A, tenant_id: A } });
+  const res = await h.call('POST', '/api/queues', {
+    token: await h.token('tenant_admin', 'globex'),
+    body: { name: 'body-tenant', tenantId: A, tenant_id: A },
+  });
   assert.is(res.status, 201, res.text);
-  const inA = await h.inTenant(A, async (db) => (await db.query("SELECT count(*)::int AS n FROM queues WHERE name = 'body-tenant'")).rows[0].n);
-  const inB = await h.inTenant(h.tenants.globex, async (db) => (await db.query("SELECT count(*)::int AS n FROM queues WHERE name = 'body-tenant'")).rows[0].n);
+  const inA = await h.inTenant(
+    A,
+    async (db) => (await db.query("SELECT count(*)::int AS n FROM queues WHERE name = 'body-tenant'")).rows[0].n,
+  );
+  const inB = await h.inTenant(
+    h.tenants.globex,
+    async (db) => (await db.query("SELECT count(*)::int AS n FROM queues WHERE name = 'body-tenant'")).rows[0].n,
+  );
   assert.is(inA, 0);
   assert.is(inB, 1);
 });

@@ -24,4 +24,3 @@ export const SAMPLES: Record<string, (a: Record<string, string>) => Record<strin
   'PUT /api/me/agent/status': () => ({ status: 'Available' }),
   'POST /api/tenants': () => ({ slug: 'gate-tenant', name: 'Gate', sipDomain: 'gate.pbx.test' }),
 };
-

@@ -8,20 +8,38 @@ import { startApi, tenantIdOf, type ApiHarness } from './api-harness.js';
 
 let h: ApiHarness;
 let op: string;
-const auditRows = (t: TenantId) => h.inTenant(t, async (db) => (await db.query('SELECT actor, actor_role, action, target, cross_tenant, summary FROM audit_logs ORDER BY id')).rows);
+const auditRows = (t: TenantId) =>
+  h.inTenant(
+    t,
+    async (db) =>
+      (await db.query('SELECT actor, actor_role, action, target, cross_tenant, summary FROM audit_logs ORDER BY id'))
+        .rows,
+  );
 
-test.before(async () => { h = await startApi(); op = await h.token('superadmin', undefined, { sub: 'ops-alice' }); });
+test.before(async () => {
+  h = await startApi();
+  op = await h.token('superadmin', undefined, { sub: 'ops-alice' });
+});
 test.after(() => h.close());
 
 test('without X-Tenant-Id a superadmin sees no tenant data and leaves no tenant audit rows', async () => {
-  for (const url of ['/api/extensions', '/api/calls', '/api/audit', '/api/tenant', `/api/extensions/${crypto.randomUUID()}`]) {
+  for (const url of [
+    '/api/extensions',
+    '/api/calls',
+    '/api/audit',
+    '/api/tenant',
+    `/api/extensions/${crypto.randomUUID()}`,
+  ]) {
     const res = await h.call('GET', url, { token: op });
     assert.is(res.status, 400, `${url}: ${res.text}`);
     assert.is(res.body.error, 'tenant_required');
   }
   assert.equal(await auditRows(h.tenants.acme), []);
   const list = await h.call('GET', '/api/tenants', { token: op });
-  assert.equal(list.body.items.map((t: { slug: string }) => t.slug), ['acme', 'globex']);
+  assert.equal(
+    list.body.items.map((t: { slug: string }) => t.slug),
+    ['acme', 'globex'],
+  );
   assert.equal(Object.keys(list.body.items[0]).sort(), ['id', 'slug', 'status']);
 });
 
@@ -30,12 +48,18 @@ test('with X-Tenant-Id: reads that tenant only, and each request is audited cros
   assert.is(res.status, 200);
   assert.is(res.body.items.length, 4);
   assert.ok(res.body.items.every((e: { realm: string }) => e.realm === 'acme.pbx.test'));
-  assert.is((await h.call('GET', '/api/calls?direction=inbound', { token: op, headers: { 'x-tenant-id': 'acme' } })).status, 200);
+  assert.is(
+    (await h.call('GET', '/api/calls?direction=inbound', { token: op, headers: { 'x-tenant-id': 'acme' } })).status,
+    200,
+  );
   const rows = await auditRows(h.tenants.acme);
-  assert.equal(rows.map((r) => [r.actor, r.actor_role, r.action, r.target, r.cross_tenant]), [
-    ['ops-alice', 'superadmin', 'operator.read', 'GET /api/extensions', true],
-    ['ops-alice', 'superadmin', 'operator.read', 'GET /api/calls?direction=inbound', true],
-  ]);
+  assert.equal(
+    rows.map((r) => [r.actor, r.actor_role, r.action, r.target, r.cross_tenant]),
+    [
+      ['ops-alice', 'superadmin', 'operator.read', 'GET /api/extensions', true],
+      ['ops-alice', 'superadmin', 'operator.read', 'GET /api/calls?direction=inbound', true],
+    ],
+  );
   assert.equal(await auditRows(h.tenants.globex), []);
   const seen = await h.call('GET', '/api/audit?crossTenant=true', { token: await h.token('tenant_admin', 'acme') });
   assert.is(seen.body.items.length, 2);
@@ -45,7 +69,10 @@ test('with X-Tenant-Id: reads that tenant only, and each request is audited cros
 
 test('X-Tenant-Id must name an existing tenant by slug', async () => {
   assert.is((await h.call('GET', '/api/extensions', { token: op, headers: { 'x-tenant-id': 'initech' } })).status, 404);
-  assert.is((await h.call('GET', '/api/extensions', { token: op, headers: { 'x-tenant-id': 'Not A Slug' } })).status, 400);
+  assert.is(
+    (await h.call('GET', '/api/extensions', { token: op, headers: { 'x-tenant-id': 'Not A Slug' } })).status,
+    400,
+  );
 });
 
 test('ceilings: a tenant admin may lower them, not raise them or make them unlimited; the operator may, audited cross-tenant', async () => {
@@ -55,34 +82,64 @@ test('ceilings: a tenant admin may lower them, not raise them or make them unlim
   assert.match(raise.body.message, /maxTotal/);
   assert.is((await h.call('PATCH', '/api/tenant', { token: admin, body: { maxTotal: null } })).status, 403);
   assert.is((await h.call('PATCH', '/api/tenant', { token: admin, body: { status: 'suspended' } })).status, 403);
-  const lower = await h.call('PATCH', '/api/tenant', { token: admin, body: { maxTotal: 1, maxInbound: 1, defaultTimezone: 'Europe/Paris' } });
+  const lower = await h.call('PATCH', '/api/tenant', {
+    token: admin,
+    body: { maxTotal: 1, maxInbound: 1, defaultTimezone: 'Europe/Paris' },
+  });
   assert.is(lower.status, 200, lower.text);
   assert.equal([lower.body.maxTotal, lower.body.maxInbound, lower.body.defaultTimezone], [1, 1, 'Europe/Paris']);
-  const opRaise = await h.call('PATCH', '/api/tenant', { token: op, headers: { 'x-tenant-id': 'acme' }, body: { maxTotal: 50, maxInbound: null } });
+  const opRaise = await h.call('PATCH', '/api/tenant', {
+    token: op,
+    headers: { 'x-tenant-id': 'acme' },
+    body: { maxTotal: 50, maxInbound: null },
+  });
   assert.is(opRaise.status, 200, opRaise.text);
-  const db = await h.inTenant(h.tenants.acme, async (c) => (await c.query('SELECT max_total, max_inbound FROM tenants')).rows[0]);
+  const db = await h.inTenant(
+    h.tenants.acme,
+    async (c) => (await c.query('SELECT max_total, max_inbound FROM tenants')).rows[0],
+  );
   assert.equal(db, { max_total: 50, max_inbound: null });
   const last = (await auditRows(h.tenants.acme)).at(-1);
-  assert.equal([last.actor, last.action, last.cross_tenant, last.summary], ['ops-alice', 'tenant.update', true, { before: { maxTotal: 1, maxInbound: 1 }, after: { maxTotal: 50, maxInbound: null } }]);
+  assert.equal(
+    [last.actor, last.action, last.cross_tenant, last.summary],
+    [
+      'ops-alice',
+      'tenant.update',
+      true,
+      { before: { maxTotal: 1, maxInbound: 1 }, after: { maxTotal: 50, maxInbound: null } },
+    ],
+  );
 });
 
 test('a superadmin creates a tenant with its SIP domain; its own tokens then work; duplicates are 409 naming the field', async () => {
-  const res = await h.call('POST', '/api/tenants', { token: op, body: { slug: 'initech', name: 'Initech', sipDomain: 'initech.pbx.test', maxTotal: 5 } });
+  const res = await h.call('POST', '/api/tenants', {
+    token: op,
+    body: { slug: 'initech', name: 'Initech', sipDomain: 'initech.pbx.test', maxTotal: 5 },
+  });
   assert.is(res.status, 201, res.text);
   const id = await tenantIdOf(h.pool, 'initech');
   assert.is(res.body.id, id);
   const mine = await h.call('GET', '/api/tenant', { token: await h.token('tenant_admin', 'initech') });
   assert.is(mine.status, 200, mine.text);
-  assert.equal([mine.body.slug, mine.body.maxTotal, mine.body.sipDomains], ['initech', 5, [{ domain: 'initech.pbx.test', primary: true }]]);
+  assert.equal(
+    [mine.body.slug, mine.body.maxTotal, mine.body.sipDomains],
+    ['initech', 5, [{ domain: 'initech.pbx.test', primary: true }]],
+  );
   const created = (await auditRows(id))[0];
   assert.equal([created.actor, created.action, created.cross_tenant], ['ops-alice', 'tenant.create', true]);
-  const dupSlug = await h.call('POST', '/api/tenants', { token: op, body: { slug: 'initech', name: 'X', sipDomain: 'other.pbx.test' } });
+  const dupSlug = await h.call('POST', '/api/tenants', {
+    token: op,
+    body: { slug: 'initech', name: 'X', sipDomain: 'other.pbx.test' },
+  });
   assert.is(dupSlug.status, 409);
   assert.match(dupSlug.body.message, /^slug:/);
-  const dupDomain = await h.call('POST', '/api/tenants', { token: op, body: { slug: 'other', name: 'X', sipDomain: 'acme.pbx.test' } });
+  const dupDomain = await h.call('POST', '/api/tenants', {
+    token: op,
+    body: { slug: 'other', name: 'X', sipDomain: 'acme.pbx.test' },
+  });
   assert.is(dupDomain.status, 409);
   assert.match(dupDomain.body.message, /^sipDomain:/);
-  assert.is((await tenantIdOf(h.pool, 'other').catch(() => undefined)), undefined, 'failed create left a tenant behind');
+  assert.is(await tenantIdOf(h.pool, 'other').catch(() => undefined), undefined, 'failed create left a tenant behind');
 });
 
 test('isolation proof: forced RLS and policies on every tenant table, a safe serving role, counts only', async () => {
@@ -91,13 +148,34 @@ test('isolation proof: forced RLS and policies on every tenant table, a safe ser
   const p = res.body;
   assert.is(p.verdict, 'isolated', JSON.stringify(p.problems));
   assert.equal([p.servingRole.superuser, p.servingRole.bypassRls, p.servingRole.ownsTables], [false, false, []]);
-  const tenantTables = p.tables.filter((t: { holdsTenantData: boolean }) => t.holdsTenantData).map((t: { table: string }) => t.table);
-  for (const t of ['tenants', 'sip_domains', 'extensions', 'dids', 'sip_trunks', 'outbound_routes', 'queues', 'agents', 'tiers', 'tenant_features', 'audit_logs', 'call_records']) {
+  const tenantTables = p.tables
+    .filter((t: { holdsTenantData: boolean }) => t.holdsTenantData)
+    .map((t: { table: string }) => t.table);
+  for (const t of [
+    'tenants',
+    'sip_domains',
+    'extensions',
+    'dids',
+    'sip_trunks',
+    'outbound_routes',
+    'queues',
+    'agents',
+    'tiers',
+    'tenant_features',
+    'audit_logs',
+    'call_records',
+  ]) {
     assert.ok(tenantTables.includes(t), t);
   }
   for (const t of p.tables.filter((x: { holdsTenantData: boolean }) => x.holdsTenantData)) {
     assert.ok(t.rlsEnabled && t.rlsForced, t.table);
-    assert.ok(t.policies.some((pol: { bindsServingRole: boolean; using: string }) => pol.bindsServingRole && pol.using.includes('app_current_tenant()')), t.table);
+    assert.ok(
+      t.policies.some(
+        (pol: { bindsServingRole: boolean; using: string }) =>
+          pol.bindsServingRole && pol.using.includes('app_current_tenant()'),
+      ),
+      t.table,
+    );
     assert.is(t.rowsVisibleWithoutTenant, 0, t.table);
     assert.is(t.foreignRowsVisibleInTenantContext, 0, t.table);
   }

@@ -18,7 +18,17 @@ test.before(async () => {
   h = await startApi();
   op = await h.token('superadmin');
   await h.inTenant(h.tenants.acme, async (db) => {
-    for (const t of ['extensions', 'dids', 'sip_trunks', 'outbound_routes', 'queues', 'agents', 'tiers', 'call_records']) ids[t] = (await db.query(`SELECT id FROM ${t} LIMIT 1`)).rows[0].id;
+    for (const t of [
+      'extensions',
+      'dids',
+      'sip_trunks',
+      'outbound_routes',
+      'queues',
+      'agents',
+      'tiers',
+      'call_records',
+    ])
+      ids[t] = (await db.query(`SELECT id FROM ${t} LIMIT 1`)).rows[0].id;
   });
   ids.tenant_features = 'call_recording';
 });
@@ -56,20 +66,28 @@ function breakers(s: Schema): Array<[string, unknown]> {
   }
   if (types.includes('object')) {
     out.push(['type', 'a string']);
-    if (s.maxProperties !== undefined) out.push(['maxProperties', Object.fromEntries(Array.from({ length: s.maxProperties + 1 }, (_, i) => [`x_${i}`, '1']))]);
+    if (s.maxProperties !== undefined)
+      out.push([
+        'maxProperties',
+        Object.fromEntries(Array.from({ length: s.maxProperties + 1 }, (_, i) => [`x_${i}`, '1'])),
+      ]);
     if (s.propertyNames) out.push(['propertyNames', { 'not a name': '1' }]);
     if (s.additionalProperties?.pattern) out.push(['value pattern', { x_v: '${x}' }]);
   }
   return out;
 }
 
-const urlFor = (r: RouteOptions) => r.url.replace(/:[A-Za-z]+/g, () => ids[(r.config as { resource: string }).resource]!);
+const urlFor = (r: RouteOptions) =>
+  r.url.replace(/:[A-Za-z]+/g, () => ids[(r.config as { resource: string }).resource]!);
 const methods = (r: RouteOptions) => (Array.isArray(r.method) ? r.method : [r.method]).filter((m) => m !== 'HEAD');
 const api = () => h.routes.filter((r) => r.url.startsWith('/api/') || r.url.startsWith('/security/'));
 const tenantHeaders = { 'x-tenant-id': 'acme' };
 
 test('every body field with a rule: each broken rule is a 400 naming the field, and nothing changes', async () => {
-  const before = await h.inTenant(h.tenants.acme, async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n);
+  const before = await h.inTenant(
+    h.tenants.acme,
+    async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n,
+  );
   let cases = 0;
   for (const r of api()) {
     const body = (r.schema as Schema | undefined)?.body as Schema | undefined;
@@ -99,7 +117,10 @@ test('every body field with a rule: each broken rule is a 400 naming the field, 
     }
   }
   assert.ok(cases > 150, `only ${cases} cases`);
-  const after = await h.inTenant(h.tenants.acme, async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n);
+  const after = await h.inTenant(
+    h.tenants.acme,
+    async (db) => (await db.query('SELECT count(*)::int AS n FROM audit_logs')).rows[0].n,
+  );
   assert.is(after, before, 'a refused request wrote to the audit log');
 });
 
@@ -111,7 +132,10 @@ test('every query and path parameter with a rule: 400 naming it', async () => {
       for (const [field, fs] of Object.entries((schema?.querystring?.properties ?? {}) as Record<string, Schema>)) {
         for (const [rule, value] of breakers(fs).filter(([, v]) => typeof v !== 'object')) {
           if (rule === 'type' && typeof value === 'string' && fs.type === 'string') continue;
-          const res = await h.call(method, `${urlFor(r)}?${field}=${encodeURIComponent(String(value))}`, { token: op, headers: tenantHeaders });
+          const res = await h.call(method, `${urlFor(r)}?${field}=${encodeURIComponent(String(value))}`, {
+            token: op,
+            headers: tenantHeaders,
+          });
           const label = `${method} ${r.url}?${field} (${rule}) -> ${res.status} ${res.text.slice(0, 160)}`;
           assert.is(res.status, 400, label);
           assert.ok(res.body.message.includes(field), label);
@@ -119,7 +143,9 @@ test('every query and path parameter with a rule: 400 naming it', async () => {
         }
       }
       for (const [field, fs] of Object.entries((schema?.params?.properties ?? {}) as Record<string, Schema>)) {
-        for (const [rule, value] of breakers(fs).filter(([, v]) => typeof v === 'string' && v !== '' && !String(v).includes('/'))) {
+        for (const [rule, value] of breakers(fs).filter(
+          ([, v]) => typeof v === 'string' && v !== '' && !String(v).includes('/'),
+        )) {
           const url = r.url.replace(`:${field}`, encodeURIComponent(String(value)));
           const sample = SAMPLES[`${method} ${r.url}`]?.(ids);
           const res = await h.call(method, url, { token: op, headers: tenantHeaders, body: sample });
@@ -139,12 +165,21 @@ test('rules beyond the schema: time zone, CIDR host bits, regex, ceilings are ch
   const tz = await h.call('PATCH', '/api/tenant', { token: admin, body: { defaultTimezone: 'Mars/Olympus' } });
   assert.is(tz.status, 400);
   assert.match(tz.body.message, /^defaultTimezone:/);
-  const tzCreate = await h.call('POST', '/api/tenants', { token: op, body: { slug: 'tz', name: 'Tz', sipDomain: 'tz.pbx.test', defaultTimezone: 'Nowhere' } });
+  const tzCreate = await h.call('POST', '/api/tenants', {
+    token: op,
+    body: { slug: 'tz', name: 'Tz', sipDomain: 'tz.pbx.test', defaultTimezone: 'Nowhere' },
+  });
   assert.is(tzCreate.status, 400);
-  const cidr = await h.call('PATCH', `/api/trunks/${ids.sip_trunks}`, { token: admin, body: { allowedCidrs: ['10.0.0.0/33'] } });
+  const cidr = await h.call('PATCH', `/api/trunks/${ids.sip_trunks}`, {
+    token: admin,
+    body: { allowedCidrs: ['10.0.0.0/33'] },
+  });
   assert.is(cidr.status, 400);
   assert.match(cidr.body.message, /^allowedCidrs\/0:/);
-  const re = await h.call('PATCH', `/api/outbound-routes/${ids.outbound_routes}`, { token: admin, body: { pattern: '(' } });
+  const re = await h.call('PATCH', `/api/outbound-routes/${ids.outbound_routes}`, {
+    token: admin,
+    body: { pattern: '(' },
+  });
   assert.is(re.status, 400);
   assert.match(re.body.message, /^pattern:/);
   const empty = await h.call('PATCH', `/api/queues/${ids.queues}`, { token: admin, body: {} });

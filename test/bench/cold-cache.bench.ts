@@ -26,15 +26,29 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
     const owner = db.ownerPool(1);
     await owner.query('ANALYZE');
     await owner.end();
-    ctx.log(`cold: seeded ${ctx.tenants} tenants x ${ctx.usersPerTenant} users in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    ctx.log(
+      `cold: seeded ${ctx.tenants} tenants x ${ctx.usersPerTenant} users in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
 
     daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc', ...profileArgs()]);
     const started = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
     const idle = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
     const d = await generate(daemon, {
-      host: '127.0.0.1', port: started.port, mode: 'close', connections: ctx.connections,
-      source: { kind: 'scaled', fixture: FIXTURES.sipAuthRegister, tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant, auth: started.auth },
-      durationMs: Number.MAX_SAFE_INTEGER, requests: users, warmupMs: 0, expect: '<user ',
+      host: '127.0.0.1',
+      port: started.port,
+      mode: 'close',
+      connections: ctx.connections,
+      source: {
+        kind: 'scaled',
+        fixture: FIXTURES.sipAuthRegister,
+        tenants: ctx.tenants,
+        usersPerTenant: ctx.usersPerTenant,
+        auth: started.auth,
+      },
+      durationMs: Number.MAX_SAFE_INTEGER,
+      requests: users,
+      warmupMs: 0,
+      expect: '<user ',
     });
     const loaded = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
     const cache = await daemon.call<Record<string, unknown>>('cacheStats').catch(() => null);
@@ -46,31 +60,75 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
     daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc']);
     const second = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
     await generate(daemon, {
-      host: '127.0.0.1', port: second.port, mode: 'keepalive', connections: ctx.connections,
-      source: { kind: 'scaled', fixture: FIXTURES.networkList, tenants: ctx.tenants, usersPerTenant: 1, auth: second.auth },
-      durationMs: Number.MAX_SAFE_INTEGER, requests: ctx.tenants, warmupMs: 0, expect: '<domain ',
+      host: '127.0.0.1',
+      port: second.port,
+      mode: 'keepalive',
+      connections: ctx.connections,
+      source: {
+        kind: 'scaled',
+        fixture: FIXTURES.networkList,
+        tenants: ctx.tenants,
+        usersPerTenant: 1,
+        auth: second.auth,
+      },
+      durationMs: Number.MAX_SAFE_INTEGER,
+      requests: ctx.tenants,
+      warmupMs: 0,
+      expect: '<domain ',
     });
     const snapshotsOnly = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
     await daemon.stop();
     daemon = undefined;
 
     loop = await startChild('pg-lookup-loop.js', layout.serverCpu);
-    const b = await loop.call<LookupResult>('run', { url: db.appUrl, poolMax: ctx.poolMax, inFlight: ctx.connections, tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant });
+    const b = await loop.call<LookupResult>('run', {
+      url: db.appUrl,
+      poolMax: ctx.poolMax,
+      inFlight: ctx.connections,
+      tenants: ctx.tenants,
+      usersPerTenant: ctx.usersPerTenant,
+    });
     await loop.stop();
     loop = undefined;
     if (b.found !== users) throw new Error(`plain pg loop found ${b.found} of ${users} users`);
-    ctx.log(`cold: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), plain pg ${Math.round(b.rps)} lookups/s (p99 ${b.p99Ms.toFixed(2)} ms); RSS ${(idle.rssBytes / MB).toFixed(0)} -> ${(loaded.rssBytes / MB).toFixed(0)} MB; cache ${JSON.stringify(cache)}`);
+    ctx.log(
+      `cold: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), plain pg ${Math.round(b.rps)} lookups/s (p99 ${b.p99Ms.toFixed(2)} ms); RSS ${(idle.rssBytes / MB).toFixed(0)} -> ${(loaded.rssBytes / MB).toFixed(0)} MB; cache ${JSON.stringify(cache)}`,
+    );
 
     const what = `directory sip_auth, ${users.toLocaleString('en-US')} distinct users in ${ctx.tenants} tenants, empty cache, new connection per request`;
     const baselineName = `plain pg loop: resolve_sip_domain + extension row in withTenant per user, pool ${ctx.poolMax}, ${ctx.connections} in flight`;
     return [
-      figure({ id: '2.cold.rps', what, unit: 'req/s', better: 'higher', value: d.rps, baseline: b.rps, baselineName,
-        target: { on: 'ratio', op: '>=', limit: 0.5 }, note: `each user asked once (${d.requests} requests), ${ctx.connections} connections, pool ${ctx.poolMax}; CPU share daemon ${Math.round(d.serverCpuShare * 100)}%, generator ${Math.round(d.generatorCpuShare * 100)}%` }),
-      figure({ id: '2.cold.p99', what: `${what}: p99 latency`, unit: 'ms', better: 'lower', value: d.p99Ms, baseline: b.p99Ms, baselineName }),
-      figure({ id: '5.rss.cached-users', what: `daemon RSS with ${users.toLocaleString('en-US')} users cached (after GC)`, unit: 'MB', better: 'lower',
-        value: loaded.rssBytes / MB, baseline: idle.rssBytes / MB, baselineName: 'the same daemon process idle, before the run',
+      figure({
+        id: '2.cold.rps',
+        what,
+        unit: 'req/s',
+        better: 'higher',
+        value: d.rps,
+        baseline: b.rps,
+        baselineName,
+        target: { on: 'ratio', op: '>=', limit: 0.5 },
+        note: `each user asked once (${d.requests} requests), ${ctx.connections} connections, pool ${ctx.poolMax}; CPU share daemon ${Math.round(d.serverCpuShare * 100)}%, generator ${Math.round(d.generatorCpuShare * 100)}%`,
+      }),
+      figure({
+        id: '2.cold.p99',
+        what: `${what}: p99 latency`,
+        unit: 'ms',
+        better: 'lower',
+        value: d.p99Ms,
+        baseline: b.p99Ms,
+        baselineName,
+      }),
+      figure({
+        id: '5.rss.cached-users',
+        what: `daemon RSS with ${users.toLocaleString('en-US')} users cached (after GC)`,
+        unit: 'MB',
+        better: 'lower',
+        value: loaded.rssBytes / MB,
+        baseline: idle.rssBytes / MB,
+        baselineName: 'the same daemon process idle, before the run',
         ...(users >= 100_000 ? { target: { on: 'value', op: '<=', limit: 250 } } : {}),
-        note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB; a daemon holding the same ${ctx.tenants} tenant snapshots without having answered a sip_auth: RSS ${(snapshotsOnly.rssBytes / MB).toFixed(0)} MB, heap ${(snapshotsOnly.heapUsedBytes / MB).toFixed(0)} MB` }),
+        note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB; a daemon holding the same ${ctx.tenants} tenant snapshots without having answered a sip_auth: RSS ${(snapshotsOnly.rssBytes / MB).toFixed(0)} MB, heap ${(snapshotsOnly.heapUsedBytes / MB).toFixed(0)} MB`,
+      }),
     ];
   } finally {
     await loop?.stop();

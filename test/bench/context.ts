@@ -35,7 +35,10 @@ export interface LoadRun extends LoadResult {
 /** A run with failed requests, wrong answers or non-200 statuses measures nothing: it throws. */
 function checked<T extends LoadResult>(result: T, job: LoadJob): T {
   if (result.errors > 0) throw new Error(`load run had ${result.errors} failed requests (first: ${result.firstError})`);
-  if (result.mismatches > 0) throw new Error(`load run had ${result.mismatches} answers without ${JSON.stringify(job.expect)} (first: ${result.firstMismatch})`);
+  if (result.mismatches > 0)
+    throw new Error(
+      `load run had ${result.mismatches} answers without ${JSON.stringify(job.expect)} (first: ${result.firstMismatch})`,
+    );
   const bad = Object.entries(result.statuses).filter(([s]) => s !== '200');
   if (bad.length) throw new Error(`load run got non-200 answers: ${JSON.stringify(result.statuses)}`);
   return result;
@@ -48,15 +51,21 @@ export async function generate(server: Child, job: LoadJob): Promise<LoadRun> {
     const cpu0 = await server.call<number>('cpuSeconds');
     const t0 = performance.now();
     const run = await gen.call<LoadResult>('run', job);
-    const cpu = await server.call<number>('cpuSeconds') - cpu0;
+    const cpu = (await server.call<number>('cpuSeconds')) - cpu0;
     const serverCpuShare = cpu / ((performance.now() - t0) / 1000);
-    return checked({ ...run, serverCpuShare, serverCpuUsPerRequest: (cpu * 1e6) / (run.requests + run.warmupRequests) }, job);
+    return checked(
+      { ...run, serverCpuShare, serverCpuUsPerRequest: (cpu * 1e6) / (run.requests + run.warmupRequests) },
+      job,
+    );
   } finally {
     await gen.stop();
   }
 }
 
-export interface Side { server: Child; job: LoadJob }
+export interface Side {
+  server: Child;
+  job: LoadJob;
+}
 
 export interface Interleaved {
   /** Each side's slices pooled: requests over the summed slice time, latencies over every request. */
@@ -72,11 +81,24 @@ export interface Interleaved {
  * over seconds; slices this short put both sides under nearly the same drift,
  * which runs of several seconds each do not.
  */
-export async function generateInterleaved(sides: [Side, Side], slices: number, sliceMs: number, warmupMs: number): Promise<Interleaved> {
+export async function generateInterleaved(
+  sides: [Side, Side],
+  slices: number,
+  sliceMs: number,
+  warmupMs: number,
+): Promise<Interleaved> {
   const gen = await startChild('load-generator.js', layout.generatorCpu);
   try {
-    for (const { job } of sides) checked(await gen.call<LoadResult>('run', { ...job, durationMs: warmupMs, warmupMs: 0 }), job);
-    const pooled = sides.map(() => ({ requests: 0, elapsedS: 0, serverCpuS: 0, generatorCpuS: 0, samples: [] as number[], statuses: {} as Record<string, number> }));
+    for (const { job } of sides)
+      checked(await gen.call<LoadResult>('run', { ...job, durationMs: warmupMs, warmupMs: 0 }), job);
+    const pooled = sides.map(() => ({
+      requests: 0,
+      elapsedS: 0,
+      serverCpuS: 0,
+      generatorCpuS: 0,
+      samples: [] as number[],
+      statuses: {} as Record<string, number>,
+    }));
     const pairRatios: number[] = [];
     for (let i = 0; i < slices; i++) {
       const rps = [0, 0];
@@ -84,9 +106,12 @@ export async function generateInterleaved(sides: [Side, Side], slices: number, s
       for (const k of i % 2 === 0 ? [0, 1] : [1, 0]) {
         const { server, job } = sides[k]!;
         const cpu0 = await server.call<number>('cpuSeconds');
-        const r = checked(await gen.call<LoadResult>('run', { ...job, durationMs: sliceMs, warmupMs: 0, keepSamples: true }), job);
+        const r = checked(
+          await gen.call<LoadResult>('run', { ...job, durationMs: sliceMs, warmupMs: 0, keepSamples: true }),
+          job,
+        );
         const p = pooled[k]!;
-        p.serverCpuS += await server.call<number>('cpuSeconds') - cpu0;
+        p.serverCpuS += (await server.call<number>('cpuSeconds')) - cpu0;
         p.requests += r.requests;
         p.elapsedS += r.elapsedS;
         p.generatorCpuS += r.generatorCpuShare * r.elapsedS;
@@ -96,11 +121,21 @@ export async function generateInterleaved(sides: [Side, Side], slices: number, s
       }
       pairRatios.push(rps[0]! / rps[1]!);
     }
-    const runs = pooled.map((p): LoadRun => ({
-      requests: p.requests, errors: 0, mismatches: 0, statuses: p.statuses, warmupRequests: 0, elapsedS: p.elapsedS,
-      rps: p.requests / p.elapsedS, generatorCpuShare: p.generatorCpuS / p.elapsedS, ...percentiles(p.samples),
-      serverCpuShare: p.serverCpuS / p.elapsedS, serverCpuUsPerRequest: (p.serverCpuS * 1e6) / p.requests,
-    }));
+    const runs = pooled.map(
+      (p): LoadRun => ({
+        requests: p.requests,
+        errors: 0,
+        mismatches: 0,
+        statuses: p.statuses,
+        warmupRequests: 0,
+        elapsedS: p.elapsedS,
+        rps: p.requests / p.elapsedS,
+        generatorCpuShare: p.generatorCpuS / p.elapsedS,
+        ...percentiles(p.samples),
+        serverCpuShare: p.serverCpuS / p.elapsedS,
+        serverCpuUsPerRequest: (p.serverCpuS * 1e6) / p.requests,
+      }),
+    );
     return { runs: [runs[0]!, runs[1]!], pairRatios };
   } finally {
     await gen.stop();

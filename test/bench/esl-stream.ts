@@ -14,9 +14,16 @@ export const ESL_FIXTURE_DIR = path.join(projectRoot, 'test', 'fixtures', 'frees
 const CAPTURE = 'stream-2-call-acme-1000-to-1001.json.raw';
 const WANTED = new Set(['CHANNEL_CREATE', 'CHANNEL_ANSWER', 'CHANNEL_HANGUP_COMPLETE']);
 
-export interface Tenant { id: string; slug: string }
+export interface Tenant {
+  id: string;
+  slug: string;
+}
 
-interface CapturedEvent { name: string; uniqueId: string; body: string }
+interface CapturedEvent {
+  name: string;
+  uniqueId: string;
+  body: string;
+}
 
 /** Splits a captured connection into frames (headers, Content-Length bytes of body). */
 function frames(buf: Buffer): Array<{ headers: Record<string, string>; body: Buffer }> {
@@ -26,7 +33,12 @@ function frames(buf: Buffer): Array<{ headers: Record<string, string>; body: Buf
     while (buf[i] === 0x0a) i++;
     const end = buf.indexOf('\n\n', i);
     if (end < 0) break;
-    const headers = Object.fromEntries(buf.toString('latin1', i, end).split('\n').map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]));
+    const headers = Object.fromEntries(
+      buf
+        .toString('latin1', i, end)
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]),
+    );
     i = end + 2;
     const len = Number(headers['Content-Length'] ?? 0);
     out.push({ headers, body: buf.subarray(i, i + len) });
@@ -54,7 +66,11 @@ export const callUuid = (n: number, leg: 'a' | 'b'): string =>
   `${leg === 'a' ? 'aaaaaaaa' : 'bbbbbbbb'}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 
 export type Phase = 'create' | 'answer' | 'hangup';
-const PHASE_OF: Record<string, Phase> = { CHANNEL_CREATE: 'create', CHANNEL_ANSWER: 'answer', CHANNEL_HANGUP_COMPLETE: 'hangup' };
+const PHASE_OF: Record<string, Phase> = {
+  CHANNEL_CREATE: 'create',
+  CHANNEL_ANSWER: 'answer',
+  CHANNEL_HANGUP_COMPLETE: 'hangup',
+};
 
 type Piece = Buffer | 'a' | 'b' | 'tenant' | 'slug';
 const FILLER: Record<Exclude<Piece, Buffer>, number> = { a: 36, b: 36, tenant: 36, slug: 0 };
@@ -70,7 +86,12 @@ export class CallWriter {
   private readonly offsets: Array<{ at: number; what: Exclude<Piece, Buffer> }> = [];
   readonly events: number;
 
-  constructor(call: ReturnType<typeof capturedCall>, phases: ReadonlySet<Phase>, readonly slugLength: number, readonly ring = 64) {
+  constructor(
+    call: ReturnType<typeof capturedCall>,
+    phases: ReadonlySet<Phase>,
+    readonly slugLength: number,
+    readonly ring = 64,
+  ) {
     const parts: Buffer[] = [];
     let at = 0;
     const push = (p: Piece) => {
@@ -79,7 +100,10 @@ export class CallWriter {
         this.offsets.push({ at, what: p });
         parts.push(Buffer.alloc(len, 0x30));
         at += len;
-      } else { parts.push(p); at += p.length; }
+      } else {
+        parts.push(p);
+        at += p.length;
+      }
     };
     const chosen = call.events.filter((e) => phases.has(PHASE_OF[e.name]!));
     this.events = chosen.length;
@@ -98,15 +122,23 @@ export class CallWriter {
       };
       // Our variables go where FreeSWITCH lists channel variables: at the captured directory
       // variables (variable_tenant_id) when the event has them, else first among the variables.
-      const at = ev.body.includes('"variable_tenant_id"') ? ev.body.indexOf('"variable_tenant_id"') : ev.body.indexOf('"variable_');
+      const at = ev.body.includes('"variable_tenant_id"')
+        ? ev.body.indexOf('"variable_tenant_id"')
+        : ev.body.indexOf('"variable_');
       if (at < 0) throw new Error(`captured ${ev.name} has no channel variables`);
       withLegs(ev.body.slice(0, at));
       pieces.push(
-        Buffer.from(`"${eventHeader(CHANNEL_VARS.tenantId)}":"`), 'tenant', Buffer.from(`","${eventHeader(CHANNEL_VARS.tenantSlug)}":"`), 'slug',
+        Buffer.from(`"${eventHeader(CHANNEL_VARS.tenantId)}":"`),
+        'tenant',
+        Buffer.from(`","${eventHeader(CHANNEL_VARS.tenantSlug)}":"`),
+        'slug',
         Buffer.from(`","${eventHeader(CHANNEL_VARS.direction)}":"internal",`),
       );
       withLegs(ev.body.slice(at));
-      const length = pieces.reduce((n, p) => n + (typeof p === 'string' ? (p === 'slug' ? slugLength : FILLER[p]) : p.length), 0);
+      const length = pieces.reduce(
+        (n, p) => n + (typeof p === 'string' ? (p === 'slug' ? slugLength : FILLER[p]) : p.length),
+        0,
+      );
       push(Buffer.from(`Content-Length: ${length}\nContent-Type: text/event-json\n\n`, 'latin1'));
       for (const p of pieces) push(p);
     }
@@ -115,11 +147,17 @@ export class CallWriter {
   }
 
   frames(n: number, tenant: Tenant): Buffer {
-    if (tenant.slug.length !== this.slugLength) throw new Error(`tenant slugs must all be ${this.slugLength} characters`);
+    if (tenant.slug.length !== this.slugLength)
+      throw new Error(`tenant slugs must all be ${this.slugLength} characters`);
     const buf = this.slots[n % this.ring]!;
     const a = callUuid(n, 'a');
     const b = callUuid(n, 'b');
-    for (const o of this.offsets) buf.write(o.what === 'a' ? a : o.what === 'b' ? b : o.what === 'tenant' ? tenant.id : tenant.slug, o.at, 'latin1');
+    for (const o of this.offsets)
+      buf.write(
+        o.what === 'a' ? a : o.what === 'b' ? b : o.what === 'tenant' ? tenant.id : tenant.slug,
+        o.at,
+        'latin1',
+      );
     return buf;
   }
 }

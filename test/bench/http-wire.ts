@@ -4,7 +4,12 @@ import net from 'node:net';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
-export interface WireResponse { status: number; contentType: string; body: Buffer; length: number }
+export interface WireResponse {
+  status: number;
+  contentType: string;
+  body: Buffer;
+  length: number;
+}
 
 /** Parses one response with Content-Length from the start of `buf`; null while incomplete. */
 export function parseResponse(buf: Buffer): WireResponse | null {
@@ -29,8 +34,14 @@ export function fetchOnce(port: number, request: Buffer): Promise<WireResponse> 
       buf = Buffer.concat([buf, chunk]);
       try {
         const res = parseResponse(buf);
-        if (res) { socket.destroy(); resolve(res); }
-      } catch (err) { socket.destroy(); reject(err as Error); }
+        if (res) {
+          socket.destroy();
+          resolve(res);
+        }
+      } catch (err) {
+        socket.destroy();
+        reject(err as Error);
+      }
     });
     socket.on('error', reject);
     socket.on('end', () => reject(new Error('connection closed before the answer')));

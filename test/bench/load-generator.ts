@@ -70,66 +70,102 @@ async function run(job: LoadJob, measure: boolean, durationMs: number, limit: nu
     }
     if (measure) latencies.push(performance.now() - t0);
   };
-  const fail = (err: Error) => { errors++; firstError ??= err.message; };
+  const fail = (err: Error) => {
+    errors++;
+    firstError ??= err.message;
+  };
 
   // One closed loop per connection slot: the next request leaves when the previous answer is in.
-  const loopClose = () => new Promise<void>((resolve) => {
-    const next = () => {
-      if (!more()) return resolve();
-      const req = factory.get(sent++);
-      const t0 = performance.now();
-      let buf = Buffer.alloc(0);
-      const socket = net.connect(job.port, job.host, () => socket.write(req));
-      socket.setNoDelay(true);
-      socket.on('data', (chunk) => {
-        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-        try {
-          const res = parseResponse(buf);
-          if (!res) return;
-          record(t0, res);
+  const loopClose = () =>
+    new Promise<void>((resolve) => {
+      const next = () => {
+        if (!more()) return resolve();
+        const req = factory.get(sent++);
+        const t0 = performance.now();
+        let buf = Buffer.alloc(0);
+        const socket = net.connect(job.port, job.host, () => socket.write(req));
+        socket.setNoDelay(true);
+        socket.on('data', (chunk) => {
+          buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+          try {
+            const res = parseResponse(buf);
+            if (!res) return;
+            record(t0, res);
+            socket.destroy();
+            setImmediate(next);
+          } catch (err) {
+            socket.destroy(err as Error);
+          }
+        });
+        socket.on('error', (err) => {
+          fail(err);
           socket.destroy();
           setImmediate(next);
-        } catch (err) { socket.destroy(err as Error); }
-      });
-      socket.on('error', (err) => { fail(err); socket.destroy(); setImmediate(next); });
-      socket.on('end', () => { if (!socket.destroyed) { fail(new Error('connection closed before the answer')); socket.destroy(); setImmediate(next); } });
-    };
-    next();
-  });
+        });
+        socket.on('end', () => {
+          if (!socket.destroyed) {
+            fail(new Error('connection closed before the answer'));
+            socket.destroy();
+            setImmediate(next);
+          }
+        });
+      };
+      next();
+    });
 
-  const loopKeepAlive = () => new Promise<void>((resolve) => {
-    let socket: net.Socket;
-    let buf = Buffer.alloc(0);
-    let t0 = 0;
-    const send = () => {
-      if (!more()) { socket.destroy(); return resolve(); }
-      t0 = performance.now();
-      socket.write(factory.get(sent++));
-    };
-    const connect = () => {
-      buf = Buffer.alloc(0);
-      socket = net.connect(job.port, job.host, send);
-      socket.setNoDelay(true);
-      socket.on('data', (chunk) => {
-        buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-        let res: ReturnType<typeof parseResponse>;
-        try { res = parseResponse(buf); } catch (err) { socket.destroy(err as Error); return; }
-        if (!res) return;
-        buf = buf.subarray(res.length);
-        record(t0, res);
-        send();
-      });
-      socket.on('error', (err) => { fail(err); });
-      socket.on('close', () => { if (more()) setTimeout(connect, 10); else resolve(); });
-    };
-    connect();
-  });
+  const loopKeepAlive = () =>
+    new Promise<void>((resolve) => {
+      let socket: net.Socket;
+      let buf = Buffer.alloc(0);
+      let t0 = 0;
+      const send = () => {
+        if (!more()) {
+          socket.destroy();
+          return resolve();
+        }
+        t0 = performance.now();
+        socket.write(factory.get(sent++));
+      };
+      const connect = () => {
+        buf = Buffer.alloc(0);
+        socket = net.connect(job.port, job.host, send);
+        socket.setNoDelay(true);
+        socket.on('data', (chunk) => {
+          buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+          let res: ReturnType<typeof parseResponse>;
+          try {
+            res = parseResponse(buf);
+          } catch (err) {
+            socket.destroy(err as Error);
+            return;
+          }
+          if (!res) return;
+          buf = buf.subarray(res.length);
+          record(t0, res);
+          send();
+        });
+        socket.on('error', (err) => {
+          fail(err);
+        });
+        socket.on('close', () => {
+          if (more()) setTimeout(connect, 10);
+          else resolve();
+        });
+      };
+      connect();
+    });
 
   const loop = job.mode === 'close' ? loopClose : loopKeepAlive;
   await Promise.all(Array.from({ length: job.connections }, loop));
   const elapsedS = (performance.now() - started) / 1000;
   const result: LoadResult = {
-    requests: done, errors, mismatches, statuses, warmupRequests: 0, elapsedS, rps: done / elapsedS,
+    requests: done,
+    errors,
+    mismatches,
+    statuses,
+    warmupRequests: 0,
+    elapsedS,
+    rps: done / elapsedS,
     generatorCpuShare: (cpuSeconds() - cpuAtStart) / elapsedS,
     ...percentiles(latencies),
   };
@@ -142,6 +178,6 @@ async function run(job: LoadJob, measure: boolean, durationMs: number, limit: nu
 serveCalls({
   run: async (job: LoadJob): Promise<LoadResult> => {
     const warmup = job.warmupMs > 0 ? (await run(job, false, job.warmupMs, undefined)).requests : 0;
-    return { ...await run(job, true, job.durationMs, job.requests), warmupRequests: warmup };
+    return { ...(await run(job, true, job.durationMs, job.requests)), warmupRequests: warmup };
   },
 });

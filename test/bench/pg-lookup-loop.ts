@@ -10,8 +10,19 @@ import { percentiles, type LatencySummary } from './percentiles.js';
 import { serveCalls } from './processes.js';
 import { scaledDomain, scaledUser } from './requests.js';
 
-export interface LookupJob { url: string; poolMax: number; inFlight: number; tenants: number; usersPerTenant: number }
-export interface LookupResult extends LatencySummary { lookups: number; found: number; elapsedS: number; rps: number }
+export interface LookupJob {
+  url: string;
+  poolMax: number;
+  inFlight: number;
+  tenants: number;
+  usersPerTenant: number;
+}
+export interface LookupResult extends LatencySummary {
+  lookups: number;
+  found: number;
+  elapsedS: number;
+  rps: number;
+}
 
 async function run(job: LookupJob): Promise<LookupResult> {
   const pool = createPool(job.url, job.poolMax);
@@ -26,11 +37,22 @@ async function run(job: LookupJob): Promise<LookupResult> {
         const t0 = performance.now();
         const domain = scaledDomain(n % job.tenants);
         const user = scaledUser(Math.floor(n / job.tenants));
-        const { rows: [tenant] } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM resolve_sip_domain($1)', [domain]);
+        const {
+          rows: [tenant],
+        } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM resolve_sip_domain($1)', [domain]);
         if (tenant) {
-          const row = await withTenant(pool, asTenantId(tenant.tenant_id), async (db) => (await db.query(
-            'SELECT number, a1_hash, a1_realm, caller_id_name, caller_id_number, variables FROM extensions WHERE number = $1 AND enabled',
-            [user])).rows[0], { readOnly: true });
+          const row = await withTenant(
+            pool,
+            asTenantId(tenant.tenant_id),
+            async (db) =>
+              (
+                await db.query(
+                  'SELECT number, a1_hash, a1_realm, caller_id_name, caller_id_number, variables FROM extensions WHERE number = $1 AND enabled',
+                  [user],
+                )
+              ).rows[0],
+            { readOnly: true },
+          );
           if (row) found++;
         }
         latencies[n] = performance.now() - t0;

@@ -39,40 +39,58 @@ export interface Child {
 }
 
 /** Starts `script` (relative to dist/test/bench) as a node child on `cpu`, speaking the RPC below. */
-export async function startChild(script: string, cpu: string | null, nodeArgs: string[] = [], env: Record<string, string> = {}): Promise<Child> {
+export async function startChild(
+  script: string,
+  cpu: string | null,
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Child> {
   const file = path.join(here, script);
   const argv = [...nodeArgs, file];
-  const proc: ChildProcess = cpu === null
-    ? spawn(process.execPath, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } })
-    : spawn('taskset', ['-c', cpu, process.execPath, ...argv], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ...env } });
+  const proc: ChildProcess =
+    cpu === null
+      ? spawn(process.execPath, argv, {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          env: { ...process.env, ...env },
+        })
+      : spawn('taskset', ['-c', cpu, process.execPath, ...argv], {
+          stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+          env: { ...process.env, ...env },
+        });
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   let nextId = 1;
   let exited = false;
-  const exitPromise = new Promise<void>((resolve) => proc.once('exit', (code, signal) => {
-    exited = true;
-    for (const p of pending.values()) p.reject(new Error(`${script} exited (${code ?? signal}) with a call pending`));
-    pending.clear();
-    resolve();
-  }));
+  const exitPromise = new Promise<void>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      exited = true;
+      for (const p of pending.values()) p.reject(new Error(`${script} exited (${code ?? signal}) with a call pending`));
+      pending.clear();
+      resolve();
+    }),
+  );
   proc.on('message', (m: Reply | { ready: true }) => {
     if ('ready' in m) return;
     const p = pending.get(m.id);
     if (!p) return;
     pending.delete(m.id);
-    if (m.ok) p.resolve(m.result); else p.reject(new Error(`${script}: ${m.error}`));
+    if (m.ok) p.resolve(m.result);
+    else p.reject(new Error(`${script}: ${m.error}`));
   });
   await new Promise<void>((resolve, reject) => {
-    proc.once('message', (m: { ready?: boolean }) => (m.ready ? resolve() : reject(new Error(`${script}: unexpected first message`))));
+    proc.once('message', (m: { ready?: boolean }) =>
+      m.ready ? resolve() : reject(new Error(`${script}: unexpected first message`)),
+    );
     proc.once('exit', (code) => reject(new Error(`${script} exited (${code}) before it was ready`)));
   });
   return {
     pid: proc.pid!,
-    call: <T>(cmd: string, args?: unknown) => new Promise<T>((resolve, reject) => {
-      if (exited) return reject(new Error(`${script} is not running`));
-      const id = nextId++;
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      proc.send({ id, cmd, args });
-    }),
+    call: <T>(cmd: string, args?: unknown) =>
+      new Promise<T>((resolve, reject) => {
+        if (exited) return reject(new Error(`${script} is not running`));
+        const id = nextId++;
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        proc.send({ id, cmd, args });
+      }),
     stop: async () => {
       if (exited) return;
       proc.kill('SIGTERM');
@@ -100,7 +118,9 @@ export function serveCalls(own: Handlers, onStop: () => Promise<void> = async ()
       }
     })();
   });
-  process.on('SIGTERM', () => { void onStop().finally(() => process.exit(0)); });
+  process.on('SIGTERM', () => {
+    void onStop().finally(() => process.exit(0));
+  });
   process.send!({ ready: true });
 }
 

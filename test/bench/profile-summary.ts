@@ -4,11 +4,22 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[] }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+}
 
 const [file, topArg] = process.argv.slice(2);
-if (!file) { console.error('usage: profile-summary <file.cpuprofile> [top]'); process.exit(2); }
+if (!file) {
+  console.error('usage: profile-summary <file.cpuprofile> [top]');
+  process.exit(2);
+}
 const top = Number(topArg ?? 25);
 const prof = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(prof.nodes.map((n) => [n.id, n]));
@@ -22,7 +33,11 @@ const total = [...selfUs.values()].reduce((a, b) => a + b, 0);
 
 const label = (n: Node) => {
   const url = n.callFrame.url.replace(/^file:\/\//, '');
-  const short = url.includes('node_modules/') ? url.slice(url.lastIndexOf('node_modules/') + 13) : url.includes('/dist/') ? url.slice(url.indexOf('/dist/') + 6) : url || '(native)';
+  const short = url.includes('node_modules/')
+    ? url.slice(url.lastIndexOf('node_modules/') + 13)
+    : url.includes('/dist/')
+      ? url.slice(url.indexOf('/dist/') + 6)
+      : url || '(native)';
   return `${n.callFrame.functionName || '(anonymous)'} ${short}${url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
 };
 const self = new Map<string, number>();
@@ -43,4 +58,10 @@ console.log(`${path.basename(file)}: ${(total / 1e6).toFixed(1)} s sampled`);
 console.log('\nself time:');
 for (const [l, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(us)}  ${l}`);
 console.log('\ninclusive time, project code and main libraries:');
-for (const [l, us] of [...inclusive].filter(([l]) => /(daemon|xml-handlers)\/|xmlbuilder2|prom-client|pino|formbody|fastify\/lib\/(route|reply|handle)/.test(l)).sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${pct(us)}  ${l}`);
+for (const [l, us] of [...inclusive]
+  .filter(([l]) =>
+    /(daemon|xml-handlers)\/|xmlbuilder2|prom-client|pino|formbody|fastify\/lib\/(route|reply|handle)/.test(l),
+  )
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, top))
+  console.log(`${pct(us)}  ${l}`);

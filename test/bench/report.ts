@@ -31,8 +31,14 @@ export function figure(f: Omit<Figure, 'ratio' | 'met'>): Figure {
   let met: boolean | null | undefined;
   if (f.target) {
     const x = f.target.on === 'ratio' ? ratio : f.value;
-    met = x === null || Number.isNaN(x) ? null
-      : f.target.op === '>=' ? x >= f.target.limit : f.target.op === '<=' ? x <= f.target.limit : x < f.target.limit;
+    met =
+      x === null || Number.isNaN(x)
+        ? null
+        : f.target.op === '>='
+          ? x >= f.target.limit
+          : f.target.op === '<='
+            ? x <= f.target.limit
+            : x < f.target.limit;
   }
   return { ...f, ratio, ...(met !== undefined ? { met } : {}) };
 }
@@ -46,20 +52,38 @@ const fmt = (n: number | null, unit: string): string => {
 
 export function table(figures: Figure[]): string {
   const rows = figures.map((f) => [
-    f.id, f.what, f.unit, fmt(f.value, f.unit), fmt(f.baseline, f.unit), f.ratio === null ? '-' : f.ratio.toFixed(2),
-    f.target ? `${f.target.on} ${f.target.op} ${f.target.limit}` : '', f.met === undefined ? '' : f.met === null ? 'n/a' : f.met ? 'met' : 'MISSED',
+    f.id,
+    f.what,
+    f.unit,
+    fmt(f.value, f.unit),
+    fmt(f.baseline, f.unit),
+    f.ratio === null ? '-' : f.ratio.toFixed(2),
+    f.target ? `${f.target.on} ${f.target.op} ${f.target.limit}` : '',
+    f.met === undefined ? '' : f.met === null ? 'n/a' : f.met ? 'met' : 'MISSED',
   ]);
   const head = ['id', 'figure', 'unit', 'fs-tenantd', 'baseline', 'ratio', 'target', ''];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((c, i) => (i >= 3 && i <= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (i >= 3 && i <= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
   for (const r of rows) out.push(line(r));
-  const notes = figures.filter((f) => f.note || f.baselineName).map((f) => `  ${f.id}: baseline = ${f.baselineName}${f.note ? `; ${f.note}` : ''}`);
+  const notes = figures
+    .filter((f) => f.note || f.baselineName)
+    .map((f) => `  ${f.id}: baseline = ${f.baselineName}${f.note ? `; ${f.note}` : ''}`);
   return [...out, '', 'ratio = fs-tenantd / baseline (for latency and memory, lower is better)', ...notes].join('\n');
 }
 
 function git(cmd: string): string | null {
-  try { return execSync(`git ${cmd}`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; }
+  try {
+    return execSync(`git ${cmd}`, { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return null;
+  }
 }
 
 export function machine() {

@@ -16,7 +16,10 @@ export const FIXTURES = {
   networkList: '017-directory-network-list-acme',
 } as const;
 
-export interface Credentials { user: string; password: string }
+export interface Credentials {
+  user: string;
+  password: string;
+}
 
 export type RequestSource =
   /**
@@ -47,7 +50,9 @@ function withAuth(head: string[], auth: Credentials | null): string[] {
 }
 
 function assemble(head: string[], body: string): Buffer {
-  const lines = head.map((l) => (/^content-length:/i.test(l) ? `Content-Length: ${Buffer.byteLength(body, 'latin1')}` : l));
+  const lines = head.map((l) =>
+    /^content-length:/i.test(l) ? `Content-Length: ${Buffer.byteLength(body, 'latin1')}` : l,
+  );
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1');
 }
 
@@ -58,20 +63,25 @@ export const scaledUser = (user: number): string => String(1000 + user);
 
 /** Rewrites a capture's fields that hold acme's domain or user 1001 (and only those) for another user. */
 export function rewriteSipAuth(body: string, domain: string, user: string): string {
-  return body.split('&').map((field) => {
-    const eq = field.indexOf('=');
-    const value = field.slice(eq + 1);
-    if (value === 'acme.pbx.test') return `${field.slice(0, eq)}=${domain}`;
-    if (value === '1001') return `${field.slice(0, eq)}=${user}`;
-    return field;
-  }).join('&');
+  return body
+    .split('&')
+    .map((field) => {
+      const eq = field.indexOf('=');
+      const value = field.slice(eq + 1);
+      if (value === 'acme.pbx.test') return `${field.slice(0, eq)}=${domain}`;
+      if (value === '1001') return `${field.slice(0, eq)}=${user}`;
+      return field;
+    })
+    .join('&');
 }
 
 /** Returns request i (cycling) for a source. */
 export function requestFactory(source: RequestSource): { count: number; get(i: number): Buffer } {
   switch (source.kind) {
     case 'fixture': {
-      const extra = Object.entries(source.channelVars ?? {}).map(([k, v]) => `&variable_${k}=${encodeURIComponent(v)}`).join('');
+      const extra = Object.entries(source.channelVars ?? {})
+        .map(([k, v]) => `&variable_${k}=${encodeURIComponent(v)}`)
+        .join('');
       const buf = assemble(withAuth(fixtureHead(source.fixture), source.auth), fixtureBody(source.fixture) + extra);
       return { count: 1, get: () => buf };
     }
@@ -83,7 +93,10 @@ export function requestFactory(source: RequestSource): { count: number; get(i: n
         count,
         get: (i) => {
           const n = i % count;
-          return assemble(head, rewriteSipAuth(body, scaledDomain(n % source.tenants), scaledUser(Math.floor(n / source.tenants))));
+          return assemble(
+            head,
+            rewriteSipAuth(body, scaledDomain(n % source.tenants), scaledUser(Math.floor(n / source.tenants))),
+          );
         },
       };
     }

@@ -34,7 +34,9 @@ const started = Date.now();
 const log = (m: string) => console.log(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${m}`);
 const dir = await makeClusterDir('fs-tenantd-bench-');
 const { cluster, info } = await startTestCluster(dir);
-log(`PostgreSQL ready on 127.0.0.1:${info.port}; layout: ${layout.pinned ? `server on cpu ${layout.serverCpu}, generator on cpu ${layout.generatorCpu}` : 'unpinned (no taskset or one cpu)'}`);
+log(
+  `PostgreSQL ready on 127.0.0.1:${info.port}; layout: ${layout.pinned ? `server on cpu ${layout.serverCpu}, generator on cpu ${layout.generatorCpu}` : 'unpinned (no taskset or one cpu)'}`,
+);
 
 const ctx: BenchContext = {
   quick,
@@ -56,12 +58,22 @@ try {
     if (only && !only.test(s.key)) continue;
     log(`${s.key}: ${s.title}`);
     try {
-      figures.push(...await s.run(ctx));
+      figures.push(...(await s.run(ctx)));
     } catch (err) {
       failed = true;
       log(`${s.key} FAILED: ${(err as Error).stack ?? String(err)}`);
-      figures.push(figure({ id: s.key, what: s.title, unit: '', better: 'higher', value: null, baseline: null, baselineName: '-',
-        note: `failed: ${(err as Error).message.split('\n')[0]}` }));
+      figures.push(
+        figure({
+          id: s.key,
+          what: s.title,
+          unit: '',
+          better: 'higher',
+          value: null,
+          baseline: null,
+          baselineName: '-',
+          note: `failed: ${(err as Error).message.split('\n')[0]}`,
+        }),
+      );
     }
   }
 } finally {
@@ -75,7 +87,15 @@ await writeJson(out, {
   date: new Date().toISOString(),
   quick,
   machine: machine(),
-  settings: { slices: ctx.slices, sliceMs: ctx.sliceMs, warmupMs: ctx.warmupMs, connections: ctx.connections, poolMax: ctx.poolMax, tenants: ctx.tenants, usersPerTenant: ctx.usersPerTenant },
+  settings: {
+    slices: ctx.slices,
+    sliceMs: ctx.sliceMs,
+    warmupMs: ctx.warmupMs,
+    connections: ctx.connections,
+    poolMax: ctx.poolMax,
+    tenants: ctx.tenants,
+    usersPerTenant: ctx.usersPerTenant,
+  },
   figures,
 });
 console.log(`\nresults written to ${out} (${((Date.now() - started) / 1000).toFixed(0)} s)`);

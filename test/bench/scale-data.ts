@@ -7,7 +7,10 @@ import { withTenant } from '../../daemon/db/tenant-context.js';
 import { asTenantId } from '../../xml-handlers/model.js';
 import { scaledDomain, scaledSlug } from './requests.js';
 
-export async function seedScale(pool: pg.Pool, opts: { tenants: number; usersPerTenant: number; parallel: number }): Promise<void> {
+export async function seedScale(
+  pool: pg.Pool,
+  opts: { tenants: number; usersPerTenant: number; parallel: number },
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     for (let t = next++; t < opts.tenants; t = next++) {
@@ -15,11 +18,21 @@ export async function seedScale(pool: pg.Pool, opts: { tenants: number; usersPer
       const slug = scaledSlug(t);
       const domain = scaledDomain(t);
       await withTenant(pool, tenantId, async (db) => {
-        await db.query('INSERT INTO tenants (id, slug, name, max_total) VALUES ($1, $2, $3, 50)', [tenantId, slug, `Bench ${slug}`]);
-        await db.query('INSERT INTO sip_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [tenantId, domain]);
-        await db.query(`INSERT INTO extensions (tenant_id, number, a1_hash, a1_realm, caller_id_name, caller_id_number)
+        await db.query('INSERT INTO tenants (id, slug, name, max_total) VALUES ($1, $2, $3, 50)', [
+          tenantId,
+          slug,
+          `Bench ${slug}`,
+        ]);
+        await db.query('INSERT INTO sip_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [
+          tenantId,
+          domain,
+        ]);
+        await db.query(
+          `INSERT INTO extensions (tenant_id, number, a1_hash, a1_realm, caller_id_name, caller_id_number)
           SELECT $1, n::text, md5(n::text || ':' || $2 || ':' || $3 || '-' || n::text), $2, $3 || ' ' || n::text, n::text
-          FROM generate_series(1000, 1000 + $4::int - 1) AS n`, [tenantId, domain, slug, opts.usersPerTenant]);
+          FROM generate_series(1000, 1000 + $4::int - 1) AS n`,
+          [tenantId, domain, slug, opts.usersPerTenant],
+        );
       });
     }
   };

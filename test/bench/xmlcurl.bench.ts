@@ -24,13 +24,43 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { id: '1.close', what: 'directory sip_auth, warm, new TCP connection per request', fixture: FIXTURES.sipAuthRegister, mode: 'close', expect: '<user ', rpsTarget: 0.9 },
-  { id: '1.keepalive', what: 'directory sip_auth, warm, keep-alive', fixture: FIXTURES.sipAuthRegister, mode: 'keepalive', expect: '<user ', rpsTarget: 0.9 },
-  { id: '3.internal', what: 'dialplan internal call acme 1000->1001, warm, new connection per request', fixture: FIXTURES.dialplanInternal, mode: 'close', expect: 'bridge', tenantVars: true },
-  { id: '3.did', what: 'dialplan DID +15550001000 from trunk, warm, new connection per request', fixture: FIXTURES.dialplanDid, mode: 'close', expect: '<action ' },
+  {
+    id: '1.close',
+    what: 'directory sip_auth, warm, new TCP connection per request',
+    fixture: FIXTURES.sipAuthRegister,
+    mode: 'close',
+    expect: '<user ',
+    rpsTarget: 0.9,
+  },
+  {
+    id: '1.keepalive',
+    what: 'directory sip_auth, warm, keep-alive',
+    fixture: FIXTURES.sipAuthRegister,
+    mode: 'keepalive',
+    expect: '<user ',
+    rpsTarget: 0.9,
+  },
+  {
+    id: '3.internal',
+    what: 'dialplan internal call acme 1000->1001, warm, new connection per request',
+    fixture: FIXTURES.dialplanInternal,
+    mode: 'close',
+    expect: 'bridge',
+    tenantVars: true,
+  },
+  {
+    id: '3.did',
+    what: 'dialplan DID +15550001000 from trunk, warm, new connection per request',
+    fixture: FIXTURES.dialplanDid,
+    mode: 'close',
+    expect: '<action ',
+  },
 ];
 
-export interface DaemonStart { port: number; auth: Credentials }
+export interface DaemonStart {
+  port: number;
+  auth: Credentials;
+}
 
 /** Who was busy: a server below ~0.9 of its core means something else (generator, machine) limited the run. */
 export function cpuShares(d: LoadRun, b: LoadRun): string {
@@ -42,7 +72,9 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
   const db = await freshDatabase(ctx.cluster);
   const seedPool = db.appPool(2);
   await seedDemo(seedPool);
-  const { rows: [acme] } = await seedPool.query<{ tenant_id: string }>("SELECT tenant_id FROM resolve_tenant_slug('acme')");
+  const {
+    rows: [acme],
+  } = await seedPool.query<{ tenant_id: string }>("SELECT tenant_id FROM resolve_tenant_slug('acme')");
   await seedPool.end();
   const acmeVars = { [CHANNEL_VARS.tenantId]: acme!.tenant_id, [CHANNEL_VARS.tenantSlug]: 'acme' };
   const figures: Figure[] = [];
@@ -51,43 +83,123 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
   try {
     daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc', ...profileArgs()]);
     const started = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
-    const sourceOf = (c: Case) => ({ kind: 'fixture', fixture: c.fixture, auth: started.auth, ...(c.tenantVars ? { channelVars: acmeVars } : {}) } as const);
+    const sourceOf = (c: Case) =>
+      ({
+        kind: 'fixture',
+        fixture: c.fixture,
+        auth: started.auth,
+        ...(c.tenantVars ? { channelVars: acmeVars } : {}),
+      }) as const;
     // The daemon is one long-lived process serving every case (a baseline is started per case and is
     // tiny): every case once, unmeasured, so the first case measured is not the one V8 compiles it in.
     for (const c of CASES) {
-      await generate(daemon, { host: '127.0.0.1', port: started.port, mode: c.mode, connections: ctx.connections, source: sourceOf(c),
-        durationMs: ctx.warmupMs, warmupMs: 0, expect: c.expect });
+      await generate(daemon, {
+        host: '127.0.0.1',
+        port: started.port,
+        mode: c.mode,
+        connections: ctx.connections,
+        source: sourceOf(c),
+        durationMs: ctx.warmupMs,
+        warmupMs: 0,
+        expect: c.expect,
+      });
     }
     for (const c of CASES) {
       const source = sourceOf(c);
       const first = await fetchOnce(started.port, requestFactory(source).get(0));
       const body = first.body.toString('utf8');
       if (first.status !== 200 || !body.includes(c.expect)) {
-        figures.push(figure({ id: `${c.id}.rps`, what: c.what, unit: 'req/s', better: 'higher', value: null, baseline: null, baselineName: 'bare fastify+formbody route',
-          note: `daemon answered ${first.status} without ${JSON.stringify(c.expect)}: ${body.slice(0, 200)}` }));
+        figures.push(
+          figure({
+            id: `${c.id}.rps`,
+            what: c.what,
+            unit: 'req/s',
+            better: 'higher',
+            value: null,
+            baseline: null,
+            baselineName: 'bare fastify+formbody route',
+            note: `daemon answered ${first.status} without ${JSON.stringify(c.expect)}: ${body.slice(0, 200)}`,
+          }),
+        );
         continue;
       }
       baseline = await startChild('servers/baseline-http.js', layout.serverCpu, profileArgs());
-      const { port: basePort } = await baseline.call<{ port: number }>('start', { document: body, contentType: first.contentType });
-      const job = (port: number): LoadJob => ({ host: '127.0.0.1', port, mode: c.mode, connections: ctx.connections, source,
-        durationMs: ctx.sliceMs, warmupMs: 0, expect: c.expect });
-      const { runs: [d, b], pairRatios } = await generateInterleaved(
-        [{ server: daemon, job: job(started.port) }, { server: baseline, job: job(basePort) }], ctx.slices, ctx.sliceMs, ctx.warmupMs);
+      const { port: basePort } = await baseline.call<{ port: number }>('start', {
+        document: body,
+        contentType: first.contentType,
+      });
+      const job = (port: number): LoadJob => ({
+        host: '127.0.0.1',
+        port,
+        mode: c.mode,
+        connections: ctx.connections,
+        source,
+        durationMs: ctx.sliceMs,
+        warmupMs: 0,
+        expect: c.expect,
+      });
+      const {
+        runs: [d, b],
+        pairRatios,
+      } = await generateInterleaved(
+        [
+          { server: daemon, job: job(started.port) },
+          { server: baseline, job: job(basePort) },
+        ],
+        ctx.slices,
+        ctx.sliceMs,
+        ctx.warmupMs,
+      );
       await baseline.stop();
       baseline = undefined;
       const sorted = [...pairRatios].sort((x, y) => x - y);
       const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))]!.toFixed(2);
       const spread = `slice-pair ratios: median ${q(0.5)}, middle half ${q(0.25)}-${q(0.75)}, all ${q(0)}-${q(1)}`;
-      ctx.log(`${c.id}: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), baseline ${Math.round(b.rps)} req/s (p99 ${b.p99Ms.toFixed(2)} ms), ${first.body.length} B answer; ${spread}`);
+      ctx.log(
+        `${c.id}: fs-tenantd ${Math.round(d.rps)} req/s (p99 ${d.p99Ms.toFixed(2)} ms), baseline ${Math.round(b.rps)} req/s (p99 ${b.p99Ms.toFixed(2)} ms), ${first.body.length} B answer; ${spread}`,
+      );
       const baselineName = `bare fastify+formbody route, same ${first.body.length}-byte document`;
       const note = `${ctx.connections} connections, ${pairRatios.length} alternating ${ctx.sliceMs} ms slices per side, pooled (${d.requests} requests); ${spread}; ${cpuShares(d, b)}`;
       figures.push(
-        figure({ id: `${c.id}.rps`, what: c.what, unit: 'req/s', better: 'higher', value: d.rps, baseline: b.rps, baselineName, note,
-          ...(c.rpsTarget ? { target: { on: 'ratio', op: '>=', limit: c.rpsTarget } } : {}) }),
-        figure({ id: `${c.id}.p50`, what: `${c.what}: p50 latency`, unit: 'ms', better: 'lower', value: d.p50Ms, baseline: b.p50Ms, baselineName }),
-        figure({ id: `${c.id}.p99`, what: `${c.what}: p99 latency`, unit: 'ms', better: 'lower', value: d.p99Ms, baseline: b.p99Ms, baselineName }),
-        figure({ id: `${c.id}.cpu`, what: `${c.what}: server CPU per request`, unit: 'µs', better: 'lower', value: d.serverCpuUsPerRequest, baseline: b.serverCpuUsPerRequest, baselineName,
-          note: 'CPU time of the server process / requests answered: stable even when the machine is shared' }),
+        figure({
+          id: `${c.id}.rps`,
+          what: c.what,
+          unit: 'req/s',
+          better: 'higher',
+          value: d.rps,
+          baseline: b.rps,
+          baselineName,
+          note,
+          ...(c.rpsTarget ? { target: { on: 'ratio', op: '>=', limit: c.rpsTarget } } : {}),
+        }),
+        figure({
+          id: `${c.id}.p50`,
+          what: `${c.what}: p50 latency`,
+          unit: 'ms',
+          better: 'lower',
+          value: d.p50Ms,
+          baseline: b.p50Ms,
+          baselineName,
+        }),
+        figure({
+          id: `${c.id}.p99`,
+          what: `${c.what}: p99 latency`,
+          unit: 'ms',
+          better: 'lower',
+          value: d.p99Ms,
+          baseline: b.p99Ms,
+          baselineName,
+        }),
+        figure({
+          id: `${c.id}.cpu`,
+          what: `${c.what}: server CPU per request`,
+          unit: 'µs',
+          better: 'lower',
+          value: d.serverCpuUsPerRequest,
+          baseline: b.serverCpuUsPerRequest,
+          baselineName,
+          note: 'CPU time of the server process / requests answered: stable even when the machine is shared',
+        }),
       );
     }
   } finally {

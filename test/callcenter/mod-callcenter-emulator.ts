@@ -12,12 +12,24 @@ import type { DesiredQueue, QueueSettings, TenantCallcenter } from '../../xml-ha
 
 /** An `<agent>` of a callcenter.conf answer, with the attributes load_agent reads. */
 export interface ConfigAgent {
-  name: string; type: string; contact?: string; status?: string; maxNoAnswer?: number; wrapUpTime?: number;
-  rejectDelayTime?: number; busyDelayTime?: number; noAnswerDelayTime?: number;
+  name: string;
+  type: string;
+  contact?: string;
+  status?: string;
+  maxNoAnswer?: number;
+  wrapUpTime?: number;
+  rejectDelayTime?: number;
+  busyDelayTime?: number;
+  noAnswerDelayTime?: number;
 }
 
 /** A `<tier>` of a callcenter.conf answer (load_tier: level and position default to 1). */
-export interface ConfigTier { queue: string; agent: string; level?: number; position?: number }
+export interface ConfigTier {
+  queue: string;
+  agent: string;
+  level?: number;
+  position?: number;
+}
 
 /** callcenter.conf for one CC-Queue: the queue's settings, and the `<agents>`/`<tiers>` the answer carries. */
 export type QueueConfig = QueueSettings & { agents?: ConfigAgent[]; tiers?: ConfigTier[] };
@@ -30,28 +42,79 @@ export type QueueConfig = QueueSettings & { agents?: ConfigAgent[]; tiers?: Conf
 export function ccQueueAnswer(tenant: TenantCallcenter, queue: DesiredQueue): QueueConfig {
   const tiers = tenant.tiers.filter((t) => t.queue === queue.fsName);
   const inQueue = new Set(tiers.map((t) => t.agent));
-  const agents = tenant.agents.filter((a) => inQueue.has(a.fsName)).map((a): ConfigAgent => ({
-    name: a.fsName, type: 'callback', contact: a.contact, status: a.status, maxNoAnswer: a.maxNoAnswer,
-    wrapUpTime: a.wrapUpTime, rejectDelayTime: a.rejectDelayTime, busyDelayTime: a.busyDelayTime,
-    noAnswerDelayTime: a.noAnswerDelayTime }));
+  const agents = tenant.agents
+    .filter((a) => inQueue.has(a.fsName))
+    .map(
+      (a): ConfigAgent => ({
+        name: a.fsName,
+        type: 'callback',
+        contact: a.contact,
+        status: a.status,
+        maxNoAnswer: a.maxNoAnswer,
+        wrapUpTime: a.wrapUpTime,
+        rejectDelayTime: a.rejectDelayTime,
+        busyDelayTime: a.busyDelayTime,
+        noAnswerDelayTime: a.noAnswerDelayTime,
+      }),
+    );
   return { ...queue, agents, tiers };
 }
 
-interface Queue extends QueueSettings { name: string; callsAnswered: number; callsAbandoned: number }
-
-export interface EmuAgent {
-  name: string; instance_id: string; uuid: string; type: string; contact: string; status: string; state: string;
-  max_no_answer: number; wrap_up_time: number; reject_delay_time: number; busy_delay_time: number; no_answer_delay_time: number;
-  last_bridge_start: number; last_bridge_end: number; last_offered_call: number; last_status_change: number;
-  no_answer_count: number; calls_answered: number; talk_time: number; ready_time: number; external_calls_count: number;
+interface Queue extends QueueSettings {
+  name: string;
+  callsAnswered: number;
+  callsAbandoned: number;
 }
 
-export interface EmuTier { queue: string; agent: string; state: string; level: number; position: number }
+export interface EmuAgent {
+  name: string;
+  instance_id: string;
+  uuid: string;
+  type: string;
+  contact: string;
+  status: string;
+  state: string;
+  max_no_answer: number;
+  wrap_up_time: number;
+  reject_delay_time: number;
+  busy_delay_time: number;
+  no_answer_delay_time: number;
+  last_bridge_start: number;
+  last_bridge_end: number;
+  last_offered_call: number;
+  last_status_change: number;
+  no_answer_count: number;
+  calls_answered: number;
+  talk_time: number;
+  ready_time: number;
+  external_calls_count: number;
+}
+
+export interface EmuTier {
+  queue: string;
+  agent: string;
+  state: string;
+  level: number;
+  position: number;
+}
 
 export interface EmuMember {
-  queue: string; instance_id: string; uuid: string; session_uuid: string; cid_number: string; cid_name: string;
-  system_epoch: number; joined_epoch: number; rejoined_epoch: number; bridge_epoch: number; abandoned_epoch: number;
-  base_score: number; skill_score: number; serving_agent: string; serving_system: string; state: string;
+  queue: string;
+  instance_id: string;
+  uuid: string;
+  session_uuid: string;
+  cid_number: string;
+  cid_name: string;
+  system_epoch: number;
+  joined_epoch: number;
+  rejoined_epoch: number;
+  bridge_epoch: number;
+  abandoned_epoch: number;
+  base_score: number;
+  skill_score: number;
+  serving_agent: string;
+  serving_system: string;
+  state: string;
 }
 
 const AGENT_STATUSES = ['Logged Out', 'Available', 'Available (On Demand)', 'On Break'];
@@ -68,8 +131,14 @@ export function separateBlank(buf: string, max = 8): string[] {
   while (i < buf.length && buf[i] === ' ') i++;
   for (; i < buf.length; i++) {
     const c = buf[i]!;
-    if (c === '\\' && i + 1 < buf.length) { cur += buf[++i]; continue; }
-    if (c === "'") { quoted = !quoted; continue; }
+    if (c === '\\' && i + 1 < buf.length) {
+      cur += buf[++i];
+      continue;
+    }
+    if (c === "'") {
+      quoted = !quoted;
+      continue;
+    }
     if (c === ' ' && !quoted && out.length < max - 1) {
       out.push(cur);
       cur = '';
@@ -110,10 +179,28 @@ export class ModCallcenterEmulator {
 
   addAgent(name: string, type: string, fields: Partial<EmuAgent> = {}): void {
     const agent: EmuAgent = {
-      name, instance_id: 'single_box', uuid: '', type, contact: '', status: 'Logged Out', state: 'Waiting',
-      max_no_answer: 0, wrap_up_time: 0, reject_delay_time: 0, busy_delay_time: 0, no_answer_delay_time: 0,
-      last_bridge_start: 0, last_bridge_end: 0, last_offered_call: 0, last_status_change: 0, no_answer_count: 0,
-      calls_answered: 0, talk_time: 0, ready_time: 0, external_calls_count: 0, ...fields,
+      name,
+      instance_id: 'single_box',
+      uuid: '',
+      type,
+      contact: '',
+      status: 'Logged Out',
+      state: 'Waiting',
+      max_no_answer: 0,
+      wrap_up_time: 0,
+      reject_delay_time: 0,
+      busy_delay_time: 0,
+      no_answer_delay_time: 0,
+      last_bridge_start: 0,
+      last_bridge_end: 0,
+      last_offered_call: 0,
+      last_status_change: 0,
+      no_answer_count: 0,
+      calls_answered: 0,
+      talk_time: 0,
+      ready_time: 0,
+      external_calls_count: 0,
+      ...fields,
     };
     this.agents.push(agent);
     this.agentIndex.set(name, agent);
@@ -212,14 +299,22 @@ export class ModCallcenterEmulator {
             if (!ci(AGENT_STATES, value)) return '-ERR Invalid Agent State!\n';
             ag.state = value;
             return '+OK\n';
-          case 'contact': ag.contact = value; return '+OK\n';
+          case 'contact':
+            ag.contact = value;
+            return '+OK\n';
           case 'type':
             if (!ci(['Callback', 'uuid-standby'], value)) return '-ERR Invalid Agent Type!\n';
             ag.type = value;
             return '+OK\n';
-          case 'uuid': ag.uuid = value; return '+OK\n';
-          case 'max_no_answer': case 'wrap_up_time': case 'reject_delay_time': case 'busy_delay_time':
-          case 'no_answer_delay_time': case 'ready_time':
+          case 'uuid':
+            ag.uuid = value;
+            return '+OK\n';
+          case 'max_no_answer':
+          case 'wrap_up_time':
+          case 'reject_delay_time':
+          case 'busy_delay_time':
+          case 'no_answer_delay_time':
+          case 'ready_time':
             ag[key] = parseInt(value, 10) || 0;
             return '+OK\n';
           default:
@@ -244,7 +339,13 @@ export class ModCallcenterEmulator {
         if (!this.getQueue(queue)) return '-ERR Queue not found!\n';
         if (!this.agent(agent)) return '-ERR Agent not found!\n';
         if (this.tiers.some((t) => t.queue === queue && t.agent === agent)) return '-ERR Tier already exist!\n';
-        this.tiers.push({ queue, agent, state: 'Ready', level: a[2] ? parseInt(a[2], 10) || 0 : 1, position: a[3] ? parseInt(a[3], 10) || 0 : 1 });
+        this.tiers.push({
+          queue,
+          agent,
+          state: 'Ready',
+          level: a[2] ? parseInt(a[2], 10) || 0 : 1,
+          position: a[3] ? parseInt(a[3], 10) || 0 : 1,
+        });
         return '+OK\n';
       }
       case 'set': {
@@ -294,14 +395,33 @@ export class ModCallcenterEmulator {
         if (a.length === 0) {
           let out = `${QUEUE_HEADER}\n`;
           for (const q of this.queues.values()) {
-            out += `${[q.name, q.strategy, q.mohSound, q.timeBaseScore, String(q.tierRulesApply), 300, 'true', 'false',
-              q.discardAbandonedAfter, String(q.abandonedResumeAllowed), q.maxWaitTime, q.maxWaitTimeWithNoAgent, 5, '',
-              q.callsAnswered, q.callsAbandoned, 0, 'true', 'On Break'].join('|')}\n`;
+            out += `${[
+              q.name,
+              q.strategy,
+              q.mohSound,
+              q.timeBaseScore,
+              String(q.tierRulesApply),
+              300,
+              'true',
+              'false',
+              q.discardAbandonedAfter,
+              String(q.abandonedResumeAllowed),
+              q.maxWaitTime,
+              q.maxWaitTimeWithNoAgent,
+              5,
+              '',
+              q.callsAnswered,
+              q.callsAbandoned,
+              0,
+              'true',
+              'On Break',
+            ].join('|')}\n`;
           }
           return `${out}+OK\n`;
         }
         if (a[0]!.toLowerCase() === 'members') {
-          const rows = this.members.filter((m) => a[1] === undefined || m.queue === a[1])
+          const rows = this.members
+            .filter((m) => a[1] === undefined || m.queue === a[1])
             .map((m) => ({ ...m, score: this.clock - m.joined_epoch + m.base_score + m.skill_score }));
           return `${this.table(rows as unknown as Array<Record<string, unknown>>, MEMBER_COLUMNS)}+OK\n`;
         }
@@ -319,14 +439,52 @@ export class ModCallcenterEmulator {
   }
 }
 
-const AGENT_COLUMNS = ['name', 'instance_id', 'uuid', 'type', 'contact', 'status', 'state', 'max_no_answer', 'wrap_up_time',
-  'reject_delay_time', 'busy_delay_time', 'no_answer_delay_time', 'last_bridge_start', 'last_bridge_end', 'last_offered_call',
-  'last_status_change', 'no_answer_count', 'calls_answered', 'talk_time', 'ready_time', 'external_calls_count'] as const;
+const AGENT_COLUMNS = [
+  'name',
+  'instance_id',
+  'uuid',
+  'type',
+  'contact',
+  'status',
+  'state',
+  'max_no_answer',
+  'wrap_up_time',
+  'reject_delay_time',
+  'busy_delay_time',
+  'no_answer_delay_time',
+  'last_bridge_start',
+  'last_bridge_end',
+  'last_offered_call',
+  'last_status_change',
+  'no_answer_count',
+  'calls_answered',
+  'talk_time',
+  'ready_time',
+  'external_calls_count',
+] as const;
 
-const MEMBER_COLUMNS = ['queue', 'instance_id', 'uuid', 'session_uuid', 'cid_number', 'cid_name', 'system_epoch', 'joined_epoch',
-  'rejoined_epoch', 'bridge_epoch', 'abandoned_epoch', 'base_score', 'skill_score', 'serving_agent', 'serving_system', 'state', 'score'] as const;
+const MEMBER_COLUMNS = [
+  'queue',
+  'instance_id',
+  'uuid',
+  'session_uuid',
+  'cid_number',
+  'cid_name',
+  'system_epoch',
+  'joined_epoch',
+  'rejoined_epoch',
+  'bridge_epoch',
+  'abandoned_epoch',
+  'base_score',
+  'skill_score',
+  'serving_agent',
+  'serving_system',
+  'state',
+  'score',
+] as const;
 
-const QUEUE_HEADER = 'name|strategy|moh_sound|time_base_score|tier_rules_apply|tier_rule_wait_second|tier_rule_wait_multiply_level|'
-  + 'tier_rule_no_agent_no_wait|discard_abandoned_after|abandoned_resume_allowed|max_wait_time|max_wait_time_with_no_agent|'
-  + 'max_wait_time_with_no_agent_time_reached|record_template|calls_answered|calls_abandoned|ring_progressively_delay|'
-  + 'skip_agents_with_external_calls|agent_no_answer_status';
+const QUEUE_HEADER =
+  'name|strategy|moh_sound|time_base_score|tier_rules_apply|tier_rule_wait_second|tier_rule_wait_multiply_level|' +
+  'tier_rule_no_agent_no_wait|discard_abandoned_after|abandoned_resume_allowed|max_wait_time|max_wait_time_with_no_agent|' +
+  'max_wait_time_with_no_agent_time_reached|record_template|calls_answered|calls_abandoned|ring_progressively_delay|' +
+  'skip_agents_with_external_calls|agent_no_answer_status';

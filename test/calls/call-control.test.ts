@@ -28,8 +28,13 @@ test.before(async () => {
   pool = db.appPool(2);
   spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-cc-'));
 });
-test.after.each(async () => { for (const fn of cleanup.splice(0).reverse()) await fn(); });
-test.after(async () => { await db.drop(); await fs.rm(spoolDir, { recursive: true, force: true }); });
+test.after.each(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+test.after(async () => {
+  await db.drop();
+  await fs.rm(spoolDir, { recursive: true, force: true });
+});
 
 async function rig(nodeNames: string[]) {
   const { ledger } = makeLedger();
@@ -41,11 +46,20 @@ async function rig(nodeNames: string[]) {
   const clients: EslClient[] = [];
   for (const name of nodeNames) {
     const server = await EslTestServer.start({ hostname: `${name}-host` });
-    const client = new EslClient({ node: { name, host: '127.0.0.1', port: server.port, password: 'ClueCon' }, log, registry,
-      commandTimeoutMs: 2000, events: DAEMON_EVENTS, backoff: { initialMs: 5, maxMs: 20 } });
+    const client = new EslClient({
+      node: { name, host: '127.0.0.1', port: server.port, password: 'ClueCon' },
+      log,
+      registry,
+      commandTimeoutMs: 2000,
+      events: DAEMON_EVENTS,
+      backoff: { initialMs: 5, maxMs: 20 },
+    });
     servers.push(server);
     clients.push(client);
-    cleanup.push(() => server.close(), () => client.stop());
+    cleanup.push(
+      () => server.close(),
+      () => client.stop(),
+    );
   }
   const control = createCallControl({ clients, ledger, cdr, log, sweepIntervalMs: 60_000 });
   cleanup.push(async () => control.stop());
@@ -58,8 +72,17 @@ async function rig(nodeNames: string[]) {
 
 test('burst admission across two connected nodes admits exactly the ceiling', async () => {
   const { ledger } = await rig(['fs1', 'fs2']);
-  const results = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-    ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'inbound', ceilings: ceilings(5), node: i % 2 ? 'fs1-host' : 'fs2-host' })));
+  const results = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      ledger.admit({
+        tenantId: ACME,
+        callUuid: uuid(),
+        direction: 'inbound',
+        ceilings: ceilings(5),
+        node: i % 2 ? 'fs1-host' : 'fs2-host',
+      }),
+    ),
+  );
   assert.is(results.filter((r) => r.admitted).length, 5);
 });
 
@@ -103,13 +126,19 @@ test('reconnect: FreeSWITCH lost a hangup while we were away; resync from show c
   await server.waitForCommand(/^api uuid_dump /, 2);
   const c = ceilings(1);
   // Admission waits for the resync, then sees the live call: the tenant is full.
-  assert.not.ok((await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: c, node: 'fs1-host' })).admitted);
+  assert.not.ok(
+    (await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: c, node: 'fs1-host' }))
+      .admitted,
+  );
   assert.is(ledger.active(ACME).total, 1);
   // The call ends while the ESL link is down: its hangup is never delivered.
   channelsUp = false;
   clients[0]!.reset('network');
   await resynced(0, 3);
-  assert.ok((await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: c, node: 'fs1-host' })).admitted);
+  assert.ok(
+    (await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: c, node: 'fs1-host' }))
+      .admitted,
+  );
   assert.is(ledger.active(ACME).total, 1, 'the old call released, the new one counted');
 });
 

@@ -37,16 +37,32 @@ test.after(async () => {
 });
 
 const record = (callUuid = randomUUID()): CallRecord => ({
-  tenantId: acme, callUuid, node: 'fs1', direction: 'internal', caller: '1000', callee: '1001',
-  createdAt: '2026-11-22T21:42:03.023Z', answeredAt: '2026-11-22T21:42:03.063Z', endedAt: '2026-11-22T21:42:05.083Z',
-  durationS: 2, billsec: 2, hangupCause: 'NORMAL_CLEARING', queue: null,
+  tenantId: acme,
+  callUuid,
+  node: 'fs1',
+  direction: 'internal',
+  caller: '1000',
+  callee: '1001',
+  createdAt: '2026-11-22T21:42:03.023Z',
+  answeredAt: '2026-11-22T21:42:03.063Z',
+  endedAt: '2026-11-22T21:42:05.083Z',
+  durationS: 2,
+  billsec: 2,
+  hangupCause: 'NORMAL_CLEARING',
+  queue: null,
 });
 
-const writer = (queueMax: number) => new CdrWriter({ pool, log, registry: createRegistry(), spoolDir, queueMax, retry: { initialMs: 20, maxMs: 100 } });
+const writer = (queueMax: number) =>
+  new CdrWriter({ pool, log, registry: createRegistry(), spoolDir, queueMax, retry: { initialMs: 20, maxMs: 100 } });
 
 async function stored(uuids: string[]): Promise<number> {
-  return withTenant(pool, acme, async (db) =>
-    (await db.query<{ n: string }>('SELECT count(*) AS n FROM call_records WHERE call_uuid = ANY($1)', [uuids])).rows[0]!.n).then(Number);
+  return withTenant(
+    pool,
+    acme,
+    async (db) =>
+      (await db.query<{ n: string }>('SELECT count(*) AS n FROM call_records WHERE call_uuid = ANY($1)', [uuids]))
+        .rows[0]!.n,
+  ).then(Number);
 }
 
 /** Until the writer has nothing queued or spooled (it retries on its own). */
@@ -59,14 +75,23 @@ async function drained(w: CdrWriter): Promise<void> {
   }
 }
 
-test('duration and billsec from the Caller-Channel times equal FreeSWITCH\'s own variables on every captured hangup', () => {
-  const hangups = readdirSync(ESL_FIXTURES).filter((f) => f.startsWith('stream-')).flatMap((file) =>
-    streamEvents(file).map(asEslEvent).filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE')
-      // A call sofia refuses by its ACL (403, CF_NO_CDR) is never timestamped: no duration, no tenant, no record (stream-6).
-      .filter((e) => e.header('variable_duration') !== undefined).map((e) => ({ file, e })));
+test("duration and billsec from the Caller-Channel times equal FreeSWITCH's own variables on every captured hangup", () => {
+  const hangups = readdirSync(ESL_FIXTURES)
+    .filter((f) => f.startsWith('stream-'))
+    .flatMap((file) =>
+      streamEvents(file)
+        .map(asEslEvent)
+        .filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE')
+        // A call sofia refuses by its ACL (403, CF_NO_CDR) is never timestamped: no duration, no tenant, no record (stream-6).
+        .filter((e) => e.header('variable_duration') !== undefined)
+        .map((e) => ({ file, e })),
+    );
   assert.ok(hangups.length >= 8, `${hangups.length} captured hangups`);
   for (const { file, e } of hangups) {
-    const r = callRecordFromHangup({ key: e.header('Unique-ID')!, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' }, e);
+    const r = callRecordFromHangup(
+      { key: e.header('Unique-ID')!, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' },
+      e,
+    );
     const where = `${file} ${e.header('Unique-ID')}`;
     assert.is(r.durationS, Number(e.header('variable_duration')), `${where}: duration`);
     assert.is(r.billsec, Number(e.header('variable_billsec')), `${where}: billsec`);
@@ -75,22 +100,43 @@ test('duration and billsec from the Caller-Channel times equal FreeSWITCH\'s own
 });
 
 test('isoTime is toISOString, over second boundaries, every millisecond width, before 1970 and after 9999', () => {
-  const times = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, -1, -999, -1000, -1001, 1795383723023, 1795383723000, 1795383723999,
-    253402300799999, 253402300800000, -62135596800001, 1795383723023.7, -1.5, -0.5, 8.64e15, -8.64e15];
-  for (let i = 0; i < 2000; i++) times.push(Math.floor(1795383700000 + i * 7.3), Math.floor((i - 1000) * 86_400_000 * 3.7));
+  const times = [
+    0, 1, 9, 10, 99, 100, 999, 1000, 1001, -1, -999, -1000, -1001, 1795383723023, 1795383723000, 1795383723999,
+    253402300799999, 253402300800000, -62135596800001, 1795383723023.7, -1.5, -0.5, 8.64e15, -8.64e15,
+  ];
+  for (let i = 0; i < 2000; i++)
+    times.push(Math.floor(1795383700000 + i * 7.3), Math.floor((i - 1000) * 86_400_000 * 3.7));
   for (const ms of times) assert.is(isoTime(ms), new Date(ms).toISOString(), String(ms));
   assert.throws(() => isoTime(8.64e15 + 1));
 });
 
-test('the captured hangup becomes one record with the capture\'s times', async () => {
-  const hangup = fixtureCall().map(asEslEvent).filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE' && e.headers['Call-Direction'] === 'inbound')[0]!;
+test("the captured hangup becomes one record with the capture's times", async () => {
+  const hangup = fixtureCall()
+    .map(asEslEvent)
+    .filter((e) => e.name === 'CHANNEL_HANGUP_COMPLETE' && e.headers['Call-Direction'] === 'inbound')[0]!;
   const key = hangup.headers['Unique-ID']!;
-  const r = callRecordFromHangup({ key, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' }, hangup);
-  assert.equal({ ...r, tenantId: 'x' }, {
-    tenantId: 'x', callUuid: key, node: 'fs1', direction: 'internal', caller: '1000', callee: '1001',
-    createdAt: new Date(1795383723023).toISOString(), answeredAt: new Date(1795383723063).toISOString(), endedAt: new Date(1795383725083).toISOString(),
-    durationS: 2, billsec: 2, hangupCause: 'NORMAL_CLEARING', queue: null,
-  });
+  const r = callRecordFromHangup(
+    { key, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' },
+    hangup,
+  );
+  assert.equal(
+    { ...r, tenantId: 'x' },
+    {
+      tenantId: 'x',
+      callUuid: key,
+      node: 'fs1',
+      direction: 'internal',
+      caller: '1000',
+      callee: '1001',
+      createdAt: new Date(1795383723023).toISOString(),
+      answeredAt: new Date(1795383723063).toISOString(),
+      endedAt: new Date(1795383725083).toISOString(),
+      durationS: 2,
+      billsec: 2,
+      hangupCause: 'NORMAL_CLEARING',
+      queue: null,
+    },
+  );
   const w = writer(100);
   await w.start();
   w.submit(r);
@@ -133,7 +179,10 @@ test('daemon restart: a stopped writer spools its queue, a new one replays the s
   await drained(second);
   await second.stop();
   assert.is(await stored(uuids), 25);
-  assert.equal((await fs.readdir(spoolDir)).filter((n) => n.startsWith('cdr.spool')), []);
+  assert.equal(
+    (await fs.readdir(spoolDir)).filter((n) => n.startsWith('cdr.spool')),
+    [],
+  );
 });
 
 test('a record PostgreSQL refuses is dropped and logged, the rest of its batch is written', async () => {

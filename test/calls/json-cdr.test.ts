@@ -41,14 +41,23 @@ test('the answered call: tenant, direction, switch; times, numbers and cause as 
   assert.is(cdr.switchname, 'vm');
   const r = callRecordFromJsonCdr(attributed(cdr), 'fs1');
   assert.equal(r, {
-    tenantId: doc.variables.fs_tenant_id, callUuid: cdr.uuid, node: 'fs1', direction: 'internal', caller: '1000',
+    tenantId: doc.variables.fs_tenant_id,
+    callUuid: cdr.uuid,
+    node: 'fs1',
+    direction: 'internal',
+    caller: '1000',
     callee: '1001',
-    createdAt: new Date(1796181941957).toISOString(), answeredAt: new Date(1796181941996).toISOString(),
-    endedAt: new Date(1796181944236).toISOString(), durationS: 3, billsec: 3, hangupCause: 'NORMAL_CLEARING', queue: null,
+    createdAt: new Date(1796181941957).toISOString(),
+    answeredAt: new Date(1796181941996).toISOString(),
+    endedAt: new Date(1796181944236).toISOString(),
+    durationS: 3,
+    billsec: 3,
+    hangupCause: 'NORMAL_CLEARING',
+    queue: null,
   });
 });
 
-test('every captured record equals the record the ESL writer builds from the same call\'s hangup event', () => {
+test("every captured record equals the record the ESL writer builds from the same call's hangup event", () => {
   for (const name of [ANSWERED, UNANSWERED, SPOOLED, ENCODED]) {
     const cdr = parseJsonCdr(text(name));
     const doc = JSON.parse(text(name));
@@ -60,8 +69,16 @@ test('every captured record equals the record the ESL writer builds from the sam
     const ev = hangups.find((e) => e.header('Unique-ID') === cdr.uuid);
     assert.ok(ev, `${name}: its hangup was captured`);
     const tenantId = ev.header('variable_fs_tenant_id') as TenantId;
-    const esl = callRecordFromHangup({ key: cdr.uuid, tenantId, tenantSlug: ev.header('variable_fs_tenant_slug'),
-      direction: asDirection(ev.header('variable_fs_call_direction')), node: 'fs1' }, ev);
+    const esl = callRecordFromHangup(
+      {
+        key: cdr.uuid,
+        tenantId,
+        tenantSlug: ev.header('variable_fs_tenant_slug'),
+        direction: asDirection(ev.header('variable_fs_call_direction')),
+        node: 'fs1',
+      },
+      ev,
+    );
     assert.equal(r, esl, name);
   }
 });
@@ -87,13 +104,21 @@ test('values URL-encoded by mod_json_cdr (encode-values left on) read the same',
   const cdr = parseJsonCdr(text(ENCODED));
   assert.equal(cdr.tenant, { id: raw.variables.fs_tenant_id, slug: 'acme' });
   assert.is(cdr.direction, 'internal');
-  const queued = parseJsonCdr(edit(ENCODED, (d) => { d.variables.cc_queue = 'support%40acme.pbx.test'; }));
+  const queued = parseJsonCdr(
+    edit(ENCODED, (d) => {
+      d.variables.cc_queue = 'support%40acme.pbx.test';
+    }),
+  );
   assert.is(callRecordFromJsonCdr(attributed(queued), 'fs1').queue, 'support@acme.pbx.test');
-  const plain = parseJsonCdr(edit(ANSWERED, (d) => { d.variables.cc_queue = 'support@acme.pbx.test'; }));
+  const plain = parseJsonCdr(
+    edit(ANSWERED, (d) => {
+      d.variables.cc_queue = 'support@acme.pbx.test';
+    }),
+  );
   assert.is(callRecordFromJsonCdr(attributed(plain), 'fs1').queue, 'support@acme.pbx.test');
 });
 
-test('a channel without the daemon\'s tenant variable is unattributed; SIP headers claiming one are ignored', () => {
+test("a channel without the daemon's tenant variable is unattributed; SIP headers claiming one are ignored", () => {
   const body = edit(ANSWERED, (d) => {
     delete d.variables.fs_tenant_id;
     delete d.variables.fs_tenant_slug;
@@ -109,16 +134,56 @@ test('what is not a usable record is a BadCdr naming the problem', () => {
     ['', /not JSON/],
     ['[1,2]', /not a JSON object/],
     ['{"variables":[]}', /no "variables" object/],
-    [edit(ANSWERED, (d) => { delete d.callflow; }), /callflow\[0\]/],
-    [edit(ANSWERED, (d) => { d.callflow = []; }), /callflow\[0\]/],
-    [edit(ANSWERED, (d) => { d.variables.uuid = '../../etc/passwd'; }), /not a channel uuid/],
-    [edit(ANSWERED, (d) => { delete d.variables.uuid; d.callflow[0].caller_profile.uuid = 7; }), /not a channel uuid/],
-    [edit(ANSWERED, (d) => { d.callflow[0].times.hangup_time = '0'; }), /hangup_time/],
-    [edit(ANSWERED, (d) => { d.callflow[0].times.created_time = 'yesterday'; }), /created_time/],
-    [edit(ANSWERED, (d) => { d.variables.fs_tenant_id = 'acme'; }), /not a tenant id/],
+    [
+      edit(ANSWERED, (d) => {
+        delete d.callflow;
+      }),
+      /callflow\[0\]/,
+    ],
+    [
+      edit(ANSWERED, (d) => {
+        d.callflow = [];
+      }),
+      /callflow\[0\]/,
+    ],
+    [
+      edit(ANSWERED, (d) => {
+        d.variables.uuid = '../../etc/passwd';
+      }),
+      /not a channel uuid/,
+    ],
+    [
+      edit(ANSWERED, (d) => {
+        delete d.variables.uuid;
+        d.callflow[0].caller_profile.uuid = 7;
+      }),
+      /not a channel uuid/,
+    ],
+    [
+      edit(ANSWERED, (d) => {
+        d.callflow[0].times.hangup_time = '0';
+      }),
+      /hangup_time/,
+    ],
+    [
+      edit(ANSWERED, (d) => {
+        d.callflow[0].times.created_time = 'yesterday';
+      }),
+      /created_time/,
+    ],
+    [
+      edit(ANSWERED, (d) => {
+        d.variables.fs_tenant_id = 'acme';
+      }),
+      /not a tenant id/,
+    ],
   ];
   for (const [body, why] of bad) {
-    assert.throws(() => parseJsonCdr(body), (e: unknown) => e instanceof BadCdr && why.test(e.message), String(why));
+    assert.throws(
+      () => parseJsonCdr(body),
+      (e: unknown) => e instanceof BadCdr && why.test(e.message),
+      String(why),
+    );
   }
   // A "__proto__" variable is just a variable.
   const proto = text(ANSWERED).replace('"variables":{', '"variables":{"__proto__":{"fs_tenant_id":"x"},');

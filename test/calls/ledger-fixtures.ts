@@ -15,10 +15,21 @@ export const GLOBEX = '22222222-2222-4222-8222-222222222222' as TenantId;
 export function retag(ev: FsEvent, tenants: Record<string, TenantId>, direction: CallDirection): FsEvent {
   const slug = ev.headers.variable_tenant_id;
   if (typeof slug !== 'string' || !tenants[slug]) return ev;
-  return { ...ev, headers: { ...ev.headers, variable_fs_tenant_id: tenants[slug], variable_fs_tenant_slug: slug, variable_fs_call_direction: direction } };
+  return {
+    ...ev,
+    headers: {
+      ...ev.headers,
+      variable_fs_tenant_id: tenants[slug],
+      variable_fs_tenant_slug: slug,
+      variable_fs_call_direction: direction,
+    },
+  };
 }
 
-export function fixtureCall(name = 'stream-2-call-acme-1000-to-1001.json.raw', direction: CallDirection = 'internal'): FsEvent[] {
+export function fixtureCall(
+  name = 'stream-2-call-acme-1000-to-1001.json.raw',
+  direction: CallDirection = 'internal',
+): FsEvent[] {
   return streamEvents(name).map((e) => retag(e, { acme: ACME, globex: GLOBEX }, direction));
 }
 
@@ -33,14 +44,29 @@ export function makeLedger(overrides: Partial<LedgerOptions> = {}) {
   const registry = createRegistry();
   let now = 1_000_000;
   const ledger = new CallLedger({
-    log: pino({ level: 'silent' }), registry, tenantLabels: new TenantLabels(100), reservationTtlMs: 30_000,
-    downNodePolicy: 'enforce', rejection: { sipCode: 503, reason: 'Tenant call limit reached' }, now: () => now, ...overrides,
+    log: pino({ level: 'silent' }),
+    registry,
+    tenantLabels: new TenantLabels(100),
+    reservationTtlMs: 30_000,
+    downNodePolicy: 'enforce',
+    rejection: { sipCode: 503, reason: 'Tenant call limit reached' },
+    now: () => now,
+    ...overrides,
   });
-  return { ledger, registry, advance: (ms: number) => { now += ms; } };
+  return {
+    ledger,
+    registry,
+    advance: (ms: number) => {
+      now += ms;
+    },
+  };
 }
 
-export const ceilings = (maxTotal: number | null, maxInbound: number | null = null, maxOutbound: number | null = null) =>
-  ({ maxTotal, maxInbound, maxOutbound });
+export const ceilings = (
+  maxTotal: number | null,
+  maxInbound: number | null = null,
+  maxOutbound: number | null = null,
+) => ({ maxTotal, maxInbound, maxOutbound });
 
 let n = 0;
 /** A fresh v4-shaped uuid. */

@@ -6,15 +6,22 @@ import { ACME, GLOBEX, asEslEvent, ceilings, channelEvent, fixtureCall, makeLedg
 
 const A_LEG = '17b5458f-8bd4-4a2f-9d2e-0d0ecf9b9c7a';
 
-async function metricValue(registry: ReturnType<typeof makeLedger>['registry'], name: string, labels: Record<string, string>) {
+async function metricValue(
+  registry: ReturnType<typeof makeLedger>['registry'],
+  name: string,
+  labels: Record<string, string>,
+) {
   const m = await registry.getSingleMetric(name)!.get();
   return m.values.find((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x))?.value ?? 0;
 }
 
 test('a burst of N+k simultaneous admissions at ceiling N admits exactly N', async () => {
   const { ledger, registry } = makeLedger();
-  const results = await Promise.all(Array.from({ length: 25 }, () =>
-    ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'inbound', ceilings: ceilings(10), node: 'fs1' })));
+  const results = await Promise.all(
+    Array.from({ length: 25 }, () =>
+      ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'inbound', ceilings: ceilings(10), node: 'fs1' }),
+    ),
+  );
   assert.is(results.filter((r) => r.admitted).length, 10);
   const refused = results.find((r) => !r.admitted);
   assert.equal(refused, { admitted: false, sipCode: 503, reason: 'Tenant call limit reached' });
@@ -25,15 +32,32 @@ test('a burst of N+k simultaneous admissions at ceiling N admits exactly N', asy
 
 test('a rejection is labelled with the tenant slug the dialplan passed, even before any call of that tenant was seen', async () => {
   const { ledger, registry } = makeLedger();
-  const r = await ledger.admit({ tenantId: ACME, tenantSlug: 'acme', callUuid: uuid(), direction: 'inbound', ceilings: ceilings(0), node: 'fs1' });
+  const r = await ledger.admit({
+    tenantId: ACME,
+    tenantSlug: 'acme',
+    callUuid: uuid(),
+    direction: 'inbound',
+    ceilings: ceilings(0),
+    node: 'fs1',
+  });
   assert.is(r.admitted, false);
-  assert.is(await metricValue(registry, 'fs_tenantd_ceiling_rejections_total', { tenant: 'acme', direction: 'inbound' }), 1);
+  assert.is(
+    await metricValue(registry, 'fs_tenantd_ceiling_rejections_total', { tenant: 'acme', direction: 'inbound' }),
+    1,
+  );
 });
 
 test('the same burst split across two nodes still admits exactly N; tenants do not share slots', async () => {
   const { ledger } = makeLedger();
   const attempts = Array.from({ length: 30 }, (_, i) =>
-    ledger.admit({ tenantId: i % 3 === 2 ? GLOBEX : ACME, callUuid: uuid(), direction: 'internal', ceilings: ceilings(7), node: i % 2 ? 'fs1' : 'fs2' }));
+    ledger.admit({
+      tenantId: i % 3 === 2 ? GLOBEX : ACME,
+      callUuid: uuid(),
+      direction: 'internal',
+      ceilings: ceilings(7),
+      node: i % 2 ? 'fs1' : 'fs2',
+    }),
+  );
   await Promise.all(attempts);
   assert.is(ledger.active(ACME).total, 7);
   assert.is(ledger.active(GLOBEX).total, 7);
@@ -42,9 +66,19 @@ test('the same burst split across two nodes still admits exactly N; tenants do n
 test('per-direction ceilings: inbound and outbound limits, internal counts toward the total only', async () => {
   const { ledger } = makeLedger();
   const c = ceilings(3, 1, 1);
-  const admit = (direction: 'inbound' | 'outbound' | 'internal') => ledger.admit({ tenantId: ACME, callUuid: uuid(), direction, ceilings: c, node: 'fs1' }).then((r) => r.admitted);
-  assert.equal([await admit('inbound'), await admit('inbound'), await admit('outbound'), await admit('outbound'), await admit('internal'), await admit('internal')],
-    [true, false, true, false, true, false]);
+  const admit = (direction: 'inbound' | 'outbound' | 'internal') =>
+    ledger.admit({ tenantId: ACME, callUuid: uuid(), direction, ceilings: c, node: 'fs1' }).then((r) => r.admitted);
+  assert.equal(
+    [
+      await admit('inbound'),
+      await admit('inbound'),
+      await admit('outbound'),
+      await admit('outbound'),
+      await admit('internal'),
+      await admit('internal'),
+    ],
+    [true, false, true, false, true, false],
+  );
 });
 
 test('the captured call counts once (two legs), ends once, and yields exactly one record', () => {
@@ -73,9 +107,20 @@ test('admission before CHANNEL_CREATE (the dialplan fetch wins the race) and aft
     const { ledger } = makeLedger();
     const events = fixtureCall().map(asEslEvent);
     const a = events.find((e) => e.name === 'CHANNEL_CREATE')!;
-    const req = { tenantId: ACME, callUuid: a.headers['Unique-ID']!, direction: 'internal' as const, ceilings: ceilings(1), node: 'vm' };
-    if (admitFirst) { assert.ok((await ledger.admit(req)).admitted); ledger.onEvent('fs1', a); }
-    else { ledger.onEvent('fs1', a); assert.ok((await ledger.admit(req)).admitted); }
+    const req = {
+      tenantId: ACME,
+      callUuid: a.headers['Unique-ID']!,
+      direction: 'internal' as const,
+      ceilings: ceilings(1),
+      node: 'vm',
+    };
+    if (admitFirst) {
+      assert.ok((await ledger.admit(req)).admitted);
+      ledger.onEvent('fs1', a);
+    } else {
+      ledger.onEvent('fs1', a);
+      assert.ok((await ledger.admit(req)).admitted);
+    }
     assert.is(ledger.active(ACME).total, 1, `admitFirst=${admitFirst}`);
     // Another call is refused: the slot is taken by this one.
     assert.not.ok((await ledger.admit({ ...req, callUuid: uuid() })).admitted);
@@ -90,9 +135,19 @@ test('CHANNEL_CREATE without the direction variable is not counted until admissi
   ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', leg, { variable_fs_tenant_id: ACME }));
   assert.is(ledger.active(ACME).total, 0);
   // A full tenant must still refuse it: knowing the channel is not admitting it.
-  assert.not.ok((await ledger.admit({ tenantId: ACME, callUuid: leg, direction: 'internal', ceilings: ceilings(0), node: 'fs1' })).admitted);
-  assert.ok((await ledger.admit({ tenantId: ACME, callUuid: leg, direction: 'internal', ceilings: ceilings(1), node: 'fs1' })).admitted);
-  assert.ok((await ledger.admit({ tenantId: ACME, callUuid: leg, direction: 'internal', ceilings: ceilings(1), node: 'fs1' })).admitted, 'a re-fetch of the same call is idempotent');
+  assert.not.ok(
+    (await ledger.admit({ tenantId: ACME, callUuid: leg, direction: 'internal', ceilings: ceilings(0), node: 'fs1' }))
+      .admitted,
+  );
+  assert.ok(
+    (await ledger.admit({ tenantId: ACME, callUuid: leg, direction: 'internal', ceilings: ceilings(1), node: 'fs1' }))
+      .admitted,
+  );
+  assert.ok(
+    (await ledger.admit({ tenantId: ACME, callUuid: leg, direction: 'internal', ceilings: ceilings(1), node: 'fs1' }))
+      .admitted,
+    'a re-fetch of the same call is idempotent',
+  );
   assert.is(ledger.active(ACME).total, 1);
 });
 
@@ -104,7 +159,10 @@ test('duplicate, reordered and late hangups release exactly once; DESTROY before
   const b = uuid();
   const vars = { variable_fs_tenant_id: ACME, variable_fs_call_direction: 'outbound' };
   // B-leg first (reordered), linked by variable_originator.
-  ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', b, { variable_originator: a, 'Call-Direction': 'outbound', ...vars }));
+  ledger.onEvent(
+    'fs1',
+    channelEvent('CHANNEL_CREATE', b, { variable_originator: a, 'Call-Direction': 'outbound', ...vars }),
+  );
   ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', a, vars));
   assert.is(ledger.active(ACME).outbound, 1);
   ledger.onEvent('fs1', channelEvent('CHANNEL_DESTROY', a));
@@ -139,14 +197,30 @@ test('resync: lost hangups are released once, unknown live channels added, admis
   assert.is(ledger.active(ACME).total, 3, 'enforce: last known state while down');
   const appeared = uuid();
   let release!: () => void;
-  const listed = new Promise<void>((r) => { release = r; });
+  const listed = new Promise<void>((r) => {
+    release = r;
+  });
   const resync = ledger.resync('fs1', async () => {
     await listed;
-    return [stays, appeared].map((u) => ({ uuid: u, linkedTo: undefined, tenantId: ACME, tenantSlug: 'acme', direction: 'internal' as const }));
+    return [stays, appeared].map((u) => ({
+      uuid: u,
+      linkedTo: undefined,
+      tenantId: ACME,
+      tenantSlug: 'acme',
+      direction: 'internal' as const,
+    }));
   });
-  const admission = ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: ceilings(4), node: 'fs1' });
+  const admission = ledger.admit({
+    tenantId: ACME,
+    callUuid: uuid(),
+    direction: 'internal',
+    ceilings: ceilings(4),
+    node: 'fs1',
+  });
   let decided = false;
-  void admission.then(() => { decided = true; });
+  void admission.then(() => {
+    decided = true;
+  });
   await new Promise((r) => setImmediate(r));
   assert.not.ok(decided, 'admission waits for the resync');
   release();
@@ -159,12 +233,32 @@ test('resync: lost hangups are released once, unknown live channels added, admis
 });
 
 test('down-node policies: admit fails open, reject fails closed', async () => {
-  for (const [policy, expected] of [['admit', true], ['reject', false]] as const) {
+  for (const [policy, expected] of [
+    ['admit', true],
+    ['reject', false],
+  ] as const) {
     const { ledger } = makeLedger({ downNodePolicy: policy });
     ledger.nodeDown('fs1');
-    const r = await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: ceilings(5), node: 'fs1' });
+    const r = await ledger.admit({
+      tenantId: ACME,
+      callUuid: uuid(),
+      direction: 'internal',
+      ceilings: ceilings(5),
+      node: 'fs1',
+    });
     assert.is(r.admitted, expected, policy);
-    assert.ok((await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: ceilings(5), node: 'fs2' })).admitted, 'other nodes unaffected');
+    assert.ok(
+      (
+        await ledger.admit({
+          tenantId: ACME,
+          callUuid: uuid(),
+          direction: 'internal',
+          ceilings: ceilings(5),
+          node: 'fs2',
+        })
+      ).admitted,
+      'other nodes unaffected',
+    );
   }
 });
 
@@ -198,7 +292,11 @@ test('tombstones: a late event within the TTL changes nothing, after it the uuid
   assert.is(ledger.active(ACME).total, 0);
   // A leg of the ended call keeps turning up: each event buries it again.
   const late = uuid();
-  for (let i = 0; i < 1000; i++) ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', late, { variable_originator: a, 'Call-Direction': 'outbound' }));
+  for (let i = 0; i < 1000; i++)
+    ledger.onEvent(
+      'fs1',
+      channelEvent('CHANNEL_CREATE', late, { variable_originator: a, 'Call-Direction': 'outbound' }),
+    );
   assert.ok(ledger.sizes().burials <= 200, `burial queue ${ledger.sizes().burials}`);
   assert.ok(ledger.knowsLeg(late) === false);
   advance(2_000);

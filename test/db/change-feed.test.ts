@@ -15,11 +15,19 @@ function next<T>(emitter: { once(e: string, fn: (v: T) => void): unknown }, even
 }
 
 test('malformed payloads are rejected, valid ones typed', () => {
-  for (const bad of [undefined, '', 'x', '{}', '{"table":"t","op":"TRUNCATE","tenant_id":"00000000-0000-0000-0000-000000000000"}',
-    '{"table":"t","op":"INSERT","tenant_id":"acme"}']) {
+  for (const bad of [
+    undefined,
+    '',
+    'x',
+    '{}',
+    '{"table":"t","op":"TRUNCATE","tenant_id":"00000000-0000-0000-0000-000000000000"}',
+    '{"table":"t","op":"INSERT","tenant_id":"acme"}',
+  ]) {
     assert.is(parseChangePayload(bad), undefined, String(bad));
   }
-  const ok = parseChangePayload('{"table":"extensions","op":"UPDATE","tenant_id":"0d6f3a53-2f4e-4c55-9a39-8e1b1b0c9a11","id":"x","keys":{"number":{"old":"1000","new":"1005"}}}');
+  const ok = parseChangePayload(
+    '{"table":"extensions","op":"UPDATE","tenant_id":"0d6f3a53-2f4e-4c55-9a39-8e1b1b0c9a11","id":"x","keys":{"number":{"old":"1000","new":"1005"}}}',
+  );
   assert.equal(ok?.keys.number, { old: '1000', new: '1005' });
 });
 
@@ -43,7 +51,11 @@ test('a data change arrives as a typed event; a PostgreSQL restart brings a resy
     assert.is(e.op, 'UPDATE');
     assert.is(e.tenantId, acme);
     assert.equal(e.keys.number, { old: '1003', new: '1009' });
-    const hash = await withTenant(app, acme, async (c) => (await c.query("SELECT a1_hash FROM extensions WHERE number = '1009'")).rows[0].a1_hash);
+    const hash = await withTenant(
+      app,
+      acme,
+      async (c) => (await c.query("SELECT a1_hash FROM extensions WHERE number = '1009'")).rows[0].a1_hash,
+    );
     assert.not.ok(JSON.stringify(e).includes(hash), 'the password hash is not in the payload');
     assert.not.ok('a1_hash' in e.keys);
 

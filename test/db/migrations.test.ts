@@ -20,7 +20,12 @@ const test = suite('migrations and the serving-role check');
 test('migrations apply to an empty database, then re-apply as a no-op', async () => {
   const info = testCluster();
   const name = `empty_${Date.now().toString(36)}`;
-  const db = await provisionDatabase({ superuserUrl: superuserUrlFor(info), database: name, ownerPassword: info.ownerPassword, appPassword: info.appPassword });
+  const db = await provisionDatabase({
+    superuserUrl: superuserUrlFor(info),
+    database: name,
+    ownerPassword: info.ownerPassword,
+    appPassword: info.appPassword,
+  });
   try {
     const all = (await loadMigrations()).map((m) => m.file);
     assert.ok(all.length >= 3);
@@ -43,7 +48,10 @@ test('006: domains or realms starting with a digit stop the migration, named, wi
   const info = testCluster();
   const name = `letter_${Date.now().toString(36)}`;
   const db = await provisionDatabase({
-    superuserUrl: superuserUrlFor(info), database: name, ownerPassword: info.ownerPassword, appPassword: info.appPassword,
+    superuserUrl: superuserUrlFor(info),
+    database: name,
+    ownerPassword: info.ownerPassword,
+    appPassword: info.appPassword,
   });
   const older = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-sql-'));
   const app = new pg.Pool({ connectionString: db.appUrl, max: 1 });
@@ -53,16 +61,34 @@ test('006: domains or realms starting with a digit stop the migration, named, wi
     await migrate(db.ownerUrl, undefined, older);
     const zero = asTenantId(randomUUID());
     const acme = asTenantId(randomUUID());
-    const seed = (id: typeof zero, slug: string, domain: string, ext: string) => withTenant(app, id, async (c) => {
-      await c.query('INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3)', [id, slug, slug]);
-      await c.query('INSERT INTO sip_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [id, domain]);
-      await c.query('INSERT INTO extensions (tenant_id, number, a1_hash, a1_realm) VALUES ($1, $2, $3, $4)',
-        [id, ext, a1Hash(ext, domain, 'pw'), domain]);
-    });
+    const seed = (id: typeof zero, slug: string, domain: string, ext: string) =>
+      withTenant(app, id, async (c) => {
+        await c.query('INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3)', [id, slug, slug]);
+        await c.query('INSERT INTO sip_domains (tenant_id, domain, is_primary) VALUES ($1, $2, true)', [id, domain]);
+        await c.query('INSERT INTO extensions (tenant_id, number, a1_hash, a1_realm) VALUES ($1, $2, $3, $4)', [
+          id,
+          ext,
+          a1Hash(ext, domain, 'pw'),
+          domain,
+        ]);
+      });
     await seed(zero, 'zero', '0acme.test', '100'); // "id" + "100" + "0acme.test" = "id1000acme.test"
     await seed(acme, 'acme', 'acme.test', '1000'); // "id" + "1000" + "acme.test" = "id1000acme.test"
-    const snapshot = () => Promise.all([zero, acme].map((id) => withTenant(app, id, async (c) => (await c.query(
-      'SELECT d.domain, e.number, e.a1_realm, e.a1_hash FROM sip_domains d, extensions e ORDER BY 1, 2')).rows)));
+    const snapshot = () =>
+      Promise.all(
+        [zero, acme].map((id) =>
+          withTenant(
+            app,
+            id,
+            async (c) =>
+              (
+                await c.query(
+                  'SELECT d.domain, e.number, e.a1_realm, e.a1_hash FROM sip_domains d, extensions e ORDER BY 1, 2',
+                )
+              ).rows,
+          ),
+        ),
+      );
     const before = await snapshot();
 
     let err = await rejects(() => migrate(db.ownerUrl), /006_sip_domain_letter_first\.sql failed: SIP domains must/);
@@ -74,20 +100,46 @@ test('006: domains or realms starting with a digit stop the migration, named, wi
 
     // The domain renamed, the realm not: the realm (which the owner sees only per tenant, under RLS) still stops it.
     await withTenant(app, zero, (c) => c.query("UPDATE sip_domains SET domain = 'zero.acme.test'"));
-    err = await rejects(() => migrate(db.ownerUrl),
-      /offending sip_domains: none; offending extensions\.a1_realm: 0acme\.test \(tenant zero, extension 100\)/);
-    await withTenant(app, zero, (c) => c.query("UPDATE extensions SET a1_realm = 'zero.acme.test', a1_hash = $1",
-      [a1Hash('100', 'zero.acme.test', 'pw')]));
+    err = await rejects(
+      () => migrate(db.ownerUrl),
+      /offending sip_domains: none; offending extensions\.a1_realm: 0acme\.test \(tenant zero, extension 100\)/,
+    );
+    await withTenant(app, zero, (c) =>
+      c.query("UPDATE extensions SET a1_realm = 'zero.acme.test', a1_hash = $1", [
+        a1Hash('100', 'zero.acme.test', 'pw'),
+      ]),
+    );
     assert.equal(await migrate(db.ownerUrl), ['006_sip_domain_letter_first.sql']);
 
     // From now on the database refuses what the core refuses, and nothing else.
-    const longest = [...'abcd'].map((c) => c.repeat(63)).join('.').slice(0, 253);
-    const samples = ['acme.test', '0acme.test', 'ACME.test', '1.2.3.4', 'a', '9', 'a0acme.test', 'x-1.0.test', '-a.b',
-      'a-.b', 'a..b', `${'a'.repeat(63)}.b`, `${'a'.repeat(64)}.b`, longest, `${longest}a`, 'a'.repeat(254)];
+    const longest = [...'abcd']
+      .map((c) => c.repeat(63))
+      .join('.')
+      .slice(0, 253);
+    const samples = [
+      'acme.test',
+      '0acme.test',
+      'ACME.test',
+      '1.2.3.4',
+      'a',
+      '9',
+      'a0acme.test',
+      'x-1.0.test',
+      '-a.b',
+      'a-.b',
+      'a..b',
+      `${'a'.repeat(63)}.b`,
+      `${'a'.repeat(64)}.b`,
+      longest,
+      `${longest}a`,
+      'a'.repeat(254),
+    ];
     const grow = (s: string): string[] => (s.length >= 4 ? [s] : [s, ...[...'a0-.'].flatMap((c) => grow(`${s}${c}`))]);
     samples.push(...grow('').filter(Boolean));
     const { rows } = await app.query<{ v: string; ok: boolean }>(
-      "SELECT v, pg_input_is_valid(v, 'sip_domain_name') AS ok FROM unnest($1::text[]) AS v", [samples]);
+      "SELECT v, pg_input_is_valid(v, 'sip_domain_name') AS ok FROM unnest($1::text[]) AS v",
+      [samples],
+    );
     for (const row of rows) assert.is(row.ok, isSipDomain(row.v), row.v);
     assert.ok(rows.filter((r) => r.ok).length > 20 && rows.filter((r) => !r.ok).length > 100);
     const insert = "INSERT INTO sip_domains (tenant_id, domain) VALUES ($1, '1acme.test')";

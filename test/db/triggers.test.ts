@@ -16,16 +16,25 @@ const NO_NOTIFY: Record<string, string> = {
 };
 
 // pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
-const ROW = 1, BEFORE = 2, INSERT = 4, DELETE = 8, UPDATE = 16;
+const ROW = 1,
+  BEFORE = 2,
+  INSERT = 4,
+  DELETE = 8,
+  UPDATE = 16;
 
-interface Ctx { db: TestDatabase; owner: pg.Pool }
+interface Ctx {
+  db: TestDatabase;
+  owner: pg.Pool;
+}
 const test = suite<Ctx>('tenant tables have their triggers');
 
 test.before(async (ctx) => {
   ctx.db = await freshDatabase();
   ctx.owner = ctx.db.ownerPool(1);
 });
-test.after(async (ctx) => { await ctx.db.drop(); });
+test.after(async (ctx) => {
+  await ctx.db.drop();
+});
 
 /** Each tenant table's missing triggers, as sentences; empty when all is well. */
 async function missingTriggers(db: pg.Pool): Promise<{ tables: string[]; problems: string[] }> {
@@ -47,7 +56,9 @@ async function missingTriggers(db: pg.Pool): Promise<{ tables: string[]; problem
   for (const r of rows) {
     const notifies = has(r, 'notify_tenant_change', ROW | INSERT | UPDATE | DELETE);
     if (!notifies && !(r.table in NO_NOTIFY)) {
-      problems.push(`${r.table}: no AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW trigger calling notify_tenant_change`);
+      problems.push(
+        `${r.table}: no AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW trigger calling notify_tenant_change`,
+      );
     }
     if (notifies && r.table in NO_NOTIFY) problems.push(`${r.table}: notifies now; drop it from NO_NOTIFY`);
     if (r.has_updated_at && !has(r, 'touch_updated_at', ROW | BEFORE | UPDATE)) {

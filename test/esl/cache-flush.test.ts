@@ -31,7 +31,12 @@ test.before(async () => {
   acme = await tenantIdOf(pool, 'acme');
   const registry = createRegistry();
   server = await EslTestServer.start();
-  client = new EslClient({ node: { name: 'fs1', host: '127.0.0.1', port: server.port, password: 'ClueCon' }, log, registry, commandTimeoutMs: 2000 });
+  client = new EslClient({
+    node: { name: 'fs1', host: '127.0.0.1', port: server.port, password: 'ClueCon' },
+    log,
+    registry,
+    commandTimeoutMs: 2000,
+  });
   feed = createChangeFeed({ url: db.appUrl, log, registry });
   flusher = createCacheFlusher({ feed, clients: [client], pool, log, registry, debounceMs: 10 });
   await feed.start();
@@ -62,24 +67,36 @@ test('a (re)connect flushes every user and reloads the ACLs (changes while away 
   assert.ok(server.commands.includes('api reloadacl'));
 });
 
-test('renumbering an extension flushes the old and the new user in the tenant\'s domain only', async () => {
+test("renumbering an extension flushes the old and the new user in the tenant's domain only", async () => {
   const cmds = await commandsDuring(
-    () => withTenant(pool, acme, async (c) => { await c.query("UPDATE extensions SET number = '1099' WHERE number = '1003'"); }),
-    /^api xml_flush_cache id 1099 /);
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query("UPDATE extensions SET number = '1099' WHERE number = '1003'");
+      }),
+    /^api xml_flush_cache id 1099 /,
+  );
   assert.equal(cmds.sort(), ['api xml_flush_cache id 1003 acme.pbx.test', 'api xml_flush_cache id 1099 acme.pbx.test']);
 });
 
 test('a trunk CIDR change sends one reloadacl', async () => {
   const cmds = await commandsDuring(
-    () => withTenant(pool, acme, async (c) => { await c.query("UPDATE sip_trunks SET allowed_cidrs = '{127.0.0.9/32}'"); }),
-    /^api reloadacl$/);
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query("UPDATE sip_trunks SET allowed_cidrs = '{127.0.0.9/32}'");
+      }),
+    /^api reloadacl$/,
+  );
   assert.equal(cmds, ['api reloadacl']);
 });
 
 test('suspending a tenant flushes the whole user cache', async () => {
   const cmds = await commandsDuring(
-    () => withTenant(pool, acme, async (c) => { await c.query("UPDATE tenants SET status = 'suspended'"); }),
-    /^api xml_flush_cache$/);
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query("UPDATE tenants SET status = 'suspended'");
+      }),
+    /^api xml_flush_cache$/,
+  );
   assert.equal(cmds, ['api xml_flush_cache']);
 });
 

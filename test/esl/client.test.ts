@@ -16,7 +16,10 @@ async function setup(opts: { password?: string; events?: string[]; timeoutMs?: n
   const registry = createRegistry();
   const client = new EslClient({
     node: { name: 'fs1', host: '127.0.0.1', port: server.port, password: opts.password ?? 'ClueCon' },
-    log, registry, commandTimeoutMs: opts.timeoutMs ?? 2000, events: opts.events ?? ['ALL'],
+    log,
+    registry,
+    commandTimeoutMs: opts.timeoutMs ?? 2000,
+    events: opts.events ?? ['ALL'],
     backoff: { initialMs: 5, maxMs: 20 },
   });
   open.push(server, client);
@@ -27,7 +30,11 @@ async function setup(opts: { password?: string; events?: string[]; timeoutMs?: n
 
 async function value(registry: MetricsRegistry, name: string, labels: Record<string, string> = {}): Promise<number> {
   const m = await registry.getSingleMetric(name)?.get();
-  return m?.values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((a, v) => a + v.value, 0) ?? 0;
+  return (
+    m?.values
+      .filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val))
+      .reduce((a, v) => a + v.value, 0) ?? 0
+  );
 }
 
 async function ready(client: EslClient): Promise<void> {
@@ -39,18 +46,36 @@ test.after.each(async () => {
 });
 
 test('backoff is exponential, capped, jittered and never zero', () => {
-  assert.is(backoffDelay(0, 100, 10_000, () => 0), 50);
-  assert.is(backoffDelay(0, 100, 10_000, () => 1), 100);
-  assert.is(backoffDelay(3, 100, 10_000, () => 0), 400);
-  assert.is(backoffDelay(20, 100, 10_000, () => 1), 10_000);
-  assert.is(backoffDelay(20, 100, 10_000, () => 0), 5_000);
+  assert.is(
+    backoffDelay(0, 100, 10_000, () => 0),
+    50,
+  );
+  assert.is(
+    backoffDelay(0, 100, 10_000, () => 1),
+    100,
+  );
+  assert.is(
+    backoffDelay(3, 100, 10_000, () => 0),
+    400,
+  );
+  assert.is(
+    backoffDelay(20, 100, 10_000, () => 1),
+    10_000,
+  );
+  assert.is(
+    backoffDelay(20, 100, 10_000, () => 0),
+    5_000,
+  );
 });
 
 test('authenticates, subscribes in json, answers api with the captured body', async () => {
   const { server, client, registry } = await setup({ events: ['CHANNEL_CREATE', 'callcenter::info'] });
   client.start();
   await ready(client);
-  assert.equal(server.commands.slice(0, 2), ['auth ClueCon', 'event json BACKGROUND_JOB CHANNEL_CREATE CUSTOM callcenter::info']);
+  assert.equal(server.commands.slice(0, 2), [
+    'auth ClueCon',
+    'event json BACKGROUND_JOB CHANNEL_CREATE CUSTOM callcenter::info',
+  ]);
   const body = await client.api('status');
   assert.is(body, splitFrames(fixture('api-status.raw'))[0]!.body!.toString('utf8'));
   assert.is(await value(registry, 'fs_tenantd_esl_connected', { node: 'fs1' }), 1);
@@ -98,7 +123,13 @@ test('a command that gets no answer times out; a silent socket is dropped and re
 test('a late reply after a timeout is consumed, later commands still get their own replies', async () => {
   const { client, server } = await setup({ timeoutMs: 300 });
   let release: (() => void) | undefined;
-  server.onApi((cmd) => (cmd === 'slow' ? new Promise<string>((r) => { release = () => r('+OK slow\n'); }) : undefined));
+  server.onApi((cmd) =>
+    cmd === 'slow'
+      ? new Promise<string>((r) => {
+          release = () => r('+OK slow\n');
+        })
+      : undefined,
+  );
   client.start();
   await ready(client);
   const slow = client.api('slow', { timeoutMs: 50 }).catch((e: unknown) => e);
@@ -135,23 +166,32 @@ test('drop: pending commands fail, the client reconnects and re-subscribes, even
   server.emitEvent({ headers: server.coreHeaders('HEARTBEAT') });
   await server.drained();
   while (received.length === 0) await once(client, 'event');
-  assert.ok(await value(registry, 'fs_tenantd_esl_reconnects_total', { node: 'fs1' }) >= 1);
+  assert.ok((await value(registry, 'fs_tenantd_esl_reconnects_total', { node: 'fs1' })) >= 1);
 });
 
 test('frames split into 1..13-byte TCP writes and coalesced in big writes arrive intact', async () => {
   const { client, server, received } = await setup();
   const evs = streamEvents('stream-2-call-acme-1000-to-1001.json.raw');
-  for (const chunking of [{ mode: 'split' as const, sizes: [1, 7, 13, 3] }, { mode: 'coalesce' as const, bytes: 200_000 }]) {
+  for (const chunking of [
+    { mode: 'split' as const, sizes: [1, 7, 13, 3] },
+    { mode: 'coalesce' as const, bytes: 200_000 },
+  ]) {
     received.length = 0;
     server.chunking = { mode: 'whole' };
-    if (!client.connected) { client.start(); await ready(client); }
+    if (!client.connected) {
+      client.start();
+      await ready(client);
+    }
     server.chunking = chunking;
     for (const ev of evs.slice(0, 12)) server.emitEvent(ev);
     const body = client.api('status');
     await server.drained();
     assert.match(await body, /^UP/, chunking.mode);
     assert.is(received.length, 12, chunking.mode);
-    assert.equal(received.map((e) => e.headers['Event-Sequence']), evs.slice(0, 12).map((e) => e.headers['Event-Sequence']));
+    assert.equal(
+      received.map((e) => e.headers['Event-Sequence']),
+      evs.slice(0, 12).map((e) => e.headers['Event-Sequence']),
+    );
     assert.ok(received.some((e) => e.headers['Caller-Caller-ID-Name'] === 'Zoë Acme'));
   }
 });
@@ -160,8 +200,11 @@ test('malformed frames: bad events are skipped and counted, broken framing reset
   const { client, server, registry, received } = await setup();
   client.start();
   await ready(client);
-  client.on('event', (e) => { if (e.name === 'CUSTOM') throw new Error('consumer bug'); });
-  const bad = (body: string, type = 'text/event-json') => Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\nContent-Type: ${type}\n\n${body}`);
+  client.on('event', (e) => {
+    if (e.name === 'CUSTOM') throw new Error('consumer bug');
+  });
+  const bad = (body: string, type = 'text/event-json') =>
+    Buffer.from(`Content-Length: ${Buffer.byteLength(body)}\nContent-Type: ${type}\n\n${body}`);
   server.sendRaw(bad('{"Event-Name": "CHANNEL_CREATE", '));
   server.sendRaw(bad('[]'));
   server.sendRaw(bad('no colon\n\n', 'text/event-plain'));
@@ -170,7 +213,10 @@ test('malformed frames: bad events are skipped and counted, broken framing reset
   server.sendRaw(Buffer.from('Reply-Text: +OK orphan\n\n'));
   assert.match(await client.api('status'), /^UP/);
   assert.is(await value(registry, 'fs_tenantd_esl_malformed_frames_total', { node: 'fs1' }), 4);
-  assert.equal(received.map((e) => e.name), ['HEARTBEAT', 'CUSTOM']);
+  assert.equal(
+    received.map((e) => e.name),
+    ['HEARTBEAT', 'CUSTOM'],
+  );
   assert.is(received[0]!.headers.variable_x, '\uFFFD(%');
   // Framing lost: the client drops the connection and comes back.
   server.sendRaw(Buffer.from('Content-Type: text/event-json\nContent-Length: 12abc\n\n{}'));
@@ -183,10 +229,14 @@ test('20,000 events at full speed: all delivered, parser memory bounded by chunk
   const { client, server, received } = await setup({ events: ['HEARTBEAT'] });
   client.start();
   await ready(client);
-  const ev = streamEvents('stream-5-call-public-did-trunk.json.raw').find((e) => e.headers['Event-Name'] === 'HEARTBEAT')!;
+  const ev = streamEvents('stream-5-call-public-did-trunk.json.raw').find(
+    (e) => e.headers['Event-Name'] === 'HEARTBEAT',
+  )!;
   server.chunking = { mode: 'coalesce', bytes: 1 << 20 };
   let n = 0;
-  client.on('event', () => { n++; });
+  client.on('event', () => {
+    n++;
+  });
   received.length = 0;
   const N = 20_000;
   for (let i = 0; i < N; i++) server.emitEvent(ev);

@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { EventParseError, parseJsonEvent, parsePlainEvent, percentDecode, type EslEvent } from '../../daemon/esl/event.js';
+import {
+  EventParseError,
+  parseJsonEvent,
+  parsePlainEvent,
+  percentDecode,
+  type EslEvent,
+} from '../../daemon/esl/event.js';
 import { EslFrameParser, FramingError, type EslFrame } from '../../daemon/esl/frame-parser.js';
 import { ESL_FIXTURES, fixture } from '../helpers/esl-server.js';
 
@@ -67,7 +73,10 @@ test('all captures coalesced into one chunk parse like they do one by one', () =
   const names = fs.readdirSync(ESL_FIXTURES).filter((n) => n.startsWith('conn-') || n.startsWith('stream-'));
   const all = Buffer.concat(names.map(fixture));
   const frames = parseAll(all, () => all.length);
-  assert.is(frames.length, names.reduce((n, name) => n + parseAll(fixture(name), () => 1 << 30).length, 0));
+  assert.is(
+    frames.length,
+    names.reduce((n, name) => n + parseAll(fixture(name), () => 1 << 30).length, 0),
+  );
 });
 
 test('Content-Length counts bytes: UTF-8 "Zoë" in json events and show channels', () => {
@@ -85,7 +94,8 @@ test('Content-Length counts bytes: UTF-8 "Zoë" in json events and show channels
 test('lossy %25: plain decodes to "5%", json keeps the exact "5%25"', () => {
   const plain = events(parseAll(fixture('stream-5-call-public-did-trunk.plain.raw'), () => 1 << 20));
   const json = events(parseAll(fixture('stream-5-call-public-did-trunk.json.raw'), () => 1 << 20));
-  const display = (evs: EslEvent[]) => evs.find((e) => e.headers.variable_sip_from_display)?.headers.variable_sip_from_display;
+  const display = (evs: EslEvent[]) =>
+    evs.find((e) => e.headers.variable_sip_from_display)?.headers.variable_sip_from_display;
   assert.is(display(plain), 'Carrier 5% Promo');
   assert.is(display(json), 'Carrier 5%25 Promo');
 });
@@ -93,7 +103,9 @@ test('lossy %25: plain decodes to "5%", json keeps the exact "5%25"', () => {
 test('json array variables and bgapi bodies', () => {
   const json = events(parseAll(fixture('stream-2-call-acme-1000-to-1001.json.raw'), () => 1 << 20));
   const causes = json.map((e) => e.headers.variable_originate_causes).filter(Boolean);
-  assert.ok(causes.includes('ARRAY::52694e4f-8605-4c83-81ed-cf63b8e67700;NONE|:52694e4f-8605-4c83-81ed-cf63b8e67700;NONE'));
+  assert.ok(
+    causes.includes('ARRAY::52694e4f-8605-4c83-81ed-cf63b8e67700;NONE|:52694e4f-8605-4c83-81ed-cf63b8e67700;NONE'),
+  );
   for (const name of ['bgapi-status-reply-and-event.plain.raw', 'bgapi-status-reply-and-event.json.raw']) {
     const [reply, ev] = parseAll(fixture(name), () => 5);
     assert.match(reply!.headers.get('Reply-Text')!, /^\+OK Job-UUID: /);
@@ -119,23 +131,53 @@ test('the percent decoder never throws', () => {
 });
 
 test('broken event bodies are EventParseErrors, broken framing is a FramingError', () => {
-  assert.throws(() => parseJsonEvent(Buffer.from('{"Event-Name":')), (e: unknown) => e instanceof EventParseError);
-  assert.throws(() => parseJsonEvent(Buffer.from('[1,2]')), (e: unknown) => e instanceof EventParseError);
-  assert.throws(() => parseJsonEvent(Buffer.from('{"Core-UUID":"x"}')), (e: unknown) => e instanceof EventParseError);
-  assert.throws(() => parsePlainEvent(Buffer.from('no colon here\n\n')), (e: unknown) => e instanceof EventParseError);
-  assert.throws(() => new EslFrameParser().push(Buffer.from('Content-Type: api/response\nContent-Length: abc\n\n')), (e: unknown) => e instanceof FramingError);
-  assert.throws(() => new EslFrameParser().push(Buffer.from('Content-Length: -5\n\n')), (e: unknown) => e instanceof FramingError);
-  assert.throws(() => new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(Buffer.alloc(200, 0x41)), (e: unknown) => e instanceof FramingError);
-  assert.throws(() => new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(Buffer.from('Content-Length: 1001\n\n')), (e: unknown) => e instanceof FramingError);
+  assert.throws(
+    () => parseJsonEvent(Buffer.from('{"Event-Name":')),
+    (e: unknown) => e instanceof EventParseError,
+  );
+  assert.throws(
+    () => parseJsonEvent(Buffer.from('[1,2]')),
+    (e: unknown) => e instanceof EventParseError,
+  );
+  assert.throws(
+    () => parseJsonEvent(Buffer.from('{"Core-UUID":"x"}')),
+    (e: unknown) => e instanceof EventParseError,
+  );
+  assert.throws(
+    () => parsePlainEvent(Buffer.from('no colon here\n\n')),
+    (e: unknown) => e instanceof EventParseError,
+  );
+  assert.throws(
+    () => new EslFrameParser().push(Buffer.from('Content-Type: api/response\nContent-Length: abc\n\n')),
+    (e: unknown) => e instanceof FramingError,
+  );
+  assert.throws(
+    () => new EslFrameParser().push(Buffer.from('Content-Length: -5\n\n')),
+    (e: unknown) => e instanceof FramingError,
+  );
+  assert.throws(
+    () => new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(Buffer.alloc(200, 0x41)),
+    (e: unknown) => e instanceof FramingError,
+  );
+  assert.throws(
+    () => new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(Buffer.from('Content-Length: 1001\n\n')),
+    (e: unknown) => e instanceof FramingError,
+  );
 });
 
 /** A plain reading of a stream (headers as written, then Content-Length bytes) to hold the parser to. */
 function reference(bytes: Buffer): Array<{ headers: Array<[string, string]>; body: string | undefined }> {
   const out: Array<{ headers: Array<[string, string]>; body: string | undefined }> = [];
-  for (let i = 0; i < bytes.length;) {
-    if (bytes[i] === 0x0a) { i++; continue; }
+  for (let i = 0; i < bytes.length; ) {
+    if (bytes[i] === 0x0a) {
+      i++;
+      continue;
+    }
     const end = bytes.indexOf('\n\n', i);
-    const headers = bytes.toString('latin1', i, end).split('\n').map((l): [string, string] => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]);
+    const headers = bytes
+      .toString('latin1', i, end)
+      .split('\n')
+      .map((l): [string, string] => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]);
     i = end + 2;
     const len = headers.find(([k]) => k === 'Content-Length')?.[1];
     out.push({ headers, body: len === undefined ? undefined : bytes.toString('latin1', i, i + Number(len)) });
@@ -143,27 +185,48 @@ function reference(bytes: Buffer): Array<{ headers: Array<[string, string]>; bod
   }
   return out;
 }
-const asRead = (frames: EslFrame[]) => frames.map((f) => ({ headers: [...f.headers], body: f.body?.toString('latin1') }));
+const asRead = (frames: EslFrame[]) =>
+  frames.map((f) => ({ headers: [...f.headers], body: f.body?.toString('latin1') }));
 
 test('event frames (read byte by byte) and every other frame come out with the headers as written, however chunked', () => {
-  const odd = Buffer.from([
-    'Content-Length: 007\nContent-Type: text/event-json\n\n{"a":1}', // a leading zero: kept as written
-    'Content-Type: text/event-json\nContent-Length: 2\n\n{}', // the other order
-    'Content-Length: 2\nContent-Type: text/event-jsox\n\n{}', // not an event type
-    'Content-Length: 5\nContent-Type: text/event-plain\n\nA: b\n',
-    'Content-Length: 3\nContent-Type: text/event-xml\n\n<a>',
-    'Content-Length: 2\nContent-Type: text/event-json\nX-Extra: 1\n\n{}', // a third header
-  ].join(''), 'latin1');
-  for (const bytes of [odd, fixture('stream-2-call-acme-1000-to-1001.json.raw'), fixture('stream-2-call-acme-1000-to-1001.plain.raw')]) {
+  const odd = Buffer.from(
+    [
+      'Content-Length: 007\nContent-Type: text/event-json\n\n{"a":1}', // a leading zero: kept as written
+      'Content-Type: text/event-json\nContent-Length: 2\n\n{}', // the other order
+      'Content-Length: 2\nContent-Type: text/event-jsox\n\n{}', // not an event type
+      'Content-Length: 5\nContent-Type: text/event-plain\n\nA: b\n',
+      'Content-Length: 3\nContent-Type: text/event-xml\n\n<a>',
+      'Content-Length: 2\nContent-Type: text/event-json\nX-Extra: 1\n\n{}', // a third header
+    ].join(''),
+    'latin1',
+  );
+  for (const bytes of [
+    odd,
+    fixture('stream-2-call-acme-1000-to-1001.json.raw'),
+    fixture('stream-2-call-acme-1000-to-1001.plain.raw'),
+  ]) {
     const want = reference(bytes);
     const rnd = lcg(bytes.length);
-    for (const sizes of [() => bytes.length, () => 1, () => 1 + Math.floor(rnd() * 200), () => 1 + Math.floor(rnd() * 20_000)]) {
+    for (const sizes of [
+      () => bytes.length,
+      () => 1,
+      () => 1 + Math.floor(rnd() * 200),
+      () => 1 + Math.floor(rnd() * 20_000),
+    ]) {
       assert.equal(asRead(parseAll(bytes, sizes)), want);
     }
   }
-  assert.throws(() => new EslFrameParser().push(Buffer.from('Content-Length: 1234567890123\nContent-Type: text/event-json\n\n')), (e: unknown) => e instanceof FramingError);
-  assert.throws(() => new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(Buffer.from('Content-Length: 1001\nContent-Type: text/event-json\n\n')),
-    (e: unknown) => e instanceof FramingError);
+  assert.throws(
+    () => new EslFrameParser().push(Buffer.from('Content-Length: 1234567890123\nContent-Type: text/event-json\n\n')),
+    (e: unknown) => e instanceof FramingError,
+  );
+  assert.throws(
+    () =>
+      new EslFrameParser({ maxHeaderBytes: 100, maxBodyBytes: 1000 }).push(
+        Buffer.from('Content-Length: 1001\nContent-Type: text/event-json\n\n'),
+      ),
+    (e: unknown) => e instanceof FramingError,
+  );
 });
 
 test('20,000 coalesced frames: no recursion, buffer bounded by the chunk, not the frame count', () => {

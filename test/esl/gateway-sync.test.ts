@@ -14,40 +14,72 @@ import { EslTestServer } from '../helpers/esl-server.js';
 const test = suite('ESL: trunk gateways follow the database');
 
 // mod_sofia.c cmd_status: "%25s\t%s\t  %40s\t%s" per profile, alias and gateway.
-const status = (gateways: Array<[string, string]>) => [
-  '                     Name\t   Type\t                                       Data\tState',
-  '=================================================================================================',
-  '                 internal\tprofile\t            sip:mod_sofia@127.0.0.1:5060\tRUNNING (0)',
-  '                 external\tprofile\t            sip:mod_sofia@127.0.0.1:5080\tRUNNING (0)',
-  ...gateways.map(([name, proxy]) => `${`external::${name}`.padStart(25)}\tgateway\t  ${`sip:${name}@${proxy}`.padStart(40)}\tNOREG`),
-  '=================================================================================================',
-  `2 profiles 0 aliases`,
-  '',
-].join('\n');
+const status = (gateways: Array<[string, string]>) =>
+  [
+    '                     Name\t   Type\t                                       Data\tState',
+    '=================================================================================================',
+    '                 internal\tprofile\t            sip:mod_sofia@127.0.0.1:5060\tRUNNING (0)',
+    '                 external\tprofile\t            sip:mod_sofia@127.0.0.1:5080\tRUNNING (0)',
+    ...gateways.map(
+      ([name, proxy]) =>
+        `${`external::${name}`.padStart(25)}\tgateway\t  ${`sip:${name}@${proxy}`.padStart(40)}\tNOREG`,
+    ),
+    '=================================================================================================',
+    `2 profiles 0 aliases`,
+    '',
+  ].join('\n');
 
 test('parseGatewayList reads the gateway names of the external profile', () => {
-  const names = parseGatewayList(status([['acme_carrier', '127.0.0.2:5090'], ['globex_carrier', '127.0.0.3:5090']]));
+  const names = parseGatewayList(
+    status([
+      ['acme_carrier', '127.0.0.2:5090'],
+      ['globex_carrier', '127.0.0.3:5090'],
+    ]),
+  );
   assert.equal([...names].sort(), ['acme_carrier', 'globex_carrier']);
   assert.equal([...parseGatewayList(status([]))], []);
 });
 
 test('planGateways: new ones started, vanished killed, changed ones restarted, unknown present ones adopted', () => {
-  const desired = new Map([['a_new', 'f1'], ['a_same', 'f2'], ['a_changed', 'f3-new'], ['a_adopted', 'f4']]);
+  const desired = new Map([
+    ['a_new', 'f1'],
+    ['a_same', 'f2'],
+    ['a_changed', 'f3-new'],
+    ['a_adopted', 'f4'],
+  ]);
   const actual = new Set(['a_same', 'a_changed', 'a_gone', 'a_adopted']);
-  const known = new Map([['a_same', 'f2'], ['a_changed', 'f3-old'], ['a_gone', 'f5']]);
+  const known = new Map([
+    ['a_same', 'f2'],
+    ['a_changed', 'f3-old'],
+    ['a_gone', 'f5'],
+  ]);
   assert.equal(planGateways(desired, actual, known), { kill: ['a_changed', 'a_gone'], start: ['a_changed', 'a_new'] });
 });
 
-const trunk = (name: string, proxy: string, extra: Partial<Trunk> = {}): Trunk =>
-  ({ name, proxy, username: null, password: null, register: false, allowedCidrs: [], enabled: true, ...extra });
+const trunk = (name: string, proxy: string, extra: Partial<Trunk> = {}): Trunk => ({
+  name,
+  proxy,
+  username: null,
+  password: null,
+  register: false,
+  allowedCidrs: [],
+  enabled: true,
+  ...extra,
+});
 const tenant = (slug: string, trunks: Trunk[], status: 'active' | 'suspended' = 'active') =>
   ({ slug, status, trunks }) as unknown as TenantSnapshot;
 
 test('the sync sends killgw/startgw for exactly the gateways that changed', async () => {
   const server = await EslTestServer.start();
   // The emulated sofia: startgw adds the gateway as the database has it now, killgw removes it.
-  let db: TenantSnapshot[] = [tenant('acme', [trunk('carrier', '127.0.0.2:5090')]), tenant('globex', [trunk('carrier', '127.0.0.3:5090')])];
-  const held = new Map<string, string>([['acme_carrier', '127.0.0.2:5090'], ['globex_carrier', '127.0.0.3:5090']]);
+  let db: TenantSnapshot[] = [
+    tenant('acme', [trunk('carrier', '127.0.0.2:5090')]),
+    tenant('globex', [trunk('carrier', '127.0.0.3:5090')]),
+  ];
+  const held = new Map<string, string>([
+    ['acme_carrier', '127.0.0.2:5090'],
+    ['globex_carrier', '127.0.0.3:5090'],
+  ]);
   const sent: string[] = [];
   server.onApi((cmd) => {
     if (cmd === 'sofia status') return status([...held]);
@@ -62,10 +94,21 @@ test('the sync sends killgw/startgw for exactly the gateways that changed', asyn
   });
   const feed = new EventEmitter();
   const registry = createRegistry();
-  const client = new EslClient({ node: { name: 'fs1', host: '127.0.0.1', port: server.port, password: 'ClueCon' },
-    log: pino({ level: 'silent' }), registry, commandTimeoutMs: 2000, backoff: { initialMs: 5, maxMs: 20 } });
-  const sync = createGatewaySync({ feed: feed as unknown as ChangeFeed, clients: [client], tenants: async () => db, log: pino({ level: 'silent' }), registry,
-    debounceMs: 5 });
+  const client = new EslClient({
+    node: { name: 'fs1', host: '127.0.0.1', port: server.port, password: 'ClueCon' },
+    log: pino({ level: 'silent' }),
+    registry,
+    commandTimeoutMs: 2000,
+    backoff: { initialMs: 5, maxMs: 20 },
+  });
+  const sync = createGatewaySync({
+    feed: feed as unknown as ChangeFeed,
+    clients: [client],
+    tenants: async () => db,
+    log: pino({ level: 'silent' }),
+    registry,
+    debounceMs: 5,
+  });
   try {
     client.start();
     await once(client, 'ready');
@@ -84,7 +127,13 @@ test('the sync sends killgw/startgw for exactly the gateways that changed', asyn
     assert.is(held.get('acme_backup'), '127.0.0.5:5090');
 
     // A CIDR-only change leaves the gateway alone.
-    db = [tenant('acme', [trunk('carrier', '127.0.0.2:5090', { allowedCidrs: ['10.0.0.0/8'] }), trunk('backup', '127.0.0.5:5090')]), db[1]!];
+    db = [
+      tenant('acme', [
+        trunk('carrier', '127.0.0.2:5090', { allowedCidrs: ['10.0.0.0/8'] }),
+        trunk('backup', '127.0.0.5:5090'),
+      ]),
+      db[1]!,
+    ];
     feed.emit('change', { table: 'sip_trunks', op: 'UPDATE', tenantId: 'x', id: null, keys: {} });
     await sync.idle();
     assert.equal(sent.splice(0), []);
@@ -97,7 +146,10 @@ test('the sync sends killgw/startgw for exactly the gateways that changed', asyn
     assert.equal([...held.keys()], ['globex_carrier']);
 
     const counted = await registry.getSingleMetric('fs_tenantd_gateway_sync_commands_total')!.get();
-    assert.is(counted.values.reduce((n, v) => n + v.value, 0), 5);
+    assert.is(
+      counted.values.reduce((n, v) => n + v.value, 0),
+      5,
+    );
   } finally {
     sync.stop();
     await client.stop();

@@ -34,7 +34,8 @@ function jsonReference(body: Buffer): Record<string, string> {
 function assertExact(where: string, body: Buffer, parse: Parse): number {
   const reference = parse(body).headers; // full parse
   // Captured json has no repeated names, so JSON.parse is an independent reference for it.
-  if (parse === parseJsonEvent && where.includes('.raw#')) assert.equal({ ...reference }, jsonReference(body), `${where}: full map equals JSON.parse`);
+  if (parse === parseJsonEvent && where.includes('.raw#'))
+    assert.equal({ ...reference }, jsonReference(body), `${where}: full map equals JSON.parse`);
   const lazy = parse(body);
   let n = 0;
   for (const [k, v] of Object.entries(reference)) {
@@ -59,11 +60,21 @@ test('lazy lookups equal the full parse for every header of every captured json 
 });
 
 test('captured specials: UTF-8 Zoë, literal %25, array variables, bgapi body', () => {
-  const json = captured().filter((e) => e.parse === parseJsonEvent).map((e) => parseJsonEvent(e.body));
+  const json = captured()
+    .filter((e) => e.parse === parseJsonEvent)
+    .map((e) => parseJsonEvent(e.body));
   assert.ok(json.some((e) => e.header('Caller-Caller-ID-Name') === 'Zoë Acme'));
   assert.ok(json.some((e) => e.header('variable_sip_from_display') === 'Carrier 5%25 Promo'));
-  assert.ok(json.some((e) => e.header('variable_originate_causes') === 'ARRAY::52694e4f-8605-4c83-81ed-cf63b8e67700;NONE|:52694e4f-8605-4c83-81ed-cf63b8e67700;NONE'));
-  const plain = captured().filter((e) => e.parse === parsePlainEvent).map((e) => parsePlainEvent(e.body));
+  assert.ok(
+    json.some(
+      (e) =>
+        e.header('variable_originate_causes') ===
+        'ARRAY::52694e4f-8605-4c83-81ed-cf63b8e67700;NONE|:52694e4f-8605-4c83-81ed-cf63b8e67700;NONE',
+    ),
+  );
+  const plain = captured()
+    .filter((e) => e.parse === parsePlainEvent)
+    .map((e) => parsePlainEvent(e.body));
   assert.ok(plain.some((e) => e.header('Caller-Caller-ID-Name') === 'Zoë Acme'));
   assert.ok(plain.some((e) => e.header('variable_sip_from_display') === 'Carrier 5% Promo'));
   const job = json.find((e) => e.name === 'BACKGROUND_JOB')!;
@@ -86,7 +97,9 @@ test('escaped quotes and backslashes, key text inside values and keys, duplicate
   };
   const text = JSON.stringify(obj);
   // A repeated key: the first one wins, as in FreeSWITCH's own switch_event_get_header_ptr.
-  const body = Buffer.from(`${text.slice(0, -1)},"Hangup-Cause":"FIRST","variable_cc_queue":"q1","Hangup-Cause":"LAST"}`);
+  const body = Buffer.from(
+    `${text.slice(0, -1)},"Hangup-Cause":"FIRST","variable_cc_queue":"q1","Hangup-Cause":"LAST"}`,
+  );
   assertExact('synthetic', body, parseJsonEvent);
   const ev = parseJsonEvent(body);
   assert.is(ev.header('Unique-ID'), '56356642-0000-4000-8000-000000000001');
@@ -100,7 +113,9 @@ test('escaped quotes and backslashes, key text inside values and keys, duplicate
   // Non-string values (never sent by FreeSWITCH) fall back to the full parse's representation.
   assertExact('numbers', Buffer.from('{"Event-Name":"X","n":5,"o":{"a":"b"},"a2":[1,"x"]}'), parseJsonEvent);
   // Needles start at a name's rarest byte ("q" here); what precedes it is checked, so near-misses are skipped.
-  const near = Buffer.from('{"Event-Name":"X","cc_queue":"1","xvariable_cc_queue":"2","a":"variable_cc_queue\\":","variable_cc_queue":"3"}');
+  const near = Buffer.from(
+    '{"Event-Name":"X","cc_queue":"1","xvariable_cc_queue":"2","a":"variable_cc_queue\\":","variable_cc_queue":"3"}',
+  );
   assertExact('near-misses', near, parseJsonEvent);
   assert.is(parseJsonEvent(near).header('variable_cc_queue'), '3');
   assert.is(parseJsonEvent(near).header('cc_queue'), '1');
@@ -108,7 +123,9 @@ test('escaped quotes and backslashes, key text inside values and keys, duplicate
   assertExact('near-misses plain', nearPlain, parsePlainEvent);
   assert.is(parsePlainEvent(nearPlain).header('variable_cc_queue'), '3');
   // Plain: duplicates, first line, header-like text in the inner body.
-  const plain = Buffer.from('Unique-ID: first\nEvent-Name: BACKGROUND_JOB\nUnique-ID: second\nContent-Length: 29\n\nUnique-ID: body\nJob-UUID: x\n');
+  const plain = Buffer.from(
+    'Unique-ID: first\nEvent-Name: BACKGROUND_JOB\nUnique-ID: second\nContent-Length: 29\n\nUnique-ID: body\nJob-UUID: x\n',
+  );
   assertExact('plain', plain, parsePlainEvent);
   assert.is(parsePlainEvent(plain).header('Unique-ID'), 'first');
   assert.is(parsePlainEvent(plain).headers['Unique-ID'], 'first', 'the full map agrees');

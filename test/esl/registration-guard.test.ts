@@ -5,7 +5,13 @@ import * as assert from 'uvu/assert';
 import { flushTarget, misfiled } from '../../daemon/esl/registration-guard.js';
 
 const ev = (h: Record<string, string>) => ({ header: (n: string) => h[n] });
-const base = { 'from-user': '1000', 'from-host': 'globex.pbx.test', username: '1000', realm: 'globex.pbx.test', 'call-id': '1-2@127.0.0.1' };
+const base = {
+  'from-user': '1000',
+  'from-host': 'globex.pbx.test',
+  username: '1000',
+  realm: 'globex.pbx.test',
+  'call-id': '1-2@127.0.0.1',
+};
 const served = async (h: string) => h === 'acme.pbx.test' || h === 'globex.pbx.test';
 
 test('a registration filed in the domain it authenticated in is left alone (case-insensitively)', () => {

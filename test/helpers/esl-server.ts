@@ -19,7 +19,10 @@ export const ESL_FIXTURES = path.join(projectRoot, 'test/fixtures/freeswitch/esl
 export const fixture = (name: string): Buffer => fs.readFileSync(path.join(ESL_FIXTURES, name));
 
 export type Headers = Record<string, string | string[]>;
-export interface FsEvent { headers: Headers; body?: string }
+export interface FsEvent {
+  headers: Headers;
+  body?: string;
+}
 
 export type Chunking =
   | { mode: 'whole' }
@@ -28,7 +31,10 @@ export type Chunking =
   /** Frames are held and written together in one write of at least `bytes`. */
   | { mode: 'coalesce'; bytes: number };
 
-export type ApiHandler = (command: string, conn: EslServerConnection) => string | undefined | Promise<string | undefined>;
+export type ApiHandler = (
+  command: string,
+  conn: EslServerConnection,
+) => string | undefined | Promise<string | undefined>;
 
 /** switch_url_encode as FreeSWITCH does it: a "%" already followed by two hex digits is left alone (lossy). */
 export function fsUrlEncode(value: string): string {
@@ -38,7 +44,10 @@ export function fsUrlEncode(value: string): string {
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
     const ch = String.fromCharCode(b);
-    if (b === 0x25 && /^[0-9A-Fa-f]{2}$/.test(String.fromCharCode(bytes[i + 1] ?? 0, bytes[i + 2] ?? 0))) { out += '%'; continue; }
+    if (b === 0x25 && /^[0-9A-Fa-f]{2}$/.test(String.fromCharCode(bytes[i + 1] ?? 0, bytes[i + 2] ?? 0))) {
+      out += '%';
+      continue;
+    }
     if (b < 0x20 || b > 0x7e || special.includes(ch)) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
     else out += ch;
   }
@@ -49,7 +58,10 @@ export function encodeEvent(ev: FsEvent, format: 'plain' | 'json'): Buffer {
   let body: Buffer;
   if (format === 'json') {
     const obj: Record<string, unknown> = { ...ev.headers };
-    if (ev.body !== undefined) { obj['Content-Length'] = String(Buffer.byteLength(ev.body)); obj._body = ev.body; }
+    if (ev.body !== undefined) {
+      obj['Content-Length'] = String(Buffer.byteLength(ev.body));
+      obj._body = ev.body;
+    }
     body = Buffer.from(JSON.stringify(obj));
   } else {
     let text = '';
@@ -65,7 +77,9 @@ export function encodeEvent(ev: FsEvent, format: 'plain' | 'json'): Buffer {
 }
 
 /** Splits captured bytes into frames (the fixtures are well-formed). */
-export function splitFrames(bytes: Buffer): Array<{ headers: Record<string, string>; body: Buffer | undefined; raw: Buffer }> {
+export function splitFrames(
+  bytes: Buffer,
+): Array<{ headers: Record<string, string>; body: Buffer | undefined; raw: Buffer }> {
   const frames = [];
   let pos = 0;
   while (pos < bytes.length) {
@@ -104,7 +118,9 @@ export function streamEvents(fixtureName: string): FsEvent[] {
       }
       const len = headers['Content-Length'];
       delete headers['Content-Length'];
-      out.push(len === undefined ? { headers } : { headers, body: f.body.toString('utf8', end + 2, end + 2 + Number(len)) });
+      out.push(
+        len === undefined ? { headers } : { headers, body: f.body.toString('utf8', end + 2, end + 2 + Number(len)) },
+      );
     }
   }
   return out;
@@ -119,7 +135,10 @@ export class EslServerConnection {
   private queued = 0;
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(readonly socket: net.Socket, private readonly server: EslTestServer) {
+  constructor(
+    readonly socket: net.Socket,
+    private readonly server: EslTestServer,
+  ) {
     socket.on('data', (d) => this.onData(d));
     socket.on('error', () => undefined);
     this.write(fixture('auth-request.raw'));
@@ -127,7 +146,11 @@ export class EslServerConnection {
 
   wants(eventName: string, subclass?: string): boolean {
     if (!this.authed || !this.format) return false;
-    return this.subscribed.has('ALL') || this.subscribed.has(eventName) || (subclass !== undefined && this.subscribed.has(subclass));
+    return (
+      this.subscribed.has('ALL') ||
+      this.subscribed.has(eventName) ||
+      (subclass !== undefined && this.subscribed.has(subclass))
+    );
   }
 
   /** Writes bytes according to the server's chunking policy (order is always kept). */
@@ -140,7 +163,12 @@ export class EslServerConnection {
       else setImmediate(() => this.flush());
       return;
     }
-    if (c.mode === 'whole') { this.chain(async () => { this.socket.write(bytes); }); return; }
+    if (c.mode === 'whole') {
+      this.chain(async () => {
+        this.socket.write(bytes);
+      });
+      return;
+    }
     this.chain(async () => {
       let i = 0;
       for (let pos = 0; pos < bytes.length; i++) {
@@ -158,7 +186,9 @@ export class EslServerConnection {
     const all = Buffer.concat(this.queue);
     this.queue = [];
     this.queued = 0;
-    this.chain(async () => { this.socket.write(all); });
+    this.chain(async () => {
+      this.socket.write(all);
+    });
   }
 
   /** Resolves when everything written so far has been handed to the socket. */
@@ -211,7 +241,10 @@ export class EslServerConnection {
     if (verb === 'event') {
       const words = rest.split(' ').filter(Boolean);
       const format = words.shift();
-      if (format !== 'plain' && format !== 'json') { this.reply('-ERR no keywords supplied'); return; }
+      if (format !== 'plain' && format !== 'json') {
+        this.reply('-ERR no keywords supplied');
+        return;
+      }
       this.format = format;
       for (const w of words) if (w !== 'CUSTOM') this.subscribed.add(w);
       if (format === 'plain' && words.join(' ') === 'ALL') this.write(fixture('event-plain-all-reply.raw'));
@@ -222,24 +255,39 @@ export class EslServerConnection {
     if (verb === 'api') {
       const body = await this.server.answerApi(rest, this);
       if (body === null) return; // scripted to never answer
-      this.write(Buffer.concat([Buffer.from(`Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n`), Buffer.from(body)]));
+      this.write(
+        Buffer.concat([
+          Buffer.from(`Content-Type: api/response\nContent-Length: ${Buffer.byteLength(body)}\n\n`),
+          Buffer.from(body),
+        ]),
+      );
       return;
     }
     if (verb === 'bgapi') {
       const jobHeader = headerLines.find((h) => /^job-uuid: /i.test(h));
-      const jobUuid = jobHeader ? jobHeader.slice(jobHeader.indexOf(': ') + 2) : `00000000-0000-4000-8000-${String(++this.server.jobCounter).padStart(12, '0')}`;
+      const jobUuid = jobHeader
+        ? jobHeader.slice(jobHeader.indexOf(': ') + 2)
+        : `00000000-0000-4000-8000-${String(++this.server.jobCounter).padStart(12, '0')}`;
       this.reply(`+OK Job-UUID: ${jobUuid}\nJob-UUID: ${jobUuid}`);
       const body = await this.server.answerApi(rest, this);
       if (body === null) return;
       const [cmd = '', ...args] = rest.split(' ');
-      const headers: Headers = { ...this.server.coreHeaders('BACKGROUND_JOB'), 'Job-UUID': jobUuid, 'Job-Command': cmd };
+      const headers: Headers = {
+        ...this.server.coreHeaders('BACKGROUND_JOB'),
+        'Job-UUID': jobUuid,
+        'Job-Command': cmd,
+      };
       if (args.length) headers['Job-Command-Arg'] = args.join(' ');
       if (this.wants('BACKGROUND_JOB')) this.sendEvent({ headers, body });
       return;
     }
     if (verb === 'exit') {
       this.reply('+OK bye');
-      this.write(Buffer.from('Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n'));
+      this.write(
+        Buffer.from(
+          'Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n',
+        ),
+      );
       await this.drained();
       this.socket.end();
       return;
@@ -258,7 +306,10 @@ export class EslTestServer extends EventEmitter {
   private sequence = 10_000;
   private readonly server: net.Server;
 
-  private constructor(readonly password: string, readonly hostname: string) {
+  private constructor(
+    readonly password: string,
+    readonly hostname: string,
+  ) {
     super();
     this.server = net.createServer((socket) => {
       socket.setNoDelay(true);
@@ -276,13 +327,20 @@ export class EslTestServer extends EventEmitter {
     return s;
   }
 
-  get port(): number { return (this.server.address() as net.AddressInfo).port; }
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
+  }
 
   /**
    * Adds an api/bgapi answer script, consulted newest first. Return the body,
    * undefined to pass on, or null to never answer (a hung FreeSWITCH).
    */
-  onApi(handler: (command: string, conn: EslServerConnection) => string | null | undefined | Promise<string | null | undefined>): void {
+  onApi(
+    handler: (
+      command: string,
+      conn: EslServerConnection,
+    ) => string | null | undefined | Promise<string | null | undefined>,
+  ): void {
     this.handlers.unshift(handler as ApiHandler);
   }
 

@@ -33,14 +33,27 @@ const freeswitchBin = findFreeswitch();
 const sippBin = which('sipp');
 
 /** Why the SIPp suites cannot run here, or undefined when they can. */
-export const sippSkipReason: string | undefined = process.env.FREESWITCH_BIN === 'none' ? 'FREESWITCH_BIN=none'
-  : !freeswitchBin ? 'no FreeSWITCH found (FREESWITCH_BIN, `freeswitch` on PATH, /usr/local/freeswitch/bin/freeswitch)'
-  : !sippBin ? 'sipp is not installed (Debian: apt-get install sip-tester)' : undefined;
+export const sippSkipReason: string | undefined =
+  process.env.FREESWITCH_BIN === 'none'
+    ? 'FREESWITCH_BIN=none'
+    : !freeswitchBin
+      ? 'no FreeSWITCH found (FREESWITCH_BIN, `freeswitch` on PATH, /usr/local/freeswitch/bin/freeswitch)'
+      : !sippBin
+        ? 'sipp is not installed (Debian: apt-get install sip-tester)'
+        : undefined;
 
 const scenarios = path.join(projectRoot, 'test', 'sipp');
 
-export interface SippResult { code: number | null; output: string; messages: string }
-export interface SippRun { child: ChildProcess; done: Promise<SippResult>; msgFile: string }
+export interface SippResult {
+  code: number | null;
+  output: string;
+  messages: string;
+}
+export interface SippRun {
+  child: ChildProcess;
+  done: Promise<SippResult>;
+  msgFile: string;
+}
 
 export interface Stack {
   dir: string;
@@ -50,12 +63,22 @@ export interface Stack {
   ports: { internal: number; external: number; esl: number };
   /** Raw 8 kHz mu-law silence for SIPp's rtp_stream (a call that carries RTP hangs up promptly). */
   rtpFile: string;
-  sipp(scenario: string, args: string[], opts?: { ip?: string; target?: 'internal' | 'external'; calls?: number }): SippRun;
+  sipp(
+    scenario: string,
+    args: string[],
+    opts?: { ip?: string; target?: 'internal' | 'external'; calls?: number },
+  ): SippRun;
   /** A SIPp answering calls at ip:port (answer.xml), resolved once its socket is bound. */
   answerAt(ip: string, port: number, calls?: number): Promise<SippRun>;
   /** Places calls with call.xml; the answers are in the result's `messages` (see inviteAnswers). */
   call(c: CallSpec): SippRun;
-  api(method: string, url: string, token: string, body?: unknown, asTenant?: string): Promise<{ status: number; body: any }>;
+  api(
+    method: string,
+    url: string,
+    token: string,
+    body?: unknown,
+    asTenant?: string,
+  ): Promise<{ status: number; body: any }>;
   token(role: Role, tenant?: string, sub?: string): Promise<string>;
   metrics(): Promise<string>;
   /** Registers user@domain from a fresh port and answers calls there until stopped. */
@@ -85,31 +108,62 @@ export interface Phone {
 
 /** Options for one call with call.xml: `from` calls `to` in `domain`, authenticating with `password`. */
 export interface CallSpec {
-  from: string; to: string; domain: string; password?: string;
+  from: string;
+  to: string;
+  domain: string;
+  password?: string;
   /** Talk time after the answer (ms). */
   holdMs?: number;
   /** Source address (trunk calls come from a carrier's address) and which profile receives it. */
-  ip?: string; target?: 'internal' | 'external';
+  ip?: string;
+  target?: 'internal' | 'external';
   /** Calls placed by this one SIPp (-m), all at once (-l, -r). */
   calls?: number;
 }
 
 export function callArgs(c: CallSpec): string[] {
   const n = c.calls ?? 1;
-  return ['-s', c.to, '-key', 'domain', c.domain, '-key', 'from_user', c.from, '-d', String(c.holdMs ?? 500),
-    ...(c.password ? ['-au', c.from, '-ap', c.password] : []), '-l', String(n), '-r', String(Math.max(n * 5, 10))];
+  return [
+    '-s',
+    c.to,
+    '-key',
+    'domain',
+    c.domain,
+    '-key',
+    'from_user',
+    c.from,
+    '-d',
+    String(c.holdMs ?? 500),
+    ...(c.password ? ['-au', c.from, '-ap', c.password] : []),
+    '-l',
+    String(n),
+    '-r',
+    String(Math.max(n * 5, 10)),
+  ];
 }
 
 /** The SIP start lines of the messages SIPp received (from its -trace_msg file), in order. */
 export function receivedStartLines(messages: string): string[] {
-  return messages.split(/^-{10,}.*$/m).filter((b) => /message received/.test(b))
-    .map((b) => b.split('\n').map((l) => l.trim()).find((l) => /^(SIP\/2\.0 \d{3}|[A-Z]+ sip:)/.test(l)) ?? '');
+  return messages
+    .split(/^-{10,}.*$/m)
+    .filter((b) => /message received/.test(b))
+    .map(
+      (b) =>
+        b
+          .split('\n')
+          .map((l) => l.trim())
+          .find((l) => /^(SIP\/2\.0 \d{3}|[A-Z]+ sip:)/.test(l)) ?? '',
+    );
 }
 
 /** The final answers SIPp received to INVITEs (e.g. [407, 200]), from its -trace_msg file. */
 export function inviteAnswers(messages: string): number[] {
-  return messages.split(/^-{10,}.*$/m).filter((b) => /message received/.test(b) && /^CSeq:\s*\d+\s+INVITE/mi.test(b))
-    .map((b) => /^SIP\/2\.0 (\d{3})/m.exec(b)).filter((m): m is RegExpExecArray => !!m).map((m) => Number(m[1]))
+  return messages
+    .split(/^-{10,}.*$/m)
+    .filter((b) => /message received/.test(b) && /^CSeq:\s*\d+\s+INVITE/im.test(b))
+    .map((b) => /^SIP\/2\.0 (\d{3})/m.exec(b))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => Number(m[1]))
     .filter((c) => c >= 200);
 }
 
@@ -129,7 +183,10 @@ export async function freeUdpPort(): Promise<number> {
 export async function udpInUse(ip: string, port: number): Promise<boolean> {
   const socket = dgram.createSocket('udp4');
   return new Promise((resolve) => {
-    socket.once('error', (err: NodeJS.ErrnoException) => { socket.close(); resolve(err.code === 'EADDRINUSE'); });
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      socket.close();
+      resolve(err.code === 'EADDRINUSE');
+    });
     socket.bind(port, ip, () => socket.close(() => resolve(false)));
   });
 }
@@ -153,10 +210,13 @@ async function startStack(): Promise<Stack> {
   const dir = await makeClusterDir('fs-tenantd-sipp-');
   const ports = { internal: await freePort(), external: await freePort(), esl: await freePort() };
   const daemonEnv = {
-    FS_TENANTD_STATE_DIR: path.join(dir, 'state'), FS_TENANTD_EMBEDDED_PG_PORT: String(await freePort()),
+    FS_TENANTD_STATE_DIR: path.join(dir, 'state'),
+    FS_TENANTD_EMBEDDED_PG_PORT: String(await freePort()),
     FS_TENANTD_HTTP_PORT: String(await freePort()),
-    FS_TENANTD_ESL_NODES: `fs1=127.0.0.1:${ports.esl}`, FS_TENANTD_SIP_INTERNAL: `127.0.0.1:${ports.internal}`,
-    FS_TENANTD_SIP_EXTERNAL: `127.0.0.1:${ports.external}`, FS_TENANTD_LOG_LEVEL: 'debug',
+    FS_TENANTD_ESL_NODES: `fs1=127.0.0.1:${ports.esl}`,
+    FS_TENANTD_SIP_INTERNAL: `127.0.0.1:${ports.internal}`,
+    FS_TENANTD_SIP_EXTERNAL: `127.0.0.1:${ports.external}`,
+    FS_TENANTD_LOG_LEVEL: 'debug',
   };
   let daemon = await startDaemon(daemonEnv);
   const fsDir = path.join(dir, 'freeswitch');
@@ -164,15 +224,24 @@ async function startStack(): Promise<Stack> {
   await Promise.all(sub.map((d) => fs.mkdir(path.join(fsDir, d), { recursive: true })));
   // A private copy of the bootstrap, as an operator would deploy it: FreeSWITCH writes nothing there,
   // but every flag that names a directory points into this run's folder.
-  const args = ['-nf', '-nc', '-nonat', '-conf', path.join(projectRoot, 'freeswitch-conf'),
-    ...sub.flatMap((d) => [`-${d}`, path.join(fsDir, d)])];
+  const args = [
+    '-nf',
+    '-nc',
+    '-nonat',
+    '-conf',
+    path.join(projectRoot, 'freeswitch-conf'),
+    ...sub.flatMap((d) => [`-${d}`, path.join(fsDir, d)]),
+  ];
   const cdrUrl = `http://127.0.0.1:${daemon.httpPort}/freeswitch/cdr`;
   // json_cdr.conf.xml's default ($${log_dir}/json_cdr, inside this run's folder), set so no outer value leaks in.
   const cdrErrDir = path.join(fsDir, 'log', 'json_cdr');
   const freeswitch = spawn(freeswitchBin!, args, {
     env: {
-      ...process.env, FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${daemon.httpPort}/freeswitch/xml`,
-      FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl), FS_TENANTD_CDR_URL: cdrUrl, FS_TENANTD_CDR_URL_2: cdrUrl,
+      ...process.env,
+      FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${daemon.httpPort}/freeswitch/xml`,
+      FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
+      FS_TENANTD_CDR_URL: cdrUrl,
+      FS_TENANTD_CDR_URL_2: cdrUrl,
       FS_TENANTD_CDR_ERR_DIR: cdrErrDir,
     },
     stdio: 'ignore',
@@ -183,15 +252,22 @@ async function startStack(): Promise<Stack> {
   const until = async (ok: () => Promise<boolean>, what: string, guardMs = 30_000): Promise<void> => {
     const deadline = Date.now() + guardMs;
     while (!(await ok().catch(() => false))) {
-      if (freeswitch.exitCode !== null) throw new Error(`FreeSWITCH exited (${freeswitch.exitCode}) while waiting for ${what}; see ${fsLog}`);
-      if (Date.now() > deadline) throw new Error(`gave up after ${guardMs} ms waiting for ${what}; FreeSWITCH log: ${fsLog}`);
+      if (freeswitch.exitCode !== null)
+        throw new Error(`FreeSWITCH exited (${freeswitch.exitCode}) while waiting for ${what}; see ${fsLog}`);
+      if (Date.now() > deadline)
+        throw new Error(`gave up after ${guardMs} ms waiting for ${what}; FreeSWITCH log: ${fsLog}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
 
   const log = createLogger('silent');
-  const esl = new EslClient({ node: { name: 'test', host: '127.0.0.1', port: ports.esl, password: 'ClueCon' }, log,
-    registry: createRegistry(), commandTimeoutMs: 10_000, backoff: { initialMs: 100, maxMs: 500 } });
+  const esl = new EslClient({
+    node: { name: 'test', host: '127.0.0.1', port: ports.esl, password: 'ClueCon' },
+    log,
+    registry: createRegistry(),
+    commandTimeoutMs: 10_000,
+    backoff: { initialMs: 100, maxMs: 500 },
+  });
   esl.start();
   await until(async () => esl.connected, 'an ESL connection to FreeSWITCH');
   const profilesUp = async () => {
@@ -200,7 +276,10 @@ async function startStack(): Promise<Stack> {
   };
   await until(profilesUp, 'both sofia profiles to run');
   const metrics = async () => (await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`)).text();
-  await until(async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()), 'the daemon\'s ESL connection');
+  await until(
+    async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()),
+    "the daemon's ESL connection",
+  );
 
   // Scenarios stream this file (rtp_stream names it relative to SIPp's working directory, `dir`).
   const rtpFile = path.join(dir, 'silence.ulaw');
@@ -208,29 +287,69 @@ async function startStack(): Promise<Stack> {
 
   let key: KeyObject | undefined;
   const token = async (role: Role, tenant?: string, sub?: string) => {
-    key ??= privateKeyFromPem(await fs.readFile(path.join(daemonEnv.FS_TENANTD_STATE_DIR, 'jwt', 'private.pem'), 'utf8'));
+    key ??= privateKeyFromPem(
+      await fs.readFile(path.join(daemonEnv.FS_TENANTD_STATE_DIR, 'jwt', 'private.pem'), 'utf8'),
+    );
     // Demo tenants: the SIP domain claim is <slug>.pbx.test (daemon/db/demo-seed.ts).
-    return mintToken(key, { sub: sub ?? `sipp-${role}`, role, tenantSlug: tenant, sipDomain: tenant && `${tenant}.pbx.test`,
-      ttlSeconds: 600, alg: 'ES256' });
+    return mintToken(key, {
+      sub: sub ?? `sipp-${role}`,
+      role,
+      tenantSlug: tenant,
+      sipDomain: tenant && `${tenant}.pbx.test`,
+      ttlSeconds: 600,
+      alg: 'ES256',
+    });
   };
 
   let runCount = 0;
-  const sipp = (scenario: string, sargs: string[], opts: { ip?: string; target?: 'internal' | 'external'; calls?: number } = {}) => {
+  const sipp = (
+    scenario: string,
+    sargs: string[],
+    opts: { ip?: string; target?: 'internal' | 'external'; calls?: number } = {},
+  ) => {
     const msgFile = path.join(dir, `sipp-${++runCount}.msg`);
     const port = opts.target === 'external' ? ports.external : ports.internal;
     // SIPp's default media port is fixed (6000): give each run its own, below FreeSWITCH's RTP range (16384-32768)
     // and the kernel's ephemeral ports (32768-60999), so nothing else is handed it meanwhile.
     const media = sargs.includes('-mp') ? [] : ['-mp', String(10_000 + (runCount % 1500) * 4)];
     // -timeout turns a scenario stuck waiting for a message into a failure instead of a hang.
-    const child = spawn(sippBin!, ['-sf', path.join(scenarios, scenario), `127.0.0.1:${port}`, '-i', opts.ip ?? '127.0.0.1',
-      '-m', String(opts.calls ?? 1), '-nostdin', '-timeout', '30s', '-timeout_error', '-trace_msg', '-message_file', msgFile,
-      ...media, ...sargs], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    const child = spawn(
+      sippBin!,
+      [
+        '-sf',
+        path.join(scenarios, scenario),
+        `127.0.0.1:${port}`,
+        '-i',
+        opts.ip ?? '127.0.0.1',
+        '-m',
+        String(opts.calls ?? 1),
+        '-nostdin',
+        '-timeout',
+        '30s',
+        '-timeout_error',
+        '-trace_msg',
+        '-message_file',
+        msgFile,
+        ...media,
+        ...sargs,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+    );
     let output = '';
-    child.stdout!.on('data', (c) => { output += c; });
-    child.stderr!.on('data', (c) => { output += c; });
-    const done = new Promise<SippResult>((resolve) => child.on('exit', (code) => {
-      void fs.readFile(msgFile, 'utf8').catch(() => '').then((messages) => resolve({ code, output: output.slice(-3000), messages }));
-    }));
+    child.stdout!.on('data', (c) => {
+      output += c;
+    });
+    child.stderr!.on('data', (c) => {
+      output += c;
+    });
+    const done = new Promise<SippResult>((resolve) =>
+      child.on('exit', (code) => {
+        void fs
+          .readFile(msgFile, 'utf8')
+          .catch(() => '')
+          .then((messages) => resolve({ code, output: output.slice(-3000), messages }));
+      }),
+    );
     return { child, done, msgFile };
   };
 
@@ -239,7 +358,10 @@ async function startStack(): Promise<Stack> {
     if (asTenant) headers['x-tenant-id'] = asTenant;
     if (body !== undefined) headers['content-type'] = 'application/json';
     const r = await fetch(`http://127.0.0.1:${daemon.httpPort}/api${url}`, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await r.text();
     return { status: r.status, body: text ? JSON.parse(text) : undefined };
   };
@@ -249,8 +371,19 @@ async function startStack(): Promise<Stack> {
     // the port in between, or SIPp's media port; then the answering SIPp exits at once, and a fresh pair is tried.
     for (let attempt = 1; ; attempt++) {
       const port = await freeUdpPort();
-      const reg = await sipp('register.xml', ['-p', String(port), '-s', user, '-key', 'domain', domain, '-au', user,
-        '-ap', password]).done;
+      const reg = await sipp('register.xml', [
+        '-p',
+        String(port),
+        '-s',
+        user,
+        '-key',
+        'domain',
+        domain,
+        '-au',
+        user,
+        '-ap',
+        password,
+      ]).done;
       if (reg.code !== 0) throw new Error(`REGISTER ${user}@${domain} failed: ${reg.output}`);
       const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(await freeUdpPort()), '-m', '100']);
       const exited = () => uas.child.exitCode !== null || uas.child.signalCode !== null;
@@ -262,8 +395,10 @@ async function startStack(): Promise<Stack> {
       }
       return {
         port,
-        invites: async () => receivedStartLines(await fs.readFile(uas.msgFile, 'utf8').catch(() => ''))
-          .filter((l) => l.startsWith('INVITE')).length,
+        invites: async () =>
+          receivedStartLines(await fs.readFile(uas.msgFile, 'utf8').catch(() => '')).filter((l) =>
+            l.startsWith('INVITE'),
+          ).length,
         async stop() {
           await esl.api(`sofia profile internal flush_inbound_reg ${user}@${domain}`).catch(() => undefined);
           uas.child.kill('SIGKILL');
@@ -281,10 +416,25 @@ async function startStack(): Promise<Stack> {
 
   const call = (c: CallSpec) => sipp('call.xml', callArgs(c), { ip: c.ip, target: c.target, calls: c.calls });
 
-  const quiet = () => until(async () => /^0 total\./m.test(await esl.api('show channels count')), 'FreeSWITCH to hold no channel');
+  const quiet = () =>
+    until(async () => /^0 total\./m.test(await esl.api('show channels count')), 'FreeSWITCH to hold no channel');
 
   const stack: Stack = {
-    dir, daemon, fs: esl, ports, rtpFile, sipp, answerAt, call, api, token, metrics, until, phone, quiet, cdrUrl,
+    dir,
+    daemon,
+    fs: esl,
+    ports,
+    rtpFile,
+    sipp,
+    answerAt,
+    call,
+    api,
+    token,
+    metrics,
+    until,
+    phone,
+    quiet,
+    cdrUrl,
     cdrErrDir,
     async stopDaemon(signal) {
       if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill(signal);
@@ -293,7 +443,10 @@ async function startStack(): Promise<Stack> {
     async startDaemon() {
       daemon = await startDaemon(daemonEnv);
       stack.daemon = daemon;
-      await until(async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()), 'the restarted daemon\'s ESL connection');
+      await until(
+        async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()),
+        "the restarted daemon's ESL connection",
+      );
     },
     async restartDaemon(signal) {
       await stack.stopDaemon(signal);
@@ -302,9 +455,15 @@ async function startStack(): Promise<Stack> {
   };
   teardown = async () => {
     esl.stop();
-    if (freeswitch.exitCode === null) { freeswitch.kill('SIGTERM'); await Promise.race([fsExited, new Promise((r) => setTimeout(r, 10_000))]); }
+    if (freeswitch.exitCode === null) {
+      freeswitch.kill('SIGTERM');
+      await Promise.race([fsExited, new Promise((r) => setTimeout(r, 10_000))]);
+    }
     if (freeswitch.exitCode === null) freeswitch.kill('SIGKILL');
-    if (stack.daemon.child.exitCode === null) { stack.daemon.child.kill('SIGTERM'); await stack.daemon.exited; }
+    if (stack.daemon.child.exitCode === null) {
+      stack.daemon.child.kill('SIGTERM');
+      await stack.daemon.exited;
+    }
     await removeClusterDir(daemonEnv.FS_TENANTD_STATE_DIR);
     await fs.rm(dir, { recursive: true, force: true });
   };
@@ -318,7 +477,9 @@ async function startStack(): Promise<Stack> {
 export function sippSuite(name: string): { it(title: string, fn: (s: Stack) => Promise<void>): void; run(): void } {
   const cases: Array<[string, (s: Stack) => Promise<void>]> = [];
   return {
-    it: (title, fn) => { cases.push([title, fn]); },
+    it: (title, fn) => {
+      cases.push([title, fn]);
+    },
     run() {
       const test = suite(name);
       if (sippSkipReason) {
@@ -326,8 +487,14 @@ export function sippSuite(name: string): { it(title: string, fn: (s: Stack) => P
         for (const [title] of cases) test.skip(`${title} (SKIPPED: ${sippSkipReason})`, () => undefined);
       } else {
         let stack: Stack;
-        test.before(async () => { stack = await freeswitchStack(); });
-        for (const [title, fn] of cases) test(title, async () => { await stack.quiet(); await fn(stack); });
+        test.before(async () => {
+          stack = await freeswitchStack();
+        });
+        for (const [title, fn] of cases)
+          test(title, async () => {
+            await stack.quiet();
+            await fn(stack);
+          });
       }
       test.run();
     },

@@ -23,7 +23,8 @@ export interface TestCluster {
 export const TEMPLATE_DB = 'fs_tenantd_template';
 
 export function superuserUrlFor(c: { port: number; superuserPassword: string }) {
-  return (database = 'postgres') => `postgresql://postgres:${encodeURIComponent(c.superuserPassword)}@127.0.0.1:${c.port}/${database}`;
+  return (database = 'postgres') =>
+    `postgresql://postgres:${encodeURIComponent(c.superuserPassword)}@127.0.0.1:${c.port}/${database}`;
 }
 
 const secret = () => randomBytes(12).toString('hex');
@@ -59,9 +60,24 @@ async function freePort(): Promise<number> {
 
 /** Starts a cluster with a migrated template database. */
 export async function startTestCluster(dir: string): Promise<{ cluster: EmbeddedCluster; info: TestCluster }> {
-  const info: TestCluster = { port: await freePort(), superuserPassword: secret(), ownerPassword: secret(), appPassword: secret(), template: TEMPLATE_DB };
-  const cluster = await startEmbeddedCluster({ dataDir: path.join(dir, 'pgdata'), port: info.port, superuserPassword: info.superuserPassword });
-  const db = await provisionDatabase({ superuserUrl: cluster.superuserUrl, database: TEMPLATE_DB, ownerPassword: info.ownerPassword, appPassword: info.appPassword });
+  const info: TestCluster = {
+    port: await freePort(),
+    superuserPassword: secret(),
+    ownerPassword: secret(),
+    appPassword: secret(),
+    template: TEMPLATE_DB,
+  };
+  const cluster = await startEmbeddedCluster({
+    dataDir: path.join(dir, 'pgdata'),
+    port: info.port,
+    superuserPassword: info.superuserPassword,
+  });
+  const db = await provisionDatabase({
+    superuserUrl: cluster.superuserUrl,
+    database: TEMPLATE_DB,
+    ownerPassword: info.ownerPassword,
+    appPassword: info.appPassword,
+  });
   await migrate(db.ownerUrl);
   return { cluster, info };
 }
@@ -80,7 +96,8 @@ export interface TestDatabase {
 
 export function testCluster(): TestCluster {
   const raw = process.env.FS_TENANTD_TEST_PG;
-  if (!raw) throw new Error('FS_TENANTD_TEST_PG is not set: run tests through `npm test` (test/run.ts starts PostgreSQL)');
+  if (!raw)
+    throw new Error('FS_TENANTD_TEST_PG is not set: run tests through `npm test` (test/run.ts starts PostgreSQL)');
   return JSON.parse(raw) as TestCluster;
 }
 
@@ -89,9 +106,19 @@ let counter = 0;
 /** A new database copied from the migrated template, for one suite. */
 export async function freshDatabase(info: TestCluster = testCluster()): Promise<TestDatabase> {
   const name = `t_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-  const db = await provisionDatabase({ superuserUrl: superuserUrlFor(info), database: name, ownerPassword: info.ownerPassword, appPassword: info.appPassword, template: info.template });
+  const db = await provisionDatabase({
+    superuserUrl: superuserUrlFor(info),
+    database: name,
+    ownerPassword: info.ownerPassword,
+    appPassword: info.appPassword,
+    template: info.template,
+  });
   const pools: pg.Pool[] = [];
-  const open = (url: string, max: number) => { const p = createPool(url, max); pools.push(p); return p; };
+  const open = (url: string, max: number) => {
+    const p = createPool(url, max);
+    pools.push(p);
+    return p;
+  };
   return {
     name,
     appUrl: db.appUrl,
@@ -103,7 +130,11 @@ export async function freshDatabase(info: TestCluster = testCluster()): Promise<
       await Promise.all(pools.map((p) => p.end().catch(() => undefined)));
       const su = new pg.Client({ connectionString: superuserUrlFor(info)('postgres') });
       await su.connect();
-      try { await su.query(`DROP DATABASE IF EXISTS ${su.escapeIdentifier(name)} WITH (FORCE)`); } finally { await su.end(); }
+      try {
+        await su.query(`DROP DATABASE IF EXISTS ${su.escapeIdentifier(name)} WITH (FORCE)`);
+      } finally {
+        await su.end();
+      }
     },
   };
 }
@@ -112,7 +143,13 @@ export async function freshDatabase(info: TestCluster = testCluster()): Promise<
  * A cluster of the suite's own, for tests that stop and restart PostgreSQL
  * (stale-if-error, CDR spool). Slower (initdb): use only where an outage is the point.
  */
-export async function dedicatedCluster(): Promise<{ info: TestCluster; database: TestDatabase; stop(): Promise<void>; restart(): Promise<void>; destroy(): Promise<void> }> {
+export async function dedicatedCluster(): Promise<{
+  info: TestCluster;
+  database: TestDatabase;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  destroy(): Promise<void>;
+}> {
   const dir = await makeClusterDir('fs-tenantd-outage-');
   let { cluster, info } = await startTestCluster(dir);
   const database = await freshDatabase(info);
@@ -120,10 +157,19 @@ export async function dedicatedCluster(): Promise<{ info: TestCluster; database:
   return {
     info,
     database,
-    stop: async () => { if (running) { await cluster.stop(); running = false; } },
+    stop: async () => {
+      if (running) {
+        await cluster.stop();
+        running = false;
+      }
+    },
     restart: async () => {
       if (running) await cluster.stop();
-      cluster = await startEmbeddedCluster({ dataDir: path.join(dir, 'pgdata'), port: info.port, superuserPassword: info.superuserPassword });
+      cluster = await startEmbeddedCluster({
+        dataDir: path.join(dir, 'pgdata'),
+        port: info.port,
+        superuserPassword: info.superuserPassword,
+      });
       running = true;
     },
     destroy: async () => {

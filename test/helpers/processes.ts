@@ -44,10 +44,15 @@ export async function startDaemon(env: Record<string, string>, guardMs = 60_000)
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  const waiters: Array<{
+    match: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }> = [];
   let stderr = '';
   let partial = '';
-  child.stderr!.on('data', (c) => { stderr += c; });
+  child.stderr!.on('data', (c) => {
+    stderr += c;
+  });
   child.stdout!.on('data', (c: Buffer) => {
     partial += c.toString('utf8');
     const parts = partial.split('\n');
@@ -55,9 +60,17 @@ export async function startDaemon(env: Record<string, string>, guardMs = 60_000)
     for (const raw of parts) {
       if (!raw.trim()) continue;
       let line: Record<string, unknown>;
-      try { line = JSON.parse(raw) as Record<string, unknown>; } catch { line = { msg: raw, unparsed: true }; }
+      try {
+        line = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        line = { msg: raw, unparsed: true };
+      }
       lines.push(line);
-      for (const w of [...waiters]) if (w.match(line)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(line); }
+      for (const w of [...waiters])
+        if (w.match(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
     }
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -67,14 +80,32 @@ export async function startDaemon(env: Record<string, string>, guardMs = 60_000)
     const seen = lines.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const guard = setTimeout(() => reject(new Error(`daemon never logged ${what}; stderr: ${stderr}; log: ${lines.map((l) => l.msg).join(' | ')}`)), guardMs);
-      waiters.push({ match, resolve: (l) => { clearTimeout(guard); resolve(l); } });
-      void exited.then(({ code }) => { clearTimeout(guard); reject(new Error(`daemon exited (${code}) before logging ${what}; stderr: ${stderr}`)); });
+      const guard = setTimeout(
+        () =>
+          reject(
+            new Error(`daemon never logged ${what}; stderr: ${stderr}; log: ${lines.map((l) => l.msg).join(' | ')}`),
+          ),
+        guardMs,
+      );
+      waiters.push({
+        match,
+        resolve: (l) => {
+          clearTimeout(guard);
+          resolve(l);
+        },
+      });
+      void exited.then(({ code }) => {
+        clearTimeout(guard);
+        reject(new Error(`daemon exited (${code}) before logging ${what}; stderr: ${stderr}`));
+      });
     });
   };
   const daemon: DaemonProcess = { child, httpPort, lines, stderr: () => stderr, waitForLog, exited };
   try {
-    await waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('fs-tenantd listening'), 'that it is listening');
+    await waitForLog(
+      (l) => typeof l.msg === 'string' && l.msg.startsWith('fs-tenantd listening'),
+      'that it is listening',
+    );
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

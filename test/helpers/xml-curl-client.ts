@@ -22,7 +22,11 @@ export interface Fixture {
 }
 
 export function fixtureNames(): string[] {
-  return fs.readdirSync(FIXTURE_DIR).filter((f) => f.endsWith('.body')).map((f) => f.slice(0, -'.body'.length)).sort();
+  return fs
+    .readdirSync(FIXTURE_DIR)
+    .filter((f) => f.endsWith('.body'))
+    .map((f) => f.slice(0, -'.body'.length))
+    .sort();
 }
 
 export function loadFixture(name: string): Fixture {
@@ -31,10 +35,13 @@ export function loadFixture(name: string): Fixture {
   const [requestLine, ...lines] = head.split('\r\n').filter((l) => l !== '');
   const [method, target] = requestLine!.split(' ');
   const headers = lines.map((l): [string, string] => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]);
-  const fields = body.toString('latin1').split('&').map((pair): [string, string] => {
-    const eq = pair.indexOf('=');
-    return [decodeURIComponent(pair.slice(0, eq)), decodeURIComponent(pair.slice(eq + 1))];
-  });
+  const fields = body
+    .toString('latin1')
+    .split('&')
+    .map((pair): [string, string] => {
+      const eq = pair.indexOf('=');
+      return [decodeURIComponent(pair.slice(0, eq)), decodeURIComponent(pair.slice(eq + 1))];
+    });
   return { name, method: method!, path: target!, headers, body, fields };
 }
 
@@ -68,9 +75,18 @@ export function withFields(f: Fixture, changes: Record<string, string | undefine
   return out;
 }
 
-export interface Target { host: string; port: number; user?: string; password?: string }
+export interface Target {
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
+}
 
-export interface Reply { status: number; headers: http.IncomingHttpHeaders; body: string }
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
 
 export interface ReplayOptions {
   /** Replaces the body (Content-Length follows). */
@@ -83,7 +99,8 @@ export interface ReplayOptions {
 
 /** Sends the fixture's request as FreeSWITCH did, plus basic auth (gateway-credentials) if the target has it. */
 export function replay(target: Target, f: Fixture, opts: ReplayOptions = {}): Promise<Reply> {
-  const body = opts.body === undefined ? f.body : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body, 'utf8');
+  const body =
+    opts.body === undefined ? f.body : Buffer.isBuffer(opts.body) ? opts.body : Buffer.from(opts.body, 'utf8');
   const headers: Record<string, string> = {};
   for (const [k, v] of f.headers) headers[k] = v;
   headers['Content-Length'] = String(body.length);
@@ -92,28 +109,46 @@ export function replay(target: Target, f: Fixture, opts: ReplayOptions = {}): Pr
   }
   Object.assign(headers, opts.headers);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: target.host, port: target.port, method: f.method, path: f.path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      { host: target.host, port: target.port, method: f.method, path: f.path, headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Replays fields (encoded the way FreeSWITCH encodes) using a fixture's request line and headers. */
-export const post = (target: Target, f: Fixture, fields: ReadonlyArray<readonly [string, string]>, opts: ReplayOptions = {}) =>
-  replay(target, f, { ...opts, body: encodeFields(fields) });
+export const post = (
+  target: Target,
+  f: Fixture,
+  fields: ReadonlyArray<readonly [string, string]>,
+  opts: ReplayOptions = {},
+) => replay(target, f, { ...opts, body: encodeFields(fields) });
 
 // ---- strict XML parsing (sax in strict mode rejects anything not well-formed) ----
 
-export interface El { name: string; attrs: Record<string, string>; children: El[]; text: string }
+export interface El {
+  name: string;
+  attrs: Record<string, string>;
+  children: El[];
+  text: string;
+}
 
 interface SaxParser {
-  onerror: (e: Error) => void; onopentag: (n: { name: string; attributes: Record<string, string> }) => void;
-  onclosetag: () => void; ontext: (t: string) => void; write(s: string): SaxParser; close(): void;
+  onerror: (e: Error) => void;
+  onopentag: (n: { name: string; attributes: Record<string, string> }) => void;
+  onclosetag: () => void;
+  ontext: (t: string) => void;
+  write(s: string): SaxParser;
+  close(): void;
 }
 const sax = createRequire(import.meta.url)('sax') as { parser(strict: boolean): SaxParser };
 
@@ -122,10 +157,20 @@ export function parseXml(xml: string): El {
   const root: El = { name: '#root', attrs: {}, children: [], text: '' };
   const stack: El[] = [root];
   let error: Error | undefined;
-  p.onerror = (e) => { error ??= e; };
-  p.onopentag = (n) => { const el: El = { name: n.name, attrs: n.attributes, children: [], text: '' }; stack.at(-1)!.children.push(el); stack.push(el); };
-  p.onclosetag = () => { stack.pop(); };
-  p.ontext = (t) => { stack.at(-1)!.text += t; };
+  p.onerror = (e) => {
+    error ??= e;
+  };
+  p.onopentag = (n) => {
+    const el: El = { name: n.name, attrs: n.attributes, children: [], text: '' };
+    stack.at(-1)!.children.push(el);
+    stack.push(el);
+  };
+  p.onclosetag = () => {
+    stack.pop();
+  };
+  p.ontext = (t) => {
+    stack.at(-1)!.text += t;
+  };
   p.write(xml).close();
   if (error) throw new Error(`not well-formed XML: ${error.message}\n${xml}`);
   if (root.children.length !== 1) throw new Error(`expected one root element\n${xml}`);
@@ -134,7 +179,12 @@ export function parseXml(xml: string): El {
 
 export function findAll(el: El, name: string): El[] {
   const out: El[] = [];
-  const walk = (e: El) => { for (const c of e.children) { if (c.name === name) out.push(c); walk(c); } };
+  const walk = (e: El) => {
+    for (const c of e.children) {
+      if (c.name === name) out.push(c);
+      walk(c);
+    }
+  };
   walk(el);
   return out;
 }
@@ -146,7 +196,8 @@ export function find(el: El, name: string, attrs: Record<string, string> = {}): 
 /** The FreeSWITCH document's section element; asserts the envelope. */
 export function sectionOf(xml: string): El {
   const doc = parseXml(xml);
-  if (doc.name !== 'document' || doc.attrs.type !== 'freeswitch/xml') throw new Error(`not a freeswitch/xml document:\n${xml}`);
+  if (doc.name !== 'document' || doc.attrs.type !== 'freeswitch/xml')
+    throw new Error(`not a freeswitch/xml document:\n${xml}`);
   const s = doc.children.filter((c) => c.name === 'section');
   if (s.length !== 1) throw new Error(`expected exactly one section:\n${xml}`);
   return s[0]!;

@@ -44,13 +44,23 @@ test.after(async () => {
 type Row = Record<string, unknown>;
 /** The rows of these call uuids that `tenant` can see (its own RLS context). */
 async function rows(tenant: TenantId, uuids: string[]): Promise<Row[]> {
-  return withTenant(pool, tenant, async (db) => (await db.query(`SELECT tenant_id, call_uuid, node, direction, caller, callee,
+  return withTenant(
+    pool,
+    tenant,
+    async (db) =>
+      (
+        await db.query(
+          `SELECT tenant_id, call_uuid, node, direction, caller, callee,
     created_at, answered_at, ended_at, duration_s, billsec, hangup_cause, queue FROM call_records WHERE call_uuid = ANY($1)`,
-  [uuids])).rows as Row[], { readOnly: true });
+          [uuids],
+        )
+      ).rows as Row[],
+    { readOnly: true },
+  );
 }
 const seen = async (uuids: string[]) => (await rows(acme, uuids)).length + (await rows(globex, uuids)).length;
 
-test('an answered call is stored once, with FreeSWITCH\'s times, and only after that is the answer 200', async () => {
+test("an answered call is stored once, with FreeSWITCH's times, and only after that is the answer 200", async () => {
   const c = cdrFor(acme);
   const before = await ep.posts('written');
   const r = await postCdr(ep.url, c.body, { uuid: c.uuid });
@@ -58,12 +68,24 @@ test('an answered call is stored once, with FreeSWITCH\'s times, and only after 
   const [row] = await rows(acme, [c.uuid]);
   assert.ok(row, 'the row is there when the 200 arrives');
   const iso = (k: string) => (row[k] as Date).toISOString();
-  assert.equal({ ...row, created_at: iso('created_at'), answered_at: iso('answered_at'), ended_at: iso('ended_at') }, {
-    tenant_id: acme, call_uuid: c.uuid, node: 'fs1', direction: 'internal', caller: '1000', callee: '1001',
-    created_at: '2026-12-02T03:25:41.957Z', answered_at: '2026-12-02T03:25:41.996Z', ended_at: '2026-12-02T03:25:44.236Z',
-    duration_s: Number(c.doc.variables.duration), billsec: Number(c.doc.variables.billsec), hangup_cause: 'NORMAL_CLEARING',
-    queue: null,
-  });
+  assert.equal(
+    { ...row, created_at: iso('created_at'), answered_at: iso('answered_at'), ended_at: iso('ended_at') },
+    {
+      tenant_id: acme,
+      call_uuid: c.uuid,
+      node: 'fs1',
+      direction: 'internal',
+      caller: '1000',
+      callee: '1001',
+      created_at: '2026-12-02T03:25:41.957Z',
+      answered_at: '2026-12-02T03:25:41.996Z',
+      ended_at: '2026-12-02T03:25:44.236Z',
+      duration_s: Number(c.doc.variables.duration),
+      billsec: Number(c.doc.variables.billsec),
+      hangup_cause: 'NORMAL_CLEARING',
+      queue: null,
+    },
+  );
   assert.is(await ep.posts('written'), before + 1);
 });
 
@@ -74,7 +96,10 @@ test('posted again, and five times at once: still one row, every answer 200', as
   assert.equal([again.status, again.text], [200, 'duplicate']);
   const d = cdrFor(globex);
   const burst = await Promise.all(Array.from({ length: 5 }, () => postCdr(ep.url, d.body, { uuid: d.uuid })));
-  assert.equal(burst.map((b) => b.status), [200, 200, 200, 200, 200]);
+  assert.equal(
+    burst.map((b) => b.status),
+    [200, 200, 200, 200, 200],
+  );
   assert.equal(burst.map((b) => b.text).sort(), ['duplicate', 'duplicate', 'duplicate', 'duplicate', 'written']);
   assert.is((await rows(acme, [c.uuid])).length, 1);
   assert.is((await rows(globex, [d.uuid])).length, 1);
@@ -84,8 +109,10 @@ test('the ESL writer and mod_json_cdr recording one call leave one identical row
   const c = cdrFor(acme);
   const cdr = parseJsonCdr(c.body);
   // The ESL record of the same call (call-record.ts reads the same fields from the hangup event).
-  const esl = callRecordFromHangup({ key: c.uuid, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' },
-    cdr);
+  const esl = callRecordFromHangup(
+    { key: c.uuid, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' },
+    cdr,
+  );
   const spoolDir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-cdr-'));
   const w = new CdrWriter({ pool, log: pino({ level: 'silent' }), registry: createRegistry(), spoolDir, queueMax: 10 });
   await w.start();
@@ -100,15 +127,29 @@ test('the ESL writer and mod_json_cdr recording one call leave one identical row
   // And the other way round: the JSON row first, then the ESL insert a no-op; the ESL record equals that row.
   const d = cdrFor(acme);
   assert.is((await postCdr(ep.url, d.body, { uuid: d.uuid })).text, 'written');
-  const e = callRecordFromHangup({ key: d.uuid, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' },
-    parseJsonCdr(d.body));
+  const e = callRecordFromHangup(
+    { key: d.uuid, tenantId: acme, tenantSlug: 'acme', direction: 'internal', node: 'fs1' },
+    parseJsonCdr(d.body),
+  );
   const [row] = await rows(acme, [d.uuid]);
-  assert.equal(row, { tenant_id: e.tenantId, call_uuid: e.callUuid, node: e.node, direction: e.direction, caller: e.caller,
-    callee: e.callee, created_at: new Date(e.createdAt), answered_at: new Date(e.answeredAt!), ended_at: new Date(e.endedAt),
-    duration_s: e.durationS, billsec: e.billsec, hangup_cause: e.hangupCause, queue: e.queue });
+  assert.equal(row, {
+    tenant_id: e.tenantId,
+    call_uuid: e.callUuid,
+    node: e.node,
+    direction: e.direction,
+    caller: e.caller,
+    callee: e.callee,
+    created_at: new Date(e.createdAt),
+    answered_at: new Date(e.answeredAt!),
+    ended_at: new Date(e.endedAt),
+    duration_s: e.durationS,
+    billsec: e.billsec,
+    hangup_cause: e.hangupCause,
+    queue: e.queue,
+  });
 });
 
-test('a call without the daemon\'s tenant variable: 200, counted unattributed, no row', async () => {
+test("a call without the daemon's tenant variable: 200, counted unattributed, no row", async () => {
   const c = cdrFor(null);
   const before = await ep.posts('unattributed');
   const r = await postCdr(ep.url, c.body, { uuid: c.uuid });
@@ -126,29 +167,41 @@ test('a tenant id that does not exist: 422 (FreeSWITCH keeps the file), no row',
   assert.is(await seen([c.uuid]), 0);
 });
 
-test('RLS: acme\'s record is invisible in globex\'s context and the other way round', async () => {
+test("RLS: acme's record is invisible in globex's context and the other way round", async () => {
   const a = cdrFor(acme);
   const g = cdrFor(globex);
   for (const c of [a, g]) assert.is((await postCdr(ep.url, c.body, { uuid: c.uuid })).status, 200);
-  assert.equal((await rows(acme, [a.uuid, g.uuid])).map((r) => r.call_uuid), [a.uuid]);
-  assert.equal((await rows(globex, [a.uuid, g.uuid])).map((r) => r.call_uuid), [g.uuid]);
+  assert.equal(
+    (await rows(acme, [a.uuid, g.uuid])).map((r) => r.call_uuid),
+    [a.uuid],
+  );
+  assert.equal(
+    (await rows(globex, [a.uuid, g.uuid])).map((r) => r.call_uuid),
+    [g.uuid],
+  );
   // No context at all sees nothing (fail closed).
-  const bare = await pool.query('SELECT count(*)::int AS n FROM call_records WHERE call_uuid = ANY($1)', [[a.uuid, g.uuid]]);
+  const bare = await pool.query('SELECT count(*)::int AS n FROM call_records WHERE call_uuid = ANY($1)', [
+    [a.uuid, g.uuid],
+  ]);
   assert.is(bare.rows[0].n, 0);
 });
 
-test('mod_json_cdr\'s bodies: raw JSON, `encode` (cdr=<url-encoded>), raw JSON that lost its Content-Type', async () => {
+test("mod_json_cdr's bodies: raw JSON, `encode` (cdr=<url-encoded>), raw JSON that lost its Content-Type", async () => {
   const form = cdrFor(acme);
   // FreeSWITCH's switch_url_encode: every unsafe byte as %XX.
-  const encoded = Buffer.from(form.body).toString('latin1').replace(/[^A-Za-z0-9\-_.!~*'()/,]/g,
-    (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  const encoded = Buffer.from(form.body)
+    .toString('latin1')
+    .replace(/[^A-Za-z0-9\-_.!~*'()/,]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
   const r1 = await postCdr(ep.url, `cdr=${encoded}`, { uuid: form.uuid, type: 'application/x-www-form-urlencoded' });
   assert.equal([r1.status, r1.text], [200, 'written']);
   // disable-100-continue replaces the header list: the raw JSON arrives labelled as a form (seen on FreeSWITCH 1.11).
   const quirk = cdrFor(acme, undefined, 'values-encoded-acme-1000-to-1001.cdr.json');
   const r2 = await postCdr(ep.url, quirk.body, { uuid: quirk.uuid, type: 'application/x-www-form-urlencoded' });
   assert.equal([r2.status, r2.text], [200, 'written']);
-  assert.equal((await rows(acme, [form.uuid, quirk.uuid])).map((r) => r.caller), ['1000', '1000']);
+  assert.equal(
+    (await rows(acme, [form.uuid, quirk.uuid])).map((r) => r.caller),
+    ['1000', '1000'],
+  );
 });
 
 test('without or with wrong credentials: 401; from outside the allow-list: 403; nothing stored, counted', async () => {
@@ -183,8 +236,13 @@ test('bad input: a clear 4xx naming the problem, logged and counted, nothing sto
       [postCdr(ep.url, 'cdr=%7B%22a', { type: 'application/x-www-form-urlencoded' }), 400, /not JSON/],
       [postCdr(ep.url, 'nothing=here', { type: 'application/x-www-form-urlencoded' }), 400, /"cdr" field/],
       [postCdr(ep.url, c.body, { type: 'text/plain' }), 415, /Unsupported Media Type/i],
-      [postCdr(ep.url, `cdr=${Buffer.from(c.body).toString('base64')}`, { type: 'application/x-www-form-base64-encoded' }),
-        415, /./],
+      [
+        postCdr(ep.url, `cdr=${Buffer.from(c.body).toString('base64')}`, {
+          type: 'application/x-www-form-base64-encoded',
+        }),
+        415,
+        /./,
+      ],
       [postCdr(small.url, c.body, { uuid: c.uuid }), 413, /too large/i],
     ];
     for (const [p, status, why] of cases) {
@@ -223,29 +281,55 @@ test('cdr-replay, twice at once over one err-log-dir: every call stored once, ev
   // As backup_cdr writes them: the body and a newline, named <uuid>.cdr.json.
   for (const c of calls) await fs.writeFile(path.join(dir, `${c.uuid}.cdr.json`), `${c.body}\n`);
   await fs.writeFile(path.join(dir, 'notes.txt'), 'not a record');
-  const run = () => new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/daemon/cli/cdr-replay.js'), '--dir', dir,
-      '--url', ep.url, '--min-age-s', '0'], { env: { PATH: process.env.PATH ?? '', FS_TENANTD_XMLCURL_PASSWORD: 'demo-xmlcurl' } });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+  const run = () =>
+    new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        [path.join(projectRoot, 'dist/daemon/cli/cdr-replay.js'), '--dir', dir, '--url', ep.url, '--min-age-s', '0'],
+        { env: { PATH: process.env.PATH ?? '', FS_TENANTD_XMLCURL_PASSWORD: 'demo-xmlcurl' } },
+      );
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.stderr.on('data', (d) => {
+        out += d;
+      });
+      child.on('exit', (code) => resolve({ code, out }));
+    });
   try {
     const [a, b] = await Promise.all([run(), run()]);
     assert.is(a.code, 0, a.out);
     assert.is(b.code, 0, b.out);
     assert.equal(await fs.readdir(dir), ['notes.txt']);
-    assert.is((await rows(acme, calls.map((c) => c.uuid))).length, 2);
-    assert.is((await rows(globex, calls.map((c) => c.uuid))).length, 1);
+    assert.is(
+      (
+        await rows(
+          acme,
+          calls.map((c) => c.uuid),
+        )
+      ).length,
+      2,
+    );
+    assert.is(
+      (
+        await rows(
+          globex,
+          calls.map((c) => c.uuid),
+        )
+      ).length,
+      1,
+    );
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
 
 test('the spooled file FreeSWITCH really wrote replays as the record it could not post', async () => {
-  const text = cdrFixture('err-log-dir/796b13a7-96fe-4f26-a880-0cc8c1d4d9a6.cdr.json').replace(/"fs_tenant_id":"[^"]*"/,
-    `"fs_tenant_id":"${globex}"`);
+  const text = cdrFixture('err-log-dir/796b13a7-96fe-4f26-a880-0cc8c1d4d9a6.cdr.json').replace(
+    /"fs_tenant_id":"[^"]*"/,
+    `"fs_tenant_id":"${globex}"`,
+  );
   const r = await postCdr(ep.url, text, { uuid: '796b13a7-96fe-4f26-a880-0cc8c1d4d9a6' });
   assert.equal([r.status, r.text], [200, 'written']);
   const [row] = await rows(globex, ['796b13a7-96fe-4f26-a880-0cc8c1d4d9a6']);

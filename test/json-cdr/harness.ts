@@ -22,14 +22,23 @@ export interface CdrEndpoint {
   close(): Promise<void>;
 }
 
-export async function startCdrEndpoint(pool: pg.Pool, opts: { allowFrom?: string[]; bodyLimitBytes?: number } = {}):
-  Promise<CdrEndpoint> {
+export async function startCdrEndpoint(
+  pool: pg.Pool,
+  opts: { allowFrom?: string[]; bodyLimitBytes?: number } = {},
+): Promise<CdrEndpoint> {
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const registry = createRegistry();
   const app = createHttpServer({ logger: log, bodyLimitBytes: 65536 });
-  await app.register(jsonCdrPlugin, { path: '/freeswitch/cdr', ...CREDENTIALS, allowFrom: opts.allowFrom ?? [],
-    bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024, pool, log, registry,
-    nodeOf: (s) => (s === 'vm' ? 'fs1' : undefined) }); // the captures' switchname
+  await app.register(jsonCdrPlugin, {
+    path: '/freeswitch/cdr',
+    ...CREDENTIALS,
+    allowFrom: opts.allowFrom ?? [],
+    bodyLimitBytes: opts.bodyLimitBytes ?? 1024 * 1024,
+    pool,
+    log,
+    registry,
+    nodeOf: (s) => (s === 'vm' ? 'fs1' : undefined),
+  }); // the captures' switchname
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
   return {
@@ -50,7 +59,11 @@ export const cdrFixture = (name: string): string => readFileSync(path.join(JSON_
  * The captured answered call as another call of `tenant` (new uuid unless given): what mod_json_cdr would post.
  * `tenant: null` removes the daemon's tenant variables (a call refused before the dialplan).
  */
-export function cdrFor(tenant: string | null, uuid: string = randomUUID(), name = 'answered-acme-1000-to-1001.cdr.json') {
+export function cdrFor(
+  tenant: string | null,
+  uuid: string = randomUUID(),
+  name = 'answered-acme-1000-to-1001.cdr.json',
+) {
   const doc = JSON.parse(cdrFixture(name));
   if (tenant === null) {
     delete doc.variables.fs_tenant_id;
@@ -65,9 +78,15 @@ export function cdrFor(tenant: string | null, uuid: string = randomUUID(), name 
 }
 
 /** POSTs as mod_json_cdr does (`<url>?uuid=<uuid>`, basic auth, raw JSON). */
-export async function postCdr(url: string, body: string, o: { uuid?: string; type?: string; auth?: string | null } = {}) {
-  const headers: Record<string, string> = { 'content-type': o.type ?? 'application/json',
-    'user-agent': 'freeswitch-json/1.0' };
+export async function postCdr(
+  url: string,
+  body: string,
+  o: { uuid?: string; type?: string; auth?: string | null } = {},
+) {
+  const headers: Record<string, string> = {
+    'content-type': o.type ?? 'application/json',
+    'user-agent': 'freeswitch-json/1.0',
+  };
   if (o.auth !== null) headers.authorization = o.auth ?? BASIC;
   const res = await fetch(o.uuid ? `${url}?uuid=${o.uuid}` : url, { method: 'POST', headers, body });
   return { status: res.status, text: (await res.text()).trim(), headers: res.headers };

@@ -14,14 +14,21 @@ import { BASIC, cdrFor } from './harness.js';
 
 const test = suite('cdr-replay');
 
-interface Seen { url: string; type: string | undefined; auth: string | undefined; body: string }
+interface Seen {
+  url: string;
+  type: string | undefined;
+  auth: string | undefined;
+  body: string;
+}
 
 /** Answers each POST with answer(uuid, path); records what it got. */
 async function server(answer: (uuid: string, p: string) => number) {
   const seen: Seen[] = [];
   const srv = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       seen.push({ url: req.url!, type: req.headers['content-type'], auth: req.headers.authorization, body });
       const u = new URL(req.url!, 'http://x');
@@ -36,19 +43,28 @@ async function server(answer: (uuid: string, p: string) => number) {
 
 function replay(args: string[], env: Record<string, string> = {}) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/daemon/cli/cdr-replay.js'), ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env } });
+    const child = spawn(process.execPath, [path.join(projectRoot, 'dist/daemon/cli/cdr-replay.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
 
 let dir: string;
-test.before.each(async () => { dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-replay-')); });
-test.after.each(async () => { await fs.rm(dir, { recursive: true, force: true }); });
+test.before.each(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-replay-'));
+});
+test.after.each(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
 
 /** A record file as backup_cdr writes it. */
 async function spoolFile(name?: string, sub = '') {
@@ -58,7 +74,11 @@ async function spoolFile(name?: string, sub = '') {
   await fs.writeFile(file, `${c.body}\n`);
   return { ...c, file };
 }
-const exists = (f: string) => fs.access(f).then(() => true, () => false);
+const exists = (f: string) =>
+  fs.access(f).then(
+    () => true,
+    () => false,
+  );
 
 test('posts each file as mod_json_cdr does; deletes it after a 200, keeps it after a 500, exits 1 saying so', async () => {
   const ok = await spoolFile();
@@ -67,13 +87,16 @@ test('posts each file as mod_json_cdr does; deletes it after a 200, keeps it aft
   const prefixed = await spoolFile(`a_${randomUUID()}.cdr.json`); // prefix-a-leg
   const srv = await server((uuid) => (uuid === refused.uuid ? 500 : 200));
   try {
-    const r = await replay(['--dir', dir, '--url', `${srv.base}/freeswitch/cdr`, '--min-age-s', '0'],
-      { FS_TENANTD_XMLCURL_PASSWORD: 'demo-xmlcurl' });
+    const r = await replay(['--dir', dir, '--url', `${srv.base}/freeswitch/cdr`, '--min-age-s', '0'], {
+      FS_TENANTD_XMLCURL_PASSWORD: 'demo-xmlcurl',
+    });
     assert.is(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /3 delivered, 1 kept/);
     assert.match(r.stderr, new RegExp(`kept .*${refused.uuid}\\.cdr\\.json: .*HTTP 500 not today`));
-    assert.equal([await exists(ok.file), await exists(refused.file), await exists(rotated.file), await exists(prefixed.file)],
-      [false, true, false, false]);
+    assert.equal(
+      [await exists(ok.file), await exists(refused.file), await exists(rotated.file), await exists(prefixed.file)],
+      [false, true, false, false],
+    );
     const first = srv.seen.find((s) => s.url === `/freeswitch/cdr?uuid=${ok.uuid}`);
     assert.ok(first, 'POST <url>?uuid=<uuid>');
     assert.equal([first.type, first.auth, first.body], ['application/json', BASIC, ok.body]);
@@ -87,10 +110,15 @@ test('the second url is tried when the first fails; nothing reachable keeps ever
   const srv = await server((_uuid, p) => (p === '/first' ? 503 : 200));
   const dead = `http://127.0.0.1:${await freePort()}/nobody`;
   try {
-    const r = await replay(['--dir', dir, '--min-age-s', '0'],
-      { FS_TENANTD_CDR_URL: `${srv.base}/first`, FS_TENANTD_CDR_URL_2: `${srv.base}/second` });
+    const r = await replay(['--dir', dir, '--min-age-s', '0'], {
+      FS_TENANTD_CDR_URL: `${srv.base}/first`,
+      FS_TENANTD_CDR_URL_2: `${srv.base}/second`,
+    });
     assert.is(r.code, 0, r.stderr);
-    assert.equal(srv.seen.map((s) => new URL(s.url, 'http://x').pathname), ['/first', '/second']);
+    assert.equal(
+      srv.seen.map((s) => new URL(s.url, 'http://x').pathname),
+      ['/first', '/second'],
+    );
     assert.not.ok(await exists(f.file));
     const g = await spoolFile();
     const down = await replay(['--dir', dir, '--url', dead, '--min-age-s', '0']);

@@ -13,7 +13,8 @@ import { freePort, startDaemon, which, type DaemonProcess } from '../helpers/pro
 
 const test = suite('daemon process: health, readiness, metrics, graceful shutdown');
 const promtool = which('promtool');
-if (!promtool) console.log('\n  note: promtool not installed (Debian: apt-get install prometheus): promtool checks are skipped\n');
+if (!promtool)
+  console.log('\n  note: promtool not installed (Debian: apt-get install prometheus): promtool checks are skipped\n');
 let dir: string;
 let pgPort: number;
 let daemon: DaemonProcess | undefined;
@@ -23,7 +24,11 @@ test.before(async () => {
   dir = await makeClusterDir('fs-tenantd-daemon-');
   pgPort = await freePort();
   try {
-    daemon = await startDaemon({ FS_TENANTD_STATE_DIR: dir, FS_TENANTD_EMBEDDED_PG_PORT: String(pgPort), FS_TENANTD_ESL_NODES: 'none' });
+    daemon = await startDaemon({
+      FS_TENANTD_STATE_DIR: dir,
+      FS_TENANTD_EMBEDDED_PG_PORT: String(pgPort),
+      FS_TENANTD_ESL_NODES: 'none',
+    });
   } catch (err) {
     startError = err as Error;
   }
@@ -52,7 +57,7 @@ test('/healthz answers 200', async () => {
 
 test('/readyz answers 200 with the database check', async () => {
   const res = await fetch(url('/readyz'));
-  const body = await res.json() as { status: string; checks: Record<string, { ok: boolean; detail?: unknown }> };
+  const body = (await res.json()) as { status: string; checks: Record<string, { ok: boolean; detail?: unknown }> };
   assert.is(res.status, 200, JSON.stringify(body));
   assert.is(body.status, 'ready');
   assert.is(body.checks.database?.ok, true);
@@ -62,17 +67,25 @@ test('/metrics exposes the daemon series in Prometheus text format', async () =>
   const res = await fetch(url('/metrics'));
   assert.is(res.status, 200);
   const text = await res.text();
-  for (const name of ['fs_tenantd_db_query_duration_seconds_bucket', 'fs_tenantd_db_pool_waiting_clients', 'fs_tenantd_db_pool_total_clients',
-    'nodejs_eventloop_lag_seconds', 'process_cpu_seconds_total']) {
+  for (const name of [
+    'fs_tenantd_db_query_duration_seconds_bucket',
+    'fs_tenantd_db_pool_waiting_clients',
+    'fs_tenantd_db_pool_total_clients',
+    'nodejs_eventloop_lag_seconds',
+    'process_cpu_seconds_total',
+  ]) {
     assert.ok(text.includes(`\n${name}`), `${name} is exported`);
   }
 });
 
-(promtool ? test : test.skip)(`promtool check metrics accepts the real /metrics output${promtool ? '' : ' (SKIPPED: promtool not installed; apt-get install prometheus)'}`, async () => {
-  const text = await (await fetch(url('/metrics'))).text();
-  const r = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  assert.is(r.status, 0, `promtool check metrics:\n${r.stdout}${r.stderr}`);
-});
+(promtool ? test : test.skip)(
+  `promtool check metrics accepts the real /metrics output${promtool ? '' : ' (SKIPPED: promtool not installed; apt-get install prometheus)'}`,
+  async () => {
+    const text = await (await fetch(url('/metrics'))).text();
+    const r = spawnSync(promtool!, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.is(r.status, 0, `promtool check metrics:\n${r.stdout}${r.stderr}`);
+  },
+);
 
 /** Sends request headers with Expect: 100-continue and resolves once the server has parsed them. */
 function startRequest(port: number, head: string): Promise<{ socket: net.Socket; response: Promise<string> }> {
@@ -107,12 +120,15 @@ test('SIGTERM: the fetch in flight is answered, new ones are not, PostgreSQL sto
   const fixture = path.join(projectRoot, 'test', 'fixtures', 'freeswitch', 'xml-curl', '028-dialplan-acme-1001');
   const body = readFileSync(`${fixture}.body`);
   const auth = Buffer.from('freeswitch:demo-xmlcurl').toString('base64');
-  const head = `POST /freeswitch/xml HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: freeswitch-xml/1.0\r\nAccept: */*\r\n` +
+  const head =
+    `POST /freeswitch/xml HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: freeswitch-xml/1.0\r\nAccept: */*\r\n` +
     `Authorization: Basic ${auth}\r\nContent-Length: ${body.length}\r\nContent-Type: application/x-www-form-urlencoded\r\n` +
     'Expect: 100-continue\r\n\r\n';
   // The same fetch, complete, before shutdown: the one in flight must get the same answer.
   const before = await fetch(url('/freeswitch/xml'), {
-    method: 'POST', body, headers: { authorization: `Basic ${auth}`, 'content-type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    body,
+    headers: { authorization: `Basic ${auth}`, 'content-type': 'application/x-www-form-urlencoded' },
   });
   const beforeText = await before.text();
   const inFlight = await startRequest(daemon.httpPort, head);
@@ -123,7 +139,9 @@ test('SIGTERM: the fetch in flight is answered, new ones are not, PostgreSQL sto
   const late = await new Promise<string>((resolve) => {
     const s = net.connect(daemon.httpPort, '127.0.0.1');
     let got = '';
-    s.on('data', (c) => { got += c; });
+    s.on('data', (c) => {
+      got += c;
+    });
     s.on('end', () => resolve(got.split('\r\n')[0] || 'closed without a response'));
     s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
     s.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
@@ -139,7 +157,10 @@ test('SIGTERM: the fetch in flight is answered, new ones are not, PostgreSQL sto
 
   const { code, signal } = await daemon.exited;
   assert.equal({ code, signal }, { code: 0, signal: null }, `exit status; stderr: ${daemon.stderr()}`);
-  assert.ok(daemon.lines.some((l) => l.msg === 'stopped'), 'logged "stopped"');
+  assert.ok(
+    daemon.lines.some((l) => l.msg === 'stopped'),
+    'logged "stopped"',
+  );
   const steps = daemon.lines.filter((l) => l.msg === 'shutdown step done').map((l) => l.step);
   assert.is(steps[0], 'http', 'HTTP drains first');
   assert.is(steps[steps.length - 1], 'database', 'the database closes last');
@@ -149,7 +170,10 @@ test('SIGTERM: the fetch in flight is answered, new ones are not, PostgreSQL sto
   assert.throws(() => process.kill(postgresPid, 0), /ESRCH/, 'postgres process no longer exists');
   const refused = await new Promise<string>((resolve) => {
     const s = net.connect(pgPort, '127.0.0.1');
-    s.on('connect', () => { s.destroy(); resolve('connected'); });
+    s.on('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
     s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
   });
   assert.is(refused, 'ECONNREFUSED');

@@ -15,11 +15,21 @@ import { freePort } from '../helpers/processes.js';
 
 const test = suite('Dockerfile');
 
-interface Instruction { op: string; args: string }
+interface Instruction {
+  op: string;
+  args: string;
+}
 /** Dockerfile instructions with line continuations joined and comments dropped. */
 function parse(text: string): Instruction[] {
-  return text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
-    .map((l) => { const i = l.indexOf(' '); return { op: l.slice(0, i).toUpperCase(), args: l.slice(i + 1).trim() }; });
+  return text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const i = l.indexOf(' ');
+      return { op: l.slice(0, i).toUpperCase(), args: l.slice(i + 1).trim() };
+    });
 }
 
 const instructions = parse(readFileSync(path.join(projectRoot, 'Dockerfile'), 'utf8'));
@@ -29,16 +39,32 @@ for (const ins of instructions) {
   stages[stages.length - 1]!.push(ins);
 }
 const runtime = stages[stages.length - 1]!;
-const ignored = readFileSync(path.join(projectRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+const ignored = readFileSync(path.join(projectRoot, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter(Boolean);
 
 test('multi-stage: a build stage compiles, the runtime stage installs production dependencies only', () => {
   assert.ok(stages.length >= 2, 'at least two stages');
   assert.match(stages[0]![0]!.args, /^node:20\S* AS build$/);
-  assert.ok(stages[0]!.some((i) => i.op === 'RUN' && /npx tsc -p \./.test(i.args)), 'build stage runs tsc');
-  const runs = runtime.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+  assert.ok(
+    stages[0]!.some((i) => i.op === 'RUN' && /npx tsc -p \./.test(i.args)),
+    'build stage runs tsc',
+  );
+  const runs = runtime
+    .filter((i) => i.op === 'RUN')
+    .map((i) => i.args)
+    .join('\n');
   assert.match(runs, /npm ci --omit=dev/);
-  assert.not.match(runs, /npm (ci|install)(?![^\n]*--omit=dev)/, 'no install with dev dependencies in the runtime stage');
-  assert.ok(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=build ') && i.args.includes('/app/dist/daemon')), 'runtime takes the compiled daemon from the build stage');
+  assert.not.match(
+    runs,
+    /npm (ci|install)(?![^\n]*--omit=dev)/,
+    'no install with dev dependencies in the runtime stage',
+  );
+  assert.ok(
+    runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=build ') && i.args.includes('/app/dist/daemon')),
+    'runtime takes the compiled daemon from the build stage',
+  );
 });
 
 test('runtime: non-root user, configuration by environment, exec-form CMD, state volume', () => {
@@ -47,8 +73,15 @@ test('runtime: non-root user, configuration by environment, exec-form CMD, state
   assert.not.ok(['root', '0', '0:0'].includes(users[users.length - 1]!), 'the final user is not root');
   const cmdIndex = runtime.findIndex((i) => i.op === 'CMD');
   assert.ok(runtime.findIndex((i) => i.op === 'USER') < cmdIndex, 'USER comes before CMD');
-  assert.equal(JSON.parse(runtime[cmdIndex]!.args), ['node', 'dist/daemon/main.js'], 'exec form, so SIGTERM reaches node');
-  const env = runtime.filter((i) => i.op === 'ENV').map((i) => i.args).join(' ');
+  assert.equal(
+    JSON.parse(runtime[cmdIndex]!.args),
+    ['node', 'dist/daemon/main.js'],
+    'exec form, so SIGTERM reaches node',
+  );
+  const env = runtime
+    .filter((i) => i.op === 'ENV')
+    .map((i) => i.args)
+    .join(' ');
   assert.match(env, /FS_TENANTD_HTTP_HOST=0\.0\.0\.0/, 'listens beyond the container loopback');
   assert.match(env, /FS_TENANTD_STATE_DIR=\/var\/lib\/fs-tenantd/);
   assert.ok(runtime.some((i) => i.op === 'VOLUME' && i.args.includes('/var/lib/fs-tenantd')));
@@ -62,10 +95,14 @@ test('every COPY source exists in the repository and is not excluded by .dockeri
     const parts = c.args.split(/\s+/);
     for (const src of parts.slice(0, -1)) {
       assert.ok(existsSync(path.join(projectRoot, src)), `${src} exists`);
-      assert.not.ok(ignored.some((g) => src === g || src.startsWith(`${g}/`)), `${src} is not in .dockerignore`);
+      assert.not.ok(
+        ignored.some((g) => src === g || src.startsWith(`${g}/`)),
+        `${src} is not in .dockerignore`,
+      );
     }
   }
-  for (const g of ['node_modules', 'dist', 'var', '.git']) assert.ok(ignored.includes(g), `.dockerignore excludes ${g}`);
+  for (const g of ['node_modules', 'dist', 'var', '.git'])
+    assert.ok(ignored.includes(g), `.dockerignore excludes ${g}`);
 });
 
 function healthcheckArgv(): string[] {
@@ -85,10 +122,14 @@ test('the HEALTHCHECK command passes against a live /healthz and fails when noth
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as net.AddressInfo).port;
   // The check runs in a separate process: run it asynchronously so this process keeps serving.
-  const check = (p: number) => new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', FS_TENANTD_HTTP_PORT: String(p) }, stdio: 'ignore' });
-    child.on('exit', (code) => resolve(code));
-  });
+  const check = (p: number) =>
+    new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, args, {
+        env: { PATH: process.env.PATH ?? '', FS_TENANTD_HTTP_PORT: String(p) },
+        stdio: 'ignore',
+      });
+      child.on('exit', (code) => resolve(code));
+    });
   try {
     assert.is(await check(port), 0, 'healthy');
   } finally {

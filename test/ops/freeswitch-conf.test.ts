@@ -22,7 +22,9 @@ function preprocessorVars(env: Record<string, string>, builtIn: Record<string, s
   const vars = new Map<string, string>(Object.entries(builtIn));
   // Each line's $${name} is expanded before the line is run (expand_vars); an unknown name becomes "".
   const expand = (v: string) => v.replace(/\$\$\{([a-z0-9_]+)\}/g, (_all, n: string) => vars.get(n) ?? '');
-  for (const m of read(path.join(root, 'vars.xml')).matchAll(/<X-PRE-PROCESS cmd="(set|env-set)" data="([^"=]+)=([^"]*)"\/>/g)) {
+  for (const m of read(path.join(root, 'vars.xml')).matchAll(
+    /<X-PRE-PROCESS cmd="(set|env-set)" data="([^"=]+)=([^"]*)"\/>/g,
+  )) {
     const [, cmd, name, value] = m as unknown as [string, string, string, string];
     if (cmd === 'set') vars.set(name.trim(), expand(value.trim()));
     else if (value.startsWith('$') && env[value.slice(1)] !== undefined) vars.set(name, env[value.slice(1)]!);
@@ -36,15 +38,23 @@ function params(file: string, vars: Map<string, string>): Map<string, string> {
 
 /** Every <param> in order (mod_json_cdr takes `url` more than once). */
 function paramList(file: string, vars: Map<string, string>): Array<[string, string]> {
-  const text = read(path.join(autoload, file)).replace(/<!--[\s\S]*?-->/g, '')
+  const text = read(path.join(autoload, file))
+    .replace(/<!--[\s\S]*?-->/g, '')
     .replace(/\$\$\{([a-z0-9_]+)\}/g, (all, v: string) => vars.get(v) ?? all);
   return [...text.matchAll(/<param name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]);
 }
 
 test('only the bootstrap files the capture used, each well-formed and named for its configuration', () => {
   const files = readdirSync(autoload).sort();
-  assert.equal(files, ['event_socket.conf.xml', 'json_cdr.conf.xml', 'local_stream.conf.xml', 'logfile.conf.xml', 'modules.conf.xml',
-    'switch.conf.xml', 'xml_curl.conf.xml']);
+  assert.equal(files, [
+    'event_socket.conf.xml',
+    'json_cdr.conf.xml',
+    'local_stream.conf.xml',
+    'logfile.conf.xml',
+    'modules.conf.xml',
+    'switch.conf.xml',
+    'xml_curl.conf.xml',
+  ]);
   for (const f of files) {
     const text = read(path.join(autoload, f));
     create(text); // throws on malformed XML
@@ -55,16 +65,29 @@ test('only the bootstrap files the capture used, each well-formed and named for 
 });
 
 test('nothing tenant-specific and no local dialplan, directory or served configuration', () => {
-  const all = [path.join(root, 'freeswitch.xml'), path.join(root, 'vars.xml'), ...readdirSync(autoload).map((f) => path.join(autoload, f))].map(read).join('\n');
+  const all = [
+    path.join(root, 'freeswitch.xml'),
+    path.join(root, 'vars.xml'),
+    ...readdirSync(autoload).map((f) => path.join(autoload, f)),
+  ]
+    .map(read)
+    .join('\n');
   assert.not.match(all, /acme|globex|pbx\.test|\+1555/i);
   assert.not.match(all, /<section name="(dialplan|directory)"/);
   assert.not.match(all, /<configuration name="(sofia|acl|callcenter)\.conf"/);
 });
 
 test('mod_xml_curl loads before every module whose configuration the daemon serves', () => {
-  const modules = [...read(path.join(autoload, 'modules.conf.xml')).matchAll(/<load module="([a-z_0-9]+)"/g)].map((m) => m[1]!);
-  const at = (m: string) => { const i = modules.indexOf(m); assert.ok(i >= 0, `${m} is loaded`); return i; };
-  for (const m of ['mod_sofia', 'mod_callcenter', 'mod_event_socket', 'mod_local_stream']) assert.ok(at('mod_xml_curl') < at(m), `mod_xml_curl before ${m}`);
+  const modules = [...read(path.join(autoload, 'modules.conf.xml')).matchAll(/<load module="([a-z_0-9]+)"/g)].map(
+    (m) => m[1]!,
+  );
+  const at = (m: string) => {
+    const i = modules.indexOf(m);
+    assert.ok(i >= 0, `${m} is loaded`);
+    return i;
+  };
+  for (const m of ['mod_sofia', 'mod_callcenter', 'mod_event_socket', 'mod_local_stream'])
+    assert.ok(at('mod_xml_curl') < at(m), `mod_xml_curl before ${m}`);
   for (const m of ['mod_dialplan_xml', 'mod_dptools', 'mod_commands', 'mod_tone_stream']) at(m);
   // Call records are the source of truth: a node without mod_json_cdr must not start.
   assert.match(read(path.join(autoload, 'modules.conf.xml')), /<load module="mod_json_cdr" critical="true"\/>/);
@@ -84,7 +107,10 @@ test('xml_curl binding and event socket match the daemon defaults (npm start wor
 
   const esl = params('event_socket.conf.xml', vars);
   const node = config.esl.nodes[0]!;
-  assert.equal([esl.get('listen-ip'), esl.get('listen-port'), esl.get('password')], [node.host, String(node.port), node.password]);
+  assert.equal(
+    [esl.get('listen-ip'), esl.get('listen-port'), esl.get('password')],
+    [node.host, String(node.port), node.password],
+  );
   assert.is(esl.get('listen-ip'), '127.0.0.1', 'loopback only by default');
 });
 
@@ -95,47 +121,78 @@ test('mod_json_cdr posts every A-leg record to the daemon: both urls, credential
   const cdr = new Map(list);
   const daemonUrl = `http://${config.http.host}:${config.http.port}${config.cdr.path}`;
   // Tried in turn (mod_json_cdr.c process_cdr): by default both are the one daemon.
-  assert.equal(list.filter(([k]) => k === 'url').map(([, v]) => v), [daemonUrl, daemonUrl]);
+  assert.equal(
+    list.filter(([k]) => k === 'url').map(([, v]) => v),
+    [daemonUrl, daemonUrl],
+  );
   assert.is(cdr.get('cred'), `${config.xmlCurl.user}:${config.xmlCurl.password}`);
   assert.is(cdr.get('auth-scheme'), 'basic');
   // The module's defaults: no timeout at all, values URL-encoded, B-legs recorded too.
   assert.match(cdr.get('timeout') ?? '', /^[1-9]\d*$/, 'a timeout in whole seconds');
   assert.match(cdr.get('retries') ?? '', /^[1-9]\d*$/, 'retries');
   assert.match(cdr.get('delay') ?? '', /^[1-9]\d*$/, 'a delay (0 would become 5 s)');
-  assert.equal([cdr.get('encode'), cdr.get('encode-values'), cdr.get('log-b-leg'), cdr.get('prefix-a-leg')], ['false', 'false', 'false', 'false']);
+  assert.equal(
+    [cdr.get('encode'), cdr.get('encode-values'), cdr.get('log-b-leg'), cdr.get('prefix-a-leg')],
+    ['false', 'false', 'false', 'false'],
+  );
   assert.is(cdr.get('err-log-dir'), '/var/log/freeswitch/json_cdr');
   // A queue loses what it holds when the module unloads; disable-100-continue drops the Content-Type header.
-  for (const absent of ['queue-capacity', 'disable-100-continue', 'log-dir', 'log-http-and-disk', 'rotate']) assert.not.ok(cdr.has(absent), absent);
+  for (const absent of ['queue-capacity', 'disable-100-continue', 'log-dir', 'log-http-and-disk', 'rotate'])
+    assert.not.ok(cdr.has(absent), absent);
   // Worst case a call's thread waits before its hangup is reported: every attempt timing out.
   const attempts = Number(cdr.get('retries')) + 1;
   assert.ok(attempts * Number(cdr.get('timeout')) + (attempts - 1) * Number(cdr.get('delay')) <= 30, 'bounded');
 });
 
 test('the same environment variables configure both sides', () => {
-  const env = { FS_TENANTD_XMLCURL_USER: 'fs-node', FS_TENANTD_XMLCURL_PASSWORD: 'a-longer-secret', FS_TENANTD_ESL_PASSWORD: 'esl-secret',
-    FS_TENANTD_XMLCURL_URL: 'http://10.1.2.3:9000/fs/xml', FS_TENANTD_ESL_LISTEN_IP: '10.1.2.4',
-    FS_TENANTD_CDR_URL: 'http://10.1.2.3:9000/fs/cdr', FS_TENANTD_CDR_URL_2: 'http://10.1.2.5:9000/fs/cdr', FS_TENANTD_CDR_ERR_DIR: '/srv/cdr' };
+  const env = {
+    FS_TENANTD_XMLCURL_USER: 'fs-node',
+    FS_TENANTD_XMLCURL_PASSWORD: 'a-longer-secret',
+    FS_TENANTD_ESL_PASSWORD: 'esl-secret',
+    FS_TENANTD_XMLCURL_URL: 'http://10.1.2.3:9000/fs/xml',
+    FS_TENANTD_ESL_LISTEN_IP: '10.1.2.4',
+    FS_TENANTD_CDR_URL: 'http://10.1.2.3:9000/fs/cdr',
+    FS_TENANTD_CDR_URL_2: 'http://10.1.2.5:9000/fs/cdr',
+    FS_TENANTD_CDR_ERR_DIR: '/srv/cdr',
+  };
   const config = loadConfig(env);
   const vars = preprocessorVars(env);
-  assert.is(params('xml_curl.conf.xml', vars).get('gateway-credentials'), `${config.xmlCurl.user}:${config.xmlCurl.password}`);
+  assert.is(
+    params('xml_curl.conf.xml', vars).get('gateway-credentials'),
+    `${config.xmlCurl.user}:${config.xmlCurl.password}`,
+  );
   assert.is(params('xml_curl.conf.xml', vars).get('gateway-url'), 'http://10.1.2.3:9000/fs/xml');
   assert.is(params('event_socket.conf.xml', vars).get('password'), config.esl.nodes[0]!.password);
   assert.is(params('event_socket.conf.xml', vars).get('listen-ip'), '10.1.2.4');
   assert.is(params('json_cdr.conf.xml', vars).get('cred'), `${config.xmlCurl.user}:${config.xmlCurl.password}`);
-  assert.equal(paramList('json_cdr.conf.xml', vars).filter(([k]) => k === 'url').map(([, v]) => v),
-    ['http://10.1.2.3:9000/fs/cdr', 'http://10.1.2.5:9000/fs/cdr']);
+  assert.equal(
+    paramList('json_cdr.conf.xml', vars)
+      .filter(([k]) => k === 'url')
+      .map(([, v]) => v),
+    ['http://10.1.2.3:9000/fs/cdr', 'http://10.1.2.5:9000/fs/cdr'],
+  );
   assert.is(params('json_cdr.conf.xml', vars).get('err-log-dir'), '/srv/cdr');
   // Only the first set: the second follows it.
   const one = preprocessorVars({ FS_TENANTD_CDR_URL: 'http://10.9.9.9/c' });
-  assert.equal(paramList('json_cdr.conf.xml', one).filter(([k]) => k === 'url').map(([, v]) => v), ['http://10.9.9.9/c', 'http://10.9.9.9/c']);
+  assert.equal(
+    paramList('json_cdr.conf.xml', one)
+      .filter(([k]) => k === 'url')
+      .map(([, v]) => v),
+    ['http://10.9.9.9/c', 'http://10.9.9.9/c'],
+  );
 });
 
 test('every $${variable} is defined in vars.xml or built into FreeSWITCH', () => {
   const builtIn = new Set(['sounds_dir', 'log_dir', 'conf_dir', 'base_dir']);
   const vars = preprocessorVars({});
-  const used = readdirSync(autoload).flatMap((f) => [...read(path.join(autoload, f)).matchAll(/\$\$\{([a-z0-9_]+)\}/g)].map((m) => m[1]!));
+  const used = readdirSync(autoload).flatMap((f) =>
+    [...read(path.join(autoload, f)).matchAll(/\$\$\{([a-z0-9_]+)\}/g)].map((m) => m[1]!),
+  );
   assert.ok(used.length > 5);
-  assert.equal(used.filter((v) => !vars.has(v) && !builtIn.has(v)), []);
+  assert.equal(
+    used.filter((v) => !vars.has(v) && !builtIn.has(v)),
+    [],
+  );
 });
 
 test.run();

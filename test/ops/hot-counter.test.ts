@@ -22,22 +22,39 @@ test('every increment of every binding shows in the exposition, and again after 
   assert.match(text, /fs_tenantd_test_hot_total\{cache="tenant"\} 3\n/);
   a.inc();
   const values = (await registry.getSingleMetric(config.name)!.get()).values;
-  assert.equal(values.map((v) => [v.labels.cache, v.value]).sort(), [['domain', 7], ['tenant', 3]]);
+  assert.equal(values.map((v) => [v.labels.cache, v.value]).sort(), [
+    ['domain', 7],
+    ['tenant', 3],
+  ]);
   // A second read adds nothing that was already handed over.
   assert.match(await registry.metrics(), /fs_tenantd_test_hot_total\{cache="domain"\} 7\n/);
 });
 
 test('hotHistogram: the same exposition and JSON as a prom-client Histogram fed the same values; reset empties it', async () => {
-  const config = { name: 'fs_tenantd_test_seconds', help: 'test', labelNames: ['section'] as const, buckets: [0.001, 0.01, 0.1, 1] };
+  const config = {
+    name: 'fs_tenantd_test_seconds',
+    help: 'test',
+    labelNames: ['section'] as const,
+    buckets: [0.001, 0.01, 0.1, 1],
+  };
   const ours = createRegistry();
   const theirs = new client.Registry();
   const reference = new client.Histogram({ ...config, labelNames: [...config.labelNames], registers: [theirs] });
   const bind = hotHistogram(ours, config);
   const dir = bind({ section: 'directory' });
   const dp = hotHistogram(ours, config)({ section: 'dialplan' }); // a second registration binds the same histogram
-  const samples: Array<[typeof dir, string, number]> = [[dir, 'directory', 0.0004], [dir, 'directory', 0.001], [dir, 'directory', 0.05],
-    [dir, 'directory', 3], [dp, 'dialplan', 0.2], [dp, 'dialplan', 0.0099]];
-  for (const [h, section, v] of samples) { h.observe(v); reference.observe({ section }, v); }
+  const samples: Array<[typeof dir, string, number]> = [
+    [dir, 'directory', 0.0004],
+    [dir, 'directory', 0.001],
+    [dir, 'directory', 0.05],
+    [dir, 'directory', 3],
+    [dp, 'dialplan', 0.2],
+    [dp, 'dialplan', 0.0099],
+  ];
+  for (const [h, section, v] of samples) {
+    h.observe(v);
+    reference.observe({ section }, v);
+  }
   dir.observe(Number.NaN); // ignored, where prom-client would throw
   const text = (r: client.Registry) => r.getSingleMetricAsString(config.name);
   assert.is(await text(ours), await text(theirs));

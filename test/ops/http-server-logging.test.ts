@@ -12,15 +12,25 @@ const test = suite('http server: logging without a fastify logger instance');
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      cb();
+    },
+  });
   return { lines, logger: pino({ level: 'info' }, sink) };
 }
 
 test('req.log, the default error handler and 404s log through our logger with a request id; no per-request lines', async () => {
   const { lines, logger } = capture();
   const app = createHttpServer({ logger, bodyLimitBytes: 65536 });
-  app.get('/noted', async (req) => { req.log.warn({ thing: 1 }, 'handler note'); return { ok: true }; });
-  app.get('/broken', async () => { throw new Error('kaput'); });
+  app.get('/noted', async (req) => {
+    req.log.warn({ thing: 1 }, 'handler note');
+    return { ok: true };
+  });
+  app.get('/broken', async () => {
+    throw new Error('kaput');
+  });
   await app.ready();
 
   assert.is((await app.inject({ url: '/noted' })).statusCode, 200);
@@ -36,15 +46,24 @@ test('req.log, the default error handler and 404s log through our logger with a 
   assert.ok(failure, "fastify's default error handler logs the failure");
   assert.is(failure!.level, 50);
   assert.is(typeof failure!.reqId, 'string');
-  assert.ok(lines.some((l) => typeof l.msg === 'string' && l.msg.includes('/nowhere')), 'a 404 is logged');
-  assert.not.ok(lines.some((l) => l.msg === 'incoming request' || l.msg === 'request completed'), 'no line per request');
+  assert.ok(
+    lines.some((l) => typeof l.msg === 'string' && l.msg.includes('/nowhere')),
+    'a 404 is logged',
+  );
+  assert.not.ok(
+    lines.some((l) => l.msg === 'incoming request' || l.msg === 'request completed'),
+    'no line per request',
+  );
 });
 
 test('responses carry no more listeners than with no logger at all (a fastify logger instance adds a pair)', async () => {
   const { logger } = capture();
   const finishListeners = async (app: FastifyInstance) => {
     let n = -1;
-    app.get('/x', async (_req, reply) => { n = reply.raw.listenerCount('finish'); return 'x'; });
+    app.get('/x', async (_req, reply) => {
+      n = reply.raw.listenerCount('finish');
+      return 'x';
+    });
     await app.ready();
     assert.is((await app.inject({ url: '/x' })).statusCode, 200);
     await app.close();

@@ -11,7 +11,14 @@ const test = suite('lifecycle: graceful shutdown');
 
 function capturingLog() {
   const lines: Array<Record<string, unknown>> = [];
-  const log = pino({ level: 'info' }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
+  const log = pino(
+    { level: 'info' },
+    {
+      write: (s: string) => {
+        lines.push(JSON.parse(s) as Record<string, unknown>);
+      },
+    },
+  );
   return { log, lines };
 }
 
@@ -20,11 +27,22 @@ test('steps run newest first, once, and exit 0', async () => {
   const order: string[] = [];
   const exits: number[] = [];
   const lc = createLifecycle({ log, timeoutMs: 5000, exit: (c) => exits.push(c) });
-  lc.onShutdown('database', () => { order.push('database'); });
-  lc.onShutdown('cdr', async () => { await new Promise((r) => setImmediate(r)); order.push('cdr'); });
-  const esl = { stop: () => { order.push('esl'); } };
+  lc.onShutdown('database', () => {
+    order.push('database');
+  });
+  lc.onShutdown('cdr', async () => {
+    await new Promise((r) => setImmediate(r));
+    order.push('cdr');
+  });
+  const esl = {
+    stop: () => {
+      order.push('esl');
+    },
+  };
   assert.is(lc.own('esl', esl), esl, 'own() hands the module back');
-  lc.onShutdown('http', () => { order.push('http'); });
+  lc.onShutdown('http', () => {
+    order.push('http');
+  });
   assert.is(lc.stopping, false);
   const first = lc.shutdown('SIGTERM');
   const second = lc.shutdown('SIGINT'); // a second signal joins the first shutdown
@@ -40,8 +58,12 @@ test('a failing step is logged, later steps still run, exit code is 1', async ()
   const order: string[] = [];
   const exits: number[] = [];
   const lc = createLifecycle({ log, timeoutMs: 5000, exit: (c) => exits.push(c) });
-  lc.onShutdown('database', () => { order.push('database'); });
-  lc.onShutdown('esl', () => { throw new Error('socket already destroyed'); });
+  lc.onShutdown('database', () => {
+    order.push('database');
+  });
+  lc.onShutdown('esl', () => {
+    throw new Error('socket already destroyed');
+  });
   assert.is(await lc.shutdown('SIGTERM'), 1);
   assert.equal(order, ['database']);
   assert.equal(exits, [1]);
@@ -66,7 +88,13 @@ test('signals trigger shutdown', async () => {
   const { log } = capturingLog();
   const fake = new (await import('node:events')).EventEmitter();
   let exited: number | undefined;
-  const lc = createLifecycle({ log, timeoutMs: 5000, exit: (c) => { exited = c; } });
+  const lc = createLifecycle({
+    log,
+    timeoutMs: 5000,
+    exit: (c) => {
+      exited = c;
+    },
+  });
   lc.handleSignals(fake as unknown as NodeJS.Process);
   fake.emit('SIGINT');
   assert.is(lc.stopping, true);
@@ -78,10 +106,18 @@ test('the HTTP step finishes a request in flight and stops accepting new connect
   const { log } = capturingLog();
   const app = createHttpServer({ logger: log, bodyLimitBytes: 65536 });
   let release!: () => void;
-  const gate = new Promise<void>((r) => { release = r; });
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
   let entered!: () => void;
-  const inHandler = new Promise<void>((r) => { entered = r; });
-  app.post('/slow', async (req) => { entered(); await gate; return { echoed: req.body }; });
+  const inHandler = new Promise<void>((r) => {
+    entered = r;
+  });
+  app.post('/slow', async (req) => {
+    entered();
+    await gate;
+    return { echoed: req.body };
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as net.AddressInfo).port;
 
@@ -90,11 +126,16 @@ test('the HTTP step finishes a request in flight and stops accepting new connect
   lc.onShutdown('http', () => app.close());
 
   const response = new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/slow', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
-      let body = '';
-      res.on('data', (c) => { body += c; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/slow', method: 'POST', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let body = '';
+        res.on('data', (c) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, connection: res.headers.connection }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ n: 1 }));
   });
@@ -103,7 +144,10 @@ test('the HTTP step finishes a request in flight and stops accepting new connect
   // Nothing new gets served: refused once the listener is gone; in the instant before,
   // an accepted connection is reset as idle or its request answered 503.
   const late = await new Promise<string>((resolve) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => { res.resume(); resolve(String(res.statusCode)); });
+    const req = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      res.resume();
+      resolve(String(res.statusCode));
+    });
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
   assert.ok(['ECONNREFUSED', 'ECONNRESET', '503'].includes(late), `new request after shutdown began got ${late}`);
@@ -112,7 +156,11 @@ test('the HTTP step finishes a request in flight and stops accepting new connect
   const res = await response;
   assert.is(res.status, 200);
   assert.equal(JSON.parse(res.body), { echoed: { n: 1 } });
-  assert.is(res.connection, 'close', 'a keep-alive client is told to go, so close() need not wait for its idle timeout');
+  assert.is(
+    res.connection,
+    'close',
+    'a keep-alive client is told to go, so close() need not wait for its idle timeout',
+  );
   assert.is(await done, 0);
 });
 

@@ -8,7 +8,10 @@ import { projectRoot } from '../../daemon/paths.js';
 
 test('biome ci: formatting and lint rules hold on the whole tree', () => {
   const biome = path.join(projectRoot, 'node_modules', '.bin', 'biome');
-  const r = spawnSync(biome, ['ci', '--colors=off', '--max-diagnostics=20', '.'], { cwd: projectRoot, encoding: 'utf8' });
+  const r = spawnSync(biome, ['ci', '--colors=off', '--max-diagnostics=20', '.'], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+  });
   assert.is(r.status, 0, `${r.stdout}\n${r.stderr}\nfix with: npx biome check --write .`);
 });
 

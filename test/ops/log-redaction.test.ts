@@ -7,10 +7,23 @@ const test = suite('structured logs: secrets are redacted');
 
 function capture() {
   const lines: string[] = [];
-  return { lines, logger: createLogger('info', { write: (s: string) => { lines.push(s); } }) };
+  return {
+    lines,
+    logger: createLogger('info', {
+      write: (s: string) => {
+        lines.push(s);
+      },
+    }),
+  };
 }
 
-const SECRETS = ['acme-1001-demo', '5f4dcc3b5aa765d61d8327deb882cf99', 'eyJhbGciOiJFUzI1NiJ9.payload.sig', 'ClueCon-prod', 's3cr3t-cookie'];
+const SECRETS = [
+  'acme-1001-demo',
+  '5f4dcc3b5aa765d61d8327deb882cf99',
+  'eyJhbGciOiJFUzI1NiJ9.payload.sig',
+  'ClueCon-prod',
+  's3cr3t-cookie',
+];
 
 test('passwords, A1 hashes, tokens, digest responses, auth headers are replaced', () => {
   const { lines, logger } = capture();
@@ -20,11 +33,27 @@ test('passwords, A1 hashes, tokens, digest responses, auth headers are replaced'
   logger.info({ params: { 'a1-hash': SECRETS[1] } }, 'FreeSWITCH directory param name');
   logger.info({ token: SECRETS[2] }, 'bearer');
   logger.info({ auth: { token: SECRETS[2] } }, 'nested token');
-  logger.info({ fetch: { sip_auth_response: SECRETS[1], sip_auth_nonce: 'n0nce-value', sip_auth_username: '1001' } }, 'xml_curl form');
+  logger.info(
+    { fetch: { sip_auth_response: SECRETS[1], sip_auth_nonce: 'n0nce-value', sip_auth_username: '1001' } },
+    'xml_curl form',
+  );
   logger.info({ req: { headers: { authorization: `Bearer ${SECRETS[2]}`, cookie: SECRETS[4] } } }, 'request headers');
-  logger.info({ headers: { authorization: `Basic ${Buffer.from('freeswitch:demo-xmlcurl').toString('base64')}` } }, 'raw headers');
+  logger.info(
+    { headers: { authorization: `Basic ${Buffer.from('freeswitch:demo-xmlcurl').toString('base64')}` } },
+    'raw headers',
+  );
   logger.info({ node: { name: 'fs1', host: '10.0.0.5', password: SECRETS[3] } }, 'one ESL node');
-  logger.info({ esl: { nodes: [{ name: 'fs1', password: SECRETS[3] }, { name: 'fs2', password: SECRETS[3] }] } }, 'ESL config');
+  logger.info(
+    {
+      esl: {
+        nodes: [
+          { name: 'fs1', password: SECRETS[3] },
+          { name: 'fs2', password: SECRETS[3] },
+        ],
+      },
+    },
+    'ESL config',
+  );
   logger.info({ secret: 'x'.repeat(10) }, 'generic secret');
 
   assert.is(lines.length, 12);
@@ -34,17 +63,27 @@ test('passwords, A1 hashes, tokens, digest responses, auth headers are replaced'
   }
   // What is not secret stays, so the lines are still useful.
   const first = JSON.parse(lines[0]!);
-  assert.equal([first.password, first.user, first.domain, first.service], ['[redacted]', '1001', 'acme.pbx.test', 'fs-tenantd']);
+  assert.equal(
+    [first.password, first.user, first.domain, first.service],
+    ['[redacted]', '1001', 'acme.pbx.test', 'fs-tenantd'],
+  );
   assert.is(JSON.parse(lines[6]!).fetch.sip_auth_username, '1001');
   assert.is(JSON.parse(lines[10]!).esl.nodes[1].name, 'fs2');
 });
 
 test('log level is honoured', () => {
   const lines: string[] = [];
-  const logger = createLogger('warn', { write: (s: string) => { lines.push(s); } });
+  const logger = createLogger('warn', {
+    write: (s: string) => {
+      lines.push(s);
+    },
+  });
   logger.info({}, 'hidden');
   logger.warn({}, 'shown');
-  assert.equal(lines.map((l) => JSON.parse(l).msg), ['shown']);
+  assert.equal(
+    lines.map((l) => JSON.parse(l).msg),
+    ['shown'],
+  );
 });
 
 test.run();

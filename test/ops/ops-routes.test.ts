@@ -17,8 +17,12 @@ const test = suite('ops routes: /metrics, /readyz, database metrics');
 const log = pino({ level: 'silent' });
 let db: TestDatabase;
 
-test.before(async () => { db = await freshDatabase(); });
-test.after(async () => { await db.drop(); });
+test.before(async () => {
+  db = await freshDatabase();
+});
+test.after(async () => {
+  await db.drop();
+});
 
 async function server(registry: MetricsRegistry, readiness: Map<string, ReadinessCheck>, checkTimeoutMs?: number) {
   const app = createHttpServer({ logger: log, bodyLimitBytes: 65536 });
@@ -43,9 +47,14 @@ test('query latency, errors and pool gauges cover pool.query and withTenant', as
   assert.ok(before > 10, 'seeding was timed');
   // One tenant transaction: BEGIN, set_config, the SELECT, COMMIT = 4 statements.
   await withTenant(pool, acme, (c) => c.query('SELECT count(*) FROM extensions'));
-  await pool.query('SELECT no_such_column FROM tenants').then(() => assert.unreachable('bad SQL succeeded'), () => undefined);
+  await pool.query('SELECT no_such_column FROM tenants').then(
+    () => assert.unreachable('bad SQL succeeded'),
+    () => undefined,
+  );
   // Callback style too (pg's other calling convention).
-  await new Promise<void>((resolve, reject) => { pool.query('SELECT 1', (err) => (err ? reject(err) : resolve())); });
+  await new Promise<void>((resolve, reject) => {
+    pool.query('SELECT 1', (err) => (err ? reject(err) : resolve()));
+  });
 
   const app = await server(registry, new Map());
   try {
@@ -84,7 +93,13 @@ test('waiting clients are counted while the pool is exhausted', async () => {
 test('/readyz: 200 with detail when the database is reachable and migrated and every node is connected', async () => {
   const readiness = new Map<string, ReadinessCheck>([
     ['database', databaseCheck(db.appPool(1))],
-    ['esl', connectionsCheck(() => [{ name: 'fs1', connected: true }, { name: 'fs2', connected: true }])],
+    [
+      'esl',
+      connectionsCheck(() => [
+        { name: 'fs1', connected: true },
+        { name: 'fs2', connected: true },
+      ]),
+    ],
   ]);
   const app = await server(createRegistry(), readiness);
   try {
@@ -102,7 +117,13 @@ test('/readyz: 200 with detail when the database is reachable and migrated and e
 test('/readyz: 503 naming the disconnected ESL node', async () => {
   let fs2 = true;
   const readiness = new Map<string, ReadinessCheck>([
-    ['esl', connectionsCheck(() => [{ name: 'fs1', connected: true }, { name: 'fs2', connected: fs2 }])],
+    [
+      'esl',
+      connectionsCheck(() => [
+        { name: 'fs1', connected: true },
+        { name: 'fs2', connected: fs2 },
+      ]),
+    ],
   ]);
   const app = await server(createRegistry(), readiness);
   try {
@@ -139,7 +160,12 @@ test('/readyz: 503 when the database is unreachable, a check throws, or a check 
   const nowhere = createPool('postgresql://nobody:nothing@127.0.0.1:1/none', 1);
   const readiness = new Map<string, ReadinessCheck>([
     ['database', databaseCheck(nowhere)],
-    ['throws', () => { throw new Error('boom'); }],
+    [
+      'throws',
+      () => {
+        throw new Error('boom');
+      },
+    ],
     ['hangs', () => new Promise(() => undefined)],
     ['fine', () => ({ ok: true })],
   ]);

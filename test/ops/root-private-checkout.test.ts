@@ -19,7 +19,10 @@ const daemons: DaemonProcess[] = [];
 
 test.after(async () => {
   for (const d of daemons) {
-    if (d.child.exitCode === null && d.child.signalCode === null) { d.child.kill('SIGKILL'); await d.exited; }
+    if (d.child.exitCode === null && d.child.signalCode === null) {
+      d.child.kill('SIGKILL');
+      await d.exited;
+    }
   }
   if (dir) {
     await removeClusterDir(path.join(dir, 'var'));
@@ -47,7 +50,9 @@ const title = `starts, says where the data lives, reuses it${isRoot ? '' : ' (SK
   const stateDir = path.join(dir, 'var');
   const link = path.join(stateDir, 'pgdata');
   const env = {
-    FS_TENANTD_STATE_DIR: stateDir, FS_TENANTD_EMBEDDED_PG_PORT: String(await freePort()), FS_TENANTD_ESL_NODES: 'none',
+    FS_TENANTD_STATE_DIR: stateDir,
+    FS_TENANTD_EMBEDDED_PG_PORT: String(await freePort()),
+    FS_TENANTD_ESL_NODES: 'none',
   };
 
   const first = await startAndStop(env);

@@ -13,15 +13,22 @@ const refused = (s: Stack, user: string, domain: string, password: string) =>
   s.sipp('register_forbidden.xml', ['-s', user, '-key', 'domain', domain, '-au', user, '-ap', password]).done;
 
 const counter = (text: string, name: string) =>
-  [...text.matchAll(new RegExp(`^${name}\\{[^}]*outcome="ok"[^}]*\\} (\\d+)`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
+  [...text.matchAll(new RegExp(`^${name}\\{[^}]*outcome="ok"[^}]*\\} (\\d+)`, 'gm'))].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 
 /** Runs `change`, then waits until the daemon has sent FreeSWITCH at least one more `metricName` command. */
 async function afterPush(s: Stack, metricName: string, change: () => Promise<void>): Promise<void> {
   const before = counter(await s.metrics(), metricName);
   await change();
-  await s.until(async () => counter(await s.metrics(), metricName) > before, `the daemon to push the change (${metricName})`);
+  await s.until(
+    async () => counter(await s.metrics(), metricName) > before,
+    `the daemon to push the change (${metricName})`,
+  );
 }
-const flushed = (s: Stack, change: () => Promise<void>) => afterPush(s, 'fs_tenantd_esl_cache_flush_commands_total', change);
+const flushed = (s: Stack, change: () => Promise<void>) =>
+  afterPush(s, 'fs_tenantd_esl_cache_flush_commands_total', change);
 
 async function extensionId(s: Stack, tok: string, number: string): Promise<string> {
   const r = await s.api('GET', '/extensions?limit=100', tok);
@@ -36,13 +43,17 @@ t.it('a password change takes effect at once: the old password is refused, the n
   // Cached in FreeSWITCH first, so only an exact flush can make the change visible.
   assert.is((await register(s, '1003', ACME, 'acme-1003-demo')).code, 0);
   try {
-    await flushed(s, async () => { assert.is((await s.api('PATCH', `/extensions/${id}`, tok, { password: 'changed-1003-pw' })).status, 200); });
+    await flushed(s, async () => {
+      assert.is((await s.api('PATCH', `/extensions/${id}`, tok, { password: 'changed-1003-pw' })).status, 200);
+    });
     const old = await refused(s, '1003', ACME, 'acme-1003-demo');
     assert.is(old.code, 0, old.output);
     const fresh = await register(s, '1003', ACME, 'changed-1003-pw');
     assert.is(fresh.code, 0, fresh.output);
   } finally {
-    await flushed(s, async () => { await s.api('PATCH', `/extensions/${id}`, tok, { password: 'acme-1003-demo' }); });
+    await flushed(s, async () => {
+      await s.api('PATCH', `/extensions/${id}`, tok, { password: 'acme-1003-demo' });
+    });
     await s.fs.api(`sofia profile internal flush_inbound_reg 1003@${ACME}`);
   }
 });
@@ -52,12 +63,16 @@ t.it('a disabled extension can neither register nor be called, at once', async (
   const id = await extensionId(s, tok, '1002');
   assert.is((await register(s, '1002', ACME, 'acme-1002-demo')).code, 0);
   try {
-    await flushed(s, async () => { assert.is((await s.api('PATCH', `/extensions/${id}`, tok, { enabled: false })).status, 200); });
+    await flushed(s, async () => {
+      assert.is((await s.api('PATCH', `/extensions/${id}`, tok, { enabled: false })).status, 200);
+    });
     assert.is((await refused(s, '1002', ACME, 'acme-1002-demo')).code, 0);
     const call = await s.call({ from: '1002', to: '1000', domain: ACME, password: 'acme-1002-demo' }).done;
     assert.ok(!inviteAnswers(call.messages).includes(200), call.output);
   } finally {
-    await flushed(s, async () => { await s.api('PATCH', `/extensions/${id}`, tok, { enabled: true }); });
+    await flushed(s, async () => {
+      await s.api('PATCH', `/extensions/${id}`, tok, { enabled: true });
+    });
     await s.fs.api(`sofia profile internal flush_inbound_reg 1002@${ACME}`);
   }
   assert.is((await register(s, '1002', ACME, 'acme-1002-demo')).code, 0);
@@ -68,14 +83,21 @@ t.it("a suspended tenant's users are refused at once and come back on reactivati
   const op = await s.token('superadmin');
   assert.is((await register(s, '1000', ACME, 'acme-1000-demo')).code, 0);
   try {
-    await flushed(s, async () => { assert.is((await s.api('PATCH', '/tenant', op, { status: 'suspended' }, 'acme')).status, 200); });
+    await flushed(s, async () => {
+      assert.is((await s.api('PATCH', '/tenant', op, { status: 'suspended' }, 'acme')).status, 200);
+    });
     assert.is((await refused(s, '1000', ACME, 'acme-1000-demo')).code, 0);
     // The other tenant is untouched.
     assert.is((await register(s, '1000', 'globex.pbx.test', 'globex-1000-demo')).code, 0);
   } finally {
-    await flushed(s, async () => { await s.api('PATCH', '/tenant', op, { status: 'active' }, 'acme'); });
+    await flushed(s, async () => {
+      await s.api('PATCH', '/tenant', op, { status: 'active' }, 'acme');
+    });
     // Suspension killed acme's gateways; the next cases need them back.
-    await s.until(async () => /external::acme_carrier\s+gateway/.test(await s.fs.api('sofia status')), 'acme_carrier back');
+    await s.until(
+      async () => /external::acme_carrier\s+gateway/.test(await s.fs.api('sofia status')),
+      'acme_carrier back',
+    );
   }
 
   assert.is((await register(s, '1000', ACME, 'acme-1000-demo')).code, 0);
@@ -85,52 +107,82 @@ t.it("a suspended tenant's users are refused at once and come back on reactivati
 
 const gateways = async (s: Stack) => s.fs.api('sofia status');
 
-t.it('a trunk added, changed, disabled and deleted through the API is started, restarted and killed in sofia', async (s) => {
-  const tok = await s.token('tenant_admin', 'acme');
-  const trunk = await s.api('POST', '/trunks', tok, { name: 'backup', proxy: '127.0.0.4:5090', allowedCidrs: [] });
-  assert.is(trunk.status, 201, JSON.stringify(trunk.body));
-  const route = await s.api('POST', '/outbound-routes', tok, { name: 'backup', pattern: '^9[0-9]{4}$', priority: 1, trunkId: trunk.body.id });
-  assert.is(route.status, 201, JSON.stringify(route.body));
-  const carrierAt = (ip: string) => s.answerAt(ip, 5090, 10);
-  // A call up on acme's original gateway the whole time: killing and starting acme_backup must not touch it.
-  const acmeCarrier = await s.answerAt('127.0.0.2', 5090, 1);
-  const longCall = s.call({ from: '1001', to: '+15551234567', domain: ACME, password: 'acme-1001-demo', holdMs: 60_000 });
-  await s.until(async () => /^1 total\./m.test(await s.fs.api('show calls count')), 'the call over acme_carrier');
-  const dial = async () => (await s.call({ from: '1000', to: '91234', domain: ACME, password: 'acme-1000-demo', holdMs: 300 }).done);
-  try {
-    await s.until(async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.4:5090/.test(await gateways(s)),
-      'sofia to hold acme_backup');
-    assert.match(await gateways(s), /external::acme_carrier\s+gateway/, 'the other gateways stay');
-    const first = await carrierAt('127.0.0.4');
-    const r1 = await dial();
-    first.child.kill('SIGKILL');
-    assert.equal(inviteAnswers(r1.messages).filter((c) => c !== 407), [200], r1.output);
-    assert.match((await first.done).messages, /INVITE sip:91234@127\.0\.0\.4/);
+t.it(
+  'a trunk added, changed, disabled and deleted through the API is started, restarted and killed in sofia',
+  async (s) => {
+    const tok = await s.token('tenant_admin', 'acme');
+    const trunk = await s.api('POST', '/trunks', tok, { name: 'backup', proxy: '127.0.0.4:5090', allowedCidrs: [] });
+    assert.is(trunk.status, 201, JSON.stringify(trunk.body));
+    const route = await s.api('POST', '/outbound-routes', tok, {
+      name: 'backup',
+      pattern: '^9[0-9]{4}$',
+      priority: 1,
+      trunkId: trunk.body.id,
+    });
+    assert.is(route.status, 201, JSON.stringify(route.body));
+    const carrierAt = (ip: string) => s.answerAt(ip, 5090, 10);
+    // A call up on acme's original gateway the whole time: killing and starting acme_backup must not touch it.
+    const acmeCarrier = await s.answerAt('127.0.0.2', 5090, 1);
+    const longCall = s.call({
+      from: '1001',
+      to: '+15551234567',
+      domain: ACME,
+      password: 'acme-1001-demo',
+      holdMs: 60_000,
+    });
+    await s.until(async () => /^1 total\./m.test(await s.fs.api('show calls count')), 'the call over acme_carrier');
+    const dial = async () =>
+      await s.call({ from: '1000', to: '91234', domain: ACME, password: 'acme-1000-demo', holdMs: 300 }).done;
+    try {
+      await s.until(
+        async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.4:5090/.test(await gateways(s)),
+        'sofia to hold acme_backup',
+      );
+      assert.match(await gateways(s), /external::acme_carrier\s+gateway/, 'the other gateways stay');
+      const first = await carrierAt('127.0.0.4');
+      const r1 = await dial();
+      first.child.kill('SIGKILL');
+      assert.equal(
+        inviteAnswers(r1.messages).filter((c) => c !== 407),
+        [200],
+        r1.output,
+      );
+      assert.match((await first.done).messages, /INVITE sip:91234@127\.0\.0\.4/);
 
-    assert.is((await s.api('PATCH', `/trunks/${trunk.body.id}`, tok, { proxy: '127.0.0.5:5090' })).status, 200);
-    await s.until(async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.5:5090/.test(await gateways(s)),
-      'sofia to restart acme_backup with its new proxy');
-    const second = await carrierAt('127.0.0.5');
-    const r2 = await dial();
-    second.child.kill('SIGKILL');
-    assert.equal(inviteAnswers(r2.messages).filter((c) => c !== 407), [200], r2.output);
-    assert.match((await second.done).messages, /INVITE sip:91234@127\.0\.0\.5/);
+      assert.is((await s.api('PATCH', `/trunks/${trunk.body.id}`, tok, { proxy: '127.0.0.5:5090' })).status, 200);
+      await s.until(
+        async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.5:5090/.test(await gateways(s)),
+        'sofia to restart acme_backup with its new proxy',
+      );
+      const second = await carrierAt('127.0.0.5');
+      const r2 = await dial();
+      second.child.kill('SIGKILL');
+      assert.equal(
+        inviteAnswers(r2.messages).filter((c) => c !== 407),
+        [200],
+        r2.output,
+      );
+      assert.match((await second.done).messages, /INVITE sip:91234@127\.0\.0\.5/);
 
-    assert.is((await s.api('PATCH', `/trunks/${trunk.body.id}`, tok, { enabled: false })).status, 200);
-    await s.until(async () => !/acme_backup/.test(await gateways(s)), 'sofia to drop the disabled gateway');
-    assert.match(await gateways(s), /external::acme_carrier\s+gateway/);
-    assert.match(await gateways(s), /external::globex_carrier\s+gateway/);
-    // The call on acme_carrier outlived every change to acme_backup.
-    await s.until(async () => /^1 total\./m.test(await s.fs.api('show calls count')), 'the acme_carrier call alone, still up');
-  } finally {
-    await s.fs.api('hupall NORMAL_CLEARING');
-    await longCall.done;
-    acmeCarrier.child.kill('SIGKILL');
-    await acmeCarrier.done;
-    await s.api('DELETE', `/outbound-routes/${route.body.id}`, tok);
-    await s.api('DELETE', `/trunks/${trunk.body.id}`, tok);
-  }
-  await s.until(async () => !/acme_backup/.test(await gateways(s)), 'no acme_backup after the delete');
-});
+      assert.is((await s.api('PATCH', `/trunks/${trunk.body.id}`, tok, { enabled: false })).status, 200);
+      await s.until(async () => !/acme_backup/.test(await gateways(s)), 'sofia to drop the disabled gateway');
+      assert.match(await gateways(s), /external::acme_carrier\s+gateway/);
+      assert.match(await gateways(s), /external::globex_carrier\s+gateway/);
+      // The call on acme_carrier outlived every change to acme_backup.
+      await s.until(
+        async () => /^1 total\./m.test(await s.fs.api('show calls count')),
+        'the acme_carrier call alone, still up',
+      );
+    } finally {
+      await s.fs.api('hupall NORMAL_CLEARING');
+      await longCall.done;
+      acmeCarrier.child.kill('SIGKILL');
+      await acmeCarrier.done;
+      await s.api('DELETE', `/outbound-routes/${route.body.id}`, tok);
+      await s.api('DELETE', `/trunks/${trunk.body.id}`, tok);
+    }
+    await s.until(async () => !/acme_backup/.test(await gateways(s)), 'no acme_backup after the delete');
+  },
+);
 
 t.run();

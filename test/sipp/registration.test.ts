@@ -8,7 +8,10 @@ const reg = (s: Stack, user: string, domain: string, password: string, scenario 
   s.sipp(scenario, ['-s', user, '-key', 'domain', domain, '-au', user, '-ap', password]).done;
 
 t.it('1001@acme.pbx.test and 1001@globex.pbx.test each register with their own password', async (s) => {
-  for (const [domain, pw] of [['acme.pbx.test', 'acme-1001-demo'], ['globex.pbx.test', 'globex-1001-demo']] as const) {
+  for (const [domain, pw] of [
+    ['acme.pbx.test', 'acme-1001-demo'],
+    ['globex.pbx.test', 'globex-1001-demo'],
+  ] as const) {
     const r = await reg(s, '1001', domain, pw);
     assert.is(r.code, 0, r.output);
   }
@@ -24,64 +27,115 @@ t.it('a wrong password is refused with 403', async (s) => {
   assert.is(r.code, 0, r.output);
 });
 
-t.it("another tenant's password for the same number is refused with 403, also after that user was cached", async (s) => {
-  // acme 1000 registers first, so FreeSWITCH's user cache holds it; globex 1000 must still not accept acme's secret.
-  assert.is((await reg(s, '1000', 'acme.pbx.test', 'acme-1000-demo')).code, 0);
-  const r = await reg(s, '1000', 'globex.pbx.test', 'acme-1000-demo', 'register_forbidden.xml');
-  assert.is(r.code, 0, r.output);
-  const ok = await reg(s, '1000', 'globex.pbx.test', 'globex-1000-demo');
-  assert.is(ok.code, 0, ok.output);
-  await s.fs.api('sofia profile internal flush_inbound_reg 1000@acme.pbx.test');
-  await s.fs.api('sofia profile internal flush_inbound_reg 1000@globex.pbx.test');
-});
+t.it(
+  "another tenant's password for the same number is refused with 403, also after that user was cached",
+  async (s) => {
+    // acme 1000 registers first, so FreeSWITCH's user cache holds it; globex 1000 must still not accept acme's secret.
+    assert.is((await reg(s, '1000', 'acme.pbx.test', 'acme-1000-demo')).code, 0);
+    const r = await reg(s, '1000', 'globex.pbx.test', 'acme-1000-demo', 'register_forbidden.xml');
+    assert.is(r.code, 0, r.output);
+    const ok = await reg(s, '1000', 'globex.pbx.test', 'globex-1000-demo');
+    assert.is(ok.code, 0, ok.output);
+    await s.fs.api('sofia profile internal flush_inbound_reg 1000@acme.pbx.test');
+    await s.fs.api('sofia profile internal flush_inbound_reg 1000@globex.pbx.test');
+  },
+);
 
 t.it('an unknown domain and an unknown user are refused', async (s) => {
   assert.is((await reg(s, '1000', 'nobody.pbx.test', 'whatever-pw', 'register_forbidden.xml')).code, 0);
   assert.is((await reg(s, '4242', 'acme.pbx.test', 'whatever-pw', 'register_forbidden.xml')).code, 0);
 });
 
-t.it("acme's credentials cannot file a contact under globex's domain, also while FreeSWITCH caches the user", async (s) => {
-  // globex's own 1000 is registered; acme 1000 registers normally, so FreeSWITCH's user cache holds it under
-  // "id" + "1000" + "acme.pbx.test" and answers the next look-up for that realm without asking the daemon.
-  const victim = await s.phone('1000', 'globex.pbx.test', 'globex-1000-demo');
-  try {
-    assert.is((await reg(s, '1000', 'acme.pbx.test', 'acme-1000-demo')).code, 0);
-    const r = await s.sipp('register_cross.xml', ['-s', '1000', '-key', 'from_domain', 'acme.pbx.test', '-key', 'domain',
-      'globex.pbx.test', '-au', '1000', '-ap', 'acme-1000-demo']).done;
-    assert.is(r.code, 0, r.output);
-    // `sofia status profile internal reg`: one block per registration, with its User and Auth-Realm.
-    const realms = async () => (await s.fs.api('sofia status profile internal reg')).split(/\n\s*\n/)
-      .filter((b) => /^User:\s*1000@globex\.pbx\.test\s*$/m.test(b)).map((b) => /^Auth-Realm:\s*(\S+)/m.exec(b)?.[1]);
-    // Either refused outright, or filed by sofia and removed by the daemon's registration guard at once.
-    await s.until(async () => !(await realms()).includes('acme.pbx.test'), 'no globex registration authenticated in acme');
-    assert.equal(await realms(), ['globex.pbx.test'], "globex's own phone keeps its registration");
-    if (receivedStartLines(r.messages).some((l) => l.startsWith('SIP/2.0 200'))) {
-      assert.match(await s.metrics(), /fs_tenantd_registrations_revoked_total\{reason="realm_differs_from_domain"\} [1-9]/);
+t.it(
+  "acme's credentials cannot file a contact under globex's domain, also while FreeSWITCH caches the user",
+  async (s) => {
+    // globex's own 1000 is registered; acme 1000 registers normally, so FreeSWITCH's user cache holds it under
+    // "id" + "1000" + "acme.pbx.test" and answers the next look-up for that realm without asking the daemon.
+    const victim = await s.phone('1000', 'globex.pbx.test', 'globex-1000-demo');
+    try {
+      assert.is((await reg(s, '1000', 'acme.pbx.test', 'acme-1000-demo')).code, 0);
+      const r = await s.sipp('register_cross.xml', [
+        '-s',
+        '1000',
+        '-key',
+        'from_domain',
+        'acme.pbx.test',
+        '-key',
+        'domain',
+        'globex.pbx.test',
+        '-au',
+        '1000',
+        '-ap',
+        'acme-1000-demo',
+      ]).done;
+      assert.is(r.code, 0, r.output);
+      // `sofia status profile internal reg`: one block per registration, with its User and Auth-Realm.
+      const realms = async () =>
+        (await s.fs.api('sofia status profile internal reg'))
+          .split(/\n\s*\n/)
+          .filter((b) => /^User:\s*1000@globex\.pbx\.test\s*$/m.test(b))
+          .map((b) => /^Auth-Realm:\s*(\S+)/m.exec(b)?.[1]);
+      // Either refused outright, or filed by sofia and removed by the daemon's registration guard at once.
+      await s.until(
+        async () => !(await realms()).includes('acme.pbx.test'),
+        'no globex registration authenticated in acme',
+      );
+      assert.equal(await realms(), ['globex.pbx.test'], "globex's own phone keeps its registration");
+      if (receivedStartLines(r.messages).some((l) => l.startsWith('SIP/2.0 200'))) {
+        assert.match(
+          await s.metrics(),
+          /fs_tenantd_registrations_revoked_total\{reason="realm_differs_from_domain"\} [1-9]/,
+        );
+      }
+      const call = await s.call({
+        from: '1001',
+        to: '1000',
+        domain: 'globex.pbx.test',
+        password: 'globex-1001-demo',
+        holdMs: 300,
+      }).done;
+      assert.equal(
+        inviteAnswers(call.messages).filter((c) => c !== 407),
+        [200],
+        call.output,
+      );
+      assert.is(await victim.invites(), 1);
+    } finally {
+      await victim.stop();
+      await s.fs.api('sofia profile internal flush_inbound_reg 1000@acme.pbx.test');
     }
-    const call = await s.call({ from: '1001', to: '1000', domain: 'globex.pbx.test', password: 'globex-1001-demo', holdMs: 300 }).done;
-    assert.equal(inviteAnswers(call.messages).filter((c) => c !== 407), [200], call.output);
-    assert.is(await victim.invites(), 1);
-  } finally {
-    await victim.stop();
-    await s.fs.api('sofia profile internal flush_inbound_reg 1000@acme.pbx.test');
-  }
-});
+  },
+);
 
-t.it('a tenant created through the API registers at once; a domain that could share a user-cache key is refused', async (s) => {
-  const op = await s.token('superadmin');
-  // "id" + "100" + "0acme.pbx.test" is the key of acme's 1000 ("id1000acme.pbx.test"): refused, naming the field.
-  const clash = await s.api('POST', '/tenants', op, { slug: 'initech', name: 'Initech', sipDomain: '0acme.pbx.test' });
-  assert.is(clash.status, 400, JSON.stringify(clash.body));
-  assert.match(JSON.stringify(clash.body), /sipDomain/);
-  const created = await s.api('POST', '/tenants', op, { slug: 'initech', name: 'Initech', sipDomain: 'initech.pbx.test' });
-  assert.is(created.status, 201, JSON.stringify(created.body));
-  const ext = await s.api('POST', '/extensions', await s.token('tenant_admin', 'initech'), { number: '1000', password: 'initech-1000-pw' });
-  assert.is(ext.status, 201, JSON.stringify(ext.body));
-  const r = await reg(s, '1000', 'initech.pbx.test', 'initech-1000-pw');
-  assert.is(r.code, 0, r.output);
-  // A spelling FreeSWITCH would cache apart from the one the daemon flushes is refused.
-  assert.is((await reg(s, '1000', 'INITECH.pbx.test', 'initech-1000-pw', 'register_forbidden.xml')).code, 0);
-  await s.fs.api('sofia profile internal flush_inbound_reg 1000@initech.pbx.test');
-});
+t.it(
+  'a tenant created through the API registers at once; a domain that could share a user-cache key is refused',
+  async (s) => {
+    const op = await s.token('superadmin');
+    // "id" + "100" + "0acme.pbx.test" is the key of acme's 1000 ("id1000acme.pbx.test"): refused, naming the field.
+    const clash = await s.api('POST', '/tenants', op, {
+      slug: 'initech',
+      name: 'Initech',
+      sipDomain: '0acme.pbx.test',
+    });
+    assert.is(clash.status, 400, JSON.stringify(clash.body));
+    assert.match(JSON.stringify(clash.body), /sipDomain/);
+    const created = await s.api('POST', '/tenants', op, {
+      slug: 'initech',
+      name: 'Initech',
+      sipDomain: 'initech.pbx.test',
+    });
+    assert.is(created.status, 201, JSON.stringify(created.body));
+    const ext = await s.api('POST', '/extensions', await s.token('tenant_admin', 'initech'), {
+      number: '1000',
+      password: 'initech-1000-pw',
+    });
+    assert.is(ext.status, 201, JSON.stringify(ext.body));
+    const r = await reg(s, '1000', 'initech.pbx.test', 'initech-1000-pw');
+    assert.is(r.code, 0, r.output);
+    // A spelling FreeSWITCH would cache apart from the one the daemon flushes is refused.
+    assert.is((await reg(s, '1000', 'INITECH.pbx.test', 'initech-1000-pw', 'register_forbidden.xml')).code, 0);
+    await s.fs.api('sofia profile internal flush_inbound_reg 1000@initech.pbx.test');
+  },
+);
 
 t.run();

@@ -10,7 +10,18 @@ import { a1Hash, seedDemo } from '../../daemon/db/demo-seed.js';
 import { asTenantId } from '../../xml-handlers/model.js';
 import { withTenant } from '../../daemon/db/tenant-context.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
-import { actions, find, fixtureNames, isNotFound, loadFixture, post, replay, sectionOf, withFields, type Fixture } from '../helpers/xml-curl-client.js';
+import {
+  actions,
+  find,
+  fixtureNames,
+  isNotFound,
+  loadFixture,
+  post,
+  replay,
+  sectionOf,
+  withFields,
+  type Fixture,
+} from '../helpers/xml-curl-client.js';
 import { startEndpoint, tenantIds, type Endpoint } from './harness.js';
 
 const test = suite('xml_curl: tenant cache');
@@ -27,136 +38,184 @@ test.before(async () => {
   await seedDemo(pool);
   ids = await tenantIds(pool);
   const connect = pool.connect.bind(pool) as (...a: unknown[]) => unknown;
-  (pool as unknown as { connect: unknown }).connect = (...a: unknown[]) => { dbUse++; return connect(...a); };
+  (pool as unknown as { connect: unknown }).connect = (...a: unknown[]) => {
+    dbUse++;
+    return connect(...a);
+  };
 });
-test.after(async () => { await db.drop(); });
+test.after(async () => {
+  await db.drop();
+});
 
 const sipAuth = (ep: Endpoint, domain: string, user = '1001') =>
-  post(ep.target, fx('025'), withFields(fx('025'), { key_value: domain, domain, user, sip_auth_realm: domain, sip_to_host: domain, sip_from_host: domain }));
+  post(
+    ep.target,
+    fx('025'),
+    withFields(fx('025'), {
+      key_value: domain,
+      domain,
+      user,
+      sip_auth_realm: domain,
+      sip_to_host: domain,
+      sip_from_host: domain,
+    }),
+  );
 const hashOf = (xml: string) => find(sectionOf(xml), 'param', { name: 'a1-hash' })?.attrs.value;
 
 async function withEndpoint(fn: (ep: Endpoint) => Promise<void>, opts: Parameters<typeof startEndpoint>[1] = {}) {
   const ep = await startEndpoint(pool, opts);
-  try { await fn(ep); } finally { await ep.close(); }
+  try {
+    await fn(ep);
+  } finally {
+    await ep.close();
+  }
 }
 
-test('a cache hit answers without touching PostgreSQL; outcome hit vs miss', () => withEndpoint(async (ep) => {
-  await replay(ep.target, fx('025'));
-  const before = dbUse;
-  for (const n of ['025', '027', '029', '038']) assert.is((await replay(ep.target, fx(n))).status, 200);
-  await post(ep.target, fx('028'), withFields(fx('028'), { variable_fs_tenant_id: ids.acme }));
-  assert.is(dbUse, before, 'no database use for cached tenants');
-  assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'miss' }), 1);
-  assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'hit' }), 4);
-  assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'dialplan', outcome: 'hit' }), 1);
-}));
+test('a cache hit answers without touching PostgreSQL; outcome hit vs miss', () =>
+  withEndpoint(async (ep) => {
+    await replay(ep.target, fx('025'));
+    const before = dbUse;
+    for (const n of ['025', '027', '029', '038']) assert.is((await replay(ep.target, fx(n))).status, 200);
+    await post(ep.target, fx('028'), withFields(fx('028'), { variable_fs_tenant_id: ids.acme }));
+    assert.is(dbUse, before, 'no database use for cached tenants');
+    assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'miss' }), 1);
+    assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'hit' }), 4);
+    assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'dialplan', outcome: 'hit' }), 1);
+  }));
 
-test('concurrent misses for one tenant coalesce into one lookup and one snapshot load', () => withEndpoint(async (ep) => {
-  const before = dbUse;
-  const replies = await Promise.all(Array.from({ length: 25 }, () => replay(ep.target, fx('025'))));
-  for (const r of replies) assert.is(find(sectionOf(r.body), 'user')?.attrs.id, '1001');
-  // resolve_sip_domain (pool.query) + the snapshot transaction (pool.connect)
-  assert.is(dbUse - before, 2);
-  assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'tenant' }), 1);
-}));
+test('concurrent misses for one tenant coalesce into one lookup and one snapshot load', () =>
+  withEndpoint(async (ep) => {
+    const before = dbUse;
+    const replies = await Promise.all(Array.from({ length: 25 }, () => replay(ep.target, fx('025'))));
+    for (const r of replies) assert.is(find(sectionOf(r.body), 'user')?.attrs.id, '1001');
+    // resolve_sip_domain (pool.query) + the snapshot transaction (pool.connect)
+    assert.is(dbUse - before, 2);
+    assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'tenant' }), 1);
+  }));
 
-test('unknown domains are cached negatively, within a bound', () => withEndpoint(async (ep) => {
-  await replay(ep.target, fx('025'));
-  assert.ok(isNotFound((await sipAuth(ep, 'scanner.example')).body));
-  const before = dbUse;
-  assert.ok(isNotFound((await sipAuth(ep, 'scanner.example')).body));
-  assert.is(dbUse, before, 'second probe answered from the negative cache');
-  for (let i = 0; i < 70; i++) await sipAuth(ep, `probe-${i}.example`);
-  assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'domain_negative' }), 50);
-  assert.ok(await ep.value('fs_tenantd_tenant_cache_evictions_total', { cache: 'domain_negative' }) >= 21);
-  // real tenants were not pushed out by the probes
-  const b2 = dbUse;
-  await replay(ep.target, fx('025'));
-  assert.is(dbUse, b2);
-}));
+test('unknown domains are cached negatively, within a bound', () =>
+  withEndpoint(async (ep) => {
+    await replay(ep.target, fx('025'));
+    assert.ok(isNotFound((await sipAuth(ep, 'scanner.example')).body));
+    const before = dbUse;
+    assert.ok(isNotFound((await sipAuth(ep, 'scanner.example')).body));
+    assert.is(dbUse, before, 'second probe answered from the negative cache');
+    for (let i = 0; i < 70; i++) await sipAuth(ep, `probe-${i}.example`);
+    assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'domain_negative' }), 50);
+    assert.ok((await ep.value('fs_tenantd_tenant_cache_evictions_total', { cache: 'domain_negative' })) >= 21);
+    // real tenants were not pushed out by the probes
+    const b2 = dbUse;
+    await replay(ep.target, fx('025'));
+    assert.is(dbUse, b2);
+  }));
 
 test('freshness TTL: an entry older than the TTL is reloaded', async () => {
   let now = 1_000_000;
-  await withEndpoint(async (ep) => {
-    await replay(ep.target, fx('025'));
-    const before = dbUse;
-    now += 999;
-    await replay(ep.target, fx('025'));
-    assert.is(dbUse, before);
-    now += 2;
-    await replay(ep.target, fx('025'));
-    assert.ok(dbUse > before, 'reloaded after the TTL');
-  }, { ttlMs: 1000, now: () => now });
+  await withEndpoint(
+    async (ep) => {
+      await replay(ep.target, fx('025'));
+      const before = dbUse;
+      now += 999;
+      await replay(ep.target, fx('025'));
+      assert.is(dbUse, before);
+      now += 2;
+      await replay(ep.target, fx('025'));
+      assert.ok(dbUse > before, 'reloaded after the TTL');
+    },
+    { ttlMs: 1000, now: () => now },
+  );
 });
 
 function nextChange(feed: ChangeFeed, table: string): Promise<ChangeEvent> {
   return new Promise((resolve) => {
-    const on = (e: ChangeEvent) => { if (e.table === table) { feed.off('change', on); setImmediate(() => resolve(e)); } };
+    const on = (e: ChangeEvent) => {
+      if (e.table === table) {
+        feed.off('change', on);
+        setImmediate(() => resolve(e));
+      }
+    };
     feed.on('change', on);
   });
 }
 
-test('NOTIFY evicts exactly what changed, promptly; other tenants stay cached', () => withEndpoint(async (ep) => {
-  const feed = createChangeFeed({ url: db.appUrl, log: pino({ level: 'silent' }), registry: ep.registry, minBackoffMs: 50, maxBackoffMs: 200 });
-  const detach = ep.store.attach(feed);
-  const synced = new Promise<void>((r) => feed.on('resync', () => r()));
-  await feed.start();
-  await synced;
-  const acme = asTenantId(ids.acme);
-  const globexAuth = () => sipAuth(ep, 'globex.pbx.test', '1000');
-  try {
-    const oldHash = hashOf((await replay(ep.target, fx('025'))).body);
-    await globexAuth();
+test('NOTIFY evicts exactly what changed, promptly; other tenants stay cached', () =>
+  withEndpoint(async (ep) => {
+    const feed = createChangeFeed({
+      url: db.appUrl,
+      log: pino({ level: 'silent' }),
+      registry: ep.registry,
+      minBackoffMs: 50,
+      maxBackoffMs: 200,
+    });
+    const detach = ep.store.attach(feed);
+    const synced = new Promise<void>((r) => feed.on('resync', () => r()));
+    await feed.start();
+    await synced;
+    const acme = asTenantId(ids.acme);
+    const globexAuth = () => sipAuth(ep, 'globex.pbx.test', '1000');
+    try {
+      const oldHash = hashOf((await replay(ep.target, fx('025'))).body);
+      await globexAuth();
 
-    // a new password
-    const newHash = a1Hash('1001', 'acme.pbx.test', 'changed-secret');
-    let changed = nextChange(feed, 'extensions');
-    await withTenant(pool, acme, (c) => c.query("UPDATE extensions SET a1_hash = $1 WHERE number = '1001'", [newHash]));
-    await changed;
-    assert.is.not(oldHash, newHash);
-    assert.is(hashOf((await replay(ep.target, fx('025'))).body), newHash);
-    const before = dbUse;
-    await globexAuth();
-    assert.is(dbUse, before, 'globex was not evicted by acme\'s change');
+      // a new password
+      const newHash = a1Hash('1001', 'acme.pbx.test', 'changed-secret');
+      let changed = nextChange(feed, 'extensions');
+      await withTenant(pool, acme, (c) =>
+        c.query("UPDATE extensions SET a1_hash = $1 WHERE number = '1001'", [newHash]),
+      );
+      await changed;
+      assert.is.not(oldHash, newHash);
+      assert.is(hashOf((await replay(ep.target, fx('025'))).body), newHash);
+      const before = dbUse;
+      await globexAuth();
+      assert.is(dbUse, before, "globex was not evicted by acme's change");
 
-    // disabled extension, suspended tenant
-    changed = nextChange(feed, 'extensions');
-    await withTenant(pool, acme, (c) => c.query("UPDATE extensions SET enabled = false WHERE number = '1001'"));
-    await changed;
-    assert.ok(isNotFound((await replay(ep.target, fx('025'))).body));
-    changed = nextChange(feed, 'tenants');
-    await withTenant(pool, acme, (c) => c.query("UPDATE tenants SET status = 'suspended'"));
-    await changed;
-    assert.ok(isNotFound((await replay(ep.target, fx('027'))).body));
-    assert.equal(actions((await replay(ep.target, fx('039'))).body)[0], ['respond', '403 Forbidden']);
-    changed = nextChange(feed, 'tenants');
-    await withTenant(pool, acme, (c) => c.query("UPDATE tenants SET status = 'active'"));
-    await changed;
+      // disabled extension, suspended tenant
+      changed = nextChange(feed, 'extensions');
+      await withTenant(pool, acme, (c) => c.query("UPDATE extensions SET enabled = false WHERE number = '1001'"));
+      await changed;
+      assert.ok(isNotFound((await replay(ep.target, fx('025'))).body));
+      changed = nextChange(feed, 'tenants');
+      await withTenant(pool, acme, (c) => c.query("UPDATE tenants SET status = 'suspended'"));
+      await changed;
+      assert.ok(isNotFound((await replay(ep.target, fx('027'))).body));
+      assert.equal(actions((await replay(ep.target, fx('039'))).body)[0], ['respond', '403 Forbidden']);
+      changed = nextChange(feed, 'tenants');
+      await withTenant(pool, acme, (c) => c.query("UPDATE tenants SET status = 'active'"));
+      await changed;
 
-    // a domain added after it was cached as unknown
-    assert.ok(isNotFound((await sipAuth(ep, 'voice.acme.test', '1000')).body));
-    changed = nextChange(feed, 'sip_domains');
-    await withTenant(pool, acme, (c) => c.query("INSERT INTO sip_domains (tenant_id, domain) VALUES ($1, 'voice.acme.test')", [acme]));
-    await changed;
-    const n = await post(ep.target, fx('017'), withFields(fx('017'), { key_value: 'voice.acme.test', domain: 'voice.acme.test' }));
-    assert.is(find(sectionOf(n.body), 'domain')?.attrs.name, 'voice.acme.test');
+      // a domain added after it was cached as unknown
+      assert.ok(isNotFound((await sipAuth(ep, 'voice.acme.test', '1000')).body));
+      changed = nextChange(feed, 'sip_domains');
+      await withTenant(pool, acme, (c) =>
+        c.query("INSERT INTO sip_domains (tenant_id, domain) VALUES ($1, 'voice.acme.test')", [acme]),
+      );
+      await changed;
+      const n = await post(
+        ep.target,
+        fx('017'),
+        withFields(fx('017'), { key_value: 'voice.acme.test', domain: 'voice.acme.test' }),
+      );
+      assert.is(find(sectionOf(n.body), 'domain')?.attrs.name, 'voice.acme.test');
 
-    // a DID moved to another destination
-    changed = nextChange(feed, 'dids');
-    await withTenant(pool, acme, (c) => c.query(`UPDATE dids SET destination_type = 'extension', queue_id = NULL,
-      extension_id = (SELECT id FROM extensions WHERE number = '1003') WHERE e164 = '+15550001000'`));
-    await changed;
-    assert.match(actions((await replay(ep.target, fx('039'))).body).at(-1)![1], /user\/1003@acme\.pbx\.test$/);
+      // a DID moved to another destination
+      changed = nextChange(feed, 'dids');
+      await withTenant(pool, acme, (c) =>
+        c.query(`UPDATE dids SET destination_type = 'extension', queue_id = NULL,
+      extension_id = (SELECT id FROM extensions WHERE number = '1003') WHERE e164 = '+15550001000'`),
+      );
+      await changed;
+      assert.match(actions((await replay(ep.target, fx('039'))).body).at(-1)![1], /user\/1003@acme\.pbx\.test$/);
 
-    // resync (LISTEN re-established): everything reloads before its next use
-    ep.store.resync();
-    const b3 = dbUse;
-    await globexAuth();
-    assert.ok(dbUse > b3);
-  } finally {
-    detach();
-    await feed.stop();
-  }
-}));
+      // resync (LISTEN re-established): everything reloads before its next use
+      ep.store.resync();
+      const b3 = dbUse;
+      await globexAuth();
+      assert.ok(dbUse > b3);
+    } finally {
+      detach();
+      await feed.stop();
+    }
+  }));
 
 test.run();

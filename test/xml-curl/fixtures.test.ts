@@ -7,7 +7,17 @@ import type pg from 'pg';
 import { a1Hash, demoPassword, seedDemo } from '../../daemon/db/demo-seed.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import {
-  actions, find, findAll, fixtureNames, isNotFound, loadFixture, post, replay, sectionOf, withFields, type El,
+  actions,
+  find,
+  findAll,
+  fixtureNames,
+  isNotFound,
+  loadFixture,
+  post,
+  replay,
+  sectionOf,
+  withFields,
+  type El,
 } from '../helpers/xml-curl-client.js';
 import { startEndpoint, tenantIds, type Endpoint } from './harness.js';
 
@@ -24,9 +34,28 @@ test.before(async () => {
   ids = await tenantIds(pool);
   ep = await startEndpoint(pool);
 });
-test.after(async () => { await ep.close(); await db.drop(); });
+test.after(async () => {
+  await ep.close();
+  await db.drop();
+});
 
-const NOT_SERVED = ['001', '002', '007', '009', '010', '011', '012', '013', '014', '015', '018', '019', '021', '023', '024'];
+const NOT_SERVED = [
+  '001',
+  '002',
+  '007',
+  '009',
+  '010',
+  '011',
+  '012',
+  '013',
+  '014',
+  '015',
+  '018',
+  '019',
+  '021',
+  '023',
+  '024',
+];
 const byNumber = (n: string) => fixtureNames().find((f) => f.startsWith(`${n}-`))!;
 
 const variables = (user: El) => Object.fromEntries(findAll(user, 'variable').map((v) => [v.attrs.name, v.attrs.value]));
@@ -89,9 +118,15 @@ test('003-005 sofia.conf: global form has both profiles, per-profile form only t
   const only = (n: string) => findAll(sectionOf(n), 'profile').map((p) => p.attrs.name);
   assert.equal(only((await replay(ep.target, loadFixture(byNumber('004')))).body), ['internal']);
   const ext = sectionOf((await replay(ep.target, loadFixture(byNumber('005')))).body);
-  assert.equal(findAll(ext, 'profile').map((p) => p.attrs.name), ['external']);
+  assert.equal(
+    findAll(ext, 'profile').map((p) => p.attrs.name),
+    ['external'],
+  );
   const gws = findAll(ext, 'gateway');
-  assert.equal(gws.map((g) => g.attrs.name), ['acme_carrier', 'globex_carrier']);
+  assert.equal(
+    gws.map((g) => g.attrs.name),
+    ['acme_carrier', 'globex_carrier'],
+  );
   assert.is(find(gws[0]!, 'param', { name: 'proxy' })?.attrs.value, '127.0.0.2:5090');
   assert.is(find(gws[1]!, 'param', { name: 'proxy' })?.attrs.value, '127.0.0.3:5090');
   assert.is(find(gws[0]!, 'param', { name: 'register' })?.attrs.value, 'false');
@@ -99,7 +134,10 @@ test('003-005 sofia.conf: global form has both profiles, per-profile form only t
 
 test('006 directory purpose=gateways: the tenant domains, no users, no secrets', async () => {
   const s = sectionOf((await replay(ep.target, loadFixture(byNumber('006')))).body);
-  assert.equal(findAll(s, 'domain').map((d) => d.attrs.name), ['acme.pbx.test', 'globex.pbx.test']);
+  assert.equal(
+    findAll(s, 'domain').map((d) => d.attrs.name),
+    ['acme.pbx.test', 'globex.pbx.test'],
+  );
   assert.is(findAll(s, 'user').length, 0);
   assert.is(findAll(s, 'param').length, 0);
 });
@@ -115,27 +153,47 @@ test('008 callcenter.conf without CC-Queue: settings and empty queues/agents/tie
 test('016/020 acl.conf: default-deny `trunks` union and one list per tenant', async () => {
   for (const n of ['016', '020']) {
     const s = sectionOf((await replay(ep.target, loadFixture(byNumber(n)))).body);
-    const lists = Object.fromEntries(findAll(s, 'list').map((l) => [l.attrs.name, { def: l.attrs.default, nodes: findAll(l, 'node').map((x) => `${x.attrs.type} ${x.attrs.cidr}`) }]));
-    assert.equal(lists, {
-      trunks: { def: 'deny', nodes: ['allow 127.0.0.2/32', 'allow 127.0.0.3/32'] },
-      acme_trunks: { def: 'deny', nodes: ['allow 127.0.0.2/32'] },
-      globex_trunks: { def: 'deny', nodes: ['allow 127.0.0.3/32'] },
-    }, n);
+    const lists = Object.fromEntries(
+      findAll(s, 'list').map((l) => [
+        l.attrs.name,
+        { def: l.attrs.default, nodes: findAll(l, 'node').map((x) => `${x.attrs.type} ${x.attrs.cidr}`) },
+      ]),
+    );
+    assert.equal(
+      lists,
+      {
+        trunks: { def: 'deny', nodes: ['allow 127.0.0.2/32', 'allow 127.0.0.3/32'] },
+        acme_trunks: { def: 'deny', nodes: ['allow 127.0.0.2/32'] },
+        globex_trunks: { def: 'deny', nodes: ['allow 127.0.0.3/32'] },
+      },
+      n,
+    );
   }
 });
 
 test('017/022 directory network-list for acme: the domain, no users with cidr', async () => {
   for (const n of ['017', '022']) {
     const s = sectionOf((await replay(ep.target, loadFixture(byNumber(n)))).body);
-    assert.equal(findAll(s, 'domain').map((d) => d.attrs.name), ['acme.pbx.test'], n);
+    assert.equal(
+      findAll(s, 'domain').map((d) => d.attrs.name),
+      ['acme.pbx.test'],
+      n,
+    );
     assert.is(findAll(s, 'user').length, 0);
   }
 });
 
-test('025-036 directory sip_auth and user_call: the right tenant\'s user with its a1-hash', async () => {
+test("025-036 directory sip_auth and user_call: the right tenant's user with its a1-hash", async () => {
   const cases: Array<[string, 'acme' | 'globex', string]> = [
-    ['025', 'acme', '1001'], ['026', 'globex', '1000'], ['027', 'acme', '1000'], ['029', 'acme', '1001'], ['030', 'acme', '1000'],
-    ['032', 'acme', '1001'], ['033', 'globex', '1000'], ['036', 'acme', '1000'], ['038', 'acme', '1001'],
+    ['025', 'acme', '1001'],
+    ['026', 'globex', '1000'],
+    ['027', 'acme', '1000'],
+    ['029', 'acme', '1001'],
+    ['030', 'acme', '1000'],
+    ['032', 'acme', '1001'],
+    ['033', 'globex', '1000'],
+    ['036', 'acme', '1000'],
+    ['038', 'acme', '1001'],
   ];
   for (const [n, slug, ext] of cases) {
     const r = await replay(ep.target, loadFixture(byNumber(n)));
@@ -144,20 +202,34 @@ test('025-036 directory sip_auth and user_call: the right tenant\'s user with it
   }
 });
 
-test('028/031 dialplan acme 1000 -> 1001: refused without the directory\'s fs_tenant_id, bridged with it', async () => {
+test("028/031 dialplan acme 1000 -> 1001: refused without the directory's fs_tenant_id, bridged with it", async () => {
   for (const n of ['028', '031']) {
     const f = loadFixture(byNumber(n));
     // As captured: the responder then set tenant_id=acme, not our fs_tenant_id.
     const raw = actions((await replay(ep.target, f)).body);
-    assert.equal(raw, [['respond', '403 Forbidden'], ['hangup', 'CALL_REJECTED']], n);
+    assert.equal(
+      raw,
+      [
+        ['respond', '403 Forbidden'],
+        ['hangup', 'CALL_REJECTED'],
+      ],
+      n,
+    );
     const ok = await post(ep.target, f, withFields(f, { variable_fs_tenant_id: ids.acme }));
     const s = sectionOf(ok.body);
     assert.is(find(s, 'context')?.attrs.name, 'acme.pbx.test');
-    assert.equal(actions(ok.body), [
-      ['export', `fs_tenant_id=${ids.acme}`], ['export', 'fs_tenant_slug=acme'], ['export', 'fs_call_direction=internal'],
-      ['set', 'hangup_after_bridge=true'], ['set', 'call_timeout=30'],
-      ['bridge', `{fs_tenant_id=${ids.acme},fs_tenant_slug=acme,fs_call_direction=internal}user/1001@acme.pbx.test`],
-    ], n);
+    assert.equal(
+      actions(ok.body),
+      [
+        ['export', `fs_tenant_id=${ids.acme}`],
+        ['export', 'fs_tenant_slug=acme'],
+        ['export', 'fs_call_direction=internal'],
+        ['set', 'hangup_after_bridge=true'],
+        ['set', 'call_timeout=30'],
+        ['bridge', `{fs_tenant_id=${ids.acme},fs_tenant_slug=acme,fs_call_direction=internal}user/1001@acme.pbx.test`],
+      ],
+      n,
+    );
   }
 });
 
@@ -165,39 +237,61 @@ test('034 dialplan globex 1000 -> 2000: no such number, explicit 404', async () 
   const f = loadFixture(byNumber('034'));
   const r = await post(ep.target, f, withFields(f, { variable_fs_tenant_id: ids.globex }));
   assert.is(find(sectionOf(r.body), 'context')?.attrs.name, 'globex.pbx.test');
-  assert.equal(actions(r.body), [['respond', '404 Not Found'], ['hangup', 'UNALLOCATED_NUMBER']]);
+  assert.equal(actions(r.body), [
+    ['respond', '404 Not Found'],
+    ['hangup', 'UNALLOCATED_NUMBER'],
+  ]);
 });
 
 test('035 callcenter.conf CC-Queue=support@acme.pbx.test: that queue, its agents and tiers only', async () => {
   const s = sectionOf((await replay(ep.target, loadFixture(byNumber('035')))).body);
-  assert.equal(findAll(s, 'queue').map((q) => q.attrs.name), ['support@acme.pbx.test']);
+  assert.equal(
+    findAll(s, 'queue').map((q) => q.attrs.name),
+    ['support@acme.pbx.test'],
+  );
   const q = find(s, 'queue')!;
   assert.is(find(q, 'param', { name: 'strategy' })?.attrs.value, 'longest-idle-agent');
   assert.is(find(q, 'param', { name: 'moh-sound' })?.attrs.value, 'local_stream://moh');
   const agents = findAll(s, 'agent');
-  assert.equal(agents.map((a) => a.attrs.name), ['1001@acme.pbx.test', '1002@acme.pbx.test']);
+  assert.equal(
+    agents.map((a) => a.attrs.name),
+    ['1001@acme.pbx.test', '1002@acme.pbx.test'],
+  );
   assert.is(agents[0]!.attrs.type, 'callback');
-  assert.is(agents[0]!.attrs.contact, `{fs_tenant_id=${ids.acme},fs_tenant_slug=acme}[leg_timeout=15]user/1001@acme.pbx.test`);
+  assert.is(
+    agents[0]!.attrs.contact,
+    `{fs_tenant_id=${ids.acme},fs_tenant_slug=acme}[leg_timeout=15]user/1001@acme.pbx.test`,
+  );
   assert.is(agents[0]!.attrs.status, 'Logged Out');
-  assert.equal(findAll(s, 'tier').map((t) => [t.attrs.queue, t.attrs.agent, t.attrs.level, t.attrs.position]), [
-    ['support@acme.pbx.test', '1001@acme.pbx.test', '1', '1'], ['support@acme.pbx.test', '1002@acme.pbx.test', '1', '2'],
-  ]);
+  assert.equal(
+    findAll(s, 'tier').map((t) => [t.attrs.queue, t.attrs.agent, t.attrs.level, t.attrs.position]),
+    [
+      ['support@acme.pbx.test', '1001@acme.pbx.test', '1', '1'],
+      ['support@acme.pbx.test', '1002@acme.pbx.test', '1', '2'],
+    ],
+  );
 });
 
 test('037 dialplan acme 7000: into the domain-qualified queue', async () => {
   const f = loadFixture(byNumber('037'));
   const r = await post(ep.target, f, withFields(f, { variable_fs_tenant_id: ids.acme }));
   assert.equal(actions(r.body).slice(3), [
-    ['answer', ''], ['set', 'cc_export_vars=fs_tenant_id,fs_tenant_slug,fs_call_direction'], ['callcenter', 'support@acme.pbx.test'],
+    ['answer', ''],
+    ['set', 'cc_export_vars=fs_tenant_id,fs_tenant_slug,fs_call_direction'],
+    ['callcenter', 'support@acme.pbx.test'],
   ]);
 });
 
-test('039 dialplan public +15550001000 from 127.0.0.2: acme\'s DID, inbound, into acme\'s queue', async () => {
+test("039 dialplan public +15550001000 from 127.0.0.2: acme's DID, inbound, into acme's queue", async () => {
   const r = await replay(ep.target, loadFixture(byNumber('039')));
   assert.is(find(sectionOf(r.body), 'context')?.attrs.name, 'public');
   assert.equal(actions(r.body), [
-    ['export', `fs_tenant_id=${ids.acme}`], ['export', 'fs_tenant_slug=acme'], ['export', 'fs_call_direction=inbound'],
-    ['answer', ''], ['set', 'cc_export_vars=fs_tenant_id,fs_tenant_slug,fs_call_direction'], ['callcenter', 'support@acme.pbx.test'],
+    ['export', `fs_tenant_id=${ids.acme}`],
+    ['export', 'fs_tenant_slug=acme'],
+    ['export', 'fs_call_direction=inbound'],
+    ['answer', ''],
+    ['set', 'cc_export_vars=fs_tenant_id,fs_tenant_slug,fs_call_direction'],
+    ['callcenter', 'support@acme.pbx.test'],
   ]);
 });
 
@@ -205,8 +299,14 @@ test('requests are counted by section and outcome', async () => {
   const before = await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'hit' });
   await replay(ep.target, loadFixture(byNumber('025')));
   assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'hit' }), before + 1);
-  assert.ok(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'unknown', outcome: 'unauthorized' }) >= fixtureNames().length);
-  assert.ok(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'configuration', outcome: 'not_found' }) >= NOT_SERVED.length);
+  assert.ok(
+    (await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'unknown', outcome: 'unauthorized' })) >=
+      fixtureNames().length,
+  );
+  assert.ok(
+    (await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'configuration', outcome: 'not_found' })) >=
+      NOT_SERVED.length,
+  );
 });
 
 test.run();

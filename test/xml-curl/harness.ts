@@ -33,11 +33,28 @@ export interface EndpointOptions {
 export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): Promise<Endpoint> {
   const log = pino({ level: 'silent' });
   const registry = createRegistry();
-  const store = new TenantStore({ pool, log, registry, ttlMs: opts.ttlMs ?? 300_000, maxTenants: 100, maxNegative: 50, negativeTtlMs: 60_000, now: opts.now });
+  const store = new TenantStore({
+    pool,
+    log,
+    registry,
+    ttlMs: opts.ttlMs ?? 300_000,
+    maxTenants: 100,
+    maxNegative: 50,
+    negativeTtlMs: 60_000,
+    now: opts.now,
+  });
   const app = createHttpServer({ logger: log, bodyLimitBytes: opts.bodyLimitBytes ?? 65536 });
   await app.register(xmlCurlPlugin, {
-    path: '/freeswitch/xml', ...CREDENTIALS, allowFrom: opts.allowFrom ?? [], cacheableMs: opts.cacheableMs ?? 60_000,
-    bodyLimitBytes: opts.bodyLimitBytes ?? 65536, sipProfiles: SIP_PROFILES, store, log, registry, admission: opts.admission,
+    path: '/freeswitch/xml',
+    ...CREDENTIALS,
+    allowFrom: opts.allowFrom ?? [],
+    cacheableMs: opts.cacheableMs ?? 60_000,
+    bodyLimitBytes: opts.bodyLimitBytes ?? 65536,
+    sipProfiles: SIP_PROFILES,
+    store,
+    log,
+    registry,
+    admission: opts.admission,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
@@ -50,7 +67,9 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
       const m = registry.getSingleMetric(name);
       if (!m) return 0;
       const { values } = await m.get();
-      const hit = values.find((v) => Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val));
+      const hit = values.find((v) =>
+        Object.entries(labels).every(([k, val]) => String((v.labels as Record<string, unknown>)[k]) === val),
+      );
       return hit?.value ?? 0;
     },
   };
@@ -58,7 +77,9 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
 
 /** The demo tenants' ids (they are random per seed). */
 export async function tenantIds(pool: pg.Pool): Promise<{ acme: string; globex: string }> {
-  const { rows } = await pool.query<{ tenant_id: string; tenant_slug: string }>('SELECT tenant_id, tenant_slug FROM list_tenants()');
+  const { rows } = await pool.query<{ tenant_id: string; tenant_slug: string }>(
+    'SELECT tenant_id, tenant_slug FROM list_tenants()',
+  );
   const id = (slug: string) => rows.find((r) => r.tenant_slug === slug)!.tenant_id;
   return { acme: id('acme'), globex: id('globex') };
 }

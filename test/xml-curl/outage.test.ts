@@ -5,7 +5,18 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { dedicatedCluster } from '../helpers/postgres.js';
-import { actions, find, fixtureNames, isNotFound, loadFixture, post, replay, sectionOf, withFields, type Fixture } from '../helpers/xml-curl-client.js';
+import {
+  actions,
+  find,
+  fixtureNames,
+  isNotFound,
+  loadFixture,
+  post,
+  replay,
+  sectionOf,
+  withFields,
+  type Fixture,
+} from '../helpers/xml-curl-client.js';
 import { startEndpoint, tenantIds } from './harness.js';
 
 const test = suite('xml_curl: PostgreSQL outage');
@@ -37,16 +48,19 @@ test('cached tenants are served while PostgreSQL is down; the rest fails cleanly
     assert.equal(actions((await dial(fx('028'))).body).at(-1)?.[0], 'bridge');
     assert.equal(actions((await replay(ep.target, fx('039'))).body).at(-1), ['callcenter', 'support@acme.pbx.test']);
     assert.ok(find(sectionOf((await replay(ep.target, fx('003'))).body), 'gateway', { name: 'acme_carrier' }));
-    assert.ok(await ep.value('fs_tenantd_tenant_cache_stale_answers_total', { cache: 'tenant' }) > staleBefore);
+    assert.ok((await ep.value('fs_tenantd_tenant_cache_stale_answers_total', { cache: 'tenant' })) > staleBefore);
 
     // never cached: globex's domain, an unknown DID
     const g = await replay(ep.target, fx('026'));
     assert.is(g.status, 200);
     assert.ok(isNotFound(g.body));
     const did = await post(ep.target, fx('039'), withFields(fx('039'), { 'Hunt-Destination-Number': '+15550002000' }));
-    assert.equal(actions(did.body), [['respond', '503 Service Unavailable'], ['hangup', 'NORMAL_TEMPORARY_FAILURE']]);
-    assert.ok(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'error' }) >= 1);
-    assert.ok(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'dialplan', outcome: 'error' }) >= 1);
+    assert.equal(actions(did.body), [
+      ['respond', '503 Service Unavailable'],
+      ['hangup', 'NORMAL_TEMPORARY_FAILURE'],
+    ]);
+    assert.ok((await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'error' })) >= 1);
+    assert.ok((await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'dialplan', outcome: 'error' })) >= 1);
 
     await pg.restart();
     const back = await replay(ep.target, fx('026'));

@@ -10,7 +10,10 @@ test('renders once per snapshot and key; a new snapshot renders afresh', () => {
   const snapA = {};
   const snapB = {};
   let renders = 0;
-  const render = (s: string) => () => { renders++; return s; };
+  const render = (s: string) => () => {
+    renders++;
+    return s;
+  };
   assert.is(docs.get(snapA, 'user|1001', render('<a/>')), '<a/>');
   assert.is(docs.get(snapA, 'user|1001', render('<not-used/>')), '<a/>');
   assert.is(renders, 1);
@@ -28,16 +31,29 @@ test('the byte budget bounds what is kept; least recently used go first', () => 
   assert.ok(docs.bytes <= budget, `${docs.bytes} bytes kept`);
   assert.ok(docs.size > 10 && docs.size < 1000, `${docs.size} kept`);
   let rendered = false;
-  docs.get(snap, 'user|999', () => { rendered = true; return doc; });
+  docs.get(snap, 'user|999', () => {
+    rendered = true;
+    return doc;
+  });
   assert.not.ok(rendered, 'the most recent is still kept');
-  docs.get(snap, 'user|0', () => { rendered = true; return doc; });
+  docs.get(snap, 'user|0', () => {
+    rendered = true;
+    return doc;
+  });
   assert.ok(rendered, 'the oldest was evicted');
 });
 
 test('budget 0 keeps nothing', () => {
   const docs = new RenderedDocuments(0);
   let renders = 0;
-  for (let i = 0; i < 3; i++) assert.is(docs.get({}, 'k', () => { renders++; return 'é'; }), 'é');
+  for (let i = 0; i < 3; i++)
+    assert.is(
+      docs.get({}, 'k', () => {
+        renders++;
+        return 'é';
+      }),
+      'é',
+    );
   assert.is(renders, 3);
   assert.is(docs.size, 0);
 });

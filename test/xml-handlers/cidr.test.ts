@@ -62,17 +62,45 @@ const random128 = () => Array.from({ length: 4 }, () => BigInt(int(2 ** 32))).re
 function mangle(s: string): string {
   const i = int(s.length + 1);
   switch (int(4)) {
-    case 0: return s.slice(0, i) + s.slice(i + 1);
-    case 1: return s.slice(0, i) + pick([':', '.', '::', '0', 'g', '%', '00']) + s.slice(i);
-    case 2: return s.replace('::', ':::');
-    default: return `${s}${pick(['', ':', '.1', '::1', '%'])}`;
+    case 0:
+      return s.slice(0, i) + s.slice(i + 1);
+    case 1:
+      return s.slice(0, i) + pick([':', '.', '::', '0', 'g', '%', '00']) + s.slice(i);
+    case 2:
+      return s.replace('::', ':::');
+    default:
+      return `${s}${pick(['', ':', '.1', '::1', '%'])}`;
   }
 }
 
 test('parseIp: the family isIP reports, for valid and mangled spellings', () => {
-  const fixed = ['1.2.3.4', '01.2.3.4', '1.2.3.256', '1.2.3', '::', '::1', '1::', '1::2:3:4:5:6:7:8', '1:2:3:4:5:6:7::',
-    '::1:2:3:4:5:6:7', '::ffff:1.2.3.4', '::1.2.3.4', '1.2.3.4::', 'fe80::1%eth0', 'fe80::1%', ':::1', '1:::2', ':1::2',
-    '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', '12345::1', 'g::1', '', 'localhost', '::ffff:1.2.3.4.5'];
+  const fixed = [
+    '1.2.3.4',
+    '01.2.3.4',
+    '1.2.3.256',
+    '1.2.3',
+    '::',
+    '::1',
+    '1::',
+    '1::2:3:4:5:6:7:8',
+    '1:2:3:4:5:6:7::',
+    '::1:2:3:4:5:6:7',
+    '::ffff:1.2.3.4',
+    '::1.2.3.4',
+    '1.2.3.4::',
+    'fe80::1%eth0',
+    'fe80::1%',
+    ':::1',
+    '1:::2',
+    ':1::2',
+    '1:2:3:4:5:6:7:8',
+    '1:2:3:4:5:6:7:8:9',
+    '12345::1',
+    'g::1',
+    '',
+    'localhost',
+    '::ffff:1.2.3.4.5',
+  ];
   const cases = [...fixed];
   for (let i = 0; i < 4000; i++) {
     const s = rand() < 0.5 ? v6(random128()) : v4(int(2 ** 32));
@@ -84,7 +112,7 @@ test('parseIp: the family isIP reports, for valid and mangled spellings', () => 
   }
 });
 
-test('CidrSet: the same membership as node:net\'s BlockList, near every boundary and across families', () => {
+test("CidrSet: the same membership as node:net's BlockList, near every boundary and across families", () => {
   for (let i = 0; i < 600; i++) {
     const family = rand() < 0.5 ? 'ipv4' : 'ipv6';
     const prefix = family === 'ipv4' ? int(33) : int(129);
@@ -100,9 +128,10 @@ test('CidrSet: the same membership as node:net\'s BlockList, near every boundary
       // Flip one bit: inside the prefix it leaves the network, outside it stays in.
       const flipped = base ^ (1n << BigInt(int(bits)));
       const value = j % 3 === 0 ? base : j % 3 === 1 ? flipped : family === 'ipv4' ? random32() : random128();
-      const addrs = family === 'ipv4'
-        ? [v4(Number(value)), `::ffff:${v4(Number(value))}`, v6((0xffffn << 32n) | value)]
-        : [v6(value)];
+      const addrs =
+        family === 'ipv4'
+          ? [v4(Number(value)), `::ffff:${v4(Number(value))}`, v6((0xffffn << 32n) | value)]
+          : [v6(value)];
       for (const a of addrs) assert.is(mine.has(a), theirs.has(a), `${a} in ${rule}`);
     }
   }

@@ -16,8 +16,14 @@ import { decideUser, renderUser } from '../../xml-handlers/directory.js';
 import { parseFetch } from '../../xml-handlers/fetch-request.js';
 import type { Extension, TenantId, TenantSnapshot } from '../../xml-handlers/model.js';
 import {
-  FS_USER_CACHE_KEY_BUFFER, FS_USER_CACHE_KEY_MAX, FS_USER_ID_KEY, FS_USER_LOOKUP_KEYS, fsUserCacheKey,
-  isExtensionNumber, isSipDomain, isSlug,
+  FS_USER_CACHE_KEY_BUFFER,
+  FS_USER_CACHE_KEY_MAX,
+  FS_USER_ID_KEY,
+  FS_USER_LOOKUP_KEYS,
+  fsUserCacheKey,
+  isExtensionNumber,
+  isSipDomain,
+  isSlug,
 } from '../../xml-handlers/fs-names.js';
 import { TRUNKS_ACL, gatewayName, tenantAclName } from '../../xml-handlers/gateway-name.js';
 import { scaledDomain, scaledSlug, scaledUser } from '../bench/requests.js';
@@ -92,9 +98,21 @@ test('known collision: "100"@"0acme.test" and "1000"@"acme.test" shared a key; t
   assert.not.ok(isSipDomain('0acme.test'));
   assert.ok(valid('1000', 'acme.test'));
   // Also refused: upper case (the store is lower case; FreeSWITCH's hash is case-sensitive), IP addresses, empties.
-  const refused = ['ACME.test', 'Acme.test', '1.2.3.4', '0', '', '-a.test', 'a-.test', 'a..b', 'a_b.test', `a${'b'.repeat(63)}.t`];
+  const refused = [
+    'ACME.test',
+    'Acme.test',
+    '1.2.3.4',
+    '0',
+    '',
+    '-a.test',
+    'a-.test',
+    'a..b',
+    'a_b.test',
+    `a${'b'.repeat(63)}.t`,
+  ];
   for (const d of refused) assert.not.ok(isSipDomain(d), d);
-  for (const d of ['a', 'a0', 'a1.b2', 'a0acme.test', 'x-1.0.test', `a${'b'.repeat(62)}.t`]) assert.ok(isSipDomain(d), d);
+  for (const d of ['a', 'a0', 'a1.b2', 'a0acme.test', 'x-1.0.test', `a${'b'.repeat(62)}.t`])
+    assert.ok(isSipDomain(d), d);
   for (const u of ['1', '12345678901', '1a', '+100', ' 100', '１００']) assert.not.ok(isExtensionNumber(u), u);
 });
 
@@ -108,7 +126,10 @@ test(`property (seed ${SEED}): distinct valid (user, domain) pairs never share a
   for (let i = 0; i < N; i++) {
     const u = candidateUser();
     const d = candidateDomain();
-    if (!valid(u, d)) { rejected++; continue; }
+    if (!valid(u, d)) {
+      rejected++;
+      continue;
+    }
     accepted++;
     // Complete: a pair with the same key and prefix is another split of the same string.
     const s = `${u}${d}`;
@@ -146,7 +167,10 @@ test('exhaustive over a small alphabet: injective under the new rule, collisions
   for (let n = 2; n <= 4; n++) for (let i = 0; i < 2 ** n; i++) users.push(i.toString(2).padStart(n, '0'));
   const domains: string[] = [];
   const alphabet = ['a', 'b', '0', '1', '-', '.'];
-  const grow = (s: string) => { if (s) domains.push(s); if (s.length < 5) for (const c of alphabet) grow(s + c); };
+  const grow = (s: string) => {
+    if (s) domains.push(s);
+    if (s.length < 5) for (const c of alphabet) grow(s + c);
+  };
   grow('');
   const count = (ok: (d: string) => boolean) => {
     const seen = new Map<string, string>();
@@ -185,14 +209,33 @@ test('the demo seed and the bench data set make valid names', () => {
 
 const ID = '11111111-2222-4333-8444-555555555555' as TenantId;
 const ext = (number: string, realm: string): Extension => ({
-  number, a1Hash: 'a'.repeat(32), a1Realm: realm, callerIdName: null, callerIdNumber: null, enabled: true, variables: {},
+  number,
+  a1Hash: 'a'.repeat(32),
+  a1Realm: realm,
+  callerIdName: null,
+  callerIdNumber: null,
+  enabled: true,
+  variables: {},
 });
 const tenant: TenantSnapshot = {
-  id: ID, slug: 't1', status: 'active', primaryDomain: 'acme.pbx.test', domains: ['acme.pbx.test', 'desk.acme.test'],
+  id: ID,
+  slug: 't1',
+  status: 'active',
+  primaryDomain: 'acme.pbx.test',
+  domains: ['acme.pbx.test', 'desk.acme.test'],
   ceilings: { maxInbound: null, maxOutbound: null, maxTotal: null },
-  defaultCallerIdName: null, defaultCallerIdNumber: null,
-  extensions: new Map([['1000', ext('1000', 'acme.pbx.test')], ['1001', ext('1001', 'acme.pbx.test')]]),
-  queues: new Map(), dids: new Map(), trunks: [], outboundRoutes: [], agents: [], tiers: [],
+  defaultCallerIdName: null,
+  defaultCallerIdNumber: null,
+  extensions: new Map([
+    ['1000', ext('1000', 'acme.pbx.test')],
+    ['1001', ext('1001', 'acme.pbx.test')],
+  ]),
+  queues: new Map(),
+  dids: new Map(),
+  trunks: [],
+  outboundRoutes: [],
+  agents: [],
+  tiers: [],
 };
 
 /** The cache key `xml_flush_cache <key> <user> <domain>` clears (mod_commands splits on spaces). */
@@ -218,10 +261,21 @@ test('only requests spelled as stored are answered cacheable, and their key is o
     for (const domain of tenant.domains) {
       for (const asked of spellings(domain)) {
         for (const user of ['1000', '1001']) {
-          const form = new Map(Object.entries({
-            hostname: 'fs1', section: 'directory', tag_name: 'domain', key_name: 'name', key_value: asked,
-            action, key: FS_USER_ID_KEY, user, domain: asked, sip_auth_method: 'REGISTER', sip_to_host: asked,
-          }));
+          const form = new Map(
+            Object.entries({
+              hostname: 'fs1',
+              section: 'directory',
+              tag_name: 'domain',
+              key_name: 'name',
+              key_value: asked,
+              action,
+              key: FS_USER_ID_KEY,
+              user,
+              domain: asked,
+              sip_auth_method: 'REGISTER',
+              sip_to_host: asked,
+            }),
+          );
           const req = parseFetch(form);
           if (req.section !== 'directory') throw new Error('not a directory request');
           const dir = req.directory;
@@ -243,7 +297,10 @@ test('only requests spelled as stored are answered cacheable, and their key is o
           } else {
             uncached++;
             assert.is.not(asked, domain, label);
-            assert.not.ok(findAll(doc, 'param').some((p) => p.attrs.name === 'a1-hash'), `${label}: no a1-hash`);
+            assert.not.ok(
+              findAll(doc, 'param').some((p) => p.attrs.name === 'a1-hash'),
+              `${label}: no a1-hash`,
+            );
           }
         }
       }
@@ -256,12 +313,14 @@ test('only requests spelled as stored are answered cacheable, and their key is o
 
 function candidateSlug(): string {
   const n = int(1, r() < 0.05 ? 63 : 8);
-  const s = n === 1 ? chars(`${LETTERS}${DIGITS}`, 1) : chars(`${LETTERS}${DIGITS}`, 1) + chars(`${LDH}_@.`, n - 2)
-    + chars(`${LETTERS}${DIGITS}`, 1);
+  const s =
+    n === 1
+      ? chars(`${LETTERS}${DIGITS}`, 1)
+      : chars(`${LETTERS}${DIGITS}`, 1) + chars(`${LDH}_@.`, n - 2) + chars(`${LETTERS}${DIGITS}`, 1);
   return s;
 }
 
-test('gateway <tenant>_<trunk> and ACL <tenant>_trunks split back; ACL names never meet FreeSWITCH\'s own', () => {
+test("gateway <tenant>_<trunk> and ACL <tenant>_trunks split back; ACL names never meet FreeSWITCH's own", () => {
   const gateways = new Map<string, string>();
   const acls = new Map<string, string>();
   let pairs = 0;
@@ -281,7 +340,7 @@ test('gateway <tenant>_<trunk> and ACL <tenant>_trunks split back; ACL names nev
     assert.ok(acls.get(a) === undefined || acls.get(a) === t);
     acls.set(a, t);
     assert.is.not(a, TRUNKS_ACL);
-    assert.not.ok(a.includes('.'), 'switch_load_network_lists\' own lists (rfc1918.auto, ...) all have a dot');
+    assert.not.ok(a.includes('.'), "switch_load_network_lists' own lists (rfc1918.auto, ...) all have a dot");
   }
   assert.ok(pairs > 5_000, `${pairs} valid pairs`);
   for (const bad of ['a_b', 'a@b', 'a.b', 'A', '-a', 'a-', '']) assert.not.ok(isSlug(bad), bad);

@@ -46,9 +46,15 @@ function violations(file: string, source: string): string[] {
     if (ts.isIdentifier(node) && IO_GLOBALS.has(node.text)) {
       const p = node.parent;
       // `x.process`, `{ fetch: … }`, `function require()` are names of our own, not the global.
-      const ownName = (ts.isPropertyAccessExpression(p) || ts.isPropertyAssignment(p) || ts.isFunctionDeclaration(p)
-        || ts.isMethodDeclaration(p) || ts.isVariableDeclaration(p) || ts.isParameter(p) || ts.isPropertySignature(p))
-        && p.name === node;
+      const ownName =
+        (ts.isPropertyAccessExpression(p) ||
+          ts.isPropertyAssignment(p) ||
+          ts.isFunctionDeclaration(p) ||
+          ts.isMethodDeclaration(p) ||
+          ts.isVariableDeclaration(p) ||
+          ts.isParameter(p) ||
+          ts.isPropertySignature(p)) &&
+        p.name === node;
       const line = sf.getLineAndCharacterOfPosition(node.getStart()).line + 1;
       if (!ownName) out.push(`${node.text}: a global with I/O (line ${line})`);
     }
@@ -69,7 +75,8 @@ test('every module of xml-handlers/ imports only the core itself and the allowed
   const files = coreModules();
   assert.ok(files.length >= 20, `found the core's modules (${files.length})`);
   const problems = files.flatMap((f) =>
-    violations(f, readFileSync(f, 'utf8')).map((v) => `${path.relative(projectRoot, f)}: ${v}`));
+    violations(f, readFileSync(f, 'utf8')).map((v) => `${path.relative(projectRoot, f)}: ${v}`),
+  );
   assert.equal(problems, []);
 });
 
@@ -88,7 +95,8 @@ test('the check catches each kind of violation', () => {
     "import { LRUCache } from 'lru-cache';",
     'const url = process.env.DATABASE_URL;',
     "await fetch('http://example.com');",
-  ]) assert.ok(bad(source), source);
+  ])
+    assert.ok(bad(source), source);
   for (const source of [
     "import { section } from '../xml.js';",
     "import type { TenantSnapshot } from '../model.js';",
@@ -97,7 +105,8 @@ test('the check catches each kind of violation', () => {
     '// a comment about process.env and fetch()',
     "const s = 'node:fs';",
     'const o = { process: 1 }; o.process = 2;',
-  ]) assert.not.ok(bad(source), source);
+  ])
+    assert.not.ok(bad(source), source);
 });
 
 test.run();

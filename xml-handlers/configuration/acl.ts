@@ -8,11 +8,16 @@ import type { TenantSnapshot } from '../model.js';
 import { section, serialize } from '../xml.js';
 import type { ConfigurationFile } from './file.js';
 
-export interface AclRender { xml: string; skipped: Array<{ tenant: string; cidr: string }> }
+export interface AclRender {
+  xml: string;
+  skipped: Array<{ tenant: string; cidr: string }>;
+}
 
 export function renderAcl(tenants: readonly TenantSnapshot[]): AclRender {
   const skipped: AclRender['skipped'] = [];
-  const lists = section('configuration', { description: 'fs-tenantd' }).ele('configuration', { name: 'acl.conf', description: 'Network Lists' }).ele('network-lists');
+  const lists = section('configuration', { description: 'fs-tenantd' })
+    .ele('configuration', { name: 'acl.conf', description: 'Network Lists' })
+    .ele('network-lists');
   const all = new Set<string>();
   const perTenant: Array<[string, string[]]> = [];
   for (const t of tenants) {
@@ -21,7 +26,10 @@ export function renderAcl(tenants: readonly TenantSnapshot[]): AclRender {
     for (const trunk of t.trunks) {
       if (!trunk.enabled) continue;
       for (const c of trunk.allowedCidrs) {
-        if (parseCidr(c)) { cidrs.push(c); all.add(c); } else skipped.push({ tenant: t.slug, cidr: c });
+        if (parseCidr(c)) {
+          cidrs.push(c);
+          all.add(c);
+        } else skipped.push({ tenant: t.slug, cidr: c });
       }
     }
     perTenant.push([tenantAclName(t.slug), [...new Set(cidrs)]]);

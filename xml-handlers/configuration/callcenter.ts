@@ -10,14 +10,21 @@ import { params, section, serialize } from '../xml.js';
 import type { ConfigurationFile } from './file.js';
 
 function root() {
-  return section('configuration', { description: 'fs-tenantd' })
-    .ele('configuration', { name: 'callcenter.conf', description: 'CallCenter' });
+  return section('configuration', { description: 'fs-tenantd' }).ele('configuration', {
+    name: 'callcenter.conf',
+    description: 'CallCenter',
+  });
 }
 
 export function renderCallcenterSettings(): string {
   const cfg = root();
-  params(cfg, 'settings', [['truncate-tiers-on-load', 'true'], ['truncate-agents-on-load', 'true']]);
-  cfg.ele('queues'); cfg.ele('agents'); cfg.ele('tiers');
+  params(cfg, 'settings', [
+    ['truncate-tiers-on-load', 'true'],
+    ['truncate-agents-on-load', 'true'],
+  ]);
+  cfg.ele('queues');
+  cfg.ele('agents');
+  cfg.ele('tiers');
   return serialize(cfg);
 }
 
@@ -35,11 +42,16 @@ export function renderCallcenterQueue(tenant: TenantSnapshot, domain: string, qu
   params(cfg, 'settings', []);
   const queue = cfg.ele('queues').ele('queue', { name: fsName });
   for (const [name, value] of [
-    ['strategy', q.strategy], ['moh-sound', q.mohSound], ['time-base-score', q.timeBaseScore],
-    ['max-wait-time', String(q.maxWaitTime)], ['max-wait-time-with-no-agent', String(q.maxWaitTimeWithNoAgent)],
-    ['tier-rules-apply', String(q.tierRulesApply)], ['discard-abandoned-after', String(q.discardAbandonedAfter)],
+    ['strategy', q.strategy],
+    ['moh-sound', q.mohSound],
+    ['time-base-score', q.timeBaseScore],
+    ['max-wait-time', String(q.maxWaitTime)],
+    ['max-wait-time-with-no-agent', String(q.maxWaitTimeWithNoAgent)],
+    ['tier-rules-apply', String(q.tierRulesApply)],
+    ['discard-abandoned-after', String(q.discardAbandonedAfter)],
     ['abandoned-resume-allowed', String(q.abandonedResumeAllowed)],
-  ] as const) queue.ele('param', { name, value });
+  ] as const)
+    queue.ele('param', { name, value });
 
   const tiers = state.tiers.filter((t) => t.queue === fsName);
   const inQueue = new Set(tiers.map((t) => t.agent));
@@ -47,9 +59,15 @@ export function renderCallcenterQueue(tenant: TenantSnapshot, domain: string, qu
   for (const a of state.agents) {
     if (!inQueue.has(a.fsName)) continue;
     agents.ele('agent', {
-      name: a.fsName, type: AGENT_TYPE, contact: a.contact, status: a.status, 'max-no-answer': String(a.maxNoAnswer),
-      'wrap-up-time': String(a.wrapUpTime), 'reject-delay-time': String(a.rejectDelayTime),
-      'busy-delay-time': String(a.busyDelayTime), 'no-answer-delay-time': String(a.noAnswerDelayTime),
+      name: a.fsName,
+      type: AGENT_TYPE,
+      contact: a.contact,
+      status: a.status,
+      'max-no-answer': String(a.maxNoAnswer),
+      'wrap-up-time': String(a.wrapUpTime),
+      'reject-delay-time': String(a.rejectDelayTime),
+      'busy-delay-time': String(a.busyDelayTime),
+      'no-answer-delay-time': String(a.noAnswerDelayTime),
     });
   }
   const tierEl = cfg.ele('tiers');

@@ -12,8 +12,14 @@ import type { TenantSnapshot } from '../model.js';
 import { params, section, serialize, type XMLBuilder } from '../xml.js';
 import type { ConfigurationFile } from './file.js';
 
-export interface SipListen { ip: string; port: number }
-export interface SofiaProfiles { internal: SipListen; external: SipListen }
+export interface SipListen {
+  ip: string;
+  port: number;
+}
+export interface SofiaProfiles {
+  internal: SipListen;
+  external: SipListen;
+}
 
 export const PROFILE_NAMES = ['internal', 'external'] as const;
 
@@ -27,7 +33,10 @@ export function desiredGateways(tenants: readonly TenantSnapshot[]): Map<string,
       // sofia requires username and password when register=true (it skips the gateway otherwise).
       const register = trunk.register && !!trunk.username && !!trunk.password;
       const p: Array<[string, string]> = [
-        ['proxy', trunk.proxy], ['register', String(register)], ['context', 'public'], ['caller-id-in-from', 'true'],
+        ['proxy', trunk.proxy],
+        ['register', String(register)],
+        ['context', 'public'],
+        ['caller-id-in-from', 'true'],
       ];
       if (trunk.username) p.push(['username', trunk.username]);
       if (trunk.password) p.push(['password', trunk.password]);
@@ -50,10 +59,16 @@ function gateways(profile: XMLBuilder, tenants: readonly TenantSnapshot[], only:
  * so only it is answered.
  */
 export function renderSofia(
-  cfg: SofiaProfiles, tenants: readonly TenantSnapshot[], profile: string | undefined, gateway?: string,
+  cfg: SofiaProfiles,
+  tenants: readonly TenantSnapshot[],
+  profile: string | undefined,
+  gateway?: string,
 ): string | undefined {
   if (profile !== undefined && !(PROFILE_NAMES as readonly string[]).includes(profile)) return undefined;
-  const conf = section('configuration', { description: 'fs-tenantd' }).ele('configuration', { name: 'sofia.conf', description: 'sofia Endpoint' });
+  const conf = section('configuration', { description: 'fs-tenantd' }).ele('configuration', {
+    name: 'sofia.conf',
+    description: 'sofia Endpoint',
+  });
   params(conf, 'global_settings', [['log-level', '0']]);
   const profiles = conf.ele('profiles');
   if (profile === undefined || profile === 'internal') {
@@ -62,8 +77,12 @@ export function renderSofia(
     p.ele('gateways');
     p.ele('domains').ele('domain', { name: 'all', alias: 'false', parse: 'true' });
     params(p, 'settings', [
-      ['sip-ip', cfg.internal.ip], ['rtp-ip', cfg.internal.ip], ['sip-port', String(cfg.internal.port)],
-      ['context', 'public'], ['dialplan', 'XML'], ['auth-calls', 'true'],
+      ['sip-ip', cfg.internal.ip],
+      ['rtp-ip', cfg.internal.ip],
+      ['sip-port', String(cfg.internal.port)],
+      ['context', 'public'],
+      ['dialplan', 'XML'],
+      ['auth-calls', 'true'],
       // The auth user must be the REGISTER's To user (sofia PFLAG_CHECKUSER).
       ['inbound-reg-force-matching-username', 'true'],
       ['challenge-realm', 'auto_from'],
@@ -79,8 +98,13 @@ export function renderSofia(
     gateways(p, tenants, gateway);
     p.ele('domains');
     params(p, 'settings', [
-      ['sip-ip', cfg.external.ip], ['rtp-ip', cfg.external.ip], ['sip-port', String(cfg.external.port)],
-      ['context', 'public'], ['dialplan', 'XML'], ['auth-calls', 'false'], ['apply-inbound-acl', TRUNKS_ACL],
+      ['sip-ip', cfg.external.ip],
+      ['rtp-ip', cfg.external.ip],
+      ['sip-port', String(cfg.external.port)],
+      ['context', 'public'],
+      ['dialplan', 'XML'],
+      ['auth-calls', 'false'],
+      ['apply-inbound-acl', TRUNKS_ACL],
     ]);
   }
   return serialize(conf);

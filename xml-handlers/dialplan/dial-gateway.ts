@@ -6,7 +6,11 @@ import { text } from '../xml.js';
 import type { RouteKind } from './route-kind.js';
 
 export interface GatewayTarget {
-  type: 'gateway'; gateway: string; number: string; callerIdNumber: string | null; callerIdName: string | null;
+  type: 'gateway';
+  gateway: string;
+  number: string;
+  callerIdNumber: string | null;
+  callerIdName: string | null;
 }
 
 const DIALABLE = /^\+?[0-9]{1,32}$/;
@@ -23,7 +27,9 @@ export const dialGateway: RouteKind<GatewayTarget> = {
       return {
         direction: 'outbound',
         target: {
-          type: 'gateway', gateway: gatewayName(tenant.slug, trunk.name), number,
+          type: 'gateway',
+          gateway: gatewayName(tenant.slug, trunk.name),
+          number,
           callerIdNumber: route.callerIdNumber ?? tenant.defaultCallerIdNumber,
           callerIdName: route.callerIdName ?? tenant.defaultCallerIdName,
         },

@@ -6,7 +6,10 @@ import { CHANNEL_VARS } from '../channel-vars.js';
 import { queueFsName } from '../callcenter-names.js';
 import type { RouteKind } from './route-kind.js';
 
-export interface QueueTarget { type: 'queue'; fsName: string }
+export interface QueueTarget {
+  type: 'queue';
+  fsName: string;
+}
 
 export const enterQueue: RouteKind<QueueTarget> = {
   type: 'queue',
@@ -19,8 +22,10 @@ export const enterQueue: RouteKind<QueueTarget> = {
     }
     return undefined;
   },
-  fromDid: (tenant, d) => (d.type === 'queue' && tenant.primaryDomain && tenant.queues.has(d.queue)
-    ? { type: 'queue', fsName: queueFsName(d.queue, tenant.primaryDomain) } : undefined),
+  fromDid: (tenant, d) =>
+    d.type === 'queue' && tenant.primaryDomain && tenant.queues.has(d.queue)
+      ? { type: 'queue', fsName: queueFsName(d.queue, tenant.primaryDomain) }
+      : undefined,
   actions: (target, act) => {
     act('answer');
     // mod_callcenter originates the agent leg itself: these make it carry the caller's tenant and direction.

@@ -41,8 +41,13 @@ export type DialplanDecision =
 
 const DESTINATION = /^\+?[0-9*#]{1,32}$/;
 
-const reject = (tenant: TenantSnapshot | null, known: boolean, sipCode: number, reason: string, detail: string): DialplanDecision =>
-  ({ kind: 'reject', tenant, known, rejection: { sipCode, reason, detail } });
+const reject = (
+  tenant: TenantSnapshot | null,
+  known: boolean,
+  sipCode: number,
+  reason: string,
+  detail: string,
+): DialplanDecision => ({ kind: 'reject', tenant, known, rejection: { sipCode, reason, detail } });
 
 /** The E.164 key a public-context destination is looked up by (carriers may omit the `+`). */
 export function didKey(destination: string): string | undefined {
@@ -54,8 +59,15 @@ export function didKey(destination: string): string | undefined {
 export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | null): DialplanDecision {
   if (!tenant) return reject(null, false, 404, 'Not Found', `no tenant owns context ${req.context}`);
   if (req.channelTenantId !== tenant.id) {
-    return reject(tenant, true, 403, 'Forbidden', req.channelTenantId === undefined
-      ? 'channel carries no fs_tenant_id' : 'channel fs_tenant_id does not match the context\'s tenant');
+    return reject(
+      tenant,
+      true,
+      403,
+      'Forbidden',
+      req.channelTenantId === undefined
+        ? 'channel carries no fs_tenant_id'
+        : "channel fs_tenant_id does not match the context's tenant",
+    );
   }
   if (tenant.status !== 'active') return reject(tenant, true, 403, 'Forbidden', 'tenant suspended');
   const dest = req.destination;
@@ -84,7 +96,13 @@ export function decidePublicCall(req: DialplanRequest, tenant: TenantSnapshot | 
   const did = tenant.dids.get(e164);
   if (!did?.enabled) return reject(tenant, true, 404, 'Not Found', 'DID disabled');
   if (!sourcesOf(tenant).has(req.sourceIp)) {
-    return reject(tenant, true, 403, 'Forbidden', `source ${req.sourceIp ?? '(none)'} is not inside the tenant's trunk CIDRs`);
+    return reject(
+      tenant,
+      true,
+      403,
+      'Forbidden',
+      `source ${req.sourceIp ?? '(none)'} is not inside the tenant's trunk CIDRs`,
+    );
   }
   if (tenant.status !== 'active') return reject(tenant, true, 403, 'Forbidden', 'tenant suspended');
   for (const kind of ROUTE_KINDS) {
@@ -96,7 +114,11 @@ export function decidePublicCall(req: DialplanRequest, tenant: TenantSnapshot | 
 
 // Q.850 causes matching the SIP answers (switch_channel.c / sofia_glue sip_cause_to_freeswitch).
 const CAUSES: Record<number, string> = {
-  403: 'CALL_REJECTED', 404: 'UNALLOCATED_NUMBER', 480: 'NO_USER_RESPONSE', 486: 'USER_BUSY', 503: 'NORMAL_TEMPORARY_FAILURE',
+  403: 'CALL_REJECTED',
+  404: 'UNALLOCATED_NUMBER',
+  480: 'NO_USER_RESPONSE',
+  486: 'USER_BUSY',
+  503: 'NORMAL_TEMPORARY_FAILURE',
 };
 
 function context(name: string) {
@@ -114,15 +136,18 @@ export function renderRejection(contextName: string, r: Rejection): string {
 
 export function renderRoute(contextName: string, d: Extract<DialplanDecision, { kind: 'route' }>): string {
   const { tenant, target } = d;
-  const cond = context(contextName).ele('extension', { name: `fs-tenantd-${target.type}` }).ele('condition');
+  const cond = context(contextName)
+    .ele('extension', { name: `fs-tenantd-${target.type}` })
+    .ele('condition');
   const act: Act = (application, data) => {
     cond.ele('action', data === undefined ? { application } : { application, data });
   };
   act('export', `${CHANNEL_VARS.tenantId}=${tenant.id}`);
   act('export', `${CHANNEL_VARS.tenantSlug}=${tenant.slug}`);
   act('export', `${CHANNEL_VARS.direction}=${d.direction}`);
-  const legVars = `{${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug},`
-    + `${CHANNEL_VARS.direction}=${d.direction}}`;
+  const legVars =
+    `{${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug},` +
+    `${CHANNEL_VARS.direction}=${d.direction}}`;
   kindOf(target).actions(target, act, legVars);
   return serialize(cond);
 }

@@ -3,7 +3,11 @@
 import type { TenantSnapshot } from '../model.js';
 import type { RouteKind } from './route-kind.js';
 
-export interface ExtensionTarget { type: 'extension'; number: string; domain: string }
+export interface ExtensionTarget {
+  type: 'extension';
+  number: string;
+  domain: string;
+}
 
 function enabled(tenant: TenantSnapshot, number: string): ExtensionTarget | undefined {
   const ext = tenant.extensions.get(number);

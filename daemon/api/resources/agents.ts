@@ -14,7 +14,12 @@ export function agents(push: PushAgentStatus): ResourceDef {
     noun: 'agent',
     fields: {
       extensionId: { column: 'extension_id', schema: uuid, required: true, references: 'extensions' },
-      extension: { column: 'extension_id', select: '(SELECT e.number FROM extensions e WHERE e.id = agents.extension_id)', schema: { type: 'string' }, readOnly: true },
+      extension: {
+        column: 'extension_id',
+        select: '(SELECT e.number FROM extensions e WHERE e.id = agents.extension_id)',
+        schema: { type: 'string' },
+        readOnly: true,
+      },
       status: { column: 'status', schema: agentStatus },
       maxNoAnswer: { column: 'max_no_answer', schema: int(0, 100) },
       wrapUpTime: { column: 'wrap_up_time', schema: int(0, 3600) },
@@ -24,7 +29,13 @@ export function agents(push: PushAgentStatus): ResourceDef {
     },
     async afterWrite(scope, after, before) {
       if (after.status === before?.status) return;
-      await push({ tenantId: scope.tenantId, tenantSlug: scope.tenantSlug, agentId: after.id, extension: after.extension as string, status: after.status as AgentStatus });
+      await push({
+        tenantId: scope.tenantId,
+        tenantSlug: scope.tenantSlug,
+        agentId: after.id,
+        extension: after.extension as string,
+        status: after.status as AgentStatus,
+      });
     },
   };
 }

@@ -12,9 +12,18 @@ import { bool, callerIdNumber, extensionNumber, nullable, safeText, type JsonSch
  * (api_hangup_hook, execute_on_answer, user_context, domain_name, fs_tenant_*),
  * so only these harmless ones and custom `x_` names are accepted.
  */
-export const SETTABLE_VARIABLES = ['call_timeout', 'hangup_after_bridge', 'continue_on_fail', 'ignore_early_media',
-  'effective_caller_id_name', 'effective_caller_id_number', 'outbound_caller_id_name', 'outbound_caller_id_number',
-  'default_language', 'timezone'] as const;
+export const SETTABLE_VARIABLES = [
+  'call_timeout',
+  'hangup_after_bridge',
+  'continue_on_fail',
+  'ignore_early_media',
+  'effective_caller_id_name',
+  'effective_caller_id_number',
+  'outbound_caller_id_name',
+  'outbound_caller_id_number',
+  'default_language',
+  'timezone',
+] as const;
 
 const variables: JsonSchema = {
   type: 'object',
@@ -48,7 +57,11 @@ export const extensions: ResourceDef = {
       }
       return {};
     }
-    const { rows: [domain] } = await db.query<{ domain: string }>('SELECT domain FROM sip_domains ORDER BY is_primary DESC, created_at LIMIT 1');
+    const {
+      rows: [domain],
+    } = await db.query<{ domain: string }>(
+      'SELECT domain FROM sip_domains ORDER BY is_primary DESC, created_at LIMIT 1',
+    );
     if (!domain) throw badRequest('password', 'the tenant has no SIP domain to use as realm');
     return { a1_hash: a1Hash(number, domain.domain, pw), a1_realm: domain.domain };
   },

@@ -20,7 +20,11 @@ export const outboundRoutes: ResourceDef = {
   },
   beforeWrite({ input }) {
     if (typeof input.pattern === 'string') {
-      try { new RegExp(input.pattern); } catch { throw badRequest('pattern', 'is not a valid regular expression'); }
+      try {
+        new RegExp(input.pattern);
+      } catch {
+        throw badRequest('pattern', 'is not a valid regular expression');
+      }
     }
     return {};
   },

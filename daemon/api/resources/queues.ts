@@ -2,8 +2,17 @@
 import type { ResourceDef } from '../resource.js';
 import { bool, digits, int, nullable, slug } from '../schema-types.js';
 
-export const STRATEGIES = ['ring-all', 'longest-idle-agent', 'round-robin', 'top-down', 'agent-with-least-talk-time',
-  'agent-with-fewest-calls', 'sequentially-by-agent-order', 'random', 'ring-progressively'] as const;
+export const STRATEGIES = [
+  'ring-all',
+  'longest-idle-agent',
+  'round-robin',
+  'top-down',
+  'agent-with-least-talk-time',
+  'agent-with-fewest-calls',
+  'sequentially-by-agent-order',
+  'random',
+  'ring-progressively',
+] as const;
 
 export const queues: ResourceDef = {
   path: 'queues',
@@ -14,7 +23,15 @@ export const queues: ResourceDef = {
     dialCode: { column: 'dial_code', schema: nullable(digits(2, 10)) },
     strategy: { column: 'strategy', schema: { type: 'string', enum: [...STRATEGIES] } },
     // Sources only, never a file path: a tenant must not play files from the host (or another tenant's).
-    mohSound: { column: 'moh_sound', schema: { type: 'string', maxLength: 255, pattern: '^(local_stream://[A-Za-z0-9_-]{1,64}|silence_stream://-?[0-9]{1,9}|tone_stream://[A-Za-z0-9%(),=.;:+ -]{1,200})$' } },
+    mohSound: {
+      column: 'moh_sound',
+      schema: {
+        type: 'string',
+        maxLength: 255,
+        pattern:
+          '^(local_stream://[A-Za-z0-9_-]{1,64}|silence_stream://-?[0-9]{1,9}|tone_stream://[A-Za-z0-9%(),=.;:+ -]{1,200})$',
+      },
+    },
     timeBaseScore: { column: 'time_base_score', schema: { type: 'string', enum: ['queue', 'system'] } },
     maxWaitTime: { column: 'max_wait_time', schema: int(0, 86400) },
     maxWaitTimeWithNoAgent: { column: 'max_wait_time_with_no_agent', schema: int(0, 86400) },

@@ -16,8 +16,20 @@ import { withTenant } from '../../db/tenant-context.js';
 import { errorBody } from '../schema-types.js';
 
 interface TableRow {
-  name: string; tenant_key: string | null; rls_enabled: boolean; rls_forced: boolean;
-  privileges: string[]; policies: Array<{ name: string; command: string; permissive: boolean; roles: string[]; using: string | null; withCheck: string | null; bindsServingRole: boolean }>;
+  name: string;
+  tenant_key: string | null;
+  rls_enabled: boolean;
+  rls_forced: boolean;
+  privileges: string[];
+  policies: Array<{
+    name: string;
+    command: string;
+    permissive: boolean;
+    roles: string[];
+    using: string | null;
+    withCheck: string | null;
+    bindsServingRole: boolean;
+  }>;
 }
 
 const CATALOG = `
@@ -45,22 +57,31 @@ export async function isolationProof(pool: pg.Pool) {
   const role = await inspectServingRole(pool);
   const { rows: roles } = await pool.query<{ name: string; superuser: boolean; bypass_rls: boolean }>(
     `SELECT rolname AS name, rolsuper AS superuser, rolbypassrls AS bypass_rls FROM pg_roles
-     WHERE pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname`);
+     WHERE pg_has_role(current_user, oid, 'MEMBER') ORDER BY rolname`,
+  );
   const { rows: tables } = await pool.query<TableRow>(CATALOG);
   const tenantTables = tables.filter((t) => t.tenant_key && t.privileges.includes('SELECT'));
   const rows = new Map(tenantTables.map((t) => [t.name, { total: 0, foreignVisible: 0, visibleWithoutTenant: 0 }]));
 
-  const counts = (scoped: boolean) => `SELECT ${tenantTables.map((t, i) =>
-    `(SELECT json_build_array(count(*), ${scoped ? `count(*) FILTER (WHERE ${ident(t.tenant_key!)} IS DISTINCT FROM app_current_tenant())` : '0'}) FROM ${ident(t.name)}) AS c${i}`).join(', ')}`;
-  const add = (r: Record<string, [number | string, number | string]>, into: 'total' | 'visibleWithoutTenant') => tenantTables.forEach((t, i) => {
-    const [all, foreign] = r[`c${i}`]!;
-    rows.get(t.name)![into] += Number(all);
-    rows.get(t.name)!.foreignVisible += Number(foreign);
-  });
+  const counts = (scoped: boolean) =>
+    `SELECT ${tenantTables
+      .map(
+        (t, i) =>
+          `(SELECT json_build_array(count(*), ${scoped ? `count(*) FILTER (WHERE ${ident(t.tenant_key!)} IS DISTINCT FROM app_current_tenant())` : '0'}) FROM ${ident(t.name)}) AS c${i}`,
+      )
+      .join(', ')}`;
+  const add = (r: Record<string, [number | string, number | string]>, into: 'total' | 'visibleWithoutTenant') =>
+    tenantTables.forEach((t, i) => {
+      const [all, foreign] = r[`c${i}`]!;
+      rows.get(t.name)![into] += Number(all);
+      rows.get(t.name)!.foreignVisible += Number(foreign);
+    });
 
   const { rows: tenants } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM list_tenants()');
   for (const t of tenants) {
-    const r = await withTenant(pool, asTenantId(t.tenant_id), async (db) => (await db.query(counts(true))).rows[0], { readOnly: true });
+    const r = await withTenant(pool, asTenantId(t.tenant_id), async (db) => (await db.query(counts(true))).rows[0], {
+      readOnly: true,
+    });
     add(r, 'total');
   }
   const probe = await pool.connect();
@@ -76,7 +97,9 @@ export async function isolationProof(pool: pg.Pool) {
   const problems: string[] = [];
   if (role.superuser) problems.push(`serving role ${role.role} is a superuser`);
   if (role.bypassRls) problems.push(`serving role ${role.role} has BYPASSRLS`);
-  for (const r of roles) if (r.name !== role.role && (r.superuser || r.bypass_rls)) problems.push(`serving role can become ${r.name}, which bypasses RLS`);
+  for (const r of roles)
+    if (r.name !== role.role && (r.superuser || r.bypass_rls))
+      problems.push(`serving role can become ${r.name}, which bypasses RLS`);
   if (role.ownedTables.length) problems.push(`serving role owns ${role.ownedTables.join(', ')}`);
   const report = tables.map((t) => {
     const holdsTenantData = t.tenant_key !== null;
@@ -86,34 +109,59 @@ export async function isolationProof(pool: pg.Pool) {
       if (!t.rls_forced) problems.push(`${t.name}: RLS is not forced`);
       if (binding.length === 0) problems.push(`${t.name}: no policy binds the serving role`);
       for (const p of binding) {
-        if (p.permissive && !(p.using ?? '').includes('app_current_tenant()')) problems.push(`${t.name}: policy ${p.name} does not compare with app_current_tenant()`);
+        if (p.permissive && !(p.using ?? '').includes('app_current_tenant()'))
+          problems.push(`${t.name}: policy ${p.name} does not compare with app_current_tenant()`);
       }
     } else if (t.privileges.some((p) => p !== 'SELECT')) {
       // Shared tables (schema_migrations) may be readable; writable ones would be a channel between tenants.
       problems.push(`${t.name}: has no tenant key but the serving role may ${t.privileges.join(', ')}`);
     }
     const counted = rows.get(t.name);
-    if (counted?.foreignVisible) problems.push(`${t.name}: ${counted.foreignVisible} rows of other tenants were visible inside a tenant's context`);
-    if (counted?.visibleWithoutTenant) problems.push(`${t.name}: ${counted.visibleWithoutTenant} rows visible without a tenant context`);
+    if (counted?.foreignVisible)
+      problems.push(
+        `${t.name}: ${counted.foreignVisible} rows of other tenants were visible inside a tenant's context`,
+      );
+    if (counted?.visibleWithoutTenant)
+      problems.push(`${t.name}: ${counted.visibleWithoutTenant} rows visible without a tenant context`);
     return {
-      table: t.name, holdsTenantData, rlsEnabled: t.rls_enabled, rlsForced: t.rls_forced, policies: t.policies,
+      table: t.name,
+      holdsTenantData,
+      rlsEnabled: t.rls_enabled,
+      rlsForced: t.rls_forced,
+      policies: t.policies,
       servingRolePrivileges: t.privileges,
-      ...(counted ? { rows: counted.total, rowsVisibleWithoutTenant: counted.visibleWithoutTenant, foreignRowsVisibleInTenantContext: counted.foreignVisible } : {}),
+      ...(counted
+        ? {
+            rows: counted.total,
+            rowsVisibleWithoutTenant: counted.visibleWithoutTenant,
+            foreignRowsVisibleInTenantContext: counted.foreignVisible,
+          }
+        : {}),
     };
   });
   return {
     generatedAt: new Date().toISOString(),
     verdict: problems.length ? 'at_risk' : 'isolated',
     problems,
-    servingRole: { name: role.role, superuser: role.superuser, bypassRls: role.bypassRls, ownsTables: role.ownedTables, memberOf: roles.map((r) => ({ name: r.name, superuser: r.superuser, bypassRls: r.bypass_rls })) },
+    servingRole: {
+      name: role.role,
+      superuser: role.superuser,
+      bypassRls: role.bypassRls,
+      ownsTables: role.ownedTables,
+      memberOf: roles.map((r) => ({ name: r.name, superuser: r.superuser, bypassRls: r.bypass_rls })),
+    },
     tenants: tenants.length,
     tables: report,
   };
 }
 
 export function isolationProofRoute(app: FastifyInstance, pool: pg.Pool): void {
-  app.get('/security/isolation-proof', {
-    schema: { tags: ['operator'], response: { 401: errorBody, 403: errorBody } },
-    config: { roles: ['superadmin'] },
-  }, async () => isolationProof(pool));
+  app.get(
+    '/security/isolation-proof',
+    {
+      schema: { tags: ['operator'], response: { 401: errorBody, 403: errorBody } },
+      config: { roles: ['superadmin'] },
+    },
+    async () => isolationProof(pool),
+  );
 }

@@ -11,8 +11,11 @@ import { inTenant, requireTenant } from '../scope.js';
 const ceiling = nullable(int(0, 100_000));
 export const CEILINGS = { maxInbound: 'max_inbound', maxOutbound: 'max_outbound', maxTotal: 'max_total' } as const;
 const DEFAULTS = {
-  name: 'name', defaultTimezone: 'default_timezone', defaultLanguage: 'default_language',
-  defaultCallerIdName: 'default_caller_id_name', defaultCallerIdNumber: 'default_caller_id_number',
+  name: 'name',
+  defaultTimezone: 'default_timezone',
+  defaultLanguage: 'default_language',
+  defaultCallerIdName: 'default_caller_id_name',
+  defaultCallerIdNumber: 'default_caller_id_number',
 } as const;
 
 export const tenantDefaultsSchema = {
@@ -21,20 +24,31 @@ export const tenantDefaultsSchema = {
   defaultLanguage: { type: 'string', pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$' },
   defaultCallerIdName: nullable(safeText(80)),
   defaultCallerIdNumber: nullable(callerIdNumber),
-  maxInbound: ceiling, maxOutbound: ceiling, maxTotal: ceiling,
+  maxInbound: ceiling,
+  maxOutbound: ceiling,
+  maxTotal: ceiling,
 };
 
 const item = {
   type: 'object',
   properties: {
-    id: uuid, slug, status: { type: 'string' }, ...tenantDefaultsSchema,
-    sipDomains: { type: 'array', items: { type: 'object', properties: { domain: { type: 'string' }, primary: { type: 'boolean' } } } },
-    createdAt: timestamp, updatedAt: timestamp,
+    id: uuid,
+    slug,
+    status: { type: 'string' },
+    ...tenantDefaultsSchema,
+    sipDomains: {
+      type: 'array',
+      items: { type: 'object', properties: { domain: { type: 'string' }, primary: { type: 'boolean' } } },
+    },
+    createdAt: timestamp,
+    updatedAt: timestamp,
   },
 };
 const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody };
 
-const SELECT = `SELECT id, slug, status, ${Object.entries({ ...DEFAULTS, ...CEILINGS }).map(([k, c]) => `${c} AS "${k}"`).join(', ')},
+const SELECT = `SELECT id, slug, status, ${Object.entries({ ...DEFAULTS, ...CEILINGS })
+  .map(([k, c]) => `${c} AS "${k}"`)
+  .join(', ')},
   (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY is_primary DESC, domain), '[]') FROM sip_domains) AS "sipDomains",
   created_at AS "createdAt", updated_at AS "updatedAt" FROM tenants`;
 
@@ -42,44 +56,74 @@ const SELECT = `SELECT id, slug, status, ${Object.entries({ ...DEFAULTS, ...CEIL
 const ZONES = new Set(Intl.supportedValuesOf('timeZone').concat('UTC'));
 
 export function checkTimezone(tz: unknown): void {
-  if (typeof tz === 'string' && !ZONES.has(tz)) throw badRequest('defaultTimezone', `${JSON.stringify(tz)} is not an IANA time zone (e.g. Europe/Paris)`);
+  if (typeof tz === 'string' && !ZONES.has(tz))
+    throw badRequest('defaultTimezone', `${JSON.stringify(tz)} is not an IANA time zone (e.g. Europe/Paris)`);
 }
 
 export function tenantRoutes(app: FastifyInstance, pool: pg.Pool): void {
-  app.get('/tenant', { schema: { tags: ['tenant'], response: { 200: item, ...errors } }, config: { roles: ['tenant_admin'] } }, async (req) => {
-    return inTenant(pool, req, async ({ db }) => (await db.query(SELECT)).rows[0], { write: false });
-  });
-
-  app.patch('/tenant', {
-    schema: {
-      tags: ['tenant'],
-      body: { type: 'object', additionalProperties: false, minProperties: 1, properties: { ...tenantDefaultsSchema, status: { type: 'string', enum: ['active', 'suspended'] } } },
-      response: { 200: item, ...errors },
+  app.get(
+    '/tenant',
+    { schema: { tags: ['tenant'], response: { 200: item, ...errors } }, config: { roles: ['tenant_admin'] } },
+    async (req) => {
+      return inTenant(pool, req, async ({ db }) => (await db.query(SELECT)).rows[0], { write: false });
     },
-    config: { roles: ['tenant_admin'] },
-  }, async (req) => {
-    const scope = requireTenant(req.apiScope);
-    const body = req.body as Record<string, unknown>;
-    checkTimezone(body.defaultTimezone);
-    const operator = scope.role === 'superadmin';
-    if (body.status !== undefined && !operator) throw forbidden('status: only the operator can suspend or reactivate a tenant');
-    return inTenant(pool, req, async ({ db, audit }) => {
-      const { rows: [before] } = await db.query(`${SELECT} FOR UPDATE`);
-      if (!operator) {
-        for (const field of Object.keys(CEILINGS) as Array<keyof typeof CEILINGS>) {
-          const want = body[field] as number | null | undefined;
-          const now = before[field] as number | null;
-          if (want === undefined || now === null || (want !== null && want <= now)) continue;
-          throw forbidden(`${field}: tenant admins may only lower call ceilings (current ${now}); ask the operator to raise it`);
-        }
-      }
-      const columns = { ...DEFAULTS, ...CEILINGS, status: 'status' } as Record<string, string>;
-      const sets = Object.keys(body).map((k, i) => `${columns[k]} = $${i + 1}`);
-      await db.query(`UPDATE tenants SET ${sets.join(', ')}`, Object.values(body));
-      const { rows: [after] } = await db.query(SELECT);
-      const pick = (r: Record<string, unknown>) => Object.fromEntries(Object.keys(body).map((k) => [k, r[k]]));
-      await audit({ action: 'tenant.update', target: `tenant/${scope.tenantSlug}`, summary: { before: pick(before), after: pick(after) } });
-      return after;
-    }, { write: true });
-  });
+  );
+
+  app.patch(
+    '/tenant',
+    {
+      schema: {
+        tags: ['tenant'],
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: { ...tenantDefaultsSchema, status: { type: 'string', enum: ['active', 'suspended'] } },
+        },
+        response: { 200: item, ...errors },
+      },
+      config: { roles: ['tenant_admin'] },
+    },
+    async (req) => {
+      const scope = requireTenant(req.apiScope);
+      const body = req.body as Record<string, unknown>;
+      checkTimezone(body.defaultTimezone);
+      const operator = scope.role === 'superadmin';
+      if (body.status !== undefined && !operator)
+        throw forbidden('status: only the operator can suspend or reactivate a tenant');
+      return inTenant(
+        pool,
+        req,
+        async ({ db, audit }) => {
+          const {
+            rows: [before],
+          } = await db.query(`${SELECT} FOR UPDATE`);
+          if (!operator) {
+            for (const field of Object.keys(CEILINGS) as Array<keyof typeof CEILINGS>) {
+              const want = body[field] as number | null | undefined;
+              const now = before[field] as number | null;
+              if (want === undefined || now === null || (want !== null && want <= now)) continue;
+              throw forbidden(
+                `${field}: tenant admins may only lower call ceilings (current ${now}); ask the operator to raise it`,
+              );
+            }
+          }
+          const columns = { ...DEFAULTS, ...CEILINGS, status: 'status' } as Record<string, string>;
+          const sets = Object.keys(body).map((k, i) => `${columns[k]} = $${i + 1}`);
+          await db.query(`UPDATE tenants SET ${sets.join(', ')}`, Object.values(body));
+          const {
+            rows: [after],
+          } = await db.query(SELECT);
+          const pick = (r: Record<string, unknown>) => Object.fromEntries(Object.keys(body).map((k) => [k, r[k]]));
+          await audit({
+            action: 'tenant.update',
+            target: `tenant/${scope.tenantSlug}`,
+            summary: { before: pick(before), after: pick(after) },
+          });
+          return after;
+        },
+        { write: true },
+      );
+    },
+  );
 }

@@ -12,12 +12,15 @@ let document = '';
 let contentType = 'text/xml';
 app.post('/freeswitch/xml', async (_req, reply) => reply.type(contentType).send(document));
 
-serveCalls({
-  start: async (args: { document: string; contentType: string }) => {
-    document = args.document;
-    contentType = args.contentType;
-    const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    return { port: Number(new URL(address).port) };
+serveCalls(
+  {
+    start: async (args: { document: string; contentType: string }) => {
+      document = args.document;
+      contentType = args.contentType;
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      return { port: Number(new URL(address).port) };
+    },
+    memory,
   },
-  memory,
-}, () => app.close());
+  () => app.close(),
+);

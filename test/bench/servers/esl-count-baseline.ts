@@ -29,38 +29,55 @@ function reader() {
       }
       const data = head.length ? Buffer.concat([head, chunk.subarray(pos)]) : chunk.subarray(pos);
       const end = data.indexOf('\n\n');
-      if (end < 0) { head = Buffer.from(data); return; }
+      if (end < 0) {
+        head = Buffer.from(data);
+        return;
+      }
       const headers = data.toString('latin1', 0, end);
       const consumed = end + 2 - head.length;
       head = Buffer.alloc(0);
       pos += consumed;
       const cl = headers.indexOf('Content-Length: ');
-      if (cl < 0) { if (++replies === 3) onSubscribed?.(); continue; } // auth/request, auth reply, event reply
-      if (!firstAt) { firstAt = performance.now(); cpuAtFirst = cpuUsage(); }
+      if (cl < 0) {
+        if (++replies === 3) onSubscribed?.();
+        continue;
+      } // auth/request, auth reply, event reply
+      if (!firstAt) {
+        firstAt = performance.now();
+        cpuAtFirst = cpuUsage();
+      }
       skip = parseInt(headers.slice(cl + 16), 10);
     }
   };
 }
 
-serveCalls({
-  connect: (args: { port: number }) => new Promise<void>((resolve, reject) => {
-    onSubscribed = resolve;
-    socket = net.connect(args.port, '127.0.0.1', () => socket!.write('auth ClueCon\n\nevent json CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE\n\n'));
-    socket.on('data', reader());
-    socket.on('error', reject);
-  }),
-  /** Arms the counter for the next `events` events (call before the replay starts). */
-  expect: (args: { events: number }) => {
-    firstAt = 0;
-    counted = 0;
-    target = args.events;
-    finished = new Promise((resolve) => {
-      onTarget = () => {
-        const elapsedS = (performance.now() - firstAt) / 1000;
-        resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS, cpu: cpuUsage(cpuAtFirst) });
-      };
-    });
+serveCalls(
+  {
+    connect: (args: { port: number }) =>
+      new Promise<void>((resolve, reject) => {
+        onSubscribed = resolve;
+        socket = net.connect(args.port, '127.0.0.1', () =>
+          socket!.write('auth ClueCon\n\nevent json CHANNEL_CREATE CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE\n\n'),
+        );
+        socket.on('data', reader());
+        socket.on('error', reject);
+      }),
+    /** Arms the counter for the next `events` events (call before the replay starts). */
+    expect: (args: { events: number }) => {
+      firstAt = 0;
+      counted = 0;
+      target = args.events;
+      finished = new Promise((resolve) => {
+        onTarget = () => {
+          const elapsedS = (performance.now() - firstAt) / 1000;
+          resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS, cpu: cpuUsage(cpuAtFirst) });
+        };
+      });
+    },
+    /** The armed run's rate, from its first event's headers to its last event's last byte. */
+    done: () => finished,
   },
-  /** The armed run's rate, from its first event's headers to its last event's last byte. */
-  done: () => finished,
-}, async () => { socket?.destroy(); });
+  async () => {
+    socket?.destroy();
+  },
+);
