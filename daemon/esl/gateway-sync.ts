@@ -109,14 +109,35 @@ export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
     }
   };
 
+  /**
+   * Per node: gateways this daemon killed that `sofia status` may still list. killgw only marks a gateway deleted;
+   * sofia_reg_check_gateway unlinks it on its next pass, and cmd_status lists it until then. Counting it as present
+   * would make a kill followed soon by a start (a tenant suspended and reactivated) adopt the dying gateway.
+   */
+  const dying = new Map<string, Set<string>>();
+
   const syncNode = async (esl: EslClient, desired: Map<string, string>): Promise<void> => {
-    const actual = parseGatewayList(await esl.api('sofia status'));
+    const listed = parseGatewayList(await esl.api('sofia status'));
     const mine = known.get(esl.node) ?? new Map<string, string>();
     known.set(esl.node, mine);
+    const killed = dying.get(esl.node) ?? new Set<string>();
+    dying.set(esl.node, killed);
+    for (const name of killed) if (!listed.has(name)) killed.delete(name);
+    const actual = new Set([...listed].filter((name) => !killed.has(name)));
     const plan = planGateways(desired, actual, mine);
     for (const name of actual) if (desired.has(name) && !mine.has(name)) mine.set(name, desired.get(name)!);
-    for (const name of plan.kill) if (await send(esl, 'killgw', name)) mine.delete(name);
-    for (const name of plan.start) if (await send(esl, 'startgw', name)) mine.set(name, desired.get(name)!);
+    for (const name of plan.kill) {
+      if (await send(esl, 'killgw', name)) {
+        mine.delete(name);
+        killed.add(name);
+      }
+    }
+    for (const name of plan.start) {
+      if (await send(esl, 'startgw', name)) {
+        mine.set(name, desired.get(name)!);
+        killed.delete(name);
+      }
+    }
     if (plan.kill.length || plan.start.length) {
       log.info({ node: esl.node, killed: plan.kill.length, started: plan.start.length }, 'gateways synchronised');
     }

@@ -81,12 +81,20 @@ test('the sync sends killgw/startgw for exactly the gateways that changed', asyn
     ['globex_carrier', '127.0.0.3:5090'],
   ]);
   const sent: string[] = [];
+  // Killed gateways sofia still lists until sofia_reg_check_gateway reaps them (cmd_status walks the whole list).
+  const dying = new Map<string, string>();
   server.onApi((cmd) => {
-    if (cmd === 'sofia status') return status([...held]);
+    if (cmd === 'sofia status') return status([...held, ...dying]);
     const m = /^sofia profile external (killgw|startgw) (\S+)$/.exec(cmd);
     if (!m) return undefined;
     sent.push(`${m[1]} ${m[2]}`);
-    if (m[1] === 'killgw') return held.delete(m[2]!) ? '+OK gateway marked for deletion.\n' : '-ERR no such gateway.\n';
+    if (m[1] === 'killgw') {
+      const proxy = held.get(m[2]!);
+      if (proxy === undefined) return '-ERR no such gateway.\n';
+      held.delete(m[2]!);
+      dying.set(m[2]!, proxy);
+      return '+OK gateway marked for deletion.\n';
+    }
     const [slug, name] = m[2]!.split('_');
     const t = db.find((x) => x.slug === slug)?.trunks.find((x) => x.name === name);
     if (t?.proxy) held.set(m[2]!, t.proxy);
@@ -145,10 +153,17 @@ test('the sync sends killgw/startgw for exactly the gateways that changed', asyn
     assert.equal(sent.splice(0), ['killgw acme_backup', 'killgw acme_carrier']);
     assert.equal([...held.keys()], ['globex_carrier']);
 
+    // Reactivated before sofia reaped the killed gateways (they are still listed): they are started again.
+    db = [tenant('acme', db[0]!.trunks as Trunk[], 'active'), db[1]!];
+    feed.emit('change', { table: 'tenants', op: 'UPDATE', tenantId: 'x', id: null, keys: {} });
+    await sync.idle();
+    assert.equal(sent.splice(0), ['startgw acme_backup', 'startgw acme_carrier']);
+    assert.equal([...held.keys()].sort(), ['acme_backup', 'acme_carrier', 'globex_carrier']);
+
     const counted = await registry.getSingleMetric('fs_tenantd_gateway_sync_commands_total')!.get();
     assert.is(
       counted.values.reduce((n, v) => n + v.value, 0),
-      5,
+      7,
     );
   } finally {
     sync.stop();

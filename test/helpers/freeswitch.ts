@@ -254,8 +254,14 @@ async function startStack(): Promise<Stack> {
     while (!(await ok().catch(() => false))) {
       if (freeswitch.exitCode !== null)
         throw new Error(`FreeSWITCH exited (${freeswitch.exitCode}) while waiting for ${what}; see ${fsLog}`);
-      if (Date.now() > deadline)
-        throw new Error(`gave up after ${guardMs} ms waiting for ${what}; FreeSWITCH log: ${fsLog}`);
+      if (Date.now() > deadline) {
+        // What the daemon warned about meanwhile is usually why.
+        const warnings = daemon.lines.filter((l) => Number(l.level) >= 40).slice(-8);
+        throw new Error(
+          `gave up after ${guardMs} ms waiting for ${what}; FreeSWITCH log: ${fsLog}; daemon warnings:\n` +
+            warnings.map((l) => JSON.stringify(l)).join('\n'),
+        );
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   };

@@ -130,7 +130,25 @@ t.it(
       password: 'acme-1001-demo',
       holdMs: 60_000,
     });
-    await s.until(async () => /^1 total\./m.test(await s.fs.api('show calls count')), 'the call over acme_carrier');
+    let longEnded = false;
+    void longCall.done.then(() => {
+      longEnded = true;
+    });
+    await s.until(
+      async () => longEnded || /^1 total\./m.test(await s.fs.api('show calls count')),
+      'the call over acme_carrier',
+    );
+    if (longEnded) {
+      const r = await longCall.done;
+      assert.unreachable(
+        `the call over acme_carrier ended: ${inviteAnswers(r.messages)}; ${await s.metrics().then((m) =>
+          m
+            .split('\n')
+            .filter((l) => /active_calls\{tenant="acme"|ceiling_rejections/.test(l))
+            .join(' | '),
+        )}\n${r.output}`,
+      );
+    }
     const dial = async () =>
       await s.call({ from: '1000', to: '91234', domain: ACME, password: 'acme-1000-demo', holdMs: 300 }).done;
     try {
