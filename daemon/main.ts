@@ -24,6 +24,7 @@ import { createLogger } from './log.js';
 import { createRegistry, TenantLabels } from './metrics.js';
 import { jsonCdrPlugin } from './json-cdr/plugin.js';
 import { createTenantStore } from './tenants/tenant-store.js';
+import { createFeatureWriter } from './xml-curl/feature-writer.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
 
 async function main(): Promise<void> {
@@ -156,6 +157,7 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.http.bodyLimitBytes,
     sipProfiles: config.sipProfiles,
     store: tenants,
+    features: createFeatureWriter(db.pool, (id) => tenants.evict(id)),
     log,
     registry,
   });

@@ -77,6 +77,11 @@ export interface DialplanRequest {
   channelTenantId: string | undefined;
   /** variable_sip_network_ip: the address the INVITE came from. */
   sourceIp: string | undefined;
+  /**
+   * variable_user_name: the directory user sofia authenticated the call as (switch_ivr_set_user on the
+   * user the directory answered), never a SIP header. Feature codes act on this extension.
+   */
+  callerUser: string | undefined;
 }
 
 export type FetchRequest =
@@ -134,6 +139,7 @@ function parseDialplan(get: (n: string) => string | undefined): DialplanRequest 
     callUuid,
     channelTenantId: get('variable_fs_tenant_id'),
     sourceIp: get('variable_sip_network_ip'),
+    callerUser: get('variable_user_name'),
   };
 }
 

@@ -40,7 +40,28 @@ export interface Extension {
   callerIdNumber: string | null;
   enabled: boolean;
   variables: Readonly<Record<string, string>>;
+  features: ExtensionFeatures;
 }
+
+/** Do-not-disturb and call forwarding (sql/007). Forward targets are numbers dialled in the tenant's own context. */
+export interface ExtensionFeatures {
+  dnd: boolean;
+  forwardAlways: string | null;
+  forwardBusy: string | null;
+  forwardNoAnswer: string | null;
+  forwardUnreachable: string | null;
+  /** How long the extension rings before a no-answer forward. */
+  noAnswerTimeoutS: number;
+}
+
+export const NO_FEATURES: ExtensionFeatures = {
+  dnd: false,
+  forwardAlways: null,
+  forwardBusy: null,
+  forwardNoAnswer: null,
+  forwardUnreachable: null,
+  noAnswerTimeoutS: 20,
+};
 
 export interface Queue {
   name: string;

@@ -47,7 +47,9 @@ SELECT json_build_object(
       'cid_name', default_caller_id_name, 'cid_number', default_caller_id_number) FROM tenants),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
   'extensions', (SELECT coalesce(json_agg(json_build_object('number', number, 'a1_hash', a1_hash, 'a1_realm', a1_realm,
-      'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables)), '[]') FROM extensions),
+      'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
+      'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
+      'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s)), '[]') FROM extensions),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
   'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
       'extension', e.number, 'queue', q.name)), '[]')
@@ -119,6 +121,14 @@ export async function loadSnapshot(
         callerIdNumber: e.cid_number,
         enabled: e.enabled,
         variables: stringVariables(e.variables),
+        features: {
+          dnd: e.dnd === true,
+          forwardAlways: e.fwd_always ?? null,
+          forwardBusy: e.fwd_busy ?? null,
+          forwardNoAnswer: e.fwd_no_answer ?? null,
+          forwardUnreachable: e.fwd_unreachable ?? null,
+          noAnswerTimeoutS: e.no_answer_timeout_s,
+        },
       },
     ]),
   );

@@ -98,6 +98,11 @@ export class TenantStore {
     this.snapshots.invalidate(e.tenantId);
   }
 
+  /** Drops one tenant's snapshot: after the daemon's own write, before its NOTIFY arrives. */
+  evict(tenantId: TenantId): void {
+    this.snapshots.invalidate(tenantId);
+  }
+
   resync(): void {
     this.domains.flush();
     this.dids.flush();

@@ -16,6 +16,7 @@ import {
   renderRoute,
   type DialplanDecision,
 } from '../../xml-handlers/dialplan/index.js';
+import { renderFeatureDone } from '../../xml-handlers/dialplan/feature-codes.js';
 import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser } from '../../xml-handlers/directory.js';
 import {
   sipDomain,
@@ -24,6 +25,7 @@ import {
   type FetchRequest,
 } from '../../xml-handlers/fetch-request.js';
 import { NOT_FOUND } from '../../xml-handlers/xml.js';
+import type { FeatureWriter } from './feature-writer.js';
 import type { RenderedDocuments } from './rendered-documents.js';
 
 export type Outcome = 'hit' | 'miss' | 'not_found' | 'error';
@@ -40,6 +42,10 @@ export interface AnswerDeps {
   sipProfiles: SofiaProfiles;
   admission?: CallAdmission;
   rendered: RenderedDocuments;
+  /** Stores feature codes dialled from phones; without it they are refused. */
+  features?: FeatureWriter;
+  /** Counts calls refused because of an extension's features (fs_tenantd_extension_feature_rejections_total). */
+  featureRejections?: (reason: string) => void;
 }
 
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
@@ -108,11 +114,13 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
       { ...ctx, tenant: tenant?.slug, sipCode: rejection.sipCode, reason: rejection.detail },
       'xml_curl dialplan: call rejected',
     );
+    if (rejection.feature) deps.featureRejections?.(rejection.feature);
     const xml = renderRejection(req.context, rejection);
     return decision.known ? found(xml, trace) : { xml, outcome: 'not_found' };
   }
-  const { tenant, direction } = decision;
   const contextName = req.context === PUBLIC_CONTEXT ? PUBLIC_CONTEXT : (sipDomain(req.context) ?? req.context);
+  if (decision.kind === 'feature') return featureCode(req, decision, contextName, deps, trace, ctx);
+  const { tenant, direction } = decision;
   if (deps.admission) {
     const verdict = await deps.admission.admit({
       tenantId: tenant.id,
@@ -139,6 +147,38 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
     deps.rendered.get(tenant, key, () => renderRoute(contextName, decision)),
     trace,
   );
+}
+
+async function featureCode(
+  req: DialplanRequest,
+  d: Extract<DialplanDecision, { kind: 'feature' }>,
+  contextName: string,
+  deps: AnswerDeps,
+  trace: Trace,
+  ctx: Record<string, string>,
+): Promise<Answer> {
+  const log = { ...ctx, tenant: d.tenant.slug, extension: d.extension, code: d.change.code };
+  let applied = false;
+  try {
+    applied =
+      (await deps.features?.apply({
+        tenantId: d.tenant.id,
+        extension: d.extension,
+        change: d.change,
+        callUuid: req.callUuid,
+      })) === true;
+  } catch (err) {
+    deps.log.warn({ ...log, err }, 'xml_curl dialplan: feature code not stored');
+  }
+  if (!applied) {
+    deps.featureRejections?.('feature_code_not_stored');
+    return found(
+      renderRejection(contextName, { sipCode: 503, reason: 'Service Unavailable', detail: 'feature code' }),
+      trace,
+    );
+  }
+  deps.log.info({ ...log, set: d.change.set }, 'xml_curl dialplan: feature code applied');
+  return found(renderFeatureDone(contextName, d.change.code), trace);
 }
 
 async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {

@@ -5,13 +5,14 @@
 import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CallAdmission } from '../calls/admission-types.js';
-import type { MetricsRegistry } from '../metrics.js';
+import { hotCounter, type MetricsRegistry } from '../metrics.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { BadFetch, type FetchRequest, parseFetch, type FormBody } from '../../xml-handlers/fetch-request.js';
 import type { SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
 import { NOT_FOUND, XML_CONTENT_TYPE } from '../../xml-handlers/xml.js';
 import { Access } from './access.js';
 import { answerFetch } from './answer-fetch.js';
+import type { FeatureWriter } from './feature-writer.js';
 import { parseForm } from './form-parser.js';
 import { RenderedDocuments } from './rendered-documents.js';
 import { xmlCurlMetrics, type RequestOutcome, type Section } from './metrics.js';
@@ -29,6 +30,8 @@ export interface XmlCurlOptions {
   registry: MetricsRegistry;
   /** The call ledger; without it calls are routed without a ceiling check. */
   admission?: CallAdmission;
+  /** Stores feature codes dialled from phones (*78, *72<n>, …); without it they are refused. */
+  features?: FeatureWriter;
   /** Budget for kept rendered users and routes (FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES); default 8 MiB. */
   renderCacheBytes?: number;
 }
@@ -47,7 +50,12 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
   const metrics = xmlCurlMetrics(opts.registry);
   const access = new Access(opts.user, opts.password, opts.allowFrom);
   const rendered = new RenderedDocuments(opts.renderCacheBytes ?? 8 * 1024 * 1024);
-  const deps = { ...opts, rendered };
+  const featureRejections = hotCounter(opts.registry, {
+    name: 'fs_tenantd_extension_feature_rejections_total',
+    help: 'Calls and feature codes refused because of extension features (dnd, forward loop, unroutable target, …)',
+    labelNames: ['reason'],
+  });
+  const deps = { ...opts, rendered, featureRejections: (reason: string) => featureRejections({ reason }).inc() };
   // Which section a request asked for, once its body is parsed (labels its metrics).
   app.decorateRequest('xmlCurlSection', 'unknown');
   app.decorateRequest('xmlCurlStartedAt', 0);

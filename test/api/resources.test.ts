@@ -391,4 +391,63 @@ test('malformed requests: bad JSON is 400, an unknown route 404, both counted', 
   assert.is((await h.call('GET', '/api/queues', { token: acme })).status, 200);
 });
 
+test('extension features: set by a tenant admin and by the extension itself, bad targets are 400 naming the field', async () => {
+  const [{ id }] = await q('acme', "SELECT id FROM extensions WHERE number = '1003'");
+  const set = await h.call('PATCH', `/api/extensions/${id}`, {
+    token: acme,
+    body: { dnd: true, forwardBusy: '1002', forwardNoAnswer: '+442071234567', noAnswerTimeoutS: 15 },
+  });
+  assert.is(set.status, 200, set.text);
+  assert.equal(
+    [set.body.dnd, set.body.forwardAlways, set.body.forwardBusy, set.body.forwardNoAnswer, set.body.noAnswerTimeoutS],
+    [true, null, '1002', '+442071234567', 15],
+  );
+  for (const [body, field] of [
+    [{ forwardAlways: 'sip:1002@globex.pbx.test' }, 'forwardAlways'],
+    [{ forwardBusy: '*78' }, 'forwardBusy'],
+    [{ forwardUnreachable: '+0123' }, 'forwardUnreachable'],
+    [{ forwardAlways: '1003' }, 'forwardAlways'],
+    [{ noAnswerTimeoutS: 1 }, 'noAnswerTimeoutS'],
+  ] as const) {
+    const r = await h.call('PATCH', `/api/extensions/${id}`, { token: acme, body });
+    assert.is(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.message, new RegExp(`^(body/)?${field}\\b`), r.body.message);
+  }
+  const agent = await h.token('agent', 'acme', { sub: '1003' });
+  const mine = await h.call('GET', '/api/me/features', { token: agent });
+  assert.is(mine.status, 200, mine.text);
+  assert.equal(mine.body, {
+    extension: '1003',
+    dnd: true,
+    forwardAlways: null,
+    forwardBusy: '1002',
+    forwardNoAnswer: '+442071234567',
+    forwardUnreachable: null,
+    noAnswerTimeoutS: 15,
+  });
+  const off = await h.call('PUT', '/api/me/features', {
+    token: agent,
+    body: { dnd: false, forwardBusy: null, forwardNoAnswer: null, noAnswerTimeoutS: 20 },
+  });
+  assert.is(off.status, 200, off.text);
+  assert.equal([off.body.dnd, off.body.forwardBusy, off.body.forwardNoAnswer], [false, null, null]);
+  const [row] = await q('acme', "SELECT dnd, forward_busy, forward_no_answer FROM extensions WHERE number = '1003'");
+  assert.equal(row, { dnd: false, forward_busy: null, forward_no_answer: null });
+  const [audit] = await q(
+    'acme',
+    "SELECT actor, actor_role, summary FROM audit_logs WHERE action = 'extension.features' ORDER BY id DESC LIMIT 1",
+  );
+  assert.equal([audit.actor_role, audit.summary.after.dnd], ['agent', false]);
+  const self = await h.call('PUT', '/api/me/features', { token: agent, body: { forwardAlways: '1003' } });
+  assert.is(self.status, 400);
+  assert.match(self.body.message, /^(body\/)?forwardAlways\b/);
+  const junk = await h.call('PUT', '/api/me/features', { token: agent, body: { forwardAlways: 'globex/1002' } });
+  assert.is(junk.status, 400);
+  assert.match(junk.body.message, /^(body\/)?forwardAlways\b/);
+  assert.is((await h.call('PUT', '/api/me/features', { token: agent, body: { number: '1000' } })).status, 400);
+  const ghost = await h.token('agent', 'acme', { sub: '4242' });
+  assert.is((await h.call('GET', '/api/me/features', { token: ghost })).status, 404);
+  assert.is((await h.call('GET', '/api/me/features', { token: acme })).status, 403, 'agent tokens only');
+});
+
 test.run();

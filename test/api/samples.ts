@@ -22,5 +22,6 @@ export const SAMPLES: Record<string, (a: Record<string, string>) => Record<strin
   'PATCH /api/features/:key': () => ({ enabled: true }),
   'PATCH /api/tenant': () => ({ defaultLanguage: 'fr', maxTotal: 1 }),
   'PUT /api/me/agent/status': () => ({ status: 'Available' }),
+  'PUT /api/me/features': () => ({ dnd: false }),
   'POST /api/tenants': () => ({ slug: 'gate-tenant', name: 'Gate', sipDomain: 'gate.pbx.test' }),
 };

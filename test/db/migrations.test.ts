@@ -109,7 +109,11 @@ test('006: domains or realms starting with a digit stop the migration, named, wi
         a1Hash('100', 'zero.acme.test', 'pw'),
       ]),
     );
-    assert.equal(await migrate(db.ownerUrl), ['006_sip_domain_letter_first.sql']);
+    // 006 and every later migration, which the stop held back too.
+    assert.equal(
+      await migrate(db.ownerUrl),
+      (await loadMigrations()).filter((m) => m.version >= '006').map((m) => m.file),
+    );
 
     // From now on the database refuses what the core refuses, and nothing else.
     const longest = [...'abcd']

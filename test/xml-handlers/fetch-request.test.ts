@@ -69,7 +69,7 @@ test('directory requests', () => {
   });
 });
 
-test('dialplan requests carry context, destination, A-leg uuid, tenant variable and source address', () => {
+test('dialplan requests carry context, destination, A-leg uuid, tenant variable, source address and user', () => {
   assert.equal(parsed('028'), {
     section: 'dialplan',
     node: 'vm',
@@ -79,6 +79,7 @@ test('dialplan requests carry context, destination, A-leg uuid, tenant variable 
       callUuid: '56356642-2fdf-4006-baa1-14b2ad06c094',
       channelTenantId: undefined,
       sourceIp: '127.0.0.1',
+      callerUser: '1000',
     },
   });
   const pub = parsed('039');

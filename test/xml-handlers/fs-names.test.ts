@@ -14,7 +14,7 @@ import { flushUser } from '../../daemon/esl/cache-flush.js';
 import { agentFsName, parseFsName, queueFsName } from '../../xml-handlers/callcenter-names.js';
 import { decideUser, renderUser } from '../../xml-handlers/directory.js';
 import { parseFetch } from '../../xml-handlers/fetch-request.js';
-import type { Extension, TenantId, TenantSnapshot } from '../../xml-handlers/model.js';
+import { type Extension, NO_FEATURES, type TenantId, type TenantSnapshot } from '../../xml-handlers/model.js';
 import {
   FS_USER_CACHE_KEY_BUFFER,
   FS_USER_CACHE_KEY_MAX,
@@ -216,6 +216,7 @@ const ext = (number: string, realm: string): Extension => ({
   callerIdNumber: null,
   enabled: true,
   variables: {},
+  features: NO_FEATURES,
 });
 const tenant: TenantSnapshot = {
   id: ID,

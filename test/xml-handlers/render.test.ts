@@ -3,7 +3,7 @@
 // survives FreeSWITCH's preprocessor and a strict XML parser.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Extension, TenantId, TenantSnapshot } from '../../xml-handlers/model.js';
+import { type Extension, NO_FEATURES, type TenantId, type TenantSnapshot } from '../../xml-handlers/model.js';
 import { CidrSet, parseCidr } from '../../xml-handlers/cidr.js';
 import { renderAcl } from '../../xml-handlers/configuration/acl.js';
 import { renderCallcenterQueue, renderCallcenterSettings } from '../../xml-handlers/configuration/callcenter.js';
@@ -18,6 +18,7 @@ import {
 import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser } from '../../xml-handlers/directory.js';
 import type { DialplanRequest } from '../../xml-handlers/fetch-request.js';
 import { gatewayName } from '../../xml-handlers/gateway-name.js';
+import { featureCode, renderFeatureDone } from '../../xml-handlers/dialplan/feature-codes.js';
 import { NOT_FOUND, text } from '../../xml-handlers/xml.js';
 import { findAll, parseXml, sectionOf } from '../helpers/xml-curl-client.js';
 
@@ -33,6 +34,7 @@ function ext(number: string, over: Partial<Extension> = {}): Extension {
     callerIdNumber: null,
     enabled: true,
     variables: {},
+    features: NO_FEATURES,
     ...over,
   };
 }
@@ -125,6 +127,7 @@ const call = (over: Partial<DialplanRequest> = {}): DialplanRequest => ({
   callUuid: '56356642-2fdf-4006-baa1-14b2ad06c094',
   channelTenantId: ID,
   sourceIp: '192.0.2.10',
+  callerUser: '1000',
   ...over,
 });
 
@@ -319,6 +322,151 @@ test('callcenter, directory helpers: well-formed and preprocessor-safe', () => {
   assert.is(renderCallcenterQueue(tenant(), 't1.example', 'support'), undefined);
   assertSafeDocument(renderGatewayDomains(['a.example', 'b.example']));
   assertSafeDocument(renderNetworkListDomain('a.example'));
+});
+
+// ---- extension features: do-not-disturb and forwarding (sql/007) ----
+
+function withFeatures(features: Partial<Extension['features']>, others: Extension[] = []): TenantSnapshot {
+  return tenant({
+    extensions: new Map(
+      [ext('1000', { features: { ...NO_FEATURES, ...features } }), ext('1001', { enabled: false }), ext('1002')]
+        .concat(others)
+        .map((e) => [e.number, e]),
+    ),
+  });
+}
+
+const actionsOf = (xml: string) =>
+  findAll(sectionOf(xml), 'action').map((a) => `${a.attrs.application} ${a.attrs.data ?? ''}`.trim());
+
+test('features: DND answers busy without ringing, or follows the busy forward; DID calls too', () => {
+  const dnd = withFeatures({ dnd: true });
+  const d = decideTenantCall(call({ destination: '1000' }), dnd);
+  assert.ok(d.kind === 'reject' && d.rejection.sipCode === 486 && d.rejection.feature === 'dnd');
+  if (d.kind === 'reject') assert.ok(renderRejection('t1.example', d.rejection).includes('USER_BUSY'));
+  const pub = decidePublicCall(call({ context: 'public', destination: '+15550000001' }), dnd, '+15550000001');
+  assert.is(pub.kind, 'reject', 'a DID to a DND extension is busy too');
+  const toBusyFwd = decideTenantCall(call(), withFeatures({ dnd: true, forwardBusy: '1002' }));
+  assert.equal(toBusyFwd.kind === 'route' && toBusyFwd.target, {
+    type: 'extension',
+    number: '1002',
+    domain: 't1.example',
+  });
+  const off = decideTenantCall(call(), withFeatures({ dnd: false }));
+  assert.equal(off.kind === 'route' && off.target, { type: 'extension', number: '1000', domain: 't1.example' });
+});
+
+test('features: forward-always routes as the tenant dialled it (extension, outbound route and its direction)', () => {
+  const toExt = decideTenantCall(call(), withFeatures({ forwardAlways: '1002' }));
+  assert.ok(toExt.kind === 'route' && toExt.direction === 'internal');
+  assert.equal(toExt.kind === 'route' && toExt.target, { type: 'extension', number: '1002', domain: 't1.example' });
+  const out = decideTenantCall(call(), withFeatures({ forwardAlways: '02071234567' }));
+  assert.ok(out.kind === 'route' && out.direction === 'outbound', 'counted against max_outbound');
+  assert.equal(out.kind === 'route' && out.target, {
+    type: 'gateway',
+    gateway: 't1_main',
+    number: '+442071234567',
+    callerIdNumber: '+441234',
+    callerIdName: 'T1',
+  });
+  const pub = decidePublicCall(
+    call({ context: 'public', destination: '+15550000001' }),
+    withFeatures({ forwardAlways: '1002' }),
+    '+15550000001',
+  );
+  assert.ok(pub.kind === 'route' && pub.direction === 'inbound' && pub.target.type === 'extension');
+  assert.is(pub.kind === 'route' && pub.target.type === 'extension' && pub.target.number, '1002');
+  // Only the tenant's own numbers: what it cannot dial, a disabled extension or a disabled trunk's route, is refused.
+  for (const [to, why] of [
+    ['1001', 'disabled extension'],
+    ['555', 'no route'],
+    ['00441234567', 'route over a disabled trunk'],
+  ]) {
+    const r = decideTenantCall(call(), withFeatures({ forwardAlways: to }));
+    assert.ok(r.kind === 'reject' && r.rejection.sipCode === 480 && r.rejection.feature === 'forward_no_route', why);
+  }
+});
+
+test('features: forward loops and long chains are refused cleanly', () => {
+  const loop = withFeatures({ forwardAlways: '1002' }, [
+    ext('1002', { features: { ...NO_FEATURES, forwardAlways: '1000' } }),
+  ]);
+  const r = decideTenantCall(call(), loop);
+  assert.ok(r.kind === 'reject' && r.rejection.sipCode === 482 && r.rejection.feature === 'forward_loop');
+  const chain = ['1000', '1010', '1011', '1012', '1013', '1014', '1015'].map((n, i, all) =>
+    ext(n, { features: { ...NO_FEATURES, forwardAlways: all[i + 1] ?? null } }),
+  );
+  const long = tenant({ extensions: new Map(chain.map((e) => [e.number, e])) });
+  const c = decideTenantCall(call(), long);
+  assert.ok(c.kind === 'reject' && c.rejection.feature === 'forward_loop', 'six hops');
+  const short = tenant({ extensions: new Map(chain.slice(2).map((e) => [e.number, e])) });
+  const ok = decideTenantCall(call({ destination: '1011' }), short);
+  assert.ok(ok.kind === 'route' && ok.target.type === 'extension' && ok.target.number === '1015', 'four hops');
+});
+
+test('features: busy / no-answer / unreachable forwards continue the bridge by cause into the tenant context', () => {
+  const t = withFeatures({ forwardBusy: '1002', forwardNoAnswer: '02071234567', noAnswerTimeoutS: 15 });
+  const d = decideTenantCall(call(), t);
+  assert.ok(d.kind === 'route');
+  if (d.kind !== 'route') return;
+  const xml = renderRoute('t1.example', d);
+  assertSafeDocument(xml);
+  const acts = actionsOf(xml);
+  assert.ok(acts.includes('set continue_on_fail=USER_BUSY,NO_ANSWER,NO_USER_RESPONSE'), acts.join('\n'));
+  assert.ok(acts.includes('set fs_tenantd_forward_USER_BUSY=1002'));
+  assert.ok(acts.includes('set fs_tenantd_forward_NO_ANSWER=02071234567'));
+  assert.not.ok(
+    acts.some((a) => a.includes('USER_NOT_REGISTERED')),
+    'unreachable not forwarded: hangs up',
+  );
+  assert.ok(acts.includes('set call_timeout=15'));
+  assert.ok(acts.indexOf('set hangup_after_bridge=true') < acts.findIndex((a) => a.startsWith('bridge ')));
+  assert.is(acts.at(-1), 'transfer ${fs_tenantd_forward_${originate_disposition}} XML t1.example');
+  const plain = decideTenantCall(call({ destination: '1002' }), t);
+  assert.ok(plain.kind === 'route');
+  if (plain.kind === 'route') {
+    const a = actionsOf(renderRoute('t1.example', plain));
+    assert.not.ok(
+      a.some((x) => x.startsWith('transfer') || x.startsWith('set continue_on_fail')),
+      'no forwards',
+    );
+  }
+  const unreach = decideTenantCall(call(), withFeatures({ forwardUnreachable: '1002' }));
+  if (unreach.kind === 'route') {
+    const a = actionsOf(renderRoute('t1.example', unreach));
+    assert.ok(a.includes('set continue_on_fail=USER_NOT_REGISTERED,SUBSCRIBER_ABSENT,DESTINATION_OUT_OF_ORDER'));
+  } else assert.unreachable('unreachable forward routes');
+});
+
+test('feature codes: parsed, refused when malformed or not from a user, answered with a tone', () => {
+  assert.equal(featureCode('*78'), { code: '*78', set: { dnd: true } });
+  assert.equal(featureCode('*79'), { code: '*79', set: { dnd: false } });
+  assert.equal(featureCode('*721002'), { code: '*72', set: { forwardAlways: '1002' } });
+  assert.equal(featureCode('*73'), { code: '*73', set: { forwardAlways: null } });
+  assert.equal(featureCode('*90+442071234567'), { code: '*90', set: { forwardBusy: '+442071234567' } });
+  assert.equal(featureCode('*93'), { code: '*93', set: { forwardNoAnswer: null } });
+  assert.equal(featureCode('*94555'), { code: '*94', set: { forwardUnreachable: '555' } });
+  assert.is(featureCode('1000'), undefined);
+  assert.is(featureCode('*1'), undefined);
+  for (const bad of ['*72', '*72*78', '*781', '*721', '*72+0123']) assert.ok(featureCode(bad)?.invalid, bad);
+  const t = tenant();
+  const ok = decideTenantCall(call({ destination: '*78' }), t);
+  assert.ok(ok.kind === 'feature' && ok.extension === '1000');
+  const bad = decideTenantCall(call({ destination: '*72' }), t);
+  assert.ok(bad.kind === 'reject' && bad.rejection.sipCode === 484);
+  for (const user of [undefined, '1001', '9999']) {
+    const r = decideTenantCall(call({ destination: '*78', callerUser: user }), t);
+    assert.ok(r.kind === 'reject' && r.rejection.sipCode === 403, `user ${user}`);
+  }
+  const other = decideTenantCall(call({ destination: '*78', channelTenantId: undefined }), t);
+  assert.ok(other.kind === 'reject' && other.rejection.sipCode === 403, 'trunk channels have no tenant user');
+  const xml = renderFeatureDone('t1.example', '*78');
+  assertSafeDocument(xml);
+  assert.equal(actionsOf(xml), [
+    'answer',
+    'playback tone_stream://%(150,100,880);%(150,0,880)',
+    'hangup NORMAL_CLEARING',
+  ]);
 });
 
 test.run();

@@ -11,6 +11,7 @@ import type { CallDirection, TenantSnapshot } from '../model.js';
 import { section, serialize, text } from '../xml.js';
 import { dialGateway } from './dial-gateway.js';
 import { enterQueue } from './enter-queue.js';
+import { type FeatureChange, featureCode } from './feature-codes.js';
 import { ringExtension } from './ring-extension.js';
 import type { Act, RouteKind } from './route-kind.js';
 
@@ -32,10 +33,14 @@ export interface Rejection {
   reason: string;
   /** Why, for the log. */
   detail: string;
+  /** Set when an extension's features refused the call: the reason it is counted under. */
+  feature?: 'dnd' | 'forward_loop' | 'forward_no_route' | 'feature_code_invalid' | 'feature_code_not_a_user';
 }
 
 export type DialplanDecision =
   | { kind: 'route'; tenant: TenantSnapshot; direction: CallDirection; target: RouteTarget }
+  /** A feature code dialled by `extension`: the daemon applies `change`, then answers renderFeatureDone. */
+  | { kind: 'feature'; tenant: TenantSnapshot; extension: string; change: FeatureChange }
   /** `known`: false when nobody owns the context/DID (counted as not_found). */
   | { kind: 'reject'; tenant: TenantSnapshot | null; known: boolean; rejection: Rejection };
 
@@ -47,7 +52,13 @@ const reject = (
   sipCode: number,
   reason: string,
   detail: string,
-): DialplanDecision => ({ kind: 'reject', tenant, known, rejection: { sipCode, reason, detail } });
+  feature?: Rejection['feature'],
+): DialplanDecision => ({
+  kind: 'reject',
+  tenant,
+  known,
+  rejection: feature ? { sipCode, reason, detail, feature } : { sipCode, reason, detail },
+});
 
 /** The E.164 key a public-context destination is looked up by (carriers may omit the `+`). */
 export function didKey(destination: string): string | undefined {
@@ -73,11 +84,86 @@ export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | 
   const dest = req.destination;
   if (!DESTINATION.test(dest)) return reject(tenant, true, 404, 'Not Found', 'destination is not a dialable number');
 
+  const feature = featureCode(dest);
+  if (feature) return decideFeatureCode(req, tenant, feature);
+  const routed = dialled(tenant, dest);
+  if (!routed) return reject(tenant, true, 404, 'Not Found', 'no route for the destination');
+  return applyForwards(tenant, routed.direction, routed.target);
+}
+
+/** What the tenant's own routing makes of a number one of its users dialled (feature codes aside). */
+function dialled(tenant: TenantSnapshot, dest: string): { direction: CallDirection; target: RouteTarget } | undefined {
   for (const kind of ROUTE_KINDS) {
     const routed = kind.dialled?.(tenant, dest);
-    if (routed) return { kind: 'route', tenant, ...routed };
+    if (routed) return routed;
   }
-  return reject(tenant, true, 404, 'Not Found', 'no route for the destination');
+  return undefined;
+}
+
+/** Forward-always chains longer than this are refused, as are loops (A → B → A). */
+export const MAX_FORWARD_HOPS = 5;
+
+/**
+ * Do-not-disturb and forward-always of the extension a call reaches, decided before anything rings: DND answers
+ * busy (or follows the busy forward), forward-always routes the call as if the tenant had dialled the target, so
+ * only the tenant's own extensions and outbound routes (with its ceilings) are reachable. A target that no longer
+ * routes is a clean rejection, never a fall-through.
+ */
+function applyForwards(tenant: TenantSnapshot, direction: CallDirection, target: RouteTarget): DialplanDecision {
+  const seen = new Set<string>();
+  let current = target;
+  let dir = direction;
+  for (;;) {
+    if (current.type !== 'extension') return { kind: 'route', tenant, direction: dir, target: current };
+    const f = tenant.extensions.get(current.number)?.features;
+    const next = f?.dnd ? f.forwardBusy : f?.forwardAlways;
+    if (!next) {
+      if (f?.dnd) return reject(tenant, true, 486, 'Busy Here', `extension ${current.number}: do not disturb`, 'dnd');
+      return { kind: 'route', tenant, direction: dir, target: current };
+    }
+    seen.add(current.number);
+    if (seen.has(next) || seen.size > MAX_FORWARD_HOPS) {
+      return reject(
+        tenant,
+        true,
+        482,
+        'Loop Detected',
+        `forward loop or chain over ${MAX_FORWARD_HOPS} hops`,
+        'forward_loop',
+      );
+    }
+    const routed = dialled(tenant, next);
+    if (!routed) {
+      return reject(
+        tenant,
+        true,
+        480,
+        'Temporarily Unavailable',
+        `extension ${current.number}: forward target ${next} has no route`,
+        'forward_no_route',
+      );
+    }
+    // A forward to a trunk is an outbound call for the ceilings, whoever placed it.
+    if (routed.direction === 'outbound') dir = 'outbound';
+    current = routed.target;
+  }
+}
+
+function decideFeatureCode(req: DialplanRequest, tenant: TenantSnapshot, change: FeatureChange): DialplanDecision {
+  const ext = req.callerUser === undefined ? undefined : tenant.extensions.get(req.callerUser);
+  if (!ext?.enabled) {
+    return reject(
+      tenant,
+      true,
+      403,
+      'Forbidden',
+      "feature code from a channel that is not one of the tenant's users",
+      'feature_code_not_a_user',
+    );
+  }
+  if (change.invalid)
+    return reject(tenant, true, 484, 'Address Incomplete', `feature code: ${change.invalid}`, 'feature_code_invalid');
+  return { kind: 'feature', tenant, extension: ext.number, change };
 }
 
 const trunkSources = new WeakMap<TenantSnapshot, CidrSet>();
@@ -107,7 +193,7 @@ export function decidePublicCall(req: DialplanRequest, tenant: TenantSnapshot | 
   if (tenant.status !== 'active') return reject(tenant, true, 403, 'Forbidden', 'tenant suspended');
   for (const kind of ROUTE_KINDS) {
     const target = kind.fromDid?.(tenant, did.destination);
-    if (target) return { kind: 'route', tenant, direction: 'inbound', target };
+    if (target) return applyForwards(tenant, 'inbound', target);
   }
   return reject(tenant, true, 404, 'Not Found', 'DID destination unavailable');
 }
@@ -117,6 +203,8 @@ const CAUSES: Record<number, string> = {
   403: 'CALL_REJECTED',
   404: 'UNALLOCATED_NUMBER',
   480: 'NO_USER_RESPONSE',
+  482: 'EXCHANGE_ROUTING_ERROR',
+  484: 'INVALID_NUMBER_FORMAT',
   486: 'USER_BUSY',
   503: 'NORMAL_TEMPORARY_FAILURE',
 };

@@ -4,7 +4,8 @@
 import { a1Hash } from '../../db/demo-seed.js';
 import { badRequest } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
-import { bool, callerIdNumber, extensionNumber, nullable, safeText, type JsonSchema } from '../schema-types.js';
+import { FORWARD_TARGET } from '../../../xml-handlers/dialplan/feature-codes.js';
+import { bool, callerIdNumber, extensionNumber, int, nullable, safeText, type JsonSchema } from '../schema-types.js';
 
 /**
  * Channel variables a tenant admin may put on an extension. An allowlist, not a
@@ -32,6 +33,10 @@ const variables: JsonSchema = {
   additionalProperties: safeText(256),
 };
 
+/** A number the tenant's own dialplan routes: digits, or +E.164 (sql/007; feature-codes.ts FORWARD_TARGET). */
+export const forwardTarget: JsonSchema = { type: 'string', pattern: FORWARD_TARGET.source };
+export const FORWARD_FIELDS = ['forwardAlways', 'forwardBusy', 'forwardNoAnswer', 'forwardUnreachable'] as const;
+
 export const password: JsonSchema = { type: 'string', minLength: 8, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' };
 
 export const extensions: ResourceDef = {
@@ -45,11 +50,21 @@ export const extensions: ResourceDef = {
     enabled: { column: 'enabled', schema: bool },
     variables: { column: 'variables', schema: variables, cast: '::jsonb' },
     realm: { column: 'a1_realm', schema: { type: 'string' }, readOnly: true },
+    // Features (sql/007, README "Extension features"); also settable by the extension itself (PUT /api/me/features).
+    dnd: { column: 'dnd', schema: bool },
+    forwardAlways: { column: 'forward_always', schema: nullable(forwardTarget) },
+    forwardBusy: { column: 'forward_busy', schema: nullable(forwardTarget) },
+    forwardNoAnswer: { column: 'forward_no_answer', schema: nullable(forwardTarget) },
+    forwardUnreachable: { column: 'forward_unreachable', schema: nullable(forwardTarget) },
+    noAnswerTimeoutS: { column: 'no_answer_timeout_s', schema: int(5, 120) },
   },
   secrets: { password },
   secretsRequiredOnCreate: true,
   async beforeWrite({ db, input, before }) {
     const number = (input.number ?? before?.number) as string;
+    for (const field of FORWARD_FIELDS) {
+      if (input[field] === number) throw badRequest(field, 'cannot forward the extension to itself');
+    }
     const pw = input.password as string | undefined;
     if (pw === undefined) {
       if (before && input.number !== undefined && input.number !== before.number) {
