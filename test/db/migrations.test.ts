@@ -109,7 +109,8 @@ test('006: domains or realms starting with a digit stop the migration, named, wi
         a1Hash('100', 'zero.acme.test', 'pw'),
       ]),
     );
-    assert.equal(await migrate(db.ownerUrl), ['006_sip_domain_letter_first.sql']);
+    // 006 applies now (and the migrations after it).
+    assert.equal((await migrate(db.ownerUrl))[0], '006_sip_domain_letter_first.sql');
 
     // From now on the database refuses what the core refuses, and nothing else.
     const longest = [...'abcd']
