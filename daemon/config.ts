@@ -53,6 +53,10 @@ export interface Config {
     rejectSipCode: number;
     rejectReason: string;
     downNodePolicy: 'enforce' | 'admit' | 'reject';
+    /** Where admission is decided: in PostgreSQL for all daemons (shared) or in this process (local). */
+    admission: 'shared' | 'local';
+    /** Shared admission: longer than this without PostgreSQL's answer, the down policy decides. */
+    admissionTimeoutMs: number;
     cdrQueueMax: number;
     cdrSpoolDir: string;
   };
@@ -280,6 +284,8 @@ export function loadConfig(env: Env = process.env): Config {
         'up to 100 letters, digits, spaces and .,()_-',
       ),
       downNodePolicy: r.oneOf('FS_TENANTD_ESL_DOWN_POLICY', 'enforce', ['enforce', 'admit', 'reject'] as const),
+      admission: r.oneOf('FS_TENANTD_ADMISSION', 'local', ['shared', 'local'] as const),
+      admissionTimeoutMs: r.int('FS_TENANTD_ADMISSION_TIMEOUT_MS', 500, 10, 60_000),
       cdrQueueMax: r.int('FS_TENANTD_CDR_QUEUE_MAX', 10_000, 1, 1_000_000),
       cdrSpoolDir: path.resolve(r.string('FS_TENANTD_CDR_SPOOL_DIR', path.join(stateDir, 'cdr-spool'))),
     },

@@ -10,6 +10,7 @@ import { createGatewaySync } from './esl/gateway-sync.js';
 import { createRegistrationGuard } from './esl/registration-guard.js';
 import { createCallControl } from './calls/call-control.js';
 import { CallLedger } from './calls/call-ledger.js';
+import { SharedAdmission } from './calls/shared-admission.js';
 import { createCdrWriter } from './calls/cdr-writer.js';
 import { createTokenVerifier } from './auth/verify-token.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     }),
   );
   const tenantLabels = new TenantLabels(config.metrics.maxTenantLabels);
-  // One ledger for all nodes: admission is atomic across the cluster (README "Call ledger"). Plain state: call control
+  // One ledger for all nodes: what is up, per tenant and direction (README "Calls: ledger, ceilings, records"). Plain state: call control
   // feeds and sweeps it.
   const ledger = new CallLedger({
     log,
@@ -101,6 +102,19 @@ async function main(): Promise<void> {
     downNodePolicy: config.calls.downNodePolicy,
     rejection: { sipCode: config.calls.rejectSipCode, reason: config.calls.rejectReason },
   });
+  // Shared (default): the decision is one statement in PostgreSQL for every daemon; the ledger is its cache and the
+  // last known state for the down policy. Local: the ledger alone decides (one daemon per cluster).
+  const admission =
+    config.calls.admission === 'shared'
+      ? new SharedAdmission({
+          pool: db.pool,
+          ledger,
+          log,
+          reservationTtlMs: config.calls.reservationTtlMs,
+          downPolicy: config.calls.downNodePolicy,
+          timeoutMs: config.calls.admissionTimeoutMs,
+        })
+      : undefined;
   // Stopped, it spools what is still queued; hangups arriving until ESL stops go straight to the spool.
   const cdr = lifecycle.own(
     'call records',
@@ -120,6 +134,7 @@ async function main(): Promise<void> {
       cdr,
       log,
       sweepIntervalMs: Math.max(1000, config.calls.reservationTtlMs / 4),
+      shared: admission,
     }),
   );
   lifecycle.own('cache flusher', createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry }));
@@ -152,7 +167,7 @@ async function main(): Promise<void> {
   const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });
   await app.register(opsRoutes, { registry, readiness });
   await app.register(xmlCurlPlugin, {
-    admission: ledger,
+    admission: admission ?? ledger,
     ...config.xmlCurl,
     bodyLimitBytes: config.http.bodyLimitBytes,
     sipProfiles: config.sipProfiles,

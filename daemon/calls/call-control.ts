@@ -10,6 +10,7 @@ import type { CallLedger } from './call-ledger.js';
 import { callRecordFromHangup } from './call-record.js';
 import type { CdrWriter } from './cdr-writer.js';
 import { readLiveChannels } from './live-channels.js';
+import type { SharedAdmission } from './shared-admission.js';
 
 export interface CallControlOptions {
   clients: readonly EslClient[];
@@ -18,6 +19,8 @@ export interface CallControlOptions {
   log: Logger;
   /** How often expired reservations are released (admission sweeps too). */
   sweepIntervalMs: number;
+  /** Shared admission: after each resync, the node's slots in PostgreSQL are reconciled with its channels. */
+  shared?: SharedAdmission;
 }
 
 export function createCallControl(opts: CallControlOptions): { stop(): void } {
@@ -29,16 +32,35 @@ export function createCallControl(opts: CallControlOptions): { stop(): void } {
     esl.on('event', (ev) => ledger.onEvent(esl.node, ev));
     esl.on('down', () => ledger.nodeDown(esl.node));
     esl.on('ready', () => {
+      let listed: { before: Date; uuids: Set<string> } | undefined;
       ledger
         .resync(esl.node, async () => {
           ledger.setSwitchname(esl.node, (await esl.api('switchname')).trim());
-          return readLiveChannels(esl, (uuid) => ledger.knowsLeg(uuid));
+          // PostgreSQL down must not hold up the ESL resync: the slots are then reconciled on the next one.
+          const before = await opts.shared?.dbNow().catch(() => undefined);
+          const channels = await readLiveChannels(esl, (uuid) => ledger.knowsLeg(uuid));
+          if (before) {
+            const uuids = new Set<string>();
+            for (const ch of channels) uuids.add(ch.linkedTo ?? ch.uuid).add(ch.uuid);
+            listed = { before, uuids };
+          }
+          return channels;
         })
-        .catch((err: Error) => {
-          // The node stays "down" for admission; a new connection brings a new resync.
-          log.error({ node: esl.node, err: err.message }, 'call ledger resync failed; reconnecting');
-          esl.reset(`resync failed: ${err.message}`);
-        });
+        .then(
+          async () => {
+            // Only this node's slots: other nodes' calls, whoever admitted them, are not this list's to judge.
+            if (!opts.shared || !listed) return;
+            const released = await opts.shared
+              .reconcileNode(esl.node, listed.uuids, listed.before)
+              .catch((err: Error) => log.warn({ node: esl.node, err: err.message }, 'shared slots not reconciled'));
+            if (released) log.info({ node: esl.node, released }, 'shared admission: slots of ended calls released');
+          },
+          (err: Error) => {
+            // The node stays "down" for admission; a new connection brings a new resync.
+            log.error({ node: esl.node, err: err.message }, 'call ledger resync failed; reconnecting');
+            esl.reset(`resync failed: ${err.message}`);
+          },
+        );
     });
   }
   const sweeper = setInterval(() => ledger.sweep(), opts.sweepIntervalMs);

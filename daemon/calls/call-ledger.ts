@@ -73,6 +73,14 @@ export interface ChannelSnapshot {
 
 export type CallEndedHandler = (call: CallInfo, hangup: EslEvent) => void;
 
+/** What shared admission (shared-admission.ts) mirrors into PostgreSQL: a call's first sign of life, its end. */
+export interface CallStateHooks {
+  /** The call's first leg was seen (an ESL event or a resync): its reservation is a call now. */
+  live(call: CallInfo): void;
+  /** Its A-leg ended (hangup or destroy); called once per call. Not for expired reservations or resync losses. */
+  ended(call: CallInfo): void;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DIRECTIONS: readonly CallDirection[] = ['inbound', 'outbound', 'internal'];
 const V_TENANT = eventHeader(CHANNEL_VARS.tenantId);
@@ -145,6 +153,7 @@ export class CallLedger implements CallAdmission {
   private readonly now: () => number;
   private readonly tomb: { max: number; ttlMs: number };
   private onEnded: CallEndedHandler | undefined;
+  private hooks: CallStateHooks | undefined;
   private readonly rejections: client.Counter<'tenant' | 'direction'>;
 
   constructor(private readonly opts: LedgerOptions) {
@@ -189,7 +198,35 @@ export class CallLedger implements CallAdmission {
     this.onEnded = handler;
   }
 
+  /** Shared admission's mirror of call state into PostgreSQL. */
+  setStateHooks(hooks: CallStateHooks): void {
+    this.hooks = hooks;
+  }
+
   // ---- admission -------------------------------------------------------
+
+  /**
+   * Records a call admitted elsewhere (the shared decision in PostgreSQL) as a reservation, with no check:
+   * the ledger stays the cache of what is up, and the last known state if PostgreSQL becomes unreachable.
+   */
+  track(req: AdmissionRequest): void {
+    if (req.tenantSlug) this.slugs.set(req.tenantId, req.tenantSlug);
+    if (this.calls.get(req.callUuid)?.counted || this.tombstones.has(req.callUuid)) return;
+    const node = this.switchnames.get(req.node) ?? req.node;
+    const call = this.calls.get(req.callUuid) ?? this.newCall(req.callUuid, req.tenantId, node);
+    if (call.legs.size === 0 && call.reservedUntil === undefined) {
+      call.reservedUntil = this.now() + this.opts.reservationTtlMs;
+      this.reservations.set(call.key, call);
+    }
+    call.touched = ++this.seq;
+    this.setDirection(call, req.direction);
+  }
+
+  /** Refuses a call (logged, counted) for a limit decided elsewhere. */
+  refuse(req: AdmissionRequest, why: string, limit?: { max: number; active: number }): AdmissionDecision {
+    if (req.tenantSlug) this.slugs.set(req.tenantId, req.tenantSlug);
+    return this.reject(req, why, limit);
+  }
 
   async admit(req: AdmissionRequest): Promise<AdmissionDecision> {
     // Never admit against a ledger that is being rebuilt after a (re)connect.
@@ -276,6 +313,7 @@ export class CallLedger implements CallAdmission {
     if (!call) return undefined;
     // A known leg of a counted call costs no header search at all; a leg's tenant is checked on its first event.
     if (!call.legs.has(uuid)) {
+      if (call.legs.size === 0) this.hooks?.live(this.infoOf(call, node));
       call.legs.add(uuid);
       this.legToCall.set(uuid, call.key);
       const tenant = eventTenant();
@@ -344,6 +382,7 @@ export class CallLedger implements CallAdmission {
       return;
     }
     const info = this.release(call);
+    this.hooks?.ended(info);
     const t = this.tombstones.get(call.key);
     if (hangup && t) {
       t.cdrDone = true;
@@ -396,6 +435,7 @@ export class CallLedger implements CallAdmission {
           call = this.newCall(key, ch.tenantId, node);
           added++;
         }
+        if (call.legs.size === 0) this.hooks?.live(this.infoOf(call, node));
         call.legs.add(ch.uuid);
         this.legToCall.set(ch.uuid, key);
         if (call.reservedUntil !== undefined) {
@@ -466,6 +506,11 @@ export class CallLedger implements CallAdmission {
     }
   }
 
+  /** True if the call has ended recently (its tombstone is kept): a late fetch of it counts nothing. */
+  hasEnded(uuid: string): boolean {
+    return this.tombstones.has(uuid);
+  }
+
   /** True if the leg is already attributed (resync skips asking FreeSWITCH about it). */
   knowsLeg(uuid: string): boolean {
     return this.legToCall.has(uuid);
@@ -529,19 +574,17 @@ export class CallLedger implements CallAdmission {
         if (c.inbound + c.outbound + c.internal === 0) this.counts.delete(call.tenantId);
       }
     }
-    const info: CallInfo = {
-      key: call.key,
-      tenantId: call.tenantId,
-      tenantSlug: call.tenantSlug,
-      direction: call.direction,
-      node: call.node,
-    };
+    const info = this.infoOf(call, call.node);
     this.bury(call.key, info);
     for (const leg of call.legs) {
       this.legToCall.delete(leg);
       if (leg !== call.key) this.bury(leg, undefined);
     }
     return info;
+  }
+
+  private infoOf(call: Call, node: string): CallInfo {
+    return { key: call.key, tenantId: call.tenantId, tenantSlug: call.tenantSlug, direction: call.direction, node };
   }
 
   private bury(uuid: string, call: CallInfo | undefined): void {

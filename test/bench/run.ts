@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { projectRoot } from '../../daemon/paths.js';
 import { makeClusterDir, removeClusterDir, startTestCluster } from '../helpers/postgres.js';
+import { benchAdmission } from './admission.bench.js';
 import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
@@ -28,6 +29,7 @@ const suites: Array<{ key: string; title: string; run(ctx: BenchContext): Promis
   { key: 'xmlcurl', title: 'items 1 and 3: warm xml_curl fetches', run: benchWarmFetches },
   { key: 'cold', title: 'items 2 and 5: cold cache over the scale data set, memory', run: benchColdCache },
   { key: 'esl', title: 'items 4 and 5: ESL events through the ledger, admission, memory', run: benchEsl },
+  { key: 'admission', title: 'issue 16: shared admission in PostgreSQL vs the in-process ledger', run: benchAdmission },
 ];
 
 const started = Date.now();

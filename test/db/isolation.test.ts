@@ -33,6 +33,8 @@ test.before(async (ctx) => {
         [t],
       ),
     );
+    // Nor call slots (shared admission): one reserved call each.
+    await ctx.app.query("SELECT admit_call($1, $2, 'inbound', 'fs1', 60000)", [t, randomUUID()]);
   }
   ctx.tables = (
     await ctx.app.query<{ relname: string }>(`
@@ -62,6 +64,8 @@ test('the catalog lists the tenant tables we expect (and the seed filled each fo
     'tenant_features',
     'audit_logs',
     'call_records',
+    'call_slots',
+    'call_slot_counts',
   ]) {
     assert.ok(ctx.tables.includes(t), `${t} has tenant_id`);
   }

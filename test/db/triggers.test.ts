@@ -13,6 +13,8 @@ import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 const NO_NOTIFY: Record<string, string> = {
   audit_logs: 'append-only; read only through the admin API, never cached or pushed to FreeSWITCH',
   call_records: 'append-only, written in batches by the CDR writer; never cached or pushed to FreeSWITCH',
+  call_slots: 'shared admission state, written on every call; never cached or pushed to FreeSWITCH',
+  call_slot_counts: 'kept by a trigger on call_slots, written on every call; never cached or pushed to FreeSWITCH',
 };
 
 // pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
