@@ -19,6 +19,8 @@ export interface EmbeddedClusterOptions {
   /** Superuser password; only used by initdb on first start. */
   superuserPassword: string;
   log?: (line: string) => void;
+  /** Things an operator should know about (an orphaned postmaster was stopped). */
+  warn?: (message: string) => void;
 }
 
 export interface EmbeddedCluster {
@@ -146,6 +148,34 @@ async function reachableDataDir(dataDir: string, id: Identity): Promise<string> 
   return target;
 }
 
+/**
+ * A postmaster left running on this data directory by a daemon that was killed (SIGKILL) outlives it, re-parented to
+ * init. Starting a second one would fail on its lock file, and connecting would quietly reuse the orphan, which then
+ * nobody stops. So an orphan (parent pid 1) is shut down first (SIGINT: fast shutdown); a postmaster whose parent is
+ * alive belongs to a running daemon, and starting a second daemon on the same state is refused.
+ */
+async function stopOrphanedPostmaster(dataDir: string, log: (l: string) => void): Promise<void> {
+  const lock = await fs.readFile(path.join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const pid = Number(lock?.split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  if (!stat) return; // not running: PostgreSQL clears a stale lock file itself
+  // /proc/<pid>/stat: "pid (comm) state ppid ...", comm may hold spaces, so read after the last ')'.
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  if (ppid !== 1) {
+    throw new Error(
+      `embedded PostgreSQL: ${dataDir} is in use by a running postmaster (pid ${pid}, parent ${ppid}): ` +
+        'is another fs-tenantd using the same FS_TENANTD_STATE_DIR?',
+    );
+  }
+  log(`stopping a postmaster (pid ${pid}) left running by a daemon that did not shut down`);
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; existsSync(`/proc/${pid}`); waited += 100) {
+    if (waited === 30_000) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 function run(cmd: string, args: string[], id: Identity | undefined, log: (l: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
@@ -206,6 +236,7 @@ export async function startEmbeddedCluster(opts: EmbeddedClusterOptions): Promis
     await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
   }
 
+  await stopOrphanedPostmaster(dataDir, opts.warn ?? log);
   let created = false;
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     // Next to the data directory, which the database user reaches (the temporary directory might not).

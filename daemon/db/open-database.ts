@@ -83,7 +83,12 @@ export async function openDatabase(
   const secrets = await loadOrCreateSecrets(config.stateDir);
   let cluster: EmbeddedCluster | undefined;
   try {
-    cluster = await startEmbeddedCluster({ dataDir, port, superuserPassword: secrets.superuserPassword });
+    cluster = await startEmbeddedCluster({
+      dataDir,
+      port,
+      superuserPassword: secrets.superuserPassword,
+      warn: (message) => log.warn({ dataDir }, `embedded PostgreSQL: ${message}`),
+    });
     const db = await provisionDatabase({
       superuserUrl: cluster.superuserUrl,
       database: 'fs_tenantd',
