@@ -142,6 +142,25 @@ export function callArgs(c: CallSpec): string[] {
   ];
 }
 
+/** Final answers to the INVITEs of a finished SIPp run, without the digest challenges (401/407). */
+export const callOutcomes = (messages: string): number[] =>
+  inviteAnswers(messages).filter((c) => c !== 401 && c !== 407);
+
+/** Registers phones ([user, domain, password] each), runs `fn` with them, and stops them whatever happens. */
+export async function withPhones(
+  s: Stack,
+  specs: Array<[string, string, string]>,
+  fn: (phones: Phone[]) => Promise<void>,
+): Promise<void> {
+  const phones: Phone[] = [];
+  try {
+    for (const [user, domain, password] of specs) phones.push(await s.phone(user, domain, password));
+    await fn(phones);
+  } finally {
+    for (const p of phones) await p.stop();
+  }
+}
+
 /** The SIP start lines of the messages SIPp received (from its -trace_msg file), in order. */
 export function receivedStartLines(messages: string): string[] {
   return messages

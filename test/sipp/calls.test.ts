@@ -1,25 +1,13 @@
 // Calls through a real FreeSWITCH, two tenants with the same extension numbers, queue and trunk names:
 // internal calls, ceilings, DIDs from carriers, queues and outbound trunks never cross tenants.
 import * as assert from 'uvu/assert';
-import { inviteAnswers, sippSuite, type Phone, type Stack } from '../helpers/freeswitch.js';
+import { demoPassword } from '../../daemon/db/demo-seed.js';
+import { sippSuite, type Stack, callOutcomes, withPhones } from '../helpers/freeswitch.js';
 
 const t = sippSuite('SIPp: calls per tenant');
 const ACME = 'acme.pbx.test';
 const GLOBEX = 'globex.pbx.test';
-const pw = (slug: string, ext: string) => `${slug}-${ext}-demo`;
-
-/** Final answers to the INVITEs of a finished SIPp run, without the digest challenges. */
-const outcomes = (messages: string) => inviteAnswers(messages).filter((c) => c !== 401 && c !== 407);
-
-async function withPhones(s: Stack, specs: Array<[string, string, string]>, fn: (phones: Phone[]) => Promise<void>) {
-  const phones: Phone[] = [];
-  try {
-    for (const [user, domain, password] of specs) phones.push(await s.phone(user, domain, password));
-    await fn(phones);
-  } finally {
-    for (const p of phones) await p.stop();
-  }
-}
+const pw = demoPassword;
 
 /** A SIPp answering at a carrier's address (the demo trunks point at 127.0.0.2:5090 and 127.0.0.3:5090). */
 async function carrier(s: Stack, ip: string, port = 5090) {
@@ -64,7 +52,7 @@ t.it('acme 1000 calls 1001: acme 1001 answers, globex 1001 never rings', async (
     async ([acme, globex]) => {
       const r = await s.call({ from: '1000', to: '1001', domain: ACME, password: pw('acme', '1000'), holdMs: 1000 })
         .done;
-      assert.equal(outcomes(r.messages), [200], r.output);
+      assert.equal(callOutcomes(r.messages), [200], r.output);
       assert.is(await acme!.invites(), 1);
       assert.is(await globex!.invites(), 0);
     },
@@ -88,14 +76,14 @@ t.it("a call into the other tenant's domain is refused (403) and rings nobody", 
       '-ap',
       pw('acme', '1000'),
     ]).done;
-    assert.ok(!outcomes(r.messages).includes(200), r.output);
+    assert.ok(!callOutcomes(r.messages).includes(200), r.output);
     assert.is(await globex!.invites(), 0);
   });
 });
 
 t.it('globex 1000 dialling a number nobody has gets 404', async (s) => {
   const r = await s.call({ from: '1000', to: '2999', domain: GLOBEX, password: pw('globex', '1000') }).done;
-  assert.equal(outcomes(r.messages), [404], r.output);
+  assert.equal(callOutcomes(r.messages), [404], r.output);
 });
 
 t.it('4 simultaneous calls against acme ceiling of 2: exactly 2 answered, 2 refused with 503', async (s) => {
@@ -108,7 +96,7 @@ t.it('4 simultaneous calls against acme ceiling of 2: exactly 2 answered, 2 refu
       holdMs: 3000,
       calls: 4,
     }).done;
-    const got = outcomes(r.messages).sort();
+    const got = callOutcomes(r.messages).sort();
     assert.equal(got, [200, 200, 503, 503], r.output);
     assert.is(await acme!.invites(), 2);
     assert.match(await s.metrics(), /fs_tenantd_ceiling_rejections_total\{tenant="acme",direction="internal"\} [2-9]/);
@@ -134,7 +122,7 @@ t.it(
           target: 'external',
           holdMs: 500,
         }).done;
-        assert.equal(outcomes(ok.messages), [200], ok.output);
+        assert.equal(callOutcomes(ok.messages), [200], ok.output);
         assert.is(await globex!.invites(), 1);
         // The same DID from acme's carrier address: not globex's trunk, so refused.
         const bad = await s.call({
@@ -144,7 +132,7 @@ t.it(
           ip: '127.0.0.2',
           target: 'external',
         }).done;
-        assert.equal(outcomes(bad.messages), [403], bad.output);
+        assert.equal(callOutcomes(bad.messages), [403], bad.output);
         // From an address no trunk has, FreeSWITCH's own ACL (apply-inbound-acl) refuses it before any dialplan.
         const stranger = await s.call({
           from: '+15557654321',
@@ -153,7 +141,7 @@ t.it(
           ip: '127.0.0.9',
           target: 'external',
         }).done;
-        assert.ok(!outcomes(stranger.messages).includes(200), stranger.output);
+        assert.ok(!callOutcomes(stranger.messages).includes(200), stranger.output);
         assert.is(await globex!.invites(), 1);
         assert.is(await acme!.invites(), 0);
       },
@@ -188,7 +176,7 @@ t.it("a call to acme's queue rings only acme's agents", async (s) => {
         const caller = s.call({ from: '1000', to: '7000', domain: ACME, password: pw('acme', '1000'), holdMs: 8000 });
         await s.until(async () => (await a1!.invites()) + (await a2!.invites()) > 0, 'an acme agent to ring', 15_000);
         const r = await caller.done;
-        assert.equal(outcomes(r.messages), [200], r.output);
+        assert.equal(callOutcomes(r.messages), [200], r.output);
         assert.is(await g1!.invites(), 0);
       } finally {
         for (const [tenant, ext] of [
@@ -213,7 +201,7 @@ t.it("an outbound call leaves through the tenant's own carrier gateway only", as
       password: pw('acme', '1000'),
       holdMs: 500,
     }).done;
-    assert.equal(outcomes(r.messages), [200], r.output);
+    assert.equal(callOutcomes(r.messages), [200], r.output);
   } finally {
     const acmeSaw = await acmeCarrier.stop();
     const globexSaw = await globexCarrier.stop();
@@ -227,7 +215,7 @@ t.it('the call record of an answered call appears with its duration and billsec'
   await withPhones(s, [['1003', GLOBEX, pw('globex', '1003')]], async () => {
     const r = await s.call({ from: '1002', to: '1003', domain: GLOBEX, password: pw('globex', '1002'), holdMs: 2200 })
       .done;
-    assert.equal(outcomes(r.messages), [200], r.output);
+    assert.equal(callOutcomes(r.messages), [200], r.output);
   });
   const tok = await s.token('tenant_admin', 'globex');
   let rec: Record<string, unknown> | undefined;

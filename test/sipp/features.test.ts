@@ -3,28 +3,18 @@
 // the forwarding tenant, and the unreachable forward continues a failed bridge by its cause. Every case puts the
 // extension back as it found it: the stack is shared with the other SIPp suites.
 import * as assert from 'uvu/assert';
-import { inviteAnswers, sippSuite, type Phone, type Stack } from '../helpers/freeswitch.js';
+import { demoPassword } from '../../daemon/db/demo-seed.js';
+import { sippSuite, type Stack, callOutcomes, withPhones } from '../helpers/freeswitch.js';
 
 const t = sippSuite('SIPp: extension features (DND, call forwarding, feature codes)');
 const ACME = 'acme.pbx.test';
 const GLOBEX = 'globex.pbx.test';
-const pw = (slug: string, ext: string) => `${slug}-${ext}-demo`;
-const outcomes = (messages: string) => inviteAnswers(messages).filter((c) => c !== 401 && c !== 407);
-
-async function withPhones(s: Stack, specs: Array<[string, string, string]>, fn: (phones: Phone[]) => Promise<void>) {
-  const phones: Phone[] = [];
-  try {
-    for (const [user, domain, password] of specs) phones.push(await s.phone(user, domain, password));
-    await fn(phones);
-  } finally {
-    for (const p of phones) await p.stop();
-  }
-}
+const pw = demoPassword;
 
 /** acme `ext` dials a feature code; FreeSWITCH answers (confirmation tone) and the change is stored. */
 async function dialCode(s: Stack, ext: string, code: string): Promise<void> {
   const r = await s.call({ from: ext, to: code, domain: ACME, password: pw('acme', ext), holdMs: 100 }).done;
-  assert.equal(outcomes(r.messages), [200], r.output);
+  assert.equal(callOutcomes(r.messages), [200], r.output);
 }
 
 async function features(s: Stack, ext: string): Promise<Record<string, unknown>> {
@@ -56,12 +46,12 @@ t.it('*78 from 1001: a call to 1001 is busy (486) and its phone never rings; *79
       await dialCode(s, '1001', '*78');
       assert.is((await features(s, '1001')).dnd, true);
       const busy = await s.call({ from: '1000', to: '1001', domain: ACME, password: pw('acme', '1000') }).done;
-      assert.equal(outcomes(busy.messages), [486], busy.output);
+      assert.equal(callOutcomes(busy.messages), [486], busy.output);
       assert.is(await phone!.invites(), 0);
       await dialCode(s, '1001', '*79');
       assert.is((await features(s, '1001')).dnd, false);
       const ok = await s.call({ from: '1000', to: '1001', domain: ACME, password: pw('acme', '1000') }).done;
-      assert.equal(outcomes(ok.messages), [200], ok.output);
+      assert.equal(callOutcomes(ok.messages), [200], ok.output);
       assert.is(await phone!.invites(), 1);
       assert.match(await s.metrics(), /fs_tenantd_extension_feature_rejections_total\{reason="dnd"\} [1-9]/);
     } finally {
@@ -83,12 +73,12 @@ t.it("*72 1002 from 1001: a call to 1001 rings acme 1002, never 1001 nor globex'
         await dialCode(s, '1001', '*721002');
         assert.is((await features(s, '1001')).forwardAlways, '1002');
         const r = await s.call({ from: '1000', to: '1001', domain: ACME, password: pw('acme', '1000') }).done;
-        assert.equal(outcomes(r.messages), [200], r.output);
+        assert.equal(callOutcomes(r.messages), [200], r.output);
         assert.equal([await a1001!.invites(), await a1002!.invites(), await g1002!.invites()], [0, 1, 0]);
         await dialCode(s, '1001', '*73');
         assert.is((await features(s, '1001')).forwardAlways, null);
         const back = await s.call({ from: '1000', to: '1001', domain: ACME, password: pw('acme', '1000') }).done;
-        assert.equal(outcomes(back.messages), [200], back.output);
+        assert.equal(callOutcomes(back.messages), [200], back.output);
         assert.equal([await a1001!.invites(), await a1002!.invites(), await g1002!.invites()], [1, 1, 0]);
       } finally {
         await restore(s, '1001');
@@ -122,7 +112,7 @@ t.it('unreachable forward: 1001 not registered, the failed bridge continues to a
         });
         await s.fs.api(`sofia profile internal flush_inbound_reg 1001@${ACME}`);
         const r = await s.call({ from: '1000', to: '1001', domain: ACME, password: pw('acme', '1000') }).done;
-        assert.equal(outcomes(r.messages), [200], r.output);
+        assert.equal(callOutcomes(r.messages), [200], r.output);
         assert.equal([await a1002!.invites(), await g1002!.invites()], [1, 0]);
       } finally {
         await restore(s, '1001');
