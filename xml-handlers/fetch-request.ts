@@ -4,7 +4,13 @@
 // fields a handler uses are read; each is validated here, so handlers never see
 // a raw string from the wire where a domain, number or uuid is expected.
 import { parseConfiguration, type ConfigurationRequest } from './configuration/index.js';
+import { CHANNEL_VARS } from './channel-vars.js';
 import { isExtensionNumber, isSipDomain } from './fs-names.js';
+import type { CallDirection } from './model.js';
+
+const DIRECTIONS: readonly string[] = ['inbound', 'outbound', 'internal'] satisfies CallDirection[];
+const callDirection = (v: string | undefined) =>
+  v !== undefined && DIRECTIONS.includes(v) ? (v as CallDirection) : undefined;
 
 /** Decoded form fields (a Map will do); a field sent more than once reads as an array. */
 export interface FormBody {
@@ -82,6 +88,8 @@ export interface DialplanRequest {
    * user the directory answered), never a SIP header. Feature codes act on this extension.
    */
   callerUser: string | undefined;
+  /** The direction the daemon's own dialplan exported when it first routed this call (after a transfer). */
+  channelDirection: CallDirection | undefined;
 }
 
 export type FetchRequest =
@@ -140,6 +148,7 @@ function parseDialplan(get: (n: string) => string | undefined): DialplanRequest 
     channelTenantId: get('variable_fs_tenant_id'),
     sourceIp: get('variable_sip_network_ip'),
     callerUser: get('variable_user_name'),
+    channelDirection: callDirection(get(`variable_${CHANNEL_VARS.direction}`)),
   };
 }
 

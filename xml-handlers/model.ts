@@ -52,6 +52,14 @@ export interface ExtensionFeatures {
   forwardUnreachable: string | null;
   /** How long the extension rings before a no-answer forward. */
   noAnswerTimeoutS: number;
+  /** Follow-me: after the extension itself, these ring one after the other (sql/009). */
+  followMe: readonly FollowMeStep[];
+}
+
+/** One step of follow-me or one ring-group member: a number the tenant itself can dial. */
+export interface FollowMeStep {
+  number: string;
+  timeoutS: number;
 }
 
 export const NO_FEATURES: ExtensionFeatures = {
@@ -61,6 +69,7 @@ export const NO_FEATURES: ExtensionFeatures = {
   forwardNoAnswer: null,
   forwardUnreachable: null,
   noAnswerTimeoutS: 20,
+  followMe: [],
 };
 
 export interface Queue {
@@ -76,7 +85,44 @@ export interface Queue {
   abandonedResumeAllowed: boolean;
 }
 
-export type DidDestination = { type: 'extension'; extension: string } | { type: 'queue'; queue: string };
+export type DidDestination =
+  | { type: 'extension'; extension: string }
+  | { type: 'queue'; queue: string }
+  | { type: 'flow'; node: FlowNodeId };
+
+/** A call-flow node's primary key (call_flow_nodes.id). */
+export type FlowNodeId = string & { readonly __brand: 'FlowNodeId' };
+
+export const FLOW_NODE_KINDS = [
+  'extension',
+  'ring_group',
+  'queue',
+  'menu',
+  'time_condition',
+  'announcement',
+  'hangup',
+] as const;
+export type FlowNodeKind = (typeof FLOW_NODE_KINDS)[number];
+
+/**
+ * A node as stored (sql/009): edges are ids of the same tenant's nodes; `settings` is the kind's JSON, read by
+ * that kind's parser (xml-handlers/dialplan/flow-nodes.ts) when a call reaches the node.
+ */
+export interface FlowNode {
+  id: FlowNodeId;
+  name: string;
+  kind: FlowNodeKind;
+  dialCode: string | null;
+  /** kind extension: its number; kind queue: its name. */
+  extension: string | null;
+  queue: string | null;
+  settings: Readonly<Record<string, unknown>>;
+  next: FlowNodeId | null;
+  /** A time condition's closed branch. */
+  else: FlowNodeId | null;
+  /** A menu's choices: DTMF digits → node. */
+  choices: ReadonlyMap<string, FlowNodeId>;
+}
 
 export interface Did {
   e164: string;
@@ -128,6 +174,8 @@ export interface TenantSnapshot {
   id: TenantId;
   slug: string;
   status: TenantStatus;
+  /** IANA zone for time conditions that name none. */
+  timezone: string;
   /** The tenant's primary SIP domain: its dialplan context and the domain part of its queue and agent names. */
   primaryDomain: string | null;
   domains: readonly string[];
@@ -142,6 +190,7 @@ export interface TenantSnapshot {
   outboundRoutes: readonly OutboundRoute[];
   agents: readonly Agent[];
   tiers: readonly Tier[];
+  flowNodes: ReadonlyMap<FlowNodeId, FlowNode>;
 }
 
 /** A tenant as list_tenants() reports it (no tenant context needed). */

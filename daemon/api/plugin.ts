@@ -14,6 +14,8 @@ import { ApiError, forbidden, fromPgError } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { registerResource } from './resource.js';
 import { agents } from './resources/agents.js';
+import { callFlowNodes } from './resources/call-flow-nodes.js';
+import { menuChoices } from './resources/menu-choices.js';
 import { dids } from './resources/dids.js';
 import { extensions } from './resources/extensions.js';
 import { outboundRoutes } from './resources/outbound-routes.js';
@@ -151,7 +153,17 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
 
   await app.register(
     async (api) => {
-      for (const def of [extensions, dids, trunks, outboundRoutes, queues, agents(push), tiers])
+      for (const def of [
+        extensions,
+        dids,
+        trunks,
+        outboundRoutes,
+        queues,
+        agents(push),
+        tiers,
+        callFlowNodes,
+        menuChoices,
+      ])
         registerResource(api, pool, def);
       featureRoutes(api, pool);
       tenantRoutes(api, pool);

@@ -4,7 +4,7 @@
 // and every mutation writes its audit row in that same transaction.
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { ApiError, notFound } from './errors.js';
+import { ApiError, conflict, notFound } from './errors.js';
 import { errorBody, pageQuery, timestamp, uuid, type JsonSchema } from './schema-types.js';
 import type { FastifyRequest } from 'fastify';
 import { inTenant, requireTenant, type TenantScope } from './scope.js';
@@ -25,6 +25,8 @@ export interface FieldDef {
   readOnly?: boolean;
   /** The id names a row of this table, which must be visible in the tenant. */
   references?: string;
+  /** Stored as JSON text (a jsonb column holding an array: pg would send a JS array as a PostgreSQL array). */
+  json?: boolean;
 }
 
 export type Row = Record<string, unknown> & { id: string };
@@ -50,6 +52,10 @@ export interface ResourceDef {
   secretsRequiredOnCreate?: boolean;
   /** Checks and derives column values beyond the schema; returns extra columns to write. */
   beforeWrite?(ctx: WriteContext): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** After the row is written, before commit: a throw rolls the write back (checks that need the written state). */
+  checkWritten?(ctx: { db: pg.PoolClient; scope: TenantScope; row: Row }): Promise<void>;
+  /** What a row still referenced elsewhere is used by, for the 409 its delete answers. */
+  usedBy?: string;
   /** After commit (pushing a change to FreeSWITCH). */
   afterWrite?(scope: TenantScope, after: Row, before: Row | undefined): Promise<void>;
 }
@@ -158,7 +164,7 @@ export function registerResource(app: FastifyInstance, pool: pg.Pool, def: Resou
         for (const [name, f] of inputFields(def)) {
           if (input[name] === undefined) continue;
           cols.push(f.column);
-          values.push(input[name]);
+          values.push(f.json ? JSON.stringify(input[name]) : input[name]);
           casts.push(f.cast ?? '');
         }
         for (const [column, value] of Object.entries(extra)) {
@@ -186,6 +192,7 @@ export function registerResource(app: FastifyInstance, pool: pg.Pool, def: Resou
           newId = row!.id;
         }
         const row = (await readRow(db, def, newId))!;
+        await def.checkWritten?.({ db, scope, row });
         await audit({
           action: `${def.noun}.${id ? 'update' : 'create'}`,
           target: `${def.path}/${newId}`,
@@ -270,7 +277,11 @@ export function registerResource(app: FastifyInstance, pool: pg.Pool, def: Resou
         async ({ db, audit }) => {
           const before = await readRow(db, def, id, true);
           if (!before) throw notFound(def.noun);
-          await db.query(`DELETE FROM ${def.table} WHERE id = $1`, [id]);
+          await db.query(`DELETE FROM ${def.table} WHERE id = $1`, [id]).catch((err: { code?: string }) => {
+            // ON DELETE RESTRICT (sql/009): something of this tenant still points at the row.
+            if (err.code === '23503') throw conflict('id', `still used by ${def.usedBy ?? 'another resource'}`);
+            throw err;
+          });
           await audit({
             action: `${def.noun}.delete`,
             target: `${def.path}/${id}`,

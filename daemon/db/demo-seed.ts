@@ -15,6 +15,8 @@ interface DemoTenant {
   queueAgents: string[];
   did: string;
   didTo: { queue: string } | { extension: string };
+  /** A second number, landing on the demo call flow (business hours → main menu). */
+  flowDid: string;
   trunkCidr: string;
   trunkProxy: string;
 }
@@ -28,6 +30,7 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
     queueAgents: ['1001', '1002'],
     did: '+15550001000',
     didTo: { queue: 'support' },
+    flowDid: '+15550001001',
     trunkCidr: '127.0.0.2/32',
     trunkProxy: '127.0.0.2:5090',
   },
@@ -39,6 +42,7 @@ export const DEMO_TENANTS: readonly DemoTenant[] = [
     queueAgents: ['1001'],
     did: '+15550002000',
     didTo: { extension: '1000' },
+    flowDid: '+15550002001',
     trunkCidr: '127.0.0.3/32',
     trunkProxy: '127.0.0.3:5090',
   },
@@ -104,6 +108,12 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
         'INSERT INTO dids (tenant_id, e164, destination_type, extension_id, queue_id) VALUES ($1, $2, $3, $4, $5)',
         [tenantId, t.did, didTo.type, didTo.ext, didTo.queue],
       );
+      const flow = await seedDemoFlow(db, tenantId, ext, queue!.id);
+      await db.query("INSERT INTO dids (tenant_id, e164, destination_type, flow_node_id) VALUES ($1, $2, 'flow', $3)", [
+        tenantId,
+        t.flowDid,
+        flow.get('business-hours'),
+      ]);
       const {
         rows: [trunk],
       } = await db.query<{ id: string }>(
@@ -153,4 +163,60 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
       }
     });
   }
+}
+
+/** Dial codes of the demo call flow (README "Call flows"). */
+export const DEMO_FLOW_CODES = { menu: '8000', hours: '8100', ringGroup: '8200' } as const;
+/** The demo menu's greeting: a short tone (no sound files are needed). */
+const BEEP = 'tone_stream://%(200,100,660)';
+
+/**
+ * An auto attendant: business hours (Mon-Fri 09:00-17:00, the tenant's zone) → main menu (1: extension 1000,
+ * 2: the support queue, 3: a ring group of 1001 and 1002), closed → an announcement. Returns node ids by name.
+ */
+async function seedDemoFlow(db: pg.PoolClient, tenantId: string, ext: Map<string, string>, queueId: string) {
+  const ids = new Map<string, string>();
+  const node = async (name: string, kind: string, cols: Record<string, unknown>) => {
+    const names = Object.keys(cols);
+    const {
+      rows: [row],
+    } = await db.query<{ id: string }>(
+      `INSERT INTO call_flow_nodes (tenant_id, name, kind${names.map((n) => `, ${n}`).join('')})
+      VALUES ($1, $2, $3${names.map((_, i) => `, $${i + 4}`).join('')}) RETURNING id`,
+      [tenantId, name, kind, ...Object.values(cols)],
+    );
+    ids.set(name, row!.id);
+    return row!.id;
+  };
+  const operator = await node('operator', 'extension', { extension_id: ext.get('1000'), settings: { ringS: 20 } });
+  const support = await node('support', 'queue', { queue_id: queueId });
+  const group = await node('sales-group', 'ring_group', {
+    dial_code: DEMO_FLOW_CODES.ringGroup,
+    settings: { strategy: 'simultaneous', members: [{ number: '1001' }, { number: '1002' }] },
+  });
+  const closed = await node('closed', 'announcement', { settings: { sound: `${BEEP};loops=3` } });
+  const menu = await node('main-menu', 'menu', {
+    dial_code: DEMO_FLOW_CODES.menu,
+    settings: { greeting: BEEP, timeoutMs: 5000, maxFailures: 3, maxTimeouts: 3 },
+    next_node_id: closed,
+  });
+  for (const [digits, target] of [
+    ['1', operator],
+    ['2', support],
+    ['3', group],
+  ]) {
+    await db.query('INSERT INTO menu_choices (tenant_id, menu_id, digits, target_id) VALUES ($1, $2, $3, $4)', [
+      tenantId,
+      menu,
+      digits,
+      target,
+    ]);
+  }
+  await node('business-hours', 'time_condition', {
+    dial_code: DEMO_FLOW_CODES.hours,
+    settings: { weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '17:00' }], holidays: [] },
+    next_node_id: menu,
+    else_node_id: closed,
+  });
+  return ids;
 }

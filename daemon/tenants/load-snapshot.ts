@@ -8,6 +8,9 @@ import {
   type Agent,
   type Did,
   type Extension,
+  type FlowNode,
+  type FlowNodeId,
+  type FollowMeStep,
   type OutboundRoute,
   type Queue,
   type TenantId,
@@ -44,15 +47,16 @@ const SNAPSHOT_SQL = `
 SELECT json_build_object(
   'tenant', (SELECT json_build_object('id', id, 'slug', slug, 'status', status,
       'max_inbound', max_inbound, 'max_outbound', max_outbound, 'max_total', max_total,
-      'cid_name', default_caller_id_name, 'cid_number', default_caller_id_number) FROM tenants),
+      'cid_name', default_caller_id_name, 'cid_number', default_caller_id_number, 'timezone', default_timezone) FROM tenants),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
   'extensions', (SELECT coalesce(json_agg(json_build_object('number', number, 'a1_hash', a1_hash, 'a1_realm', a1_realm,
       'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
       'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
-      'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s)), '[]') FROM extensions),
+      'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me)), '[]')
+    FROM extensions),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
   'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
-      'extension', e.number, 'queue', q.name)), '[]')
+      'extension', e.number, 'queue', q.name, 'node', d.flow_node_id)), '[]')
     FROM dids d LEFT JOIN extensions e ON e.id = d.extension_id LEFT JOIN queues q ON q.id = d.queue_id),
   'trunks', (SELECT coalesce(json_agg(json_build_object('name', name, 'proxy', proxy, 'username', username, 'password', password,
       'register', register, 'cidrs', allowed_cidrs::text[], 'enabled', enabled)), '[]') FROM sip_trunks),
@@ -66,12 +70,26 @@ SELECT json_build_object(
     FROM agents a JOIN extensions e ON e.id = a.extension_id),
   'tiers', (SELECT coalesce(json_agg(json_build_object('queue', q.name, 'extension', e.number, 'level', t.level, 'position', t.position)
       ORDER BY q.name, t.level, t.position, e.number), '[]')
-    FROM tiers t JOIN queues q ON q.id = t.queue_id JOIN agents a ON a.id = t.agent_id JOIN extensions e ON e.id = a.extension_id)
+    FROM tiers t JOIN queues q ON q.id = t.queue_id JOIN agents a ON a.id = t.agent_id JOIN extensions e ON e.id = a.extension_id),
+  'flow_nodes', (SELECT coalesce(json_agg(json_build_object('id', n.id, 'name', n.name, 'kind', n.kind, 'dial_code', n.dial_code,
+      'extension', e.number, 'queue', q.name, 'settings', n.settings, 'next', n.next_node_id, 'else', n.else_node_id,
+      'choices', (SELECT coalesce(json_object_agg(c.digits, c.target_id), '{}') FROM menu_choices c WHERE c.menu_id = n.id))), '[]')
+    FROM call_flow_nodes n LEFT JOIN extensions e ON e.id = n.extension_id LEFT JOIN queues q ON q.id = n.queue_id)
 ) AS snapshot`;
 
 // Rows as pg returns them; each is read field by field into the typed model below.
 // biome-ignore lint/suspicious/noExplicitAny: untyped query rows, narrowed where read
 type Row = Record<string, any>;
+
+/** extensions.follow_me as stored (sql/009); steps that are not {number, timeoutS} are dropped. */
+function followMe(v: unknown): FollowMeStep[] {
+  if (!Array.isArray(v)) return [];
+  return v.flatMap((s) =>
+    s && typeof s.number === 'string' && Number.isInteger(s.timeoutS)
+      ? [{ number: s.number, timeoutS: s.timeoutS }]
+      : [],
+  );
+}
 
 function stringVariables(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
@@ -101,12 +119,19 @@ export async function loadSnapshot(
   tenantId: TenantId,
   onProblem: (p: SnapshotProblem) => void = () => undefined,
 ): Promise<TenantSnapshot | null> {
-  const raw = await withTenant(
-    pool,
-    tenantId,
-    async (c) => (await c.query<{ snapshot: Row }>(SNAPSHOT_SQL)).rows[0]!.snapshot,
-    { readOnly: true },
-  );
+  return withTenant(pool, tenantId, (c) => readSnapshot(c, tenantId, onProblem), { readOnly: true });
+}
+
+/**
+ * The snapshot as `client`'s transaction sees it (its tenant context set): also how the admin API checks a call
+ * flow it has just written, before committing, with the very parsers calls will use.
+ */
+export async function readSnapshot(
+  client: pg.ClientBase,
+  tenantId: TenantId,
+  onProblem: (p: SnapshotProblem) => void = () => undefined,
+): Promise<TenantSnapshot | null> {
+  const raw = (await client.query<{ snapshot: Row }>(SNAPSHOT_SQL)).rows[0]!.snapshot;
   const t = raw.tenant as Row | null;
   if (!t) return null;
   const domains = raw.domains as Row[];
@@ -128,6 +153,7 @@ export async function loadSnapshot(
           forwardNoAnswer: e.fwd_no_answer ?? null,
           forwardUnreachable: e.fwd_unreachable ?? null,
           noAnswerTimeoutS: e.no_answer_timeout_s,
+          followMe: followMe(e.follow_me),
         },
       },
     ]),
@@ -156,7 +182,11 @@ export async function loadSnapshot(
         e164: d.e164,
         enabled: d.enabled,
         destination:
-          d.type === 'queue' ? { type: 'queue', queue: d.queue } : { type: 'extension', extension: d.extension },
+          d.type === 'queue'
+            ? { type: 'queue', queue: d.queue }
+            : d.type === 'flow'
+              ? { type: 'flow', node: d.node }
+              : { type: 'extension', extension: d.extension },
       },
     ]),
   );
@@ -210,8 +240,26 @@ export async function loadSnapshot(
     level: x.level,
     position: x.position,
   }));
+  const flowNodes = new Map<FlowNodeId, FlowNode>(
+    (raw.flow_nodes as Row[]).map((n) => [
+      n.id,
+      {
+        id: n.id,
+        name: n.name,
+        kind: n.kind,
+        dialCode: n.dial_code,
+        extension: n.extension,
+        queue: n.queue,
+        settings: n.settings ?? {},
+        next: n.next,
+        else: n.else,
+        choices: new Map(Object.entries(n.choices ?? {}) as [string, FlowNodeId][]),
+      },
+    ]),
+  );
   return {
     id: asTenantId(t.id),
+    timezone: t.timezone,
     slug: t.slug,
     status: t.status,
     primaryDomain: domains.find((d) => d.primary)?.domain ?? null,
@@ -226,5 +274,6 @@ export async function loadSnapshot(
     outboundRoutes,
     agents,
     tiers,
+    flowNodes,
   };
 }

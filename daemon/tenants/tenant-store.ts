@@ -66,6 +66,10 @@ export class TenantStore {
     return id ? this.snapshots.get(id, trace) : null;
   }
 
+  async byId(id: TenantId, trace?: Trace): Promise<TenantSnapshot | null> {
+    return this.snapshots.get(id, trace);
+  }
+
   async byDid(e164: string, trace?: Trace): Promise<TenantSnapshot | null> {
     const id = await this.dids.get(e164, trace);
     return id ? this.snapshots.get(id, trace) : null;

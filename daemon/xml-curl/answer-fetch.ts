@@ -44,8 +44,10 @@ export interface AnswerDeps {
   rendered: RenderedDocuments;
   /** Stores feature codes dialled from phones; without it they are refused. */
   features?: FeatureWriter;
-  /** Counts calls refused because of an extension's features (fs_tenantd_extension_feature_rejections_total). */
+  /** Counts calls refused because of an extension's features or an unusable call flow (see plugin.ts). */
   featureRejections?: (reason: string) => void;
+  /** The clock time conditions are decided by. */
+  now: () => Date;
 }
 
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
@@ -92,7 +94,7 @@ async function decideCall(req: DialplanRequest, deps: AnswerDeps, trace: Trace):
         known: false,
         rejection: { sipCode: 404, reason: 'Not Found', detail: 'destination is not an E.164 number' },
       };
-    return decidePublicCall(req, await deps.store.byDid(e164, trace), e164);
+    return decidePublicCall(req, await deps.store.byDid(e164, trace), e164, deps.now());
   }
   const domain = sipDomain(req.context);
   if (!domain)
@@ -102,7 +104,7 @@ async function decideCall(req: DialplanRequest, deps: AnswerDeps, trace: Trace):
       known: false,
       rejection: { sipCode: 404, reason: 'Not Found', detail: 'context is neither public nor a SIP domain' },
     };
-  return decideTenantCall(req, await deps.store.byDomain(domain, trace));
+  return decideTenantCall(req, await deps.store.byDomain(domain, trace), deps.now());
 }
 
 async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, trace: Trace): Promise<Answer> {
@@ -190,7 +192,11 @@ async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace:
       ? []
       : need === 'all'
         ? await deps.store.all(trace)
-        : [await deps.store.byDomain(need.domain, trace)].filter((t) => t !== null);
+        : [
+            await ('tenantId' in need
+              ? deps.store.byId(need.tenantId, trace)
+              : deps.store.byDomain(need.domain, trace)),
+          ].filter((t) => t !== null);
   const answer = file.render(req, tenants, { sipProfiles: deps.sipProfiles });
   if (!answer) return notFound;
   for (const { msg, ...fields } of answer.warnings ?? []) deps.log.warn(fields, msg);

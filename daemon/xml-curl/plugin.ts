@@ -34,6 +34,8 @@ export interface XmlCurlOptions {
   features?: FeatureWriter;
   /** Budget for kept rendered users and routes (FS_TENANTD_XMLCURL_RENDER_CACHE_BYTES); default 8 MiB. */
   renderCacheBytes?: number;
+  /** The clock time conditions are decided by (tests fix it); default the system clock. */
+  now?: () => Date;
 }
 
 const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);
@@ -55,7 +57,18 @@ export const xmlCurlPlugin: FastifyPluginAsync<XmlCurlOptions> = async (app, opt
     help: 'Calls and feature codes refused because of extension features (dnd, forward loop, unroutable target, …)',
     labelNames: ['reason'],
   });
-  const deps = { ...opts, rendered, featureRejections: (reason: string) => featureRejections({ reason }).inc() };
+  const flowRejections = hotCounter(opts.registry, {
+    name: 'fs_tenantd_call_flow_rejections_total',
+    help: 'Calls refused because a call flow could not be used (a node whose stored settings are unusable, a loop)',
+    labelNames: ['reason'],
+  });
+  const deps = {
+    ...opts,
+    now: opts.now ?? (() => new Date()),
+    rendered,
+    featureRejections: (reason: string) =>
+      (reason.startsWith('flow_') ? flowRejections : featureRejections)({ reason }).inc(),
+  };
   // Which section a request asked for, once its body is parsed (labels its metrics).
   app.decorateRequest('xmlCurlSection', 'unknown');
   app.decorateRequest('xmlCurlStartedAt', 0);

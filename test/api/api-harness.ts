@@ -150,3 +150,13 @@ export function rsaPair(): { privateKey: KeyObject; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }) as string };
 }
+
+/** Tables with tenant_id and id columns (the catalog, as the isolation suite finds tenant tables). */
+export async function tenantTablesWithId(db: { query: (sql: string) => Promise<{ rows: { t: string }[] }> }) {
+  const { rows } = await db.query(`SELECT c.relname AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = current_schema() AND c.relkind = 'r'
+      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped)
+      AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'id' AND NOT a.attisdropped)
+    ORDER BY 1`);
+  return rows.map((r) => r.t);
+}

@@ -9,7 +9,7 @@ import type { RouteOptions } from 'fastify';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { TenantId } from '../../xml-handlers/model.js';
-import { startApi, type ApiHarness } from './api-harness.js';
+import { startApi, tenantTablesWithId, type ApiHarness } from './api-harness.js';
 import { SAMPLES } from './samples.js';
 
 let h: ApiHarness;
@@ -51,23 +51,17 @@ test.before(async () => {
     db.query("INSERT INTO tenant_features (tenant_id, feature_key, enabled) VALUES ($1, 'acme_only', true)", [A]),
   );
   await h.inTenant(A, async (db) => {
-    for (const t of [
-      'extensions',
-      'dids',
-      'sip_trunks',
-      'outbound_routes',
-      'queues',
-      'agents',
-      'tiers',
-      'call_records',
-    ]) {
-      aIds[t] = (await db.query(`SELECT id FROM ${t} ORDER BY id LIMIT 1`)).rows[0].id;
+    // Every tenant table with an id, from the catalog: a new table is in the gate without an edit here.
+    for (const t of await tenantTablesWithId(db)) {
+      const row = (await db.query(`SELECT id FROM ${t} ORDER BY id LIMIT 1`)).rows[0];
+      if (row) aIds[t] = row.id;
     }
     aIds.tenant_features = 'acme_only';
     const ids =
       await db.query(`SELECT id::text AS v FROM extensions UNION SELECT id::text FROM dids UNION SELECT id::text FROM sip_trunks
       UNION SELECT id::text FROM outbound_routes UNION SELECT id::text FROM queues UNION SELECT id::text FROM agents UNION SELECT id::text FROM tiers
       UNION SELECT id::text FROM call_records UNION SELECT call_uuid FROM call_records UNION SELECT id::text FROM tenants UNION SELECT e164 FROM dids
+      UNION SELECT id::text FROM call_flow_nodes UNION SELECT id::text FROM menu_choices
       UNION SELECT domain FROM sip_domains UNION SELECT name FROM tenants UNION SELECT 'acme_only'`);
     aFingerprints = ids.rows.map((r) => r.v as string);
   });

@@ -424,6 +424,7 @@ test('extension features: set by a tenant admin and by the extension itself, bad
     forwardNoAnswer: '+442071234567',
     forwardUnreachable: null,
     noAnswerTimeoutS: 15,
+    followMe: [],
   });
   const off = await h.call('PUT', '/api/me/features', {
     token: agent,

@@ -23,5 +23,9 @@ export const SAMPLES: Record<string, (a: Record<string, string>) => Record<strin
   'PATCH /api/tenant': () => ({ defaultLanguage: 'fr', maxTotal: 1 }),
   'PUT /api/me/agent/status': () => ({ status: 'Available' }),
   'PUT /api/me/features': () => ({ dnd: false }),
+  'POST /api/call-flow-nodes': (a) => ({ name: 'gate-node', kind: 'extension', extensionId: a.extensions }),
+  'PATCH /api/call-flow-nodes/:id': () => ({ dialCode: null }),
+  'POST /api/menu-choices': (a) => ({ menuId: a.call_flow_nodes, digits: '9', targetId: a.call_flow_nodes }),
+  'PATCH /api/menu-choices/:id': (a) => ({ targetId: a.call_flow_nodes }),
   'POST /api/tenants': () => ({ slug: 'gate-tenant', name: 'Gate', sipDomain: 'gate.pbx.test' }),
 };

@@ -6,7 +6,7 @@
 import type { RouteOptions } from 'fastify';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startApi, type ApiHarness } from './api-harness.js';
+import { startApi, tenantTablesWithId, type ApiHarness } from './api-harness.js';
 import { SAMPLES } from './samples.js';
 
 type Schema = Record<string, any>;
@@ -18,17 +18,10 @@ test.before(async () => {
   h = await startApi();
   op = await h.token('superadmin');
   await h.inTenant(h.tenants.acme, async (db) => {
-    for (const t of [
-      'extensions',
-      'dids',
-      'sip_trunks',
-      'outbound_routes',
-      'queues',
-      'agents',
-      'tiers',
-      'call_records',
-    ])
-      ids[t] = (await db.query(`SELECT id FROM ${t} LIMIT 1`)).rows[0].id;
+    for (const t of await tenantTablesWithId(db)) {
+      const row = (await db.query(`SELECT id FROM ${t} ORDER BY id LIMIT 1`)).rows[0];
+      if (row) ids[t] = row.id;
+    }
   });
   ids.tenant_features = 'call_recording';
 });

@@ -80,6 +80,7 @@ test('dialplan requests carry context, destination, A-leg uuid, tenant variable,
       channelTenantId: undefined,
       sourceIp: '127.0.0.1',
       callerUser: '1000',
+      channelDirection: undefined,
     },
   });
   const pub = parsed('039');

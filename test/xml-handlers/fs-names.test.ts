@@ -223,6 +223,8 @@ const tenant: TenantSnapshot = {
   slug: 't1',
   status: 'active',
   primaryDomain: 'acme.pbx.test',
+  timezone: 'UTC',
+  flowNodes: new Map(),
   domains: ['acme.pbx.test', 'desk.acme.test'],
   ceilings: { maxInbound: null, maxOutbound: null, maxTotal: null },
   defaultCallerIdName: null,

@@ -24,6 +24,7 @@ import { findAll, parseXml, sectionOf } from '../helpers/xml-curl-client.js';
 
 const test = suite('xml-handlers: decisions and rendering');
 const ID = '11111111-2222-4333-8444-555555555555' as TenantId;
+const NOW = new Date('2026-12-02T12:00:00Z');
 
 function ext(number: string, over: Partial<Extension> = {}): Extension {
   return {
@@ -117,6 +118,8 @@ function tenant(over: Partial<TenantSnapshot> = {}): TenantSnapshot {
     ],
     agents: [],
     tiers: [],
+    timezone: 'UTC',
+    flowNodes: new Map(),
     ...over,
   };
 }
@@ -127,6 +130,7 @@ const call = (over: Partial<DialplanRequest> = {}): DialplanRequest => ({
   callUuid: '56356642-2fdf-4006-baa1-14b2ad06c094',
   channelTenantId: ID,
   sourceIp: '192.0.2.10',
+  channelDirection: undefined,
   callerUser: '1000',
   ...over,
 });
@@ -190,12 +194,12 @@ test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and I
 
 test('dialplan: extension, queue, outbound by priority (disabled trunk skipped, strip/prepend), no route', () => {
   const t = tenant();
-  const d = (dest: string) => decideTenantCall(call({ destination: dest }), t);
+  const d = (dest: string) => decideTenantCall(call({ destination: dest }), t, NOW);
   assert.equal(d('1000'), {
     kind: 'route',
     tenant: t,
     direction: 'internal',
-    target: { type: 'extension', number: '1000', domain: 't1.example' },
+    target: { type: 'extension', number: '1000', domain: 't1.example', timeoutS: 30 },
   });
   assert.equal((d('7100') as { target: unknown }).target, { type: 'queue', fsName: 'sales@t1.example' });
   assert.is(d('00441234567').kind, 'reject', 'the only matching route uses a disabled trunk');
@@ -207,8 +211,8 @@ test('dialplan: extension, queue, outbound by priority (disabled trunk skipped, 
     callerIdName: 'T1',
   });
   for (const dest of ['1001', '555', '', '1000;x', '${x}']) assert.is(d(dest).kind, 'reject', dest);
-  assert.is(decideTenantCall(call({ channelTenantId: undefined }), t).kind, 'reject');
-  assert.is(decideTenantCall(call({ channelTenantId: '99999999-2222-4333-8444-555555555555' }), t).kind, 'reject');
+  assert.is(decideTenantCall(call({ channelTenantId: undefined }), t, NOW).kind, 'reject');
+  assert.is(decideTenantCall(call({ channelTenantId: '99999999-2222-4333-8444-555555555555' }), t, NOW).kind, 'reject');
   const r = d('02071234567');
   if (r.kind === 'route') {
     const xml = renderRoute('t1.example', r);
@@ -230,6 +234,7 @@ test('public calls: DID key normalisation; trunk CIDRs (IPv4, IPv6, mapped), dis
       call({ context: 'public', destination: '+15550000001', channelTenantId: undefined, sourceIp: ip }),
       t,
       '+15550000001',
+      NOW,
     ).kind;
   assert.is(pub('192.0.2.200'), 'route');
   assert.is(pub('::ffff:192.0.2.200'), 'route');
@@ -341,26 +346,37 @@ const actionsOf = (xml: string) =>
 
 test('features: DND answers busy without ringing, or follows the busy forward; DID calls too', () => {
   const dnd = withFeatures({ dnd: true });
-  const d = decideTenantCall(call({ destination: '1000' }), dnd);
+  const d = decideTenantCall(call({ destination: '1000' }), dnd, NOW);
   assert.ok(d.kind === 'reject' && d.rejection.sipCode === 486 && d.rejection.feature === 'dnd');
   if (d.kind === 'reject') assert.ok(renderRejection('t1.example', d.rejection).includes('USER_BUSY'));
-  const pub = decidePublicCall(call({ context: 'public', destination: '+15550000001' }), dnd, '+15550000001');
+  const pub = decidePublicCall(call({ context: 'public', destination: '+15550000001' }), dnd, '+15550000001', NOW);
   assert.is(pub.kind, 'reject', 'a DID to a DND extension is busy too');
-  const toBusyFwd = decideTenantCall(call(), withFeatures({ dnd: true, forwardBusy: '1002' }));
+  const toBusyFwd = decideTenantCall(call(), withFeatures({ dnd: true, forwardBusy: '1002' }), NOW);
   assert.equal(toBusyFwd.kind === 'route' && toBusyFwd.target, {
     type: 'extension',
     number: '1002',
     domain: 't1.example',
+    timeoutS: 30,
   });
-  const off = decideTenantCall(call(), withFeatures({ dnd: false }));
-  assert.equal(off.kind === 'route' && off.target, { type: 'extension', number: '1000', domain: 't1.example' });
+  const off = decideTenantCall(call(), withFeatures({ dnd: false }), NOW);
+  assert.equal(off.kind === 'route' && off.target, {
+    type: 'extension',
+    number: '1000',
+    domain: 't1.example',
+    timeoutS: 30,
+  });
 });
 
 test('features: forward-always routes as the tenant dialled it (extension, outbound route and its direction)', () => {
-  const toExt = decideTenantCall(call(), withFeatures({ forwardAlways: '1002' }));
+  const toExt = decideTenantCall(call(), withFeatures({ forwardAlways: '1002' }), NOW);
   assert.ok(toExt.kind === 'route' && toExt.direction === 'internal');
-  assert.equal(toExt.kind === 'route' && toExt.target, { type: 'extension', number: '1002', domain: 't1.example' });
-  const out = decideTenantCall(call(), withFeatures({ forwardAlways: '02071234567' }));
+  assert.equal(toExt.kind === 'route' && toExt.target, {
+    type: 'extension',
+    number: '1002',
+    domain: 't1.example',
+    timeoutS: 30,
+  });
+  const out = decideTenantCall(call(), withFeatures({ forwardAlways: '02071234567' }), NOW);
   assert.ok(out.kind === 'route' && out.direction === 'outbound', 'counted against max_outbound');
   assert.equal(out.kind === 'route' && out.target, {
     type: 'gateway',
@@ -373,6 +389,7 @@ test('features: forward-always routes as the tenant dialled it (extension, outbo
     call({ context: 'public', destination: '+15550000001' }),
     withFeatures({ forwardAlways: '1002' }),
     '+15550000001',
+    NOW,
   );
   assert.ok(pub.kind === 'route' && pub.direction === 'inbound' && pub.target.type === 'extension');
   assert.is(pub.kind === 'route' && pub.target.type === 'extension' && pub.target.number, '1002');
@@ -382,7 +399,7 @@ test('features: forward-always routes as the tenant dialled it (extension, outbo
     ['555', 'no route'],
     ['00441234567', 'route over a disabled trunk'],
   ]) {
-    const r = decideTenantCall(call(), withFeatures({ forwardAlways: to }));
+    const r = decideTenantCall(call(), withFeatures({ forwardAlways: to }), NOW);
     assert.ok(r.kind === 'reject' && r.rejection.sipCode === 480 && r.rejection.feature === 'forward_no_route', why);
   }
 });
@@ -391,22 +408,22 @@ test('features: forward loops and long chains are refused cleanly', () => {
   const loop = withFeatures({ forwardAlways: '1002' }, [
     ext('1002', { features: { ...NO_FEATURES, forwardAlways: '1000' } }),
   ]);
-  const r = decideTenantCall(call(), loop);
+  const r = decideTenantCall(call(), loop, NOW);
   assert.ok(r.kind === 'reject' && r.rejection.sipCode === 482 && r.rejection.feature === 'forward_loop');
   const chain = ['1000', '1010', '1011', '1012', '1013', '1014', '1015'].map((n, i, all) =>
     ext(n, { features: { ...NO_FEATURES, forwardAlways: all[i + 1] ?? null } }),
   );
   const long = tenant({ extensions: new Map(chain.map((e) => [e.number, e])) });
-  const c = decideTenantCall(call(), long);
+  const c = decideTenantCall(call(), long, NOW);
   assert.ok(c.kind === 'reject' && c.rejection.feature === 'forward_loop', 'six hops');
   const short = tenant({ extensions: new Map(chain.slice(2).map((e) => [e.number, e])) });
-  const ok = decideTenantCall(call({ destination: '1011' }), short);
+  const ok = decideTenantCall(call({ destination: '1011' }), short, NOW);
   assert.ok(ok.kind === 'route' && ok.target.type === 'extension' && ok.target.number === '1015', 'four hops');
 });
 
 test('features: busy / no-answer / unreachable forwards continue the bridge by cause into the tenant context', () => {
   const t = withFeatures({ forwardBusy: '1002', forwardNoAnswer: '02071234567', noAnswerTimeoutS: 15 });
-  const d = decideTenantCall(call(), t);
+  const d = decideTenantCall(call(), t, NOW);
   assert.ok(d.kind === 'route');
   if (d.kind !== 'route') return;
   const xml = renderRoute('t1.example', d);
@@ -422,7 +439,7 @@ test('features: busy / no-answer / unreachable forwards continue the bridge by c
   assert.ok(acts.includes('set call_timeout=15'));
   assert.ok(acts.indexOf('set hangup_after_bridge=true') < acts.findIndex((a) => a.startsWith('bridge ')));
   assert.is(acts.at(-1), 'transfer ${fs_tenantd_forward_${originate_disposition}} XML t1.example');
-  const plain = decideTenantCall(call({ destination: '1002' }), t);
+  const plain = decideTenantCall(call({ destination: '1002' }), t, NOW);
   assert.ok(plain.kind === 'route');
   if (plain.kind === 'route') {
     const a = actionsOf(renderRoute('t1.example', plain));
@@ -431,7 +448,7 @@ test('features: busy / no-answer / unreachable forwards continue the bridge by c
       'no forwards',
     );
   }
-  const unreach = decideTenantCall(call(), withFeatures({ forwardUnreachable: '1002' }));
+  const unreach = decideTenantCall(call(), withFeatures({ forwardUnreachable: '1002' }), NOW);
   if (unreach.kind === 'route') {
     const a = actionsOf(renderRoute('t1.example', unreach));
     assert.ok(a.includes('set continue_on_fail=USER_NOT_REGISTERED,SUBSCRIBER_ABSENT,DESTINATION_OUT_OF_ORDER'));
@@ -450,15 +467,15 @@ test('feature codes: parsed, refused when malformed or not from a user, answered
   assert.is(featureCode('*1'), undefined);
   for (const bad of ['*72', '*72*78', '*781', '*721', '*72+0123']) assert.ok(featureCode(bad)?.invalid, bad);
   const t = tenant();
-  const ok = decideTenantCall(call({ destination: '*78' }), t);
+  const ok = decideTenantCall(call({ destination: '*78' }), t, NOW);
   assert.ok(ok.kind === 'feature' && ok.extension === '1000');
-  const bad = decideTenantCall(call({ destination: '*72' }), t);
+  const bad = decideTenantCall(call({ destination: '*72' }), t, NOW);
   assert.ok(bad.kind === 'reject' && bad.rejection.sipCode === 484);
   for (const user of [undefined, '1001', '9999']) {
-    const r = decideTenantCall(call({ destination: '*78', callerUser: user }), t);
+    const r = decideTenantCall(call({ destination: '*78', callerUser: user }), t, NOW);
     assert.ok(r.kind === 'reject' && r.rejection.sipCode === 403, `user ${user}`);
   }
-  const other = decideTenantCall(call({ destination: '*78', channelTenantId: undefined }), t);
+  const other = decideTenantCall(call({ destination: '*78', channelTenantId: undefined }), t, NOW);
   assert.ok(other.kind === 'reject' && other.rejection.sipCode === 403, 'trunk channels have no tenant user');
   const xml = renderFeatureDone('t1.example', '*78');
   assertSafeDocument(xml);

@@ -2,14 +2,14 @@
 // key_value = the file's name). Each file is one module exporting one of these,
 // listed once in index.ts; the daemon loads the tenant data `needs` names and
 // hands it to `render`. Nothing else changes to serve another file.
-import type { TenantSnapshot } from '../model.js';
+import type { TenantId, TenantSnapshot } from '../model.js';
 import type { SofiaProfiles } from './sofia.js';
 
 /** Reads one field of the fetch (single-valued and length-bounded by fetch-request.ts). */
 export type Fields = (name: string) => string | undefined;
 
-/** The tenant data an answer needs: none, every tenant, or the tenant owning one SIP domain (if any). */
-export type TenantNeed = 'none' | 'all' | { domain: string };
+/** The tenant data an answer needs: none, every tenant, the tenant owning one SIP domain, or one tenant (if any). */
+export type TenantNeed = 'none' | 'all' | { domain: string } | { tenantId: TenantId };
 
 /** Daemon settings files render from (FS_TENANTD_SIP_*). */
 export interface ConfigurationSettings {

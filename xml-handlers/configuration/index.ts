@@ -3,9 +3,10 @@
 import { aclConf } from './acl.js';
 import { callcenterConf } from './callcenter.js';
 import type { ConfigurationFile, Fields } from './file.js';
+import { ivrConf } from './ivr.js';
 import { sofiaConf } from './sofia.js';
 
-export const CONFIGURATION_FILES = [sofiaConf, aclConf, callcenterConf] as const;
+export const CONFIGURATION_FILES = [sofiaConf, aclConf, callcenterConf, ivrConf] as const;
 
 type ServedFile = (typeof CONFIGURATION_FILES)[number];
 export type ServedRequest = ReturnType<ServedFile['parse']>;

@@ -9,16 +9,23 @@ import { CidrSet } from '../cidr.js';
 import type { DialplanRequest } from '../fetch-request.js';
 import type { CallDirection, TenantSnapshot } from '../model.js';
 import { section, serialize, text } from '../xml.js';
+import { flowNodeDialled, runFlow } from './call-flow.js';
 import { dialGateway } from './dial-gateway.js';
 import { enterQueue } from './enter-queue.js';
 import { type FeatureChange, featureCode } from './feature-codes.js';
+import { playAnnouncement } from './nodes/announcement.js';
+import { runMenu } from './nodes/menu.js';
+import { ringGroup } from './nodes/ring-group.js';
 import { ringExtension } from './ring-extension.js';
 import type { Act, RouteKind } from './route-kind.js';
 
 export const PUBLIC_CONTEXT = 'public';
 
-/** Every kind of target, in the order a number a user dialled is tried. */
-export const ROUTE_KINDS = [ringExtension, enterQueue, dialGateway] as const;
+/**
+ * Every kind of target. A number a user dialled is tried against the kinds with `dialled` in this order, with the
+ * tenant's call-flow dial codes after the queues (index.ts `dialled`); the node kinds' targets come from flows only.
+ */
+export const ROUTE_KINDS = [ringExtension, enterQueue, dialGateway, ringGroup, runMenu, playAnnouncement] as const;
 
 type TargetOf<K> = K extends RouteKind<infer T> ? T : never;
 export type RouteTarget = TargetOf<(typeof ROUTE_KINDS)[number]>;
@@ -34,7 +41,14 @@ export interface Rejection {
   /** Why, for the log. */
   detail: string;
   /** Set when an extension's features refused the call: the reason it is counted under. */
-  feature?: 'dnd' | 'forward_loop' | 'forward_no_route' | 'feature_code_invalid' | 'feature_code_not_a_user';
+  feature?:
+    | 'dnd'
+    | 'forward_loop'
+    | 'forward_no_route'
+    | 'feature_code_invalid'
+    | 'feature_code_not_a_user'
+    | 'flow_unusable'
+    | 'flow_loop';
 }
 
 export type DialplanDecision =
@@ -44,7 +58,8 @@ export type DialplanDecision =
   /** `known`: false when nobody owns the context/DID (counted as not_found). */
   | { kind: 'reject'; tenant: TenantSnapshot | null; known: boolean; rejection: Rejection };
 
-const DESTINATION = /^\+?[0-9*#]{1,32}$/;
+/** A number, or flow-<node uuid> (how a call flow's transfers continue, call-flow.ts). */
+const DESTINATION = /^(\+?[0-9*#]{1,32}|flow-[0-9a-f-]{36})$/;
 
 const reject = (
   tenant: TenantSnapshot | null,
@@ -66,8 +81,11 @@ export function didKey(destination: string): string | undefined {
   return m ? `+${m[1]}` : undefined;
 }
 
-/** A call from a registered user, in the context of `tenant` (the owner of the Hunt-Context domain, or null). */
-export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | null): DialplanDecision {
+/**
+ * A call from a registered user, or one continuing in its tenant's context after a transfer, in the context of
+ * `tenant` (the owner of the Hunt-Context domain, or null). `now` decides time conditions.
+ */
+export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | null, now: Date): DialplanDecision {
   if (!tenant) return reject(null, false, 404, 'Not Found', `no tenant owns context ${req.context}`);
   if (req.channelTenantId !== tenant.id) {
     return reject(
@@ -86,18 +104,26 @@ export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | 
 
   const feature = featureCode(dest);
   if (feature) return decideFeatureCode(req, tenant, feature);
-  const routed = dialled(tenant, dest);
+  const routed = dialled(tenant, dest, now);
   if (!routed) return reject(tenant, true, 404, 'Not Found', 'no route for the destination');
-  return applyForwards(tenant, routed.direction, routed.target);
+  if ('rejection' in routed) return { kind: 'reject', tenant, known: true, rejection: routed.rejection };
+  // A call continuing after a transfer (forward, call flow) keeps the direction it was admitted with, unless it
+  // now leaves through a trunk.
+  const direction = routed.direction === 'outbound' ? 'outbound' : (req.channelDirection ?? routed.direction);
+  return applyForwards(tenant, direction, routed.target, now);
 }
 
+type Routed = { direction: CallDirection; target: RouteTarget } | { rejection: Rejection };
+
 /** What the tenant's own routing makes of a number one of its users dialled (feature codes aside). */
-function dialled(tenant: TenantSnapshot, dest: string): { direction: CallDirection; target: RouteTarget } | undefined {
-  for (const kind of ROUTE_KINDS) {
+function dialled(tenant: TenantSnapshot, dest: string, now: Date): Routed | undefined {
+  for (const kind of [ringExtension, enterQueue]) {
     const routed = kind.dialled?.(tenant, dest);
     if (routed) return routed;
   }
-  return undefined;
+  const node = flowNodeDialled(tenant, dest);
+  if (node) return runFlow(tenant, node, now);
+  return dialGateway.dialled?.(tenant, dest);
 }
 
 /** Forward-always chains longer than this are refused, as are loops (A → B → A). */
@@ -109,7 +135,12 @@ export const MAX_FORWARD_HOPS = 5;
  * only the tenant's own extensions and outbound routes (with its ceilings) are reachable. A target that no longer
  * routes is a clean rejection, never a fall-through.
  */
-function applyForwards(tenant: TenantSnapshot, direction: CallDirection, target: RouteTarget): DialplanDecision {
+function applyForwards(
+  tenant: TenantSnapshot,
+  direction: CallDirection,
+  target: RouteTarget,
+  now: Date,
+): DialplanDecision {
   const seen = new Set<string>();
   let current = target;
   let dir = direction;
@@ -132,7 +163,8 @@ function applyForwards(tenant: TenantSnapshot, direction: CallDirection, target:
         'forward_loop',
       );
     }
-    const routed = dialled(tenant, next);
+    const routed = dialled(tenant, next, now);
+    if (routed && 'rejection' in routed) return { kind: 'reject', tenant, known: true, rejection: routed.rejection };
     if (!routed) {
       return reject(
         tenant,
@@ -177,7 +209,12 @@ function sourcesOf(tenant: TenantSnapshot): CidrSet {
 }
 
 /** A call in context `public` to DID `e164`, owned by `tenant` (or null). */
-export function decidePublicCall(req: DialplanRequest, tenant: TenantSnapshot | null, e164: string): DialplanDecision {
+export function decidePublicCall(
+  req: DialplanRequest,
+  tenant: TenantSnapshot | null,
+  e164: string,
+  now: Date,
+): DialplanDecision {
   if (!tenant) return reject(null, false, 404, 'Not Found', `no tenant owns ${e164}`);
   const did = tenant.dids.get(e164);
   if (!did?.enabled) return reject(tenant, true, 404, 'Not Found', 'DID disabled');
@@ -191,9 +228,14 @@ export function decidePublicCall(req: DialplanRequest, tenant: TenantSnapshot | 
     );
   }
   if (tenant.status !== 'active') return reject(tenant, true, 403, 'Forbidden', 'tenant suspended');
-  for (const kind of ROUTE_KINDS) {
+  if (did.destination.type === 'flow') {
+    const routed = runFlow(tenant, did.destination.node, now);
+    if ('rejection' in routed) return { kind: 'reject', tenant, known: true, rejection: routed.rejection };
+    return applyForwards(tenant, routed.direction === 'outbound' ? 'outbound' : 'inbound', routed.target, now);
+  }
+  for (const kind of [ringExtension, enterQueue]) {
     const target = kind.fromDid?.(tenant, did.destination);
-    if (target) return applyForwards(tenant, 'inbound', target);
+    if (target) return applyForwards(tenant, 'inbound', target, now);
   }
   return reject(tenant, true, 404, 'Not Found', 'DID destination unavailable');
 }
@@ -206,6 +248,7 @@ const CAUSES: Record<number, string> = {
   482: 'EXCHANGE_ROUTING_ERROR',
   484: 'INVALID_NUMBER_FORMAT',
   486: 'USER_BUSY',
+  603: 'CALL_REJECTED',
   503: 'NORMAL_TEMPORARY_FAILURE',
 };
 

@@ -1,8 +1,9 @@
 // One kind of dialplan target: how a dialled number or a DID reaches it, and the
 // actions that connect the call. One module per kind, named for what it does
-// (ring-extension.ts, enter-queue.ts, dial-gateway.ts); index.ts lists them in
-// the order a dialled number is tried. A new kind (an IVR menu, voicemail, …) is
-// one more module and one more entry there.
+// (ring-extension.ts, enter-queue.ts, dial-gateway.ts, and the call-flow node
+// kinds' targets in nodes/); index.ts lists them. A target reached only through
+// call flows needs no `dialled`/`fromDid`: its node kind (nodes/node-kind.ts)
+// produces it.
 import type { CallDirection, DidDestination, TenantSnapshot } from '../model.js';
 
 /** Appends `<action application="…" data="…"/>` to the call's one-extension context. */

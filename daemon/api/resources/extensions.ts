@@ -37,6 +37,18 @@ const variables: JsonSchema = {
 export const forwardTarget: JsonSchema = { type: 'string', pattern: FORWARD_TARGET.source };
 export const FORWARD_FIELDS = ['forwardAlways', 'forwardBusy', 'forwardNoAnswer', 'forwardUnreachable'] as const;
 
+/** Follow-me (sql/009): numbers rung one after the other after the extension itself. */
+export const followMe: JsonSchema = {
+  type: 'array',
+  maxItems: 10,
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['number'],
+    properties: { number: forwardTarget, timeoutS: { ...int(5, 120), default: 20 } },
+  },
+};
+
 export const password: JsonSchema = { type: 'string', minLength: 8, maxLength: 128, pattern: '^[\\x21-\\x7e]+$' };
 
 export const extensions: ResourceDef = {
@@ -57,7 +69,9 @@ export const extensions: ResourceDef = {
     forwardNoAnswer: { column: 'forward_no_answer', schema: nullable(forwardTarget) },
     forwardUnreachable: { column: 'forward_unreachable', schema: nullable(forwardTarget) },
     noAnswerTimeoutS: { column: 'no_answer_timeout_s', schema: int(5, 120) },
+    followMe: { column: 'follow_me', schema: followMe, cast: '::jsonb', json: true },
   },
+  usedBy: 'a call-flow node',
   secrets: { password },
   secretsRequiredOnCreate: true,
   async beforeWrite({ db, input, before }) {
@@ -65,6 +79,8 @@ export const extensions: ResourceDef = {
     for (const field of FORWARD_FIELDS) {
       if (input[field] === number) throw badRequest(field, 'cannot forward the extension to itself');
     }
+    if ((input.followMe as { number: string }[] | undefined)?.some((s) => s.number === number))
+      throw badRequest('followMe', 'cannot list the extension itself');
     const pw = input.password as string | undefined;
     if (pw === undefined) {
       if (before && input.number !== undefined && input.number !== before.number) {

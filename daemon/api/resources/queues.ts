@@ -18,6 +18,7 @@ export const queues: ResourceDef = {
   path: 'queues',
   table: 'queues',
   noun: 'queue',
+  usedBy: 'a call-flow node',
   fields: {
     name: { column: 'name', schema: slug, required: true },
     dialCode: { column: 'dial_code', schema: nullable(digits(2, 10)) },

@@ -22,7 +22,7 @@ const me = {
 const errors = { 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody };
 
 // The extension's own features (sql/007): the same fields and rules as on /api/extensions/:id.
-const FEATURE_FIELDS = ['dnd', ...FORWARD_FIELDS, 'noAnswerTimeoutS'] as const;
+const FEATURE_FIELDS = ['dnd', ...FORWARD_FIELDS, 'noAnswerTimeoutS', 'followMe'] as const;
 const featureProps = Object.fromEntries(FEATURE_FIELDS.map((f) => [f, extensions.fields[f]!.schema]));
 const features = { type: 'object', properties: { extension: { type: 'string' }, ...featureProps } };
 const SELECT_FEATURES = `SELECT id, number AS extension, ${FEATURE_FIELDS.map(
@@ -127,6 +127,8 @@ export function meRoutes(app: FastifyInstance, pool: pg.Pool, push: PushAgentSta
       for (const f of FORWARD_FIELDS) {
         if (input[f] === scope.principal.sub) throw badRequest(f, 'cannot forward the extension to itself');
       }
+      if ((input.followMe as { number: string }[] | undefined)?.some((s) => s.number === scope.principal.sub))
+        throw badRequest('followMe', 'cannot list the extension itself');
       // The row's NOTIFY evicts the tenant's snapshot and flushes the user from FreeSWITCH (daemon/esl/cache-flush.ts).
       const row = await inTenant(
         pool,
@@ -142,7 +144,7 @@ export function meRoutes(app: FastifyInstance, pool: pg.Pool, push: PushAgentSta
           await db.query(
             `UPDATE extensions SET ${set.map((f, i) => `${extensions.fields[f]!.column} = $${i + 2}`).join(', ')}
             WHERE id = $1`,
-            [before.id, ...set.map((f) => input[f])],
+            [before.id, ...set.map((f) => (extensions.fields[f]!.json ? JSON.stringify(input[f]) : input[f]))],
           );
           const { id, ...was } = before;
           const after = { ...was, ...Object.fromEntries(set.map((f) => [f, input[f]])) };
