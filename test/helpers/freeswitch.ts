@@ -81,8 +81,8 @@ export interface Stack {
   ): Promise<{ status: number; body: any }>;
   token(role: Role, tenant?: string, sub?: string): Promise<string>;
   metrics(): Promise<string>;
-  /** Registers user@domain from a fresh port and answers calls there until stopped. */
-  phone(user: string, domain: string, password: string): Promise<Phone>;
+  /** Registers user@domain from a fresh port and answers calls there (or only rings: ring.xml) until stopped. */
+  phone(user: string, domain: string, password: string, scenario?: 'answer.xml' | 'ring.xml'): Promise<Phone>;
   /** Waits until FreeSWITCH holds no channel (the previous case's calls are gone). */
   quiet(): Promise<void>;
   /** Restarts the daemon on the same state (database, keys, spool). */
@@ -146,15 +146,19 @@ export function callArgs(c: CallSpec): string[] {
 export const callOutcomes = (messages: string): number[] =>
   inviteAnswers(messages).filter((c) => c !== 401 && c !== 407);
 
-/** Registers phones ([user, domain, password] each), runs `fn` with them, and stops them whatever happens. */
+/**
+ * Registers phones ([user, domain, password] each, and 'ring' for one that never answers), runs `fn` with them,
+ * and stops them whatever happens.
+ */
 export async function withPhones(
   s: Stack,
-  specs: Array<[string, string, string]>,
+  specs: Array<[string, string, string] | [string, string, string, 'ring']>,
   fn: (phones: Phone[]) => Promise<void>,
 ): Promise<void> {
   const phones: Phone[] = [];
   try {
-    for (const [user, domain, password] of specs) phones.push(await s.phone(user, domain, password));
+    for (const [user, domain, password, ring] of specs)
+      phones.push(await s.phone(user, domain, password, ring ? 'ring.xml' : 'answer.xml'));
     await fn(phones);
   } finally {
     for (const p of phones) await p.stop();
@@ -391,7 +395,7 @@ async function startStack(): Promise<Stack> {
     return { status: r.status, body: text ? JSON.parse(text) : undefined };
   };
 
-  const phone = async (user: string, domain: string, password: string): Promise<Phone> => {
+  const phone = async (user: string, domain: string, password: string, scenario = 'answer.xml'): Promise<Phone> => {
     // The REGISTER and the answering SIPp share the port (it is the registered contact). Another process can take
     // the port in between, or SIPp's media port; then the answering SIPp exits at once, and a fresh pair is tried.
     for (let attempt = 1; ; attempt++) {
@@ -410,7 +414,7 @@ async function startStack(): Promise<Stack> {
         password,
       ]).done;
       if (reg.code !== 0) throw new Error(`REGISTER ${user}@${domain} failed: ${reg.output}`);
-      const uas = sipp('answer.xml', ['-p', String(port), '-mp', String(await freeUdpPort()), '-m', '100']);
+      const uas = sipp(scenario, ['-p', String(port), '-mp', String(await freeUdpPort()), '-m', '100']);
       const exited = () => uas.child.exitCode !== null || uas.child.signalCode !== null;
       await until(async () => exited() || (await udpInUse('127.0.0.1', port)), `the phone ${user}@${domain} to listen`);
       if (exited()) {

@@ -97,6 +97,8 @@ export const ringExtension: RouteKind<ExtensionTarget> = {
       for (const [cause, to] of Object.entries(fwd.byCause)) act('set', `fs_tenantd_forward_${cause}=${to}`);
     }
     act('set', `call_timeout=${target.timeoutS}`);
+    // Without it a leg that times out ends the whole `|` list (switch_ivr_originate.c continue_on_timeout).
+    if (target.followMe) act('set', 'originate_continue_on_timeout=true');
     act('bridge', `${legVars}${dial}`);
     // The bridge sets originate_disposition to the cause's name (switch_ivr_originate.c); the nested variable
     // picks that cause's target. The transfer re-enters the daemon's dialplan in the tenant's context with the

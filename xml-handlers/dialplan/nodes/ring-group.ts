@@ -15,6 +15,7 @@ export interface RingGroupSettings {
 
 export interface RingGroupTarget {
   type: 'ring_group';
+  sequential: boolean;
   /** Leg dial strings joined by `,` or `|`. */
   dial: string;
   /** Context and destination of the transfer when nobody answered. */
@@ -26,6 +27,8 @@ export const ringGroup: RouteKind<RingGroupTarget> = {
   actions: (target, act, legVars) => {
     act('set', 'hangup_after_bridge=true');
     if (target.next) act('set', 'continue_on_fail=true');
+    // Without it a member that times out ends the whole `|` list (switch_ivr_originate.c continue_on_timeout).
+    if (target.sequential) act('set', 'originate_continue_on_timeout=true');
     act('bridge', `${legVars}${target.dial}`);
     if (target.next) act('transfer', `${target.next.destination} XML ${target.next.context}`);
   },
@@ -73,6 +76,7 @@ export const ringGroupNode: NodeKind<'ring_group', RingGroupSettings> = {
     }
     const target: RingGroupTarget = {
       type: 'ring_group',
+      sequential: s.strategy === 'sequential',
       dial: legs.map((l) => l.dial).join(s.strategy === 'simultaneous' ? ',' : '|'),
       ...(node.next && tenant.primaryDomain
         ? { next: { context: tenant.primaryDomain, destination: flowDestination(node.next) } }
