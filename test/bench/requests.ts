@@ -26,7 +26,14 @@ export type RequestSource =
    * The same captured request, over and over; `channelVars` are appended as `variable_<name>` fields,
    * as FreeSWITCH sends them once our directory answer has put them on the channel.
    */
-  | { kind: 'fixture'; fixture: string; auth: Credentials | null; channelVars?: Record<string, string> }
+  | {
+      kind: 'fixture';
+      fixture: string;
+      auth: Credentials | null;
+      channelVars?: Record<string, string>;
+      /** Fields of the capture given other values (or added): another destination, another section. */
+      fields?: Record<string, string>;
+    }
   /**
    * A capture about acme's user 1001 (sip_auth, or network-list with usersPerTenant 1) rewritten for
    * tenant `i % tenants`, user `1000 + floor(i / tenants)`: request i asks for a different user until
@@ -75,6 +82,20 @@ export function rewriteSipAuth(body: string, domain: string, user: string): stri
     .join('&');
 }
 
+/** The capture with `fields` set to these values, in place where present, appended otherwise. */
+export function withFields(body: string, fields: Record<string, string>): string {
+  const left = new Map(Object.entries(fields));
+  const out = body.split('&').map((field) => {
+    const name = field.slice(0, field.indexOf('='));
+    const value = left.get(name);
+    if (value === undefined) return field;
+    left.delete(name);
+    return `${name}=${encodeURIComponent(value)}`;
+  });
+  for (const [name, value] of left) out.push(`${name}=${encodeURIComponent(value)}`);
+  return out.join('&');
+}
+
 /** Returns request i (cycling) for a source. */
 export function requestFactory(source: RequestSource): { count: number; get(i: number): Buffer } {
   switch (source.kind) {
@@ -82,7 +103,8 @@ export function requestFactory(source: RequestSource): { count: number; get(i: n
       const extra = Object.entries(source.channelVars ?? {})
         .map(([k, v]) => `&variable_${k}=${encodeURIComponent(v)}`)
         .join('');
-      const buf = assemble(withAuth(fixtureHead(source.fixture), source.auth), fixtureBody(source.fixture) + extra);
+      const body = withFields(fixtureBody(source.fixture), source.fields ?? {});
+      const buf = assemble(withAuth(fixtureHead(source.fixture), source.auth), body + extra);
       return { count: 1, get: () => buf };
     }
     case 'scaled': {

@@ -1,6 +1,8 @@
 // Items 1 and 3: warm-cache fetches with the real captured requests, against a
 // bare fastify + formbody route answering a constant document of the same bytes.
-import { seedDemo } from '../../daemon/db/demo-seed.js';
+import { DEMO_FLOW_CODES, seedDemo } from '../../daemon/db/demo-seed.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import { asTenantId } from '../../xml-handlers/model.js';
 import { CHANNEL_VARS } from '../../xml-handlers/channel-vars.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { generate, generateInterleaved, type BenchContext, type LoadRun } from './context.js';
@@ -21,7 +23,16 @@ interface Case {
   rpsTarget?: number;
   /** An internal call's A-leg carries the tenant variables our directory answer set on it. */
   tenantVars?: boolean;
+  /** Fields of the capture changed (the dialled number; for ivr.conf the section and menu, see below). */
+  fields?: (demo: DemoIds) => Record<string, string>;
 }
+
+interface DemoIds {
+  /** acme's demo menu node (daemon/db/demo-seed.ts), its name in ivr.conf. */
+  menu: string;
+}
+
+const dialling = (number: string) => () => ({ 'Caller-Destination-Number': number, 'Hunt-Destination-Number': number });
 
 const CASES: Case[] = [
   {
@@ -47,6 +58,41 @@ const CASES: Case[] = [
     mode: 'close',
     expect: 'bridge',
     tenantVars: true,
+  },
+  {
+    id: '3.menu',
+    what: 'dialplan internal call acme 1000->8000 (IVR menu node), warm, new connection per request',
+    fixture: FIXTURES.dialplanInternal,
+    mode: 'close',
+    expect: 'application="ivr"',
+    tenantVars: true,
+    fields: dialling(DEMO_FLOW_CODES.menu),
+  },
+  {
+    id: '3.timecond',
+    what: 'dialplan internal call acme 1000->8100 (time condition, then menu or announcement), warm, new connection',
+    fixture: FIXTURES.dialplanInternal,
+    mode: 'close',
+    expect: 'application="answer"',
+    tenantVars: true,
+    fields: dialling(DEMO_FLOW_CODES.hours),
+  },
+  {
+    // mod_dptools' ivr app sends the calling channel's event headers with Menu-Name (ivr_application_function):
+    // the internal call's capture with the configuration fields in place of the dialplan ones.
+    id: '3.ivrconf',
+    what: "configuration ivr.conf for acme's menu (the call's channel headers), warm, new connection per request",
+    fixture: FIXTURES.dialplanInternal,
+    mode: 'close',
+    expect: '<menu ',
+    tenantVars: true,
+    fields: (demo) => ({
+      section: 'configuration',
+      tag_name: 'configuration',
+      key_name: 'name',
+      key_value: 'ivr.conf',
+      'Menu-Name': demo.menu,
+    }),
   },
   {
     id: '3.did',
@@ -75,6 +121,11 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
   const {
     rows: [acme],
   } = await seedPool.query<{ tenant_id: string }>("SELECT tenant_id FROM resolve_tenant_slug('acme')");
+  const demo: DemoIds = {
+    menu: await withTenant(seedPool, asTenantId(acme!.tenant_id), async (c) =>
+      String((await c.query("SELECT id FROM call_flow_nodes WHERE name = 'main-menu'")).rows[0].id),
+    ),
+  };
   await seedPool.end();
   const acmeVars = { [CHANNEL_VARS.tenantId]: acme!.tenant_id, [CHANNEL_VARS.tenantSlug]: 'acme' };
   const figures: Figure[] = [];
@@ -89,6 +140,7 @@ export async function benchWarmFetches(ctx: BenchContext): Promise<Figure[]> {
         fixture: c.fixture,
         auth: started.auth,
         ...(c.tenantVars ? { channelVars: acmeVars } : {}),
+        ...(c.fields ? { fields: c.fields(demo) } : {}),
       }) as const;
     // The daemon is one long-lived process serving every case (a baseline is started per case and is
     // tiny): every case once, unmeasured, so the first case measured is not the one V8 compiles it in.

@@ -27,41 +27,52 @@ async function admin(s: Stack) {
   return { call, extId: (n: string) => extensions.find((e) => e.number === n)!.id };
 }
 
-/** acme `from` calls `to` and presses `digit` once the menu answered. */
-async function callAndPress(s: Stack, from: string, to: string, digit: string) {
+/** Calls `to` (acme `from` with its password, or a carrier from `ip`) and presses `digit` once answered. */
+async function callAndPress(s: Stack, from: string, to: string, digit: string, ip?: string) {
   await fs.copyFile(path.join(DTMF_DIR, `dtmf_2833_${digit}.pcap`), path.join(s.dir, 'dtmf.pcap'));
-  const args = ['-s', to, '-key', 'domain', ACME, '-key', 'from_user', from, '-d', '800'];
-  return s.sipp('dtmf_call.xml', [...args, '-au', from, '-ap', pw('acme', from)]).done;
+  const args = ['-s', to, '-key', 'from_user', from, '-d', '800'];
+  if (ip) return s.sipp('dtmf_call.xml', [...args, '-key', 'domain', '127.0.0.1'], { ip, target: 'external' }).done;
+  return s.sipp('dtmf_call.xml', [...args, '-key', 'domain', ACME, '-au', from, '-ap', pw('acme', from)]).done;
 }
 
-t.it('IVR menu (dial code 8000, ivr.conf from the daemon): key 1 rings acme 1000, key 3 its ring group', async (s) => {
-  if (!existsSync(path.join(DTMF_DIR, 'dtmf_2833_1.pcap'))) {
-    console.log(`  note: ${DTMF_DIR}/dtmf_2833_*.pcap (SIPp's RFC 2833 captures) absent: menu case not run`);
-    return;
-  }
-  await withPhones(
-    s,
-    [
-      ['1000', ACME, pw('acme', '1000')],
-      ['1001', ACME, pw('acme', '1001')],
-      ['1002', ACME, pw('acme', '1002')],
-      ['1000', GLOBEX, pw('globex', '1000')],
-      ['1001', GLOBEX, pw('globex', '1001')],
-    ],
-    async ([a1000, a1001, a1002, g1000, g1001]) => {
-      const one = await callAndPress(s, '1003', DEMO_FLOW_CODES.menu, '1');
-      assert.equal(callOutcomes(one.messages), [200], one.output);
-      await s.until(async () => (await a1000!.invites()) === 1, 'acme 1000 to ring after key 1');
-      const three = await callAndPress(s, '1003', DEMO_FLOW_CODES.menu, '3');
-      assert.equal(callOutcomes(three.messages), [200], three.output);
-      await s.until(async () => (await a1001!.invites()) + (await a1002!.invites()) >= 1, 'the ring group to ring');
-      assert.equal([await g1000!.invites(), await g1001!.invites()], [0, 0], 'a globex phone rang');
-      assert.is(await a1000!.invites(), 1, 'key 3 rang the operator too');
-      const conf = await s.metrics();
-      assert.match(conf, /fs_tenantd_xmlcurl_requests_total\{section="configuration",outcome="(hit|miss)"\} [1-9]/);
-    },
-  );
-});
+t.it(
+  'IVR menu (ivr.conf from the daemon): a DID call presses 1 → acme 1000; dial code 8000 + 3 → ring group',
+  async (s) => {
+    if (!existsSync(path.join(DTMF_DIR, 'dtmf_2833_1.pcap'))) {
+      console.log(`  note: ${DTMF_DIR}/dtmf_2833_*.pcap (SIPp's RFC 2833 captures) absent: menu case not run`);
+      return;
+    }
+    const { call } = await admin(s);
+    const menu = ((await call('GET', '/call-flow-nodes')).items as { id: string; name: string }[]).find(
+      (x) => x.name === 'main-menu',
+    )!;
+    const did = await call('POST', '/dids', { e164: '+15550001998', destinationType: 'flow', flowNodeId: menu.id });
+    try {
+      await withPhones(
+        s,
+        [
+          ['1000', ACME, pw('acme', '1000')],
+          ['1001', ACME, pw('acme', '1001')],
+          ['1002', ACME, pw('acme', '1002')],
+          ['1000', GLOBEX, pw('globex', '1000')],
+          ['1001', GLOBEX, pw('globex', '1001')],
+        ],
+        async ([a1000, a1001, a1002, g1000, g1001]) => {
+          const one = await callAndPress(s, '+15557654321', '+15550001998', '1', '127.0.0.2');
+          assert.equal(callOutcomes(one.messages), [200], one.output);
+          await s.until(async () => (await a1000!.invites()) === 1, 'acme 1000 to ring after key 1');
+          const three = await callAndPress(s, '1003', DEMO_FLOW_CODES.menu, '3');
+          assert.equal(callOutcomes(three.messages), [200], three.output);
+          await s.until(async () => (await a1001!.invites()) + (await a1002!.invites()) >= 1, 'the ring group to ring');
+          assert.equal([await g1000!.invites(), await g1001!.invites()], [0, 0], 'a globex phone rang');
+          assert.is(await a1000!.invites(), 1, 'key 3 rang the operator too');
+        },
+      );
+    } finally {
+      await call('DELETE', `/dids/${did.id}`);
+    }
+  },
+);
 
 t.it('time condition on a DID: open rings acme 1001, a holiday today sends it to the closed branch', async (s) => {
   const { call, extId } = await admin(s);
