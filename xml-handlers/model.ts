@@ -101,6 +101,8 @@ export const FLOW_NODE_KINDS = [
   'time_condition',
   'announcement',
   'hangup',
+  'conference',
+  'parking_lot',
 ] as const;
 export type FlowNodeKind = (typeof FLOW_NODE_KINDS)[number];
 

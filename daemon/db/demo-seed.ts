@@ -166,7 +166,15 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
 }
 
 /** Dial codes of the demo call flow (README "Call flows"). */
-export const DEMO_FLOW_CODES = { menu: '8000', hours: '8100', ringGroup: '8200' } as const;
+export const DEMO_FLOW_CODES = {
+  menu: '8000',
+  hours: '8100',
+  ringGroup: '8200',
+  /** Conference room `team` (no PIN, up to 10). */
+  conference: '8300',
+  /** Parking lot: 8400 parks in the first free slot, 8401-8420 park in or pick up from that slot. */
+  parking: '8400',
+} as const;
 /** The demo menu's greeting: a short tone (no sound files are needed). */
 const BEEP = 'tone_stream://%(200,100,660)';
 
@@ -212,6 +220,11 @@ async function seedDemoFlow(db: pg.PoolClient, tenantId: string, ext: Map<string
       target,
     ]);
   }
+  await node('team', 'conference', { dial_code: DEMO_FLOW_CODES.conference, settings: { maxMembers: 10 } });
+  await node('parking', 'parking_lot', {
+    dial_code: DEMO_FLOW_CODES.parking,
+    settings: { firstSlot: 8401, lastSlot: 8420 },
+  });
   await node('business-hours', 'time_condition', {
     dial_code: DEMO_FLOW_CODES.hours,
     settings: { weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '09:00', to: '17:00' }], holidays: [] },

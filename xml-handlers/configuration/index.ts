@@ -2,11 +2,12 @@
 // once, and FreeSWITCH falls back to its own file or defaults.
 import { aclConf } from './acl.js';
 import { callcenterConf } from './callcenter.js';
+import { conferenceConf } from './conference.js';
 import type { ConfigurationFile, Fields } from './file.js';
 import { ivrConf } from './ivr.js';
 import { sofiaConf } from './sofia.js';
 
-export const CONFIGURATION_FILES = [sofiaConf, aclConf, callcenterConf, ivrConf] as const;
+export const CONFIGURATION_FILES = [sofiaConf, aclConf, callcenterConf, ivrConf, conferenceConf] as const;
 
 type ServedFile = (typeof CONFIGURATION_FILES)[number];
 export type ServedRequest = ReturnType<ServedFile['parse']>;

@@ -31,14 +31,16 @@ export function readNode(
   }
 }
 
-export function runFlow(tenant: TenantSnapshot, start: FlowNodeId, now: Date): FlowOutcome {
+/** `destination`: the number that reached `start`, when the call was dialled (a parking lot reads its slot). */
+export function runFlow(tenant: TenantSnapshot, start: FlowNodeId, now: Date, destination?: string): FlowOutcome {
   let id = start;
   for (let steps = 0; steps < MAX_FLOW_STEPS; steps++) {
     const node = tenant.flowNodes.get(id);
     if (!node) return broken(`flow node ${id} does not exist`);
     const read = readNode(node, tenant);
     if ('problem' in read) return broken(`flow ${node.name}: ${read.problem}`);
-    const step = NODE_KINDS[node.kind].step(node as never, read.settings as never, { tenant, now });
+    const ctx = id === start && destination !== undefined ? { tenant, now, destination } : { tenant, now };
+    const step = NODE_KINDS[node.kind].step(node as never, read.settings as never, ctx);
     if ('goto' in step) id = step.goto;
     else if ('reject' in step) return { rejection: step.reject };
     else return step.route;
@@ -58,6 +60,13 @@ export function flowNodeDialled(tenant: TenantSnapshot, destination: string): Fl
   const m = FLOW_DESTINATION.exec(destination);
   if (m) return tenant.flowNodes.has(m[1] as FlowNodeId) ? (m[1] as FlowNodeId) : undefined;
   for (const node of tenant.flowNodes.values()) if (node.dialCode === destination) return node.id;
+  // Numbers a node answers besides its dial code (parking slots); a node that does not read is skipped here.
+  for (const node of tenant.flowNodes.values()) {
+    const kind = NODE_KINDS[node.kind];
+    if (!kind.answers) continue;
+    const read = readNode(node, tenant);
+    if ('settings' in read && kind.answers(read.settings as never, destination)) return node.id;
+  }
   return undefined;
 }
 

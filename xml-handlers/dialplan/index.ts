@@ -14,7 +14,9 @@ import { dialGateway } from './dial-gateway.js';
 import { enterQueue } from './enter-queue.js';
 import { type FeatureChange, featureCode } from './feature-codes.js';
 import { playAnnouncement } from './nodes/announcement.js';
+import { joinConference } from './nodes/conference.js';
 import { runMenu } from './nodes/menu.js';
+import { parkCall } from './nodes/parking-lot.js';
 import { ringGroup } from './nodes/ring-group.js';
 import { ringExtension } from './ring-extension.js';
 import type { Act, RouteKind } from './route-kind.js';
@@ -25,7 +27,16 @@ export const PUBLIC_CONTEXT = 'public';
  * Every kind of target. A number a user dialled is tried against the kinds with `dialled` in this order, with the
  * tenant's call-flow dial codes after the queues (index.ts `dialled`); the node kinds' targets come from flows only.
  */
-export const ROUTE_KINDS = [ringExtension, enterQueue, dialGateway, ringGroup, runMenu, playAnnouncement] as const;
+export const ROUTE_KINDS = [
+  ringExtension,
+  enterQueue,
+  dialGateway,
+  ringGroup,
+  runMenu,
+  playAnnouncement,
+  joinConference,
+  parkCall,
+] as const;
 
 type TargetOf<K> = K extends RouteKind<infer T> ? T : never;
 export type RouteTarget = TargetOf<(typeof ROUTE_KINDS)[number]>;
@@ -122,7 +133,7 @@ function dialled(tenant: TenantSnapshot, dest: string, now: Date): Routed | unde
     if (routed) return routed;
   }
   const node = flowNodeDialled(tenant, dest);
-  if (node) return runFlow(tenant, node, now);
+  if (node) return runFlow(tenant, node, now, dest);
   return dialGateway.dialled?.(tenant, dest);
 }
 

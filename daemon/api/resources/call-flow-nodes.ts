@@ -44,7 +44,7 @@ export const callFlowNodes: ResourceDef = {
       if (value('elseNodeId') === null)
         throw badRequest('elseNodeId', 'is the closed branch: required for a time condition');
     } else if (value('elseNodeId') !== null) throw badRequest('elseNodeId', 'only applies to kind time_condition');
-    if ((kind === 'queue' || kind === 'hangup') && value('nextNodeId') !== null)
+    if (['queue', 'hangup', 'conference', 'parking_lot'].includes(kind) && value('nextNodeId') !== null)
       throw badRequest('nextNodeId', `a ${kind} node has no next`);
     const id = before?.id;
     if (id && (value('nextNodeId') === id || value('elseNodeId') === id))

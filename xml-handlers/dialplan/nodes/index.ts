@@ -3,10 +3,12 @@
 // compile error), and the kind in the table's CHECK.
 import type { FlowNodeKind } from '../../model.js';
 import { announcementNode } from './announcement.js';
+import { conferenceNode } from './conference.js';
 import { extensionNode } from './extension.js';
 import { hangupNode } from './hangup.js';
 import { menuNode } from './menu.js';
 import type { NodeKind } from './node-kind.js';
+import { parkingLotNode } from './parking-lot.js';
 import { queueNode } from './queue.js';
 import { ringGroupNode } from './ring-group.js';
 import { timeConditionNode } from './time-condition.js';
@@ -20,4 +22,6 @@ export const NODE_KINDS: { readonly [K in FlowNodeKind]: NodeKind<K, any> } = {
   time_condition: timeConditionNode,
   announcement: announcementNode,
   hangup: hangupNode,
+  conference: conferenceNode,
+  parking_lot: parkingLotNode,
 };

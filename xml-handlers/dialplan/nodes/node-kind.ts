@@ -8,6 +8,8 @@ import type { Rejection, RouteTarget } from '../index.js';
 
 export interface FlowContext {
   tenant: TenantSnapshot;
+  /** The number dialled, when the call reached the flow by number (a parking slot). */
+  destination?: string;
   /** The time the call is routed at (time conditions); injected, so tests fix it. */
   now: Date;
 }
@@ -34,6 +36,8 @@ export interface NodeKind<K extends FlowNodeKind = FlowNodeKind, S = unknown> {
   /** Reads the node's settings and checks its edges; throws SettingsProblem. Run on every write and at call time. */
   read(node: FlowNode, tenant: TenantSnapshot): S;
   step(node: FlowNode, settings: S, ctx: FlowContext): FlowStep;
+  /** Numbers besides its dial code that reach the node (a parking lot's slots); `step` then sees `destination`. */
+  answers?(settings: S, destination: string): boolean;
 }
 
 /** Where a transfer goes to continue at `id`: the daemon's dialplan in the tenant's context, destination flow-<id>. */
