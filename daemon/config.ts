@@ -47,6 +47,8 @@ export interface Config {
   /** Where the sofia profiles served in sofia.conf listen. */
   sipProfiles: { internal: SipListen; external: SipListen };
   esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
+  /** Leases for once-per-node work shared by several daemons (daemon/ha/node-leases.ts). */
+  leases: { ttlMs: number };
   /** Call ledger, ceilings and call records (issue 4). */
   calls: {
     reservationTtlMs: number;
@@ -273,6 +275,9 @@ export function loadConfig(env: Env = process.env): Config {
     esl: {
       nodes: eslNodes(r),
       commandTimeoutMs: r.int('FS_TENANTD_ESL_COMMAND_TIMEOUT_MS', 5000, 100, 120_000),
+    },
+    leases: {
+      ttlMs: r.int('FS_TENANTD_NODE_LEASE_TTL_MS', 5000, 1000, 600_000),
     },
     calls: {
       reservationTtlMs: r.int('FS_TENANTD_RESERVATION_TTL_MS', 30_000, 1000, 600_000),

@@ -20,6 +20,7 @@ import { instrumentPool } from './db/pool-metrics.js';
 import { opsRoutes } from './http/ops-routes.js';
 import { connectionsCheck, type ReadinessCheck } from './http/readiness.js';
 import { createHttpServer } from './http/server.js';
+import { NodeLeases } from './ha/node-leases.js';
 import { createLifecycle } from './lifecycle.js';
 import { createLogger } from './log.js';
 import { createRegistry, TenantLabels } from './metrics.js';
@@ -75,6 +76,17 @@ async function main(): Promise<void> {
     'esl',
     connectionsCheck(() => eslNodes.status().nodes.map((n) => ({ name: n.node, connected: n.connected }))),
   );
+  // Work done once per node (call-center reconciliation, gateway pushes, the reconciliation of a node's shared
+  // slots) goes to one daemon at a time through leases in PostgreSQL; any number of daemons can run.
+  const leases = new NodeLeases({
+    pool: db.pool,
+    log,
+    registry,
+    nodes: esl.map((c) => c.node),
+    ttlMs: config.leases.ttlMs,
+    connected: (node) => esl.find((c) => c.node === node)?.connected === true,
+  });
+  for (const c of esl) c.on('ready', () => leases.nudge());
   const changes = lifecycle.own('change feed', createChangeFeed({ url: db.appUrl, log, registry }));
   readiness.set('change_feed', () => ({
     ok: changes.connected,
@@ -135,6 +147,8 @@ async function main(): Promise<void> {
       log,
       sweepIntervalMs: Math.max(1000, config.calls.reservationTtlMs / 4),
       shared: admission,
+      leases,
+      registry,
     }),
   );
   lifecycle.own('cache flusher', createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry }));
@@ -146,6 +160,7 @@ async function main(): Promise<void> {
       tenants: () => tenants.all(),
       log,
       registry,
+      leases,
     }),
   );
   lifecycle.own(
@@ -159,9 +174,20 @@ async function main(): Promise<void> {
   );
   const callcenter = lifecycle.own(
     'callcenter',
-    createCallcenterSync({ pool: db.pool, log, registry, tenantLabels, nodes: esl.map(eslCallcenterNode), changes }),
+    createCallcenterSync({
+      pool: db.pool,
+      log,
+      registry,
+      tenantLabels,
+      nodes: esl.map(eslCallcenterNode),
+      changes,
+      leases,
+    }),
   );
   await changes.start();
+  // Before ESL starts (no lease is taken for a node without a connection); stopped (leases handed over) after it.
+  await leases.start();
+  lifecycle.own('node leases', { stop: () => leases.stop() });
   eslNodes.start();
 
   const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });

@@ -71,7 +71,8 @@ export type DirectoryRequest =
   | { kind: 'gateways' }
   /** switch_load_network_lists: <node domain="..."/> in acl.conf. */
   | { kind: 'network-list'; domain: string }
-  | { kind: 'unsupported'; detail: string };
+  /** final: a user look-up for a name no tenant can hold (a scanner's guess): no other binding should be asked. */
+  | { kind: 'unsupported'; detail: string; final?: true };
 
 export interface DialplanRequest {
   /** Hunt-Context: the tenant's domain for registered users, `public` for trunks. */
@@ -117,7 +118,7 @@ function parseDirectory(get: (n: string) => string | undefined): DirectoryReques
   const domain = sipDomain(asked);
   const user = get('user');
   if (!domain || !user || !isExtensionNumber(user)) {
-    return { kind: 'unsupported', detail: 'user or domain is not one we could hold' };
+    return { kind: 'unsupported', detail: 'user or domain is not one we could hold', final: true };
   }
   const verbatim = asked === domain;
   if (action !== 'sip_auth') return { kind: action, user, domain, verbatim };

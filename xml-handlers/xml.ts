@@ -36,8 +36,21 @@ export function serialize(node: XMLBuilder): string {
   return node.doc().end({ prettyPrint: true, indent: ' ' });
 }
 
-/** The standard answer for anything we do not serve: FreeSWITCH then uses its own files or defaults. */
+/**
+ * The answer for anything we do not serve, and for a fetch we could not answer now: switch_xml_locate
+ * (src/switch_xml.c) then asks the next <binding> (another daemon, which may have the answer cached), and
+ * after the last one FreeSWITCH's own files.
+ */
 export const NOT_FOUND = serialize(section('result').ele('result', { status: 'not found' }));
+
+/**
+ * A final "no such user or domain": a valid document whose directory section holds nothing. switch_xml_locate
+ * stops at the first binding that answers a document that is not `<result status="not found"/>`; it then looks
+ * for the domain in it, finds none and falls back to the static XML (which has no directory), so the lookup
+ * fails exactly as for not found, with no second fetch: an unknown-user REGISTER costs one request, not one
+ * per binding, and a second daemon with an older cache cannot turn the refusal into an answer.
+ */
+export const NO_SUCH_ENTRY = serialize(section('directory'));
 
 /** A value we wrote ourselves (a template with FreeSWITCH variables): placed as is. */
 export interface Trusted {

@@ -38,6 +38,7 @@ import {
   type PlannedCommand,
 } from './planner.js';
 import { QueueStats, type QueueOwner } from './queue-stats.js';
+import type { LeaseGate, LeaseJob } from '../ha/node-leases.js';
 
 /** The change feed as far as this module uses it. */
 export interface ChangeSource {
@@ -58,6 +59,16 @@ export interface CallcenterSyncOptions {
   debounceMs?: number;
   /** Events queued for attribution per node before new ones are dropped (database slow or down). */
   maxEventBacklog?: number;
+  /**
+   * Several daemons: a node is reconciled only by the holder of its 'callcenter' lease, which is checked again
+   * right before each batch of commands (daemon/ha/node-leases.ts). Without it, this daemon reconciles every node.
+   */
+  leases?: LeaseGate;
+}
+
+/** The lease was lost between two batches of a pass: the rest is left to the new holder. */
+class LeaseLost extends Error {
+  override name = 'LeaseLost';
 }
 
 export class AgentNotFoundError extends Error {
@@ -187,6 +198,16 @@ export class CallcenterSync {
         node.off('event', onEvent);
       });
       if (node.connected) void this.requestPass(node);
+    }
+    const leases = this.o.leases;
+    if (leases) {
+      // A new holder reconciles at once: the previous one may have died half-way through a pass.
+      const onAcquired = (name: string, job: LeaseJob) => {
+        const node = this.o.nodes.find((n) => n.name === name);
+        if (job === 'callcenter' && node?.connected) void this.requestPass(node);
+      };
+      leases.on('acquired', onAcquired);
+      this.listeners.push(() => leases.off('acquired', onAcquired));
     }
     const changes = this.o.changes;
     if (changes) {
@@ -397,6 +418,15 @@ export class CallcenterSync {
     tenants: TenantId[] | undefined,
   ): Promise<void> {
     if (this.stopped || !node.connected) return;
+    const fence = this.o.leases?.fence(node.name, 'callcenter');
+    if (this.o.leases && !fence) {
+      this.o.log.debug({ node: node.name, mode }, 'callcenter: another daemon holds the lease for this node');
+      return;
+    }
+    /** Right before each batch of commands: a paused former holder stops here. */
+    const fenced = async () => {
+      if (fence && !(await fence.still())) throw new LeaseLost();
+    };
     try {
       let desired: TenantCallcenter[];
       let scope: Set<string> | undefined;
@@ -419,7 +449,9 @@ export class CallcenterSync {
       // The node's lists as last read, until a command is sent.
       let current: ActualState | undefined = actual;
       const sendAll = async (commands: PlannedCommand[]) => {
-        if (commands.length) current = undefined;
+        if (commands.length === 0) return;
+        await fenced();
+        current = undefined;
         await this.sendAll(node, commands, sent);
       };
       if (!plan.commands.some((c) => c.kind === 'queue load' || c.kind === 'queue reload')) {
@@ -447,6 +479,10 @@ export class CallcenterSync {
       if (sent.commands) this.o.log.info(summary, 'callcenter: reconciled');
       else this.o.log.debug(summary, 'callcenter: reconciled; nothing to change');
     } catch (err) {
+      if (err instanceof LeaseLost) {
+        this.m.runs.inc({ mode, outcome: 'lease_lost' });
+        return;
+      }
       this.m.runs.inc({ mode, outcome: 'error' });
       this.m.syncErrors.inc();
       this.o.log.error(

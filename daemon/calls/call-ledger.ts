@@ -149,6 +149,11 @@ export class CallLedger implements CallAdmission {
   /** xml_curl `hostname` (FreeSWITCH switchname) -> ESL node name. */
   private readonly switchnames = new Map<string, string>();
   private readonly resyncs = new Map<string, Promise<void>>();
+  /** ESL node name -> the FreeSWITCH Core-UUID it answered on its last connect. */
+  private readonly cores = new Map<string, string>();
+  /** ESL node name -> ledger sequence number when its connection was last lost. */
+  private readonly downSeq = new Map<string, number>();
+  private readonly restarted = new Map<string, boolean>();
   private seq = 0;
   private readonly now: () => number;
   private readonly tomb: { max: number; ttlMs: number };
@@ -394,7 +399,39 @@ export class CallLedger implements CallAdmission {
 
   /** The node's ESL went down: its calls stay counted (last known state) until it is back and resynced. */
   nodeDown(node: string): void {
+    if (this.nodeUp.get(node) !== false) this.downSeq.set(node, this.seq);
     this.nodeUp.set(node, false);
+  }
+
+  /**
+   * The node's Core-UUID on a (re)connect. Another one than last time means FreeSWITCH restarted (a new core
+   * gets a new uuid, switch_core_init): every call the ledger held on the node when its connection was lost is
+   * gone, live or reserved, and is released now instead of by a guess (a reservation's expiry) or whenever
+   * `show channels` gets read. Calls touched since (admitted by a fetch of the new core) stay. Returns how many
+   * were released; the first core seen for a node releases nothing.
+   */
+  coreSeen(node: string, core: string): number {
+    const previous = this.cores.get(node);
+    this.cores.set(node, core);
+    this.restarted.set(node, previous !== undefined && previous !== core);
+    if (previous === undefined || previous === core) return 0;
+    const lostAt = this.downSeq.get(node) ?? this.seq;
+    let released = 0;
+    for (const call of [...this.calls.values()]) {
+      if (call.node !== node || call.touched > lostAt) continue;
+      this.release(call);
+      released++;
+    }
+    this.opts.log.warn(
+      { node, previousCore: previous, core, released },
+      'FreeSWITCH node restarted (new Core-UUID): its earlier calls are released',
+    );
+    return released;
+  }
+
+  /** Whether the node's last coreSeen() found a new core. */
+  restartedLast(node: string): boolean {
+    return this.restarted.get(node) === true;
   }
 
   /** Which ESL node a FreeSWITCH switchname (xml_curl `hostname`) is. */

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { AdmissionDecision, AdmissionRequest, CallAdmission } from './admission-types.js';
 import type { CallInfo, CallLedger, DownNodePolicy } from './call-ledger.js';
+import type { Fence } from '../ha/node-leases.js';
 
 export interface SharedAdmissionOptions {
   pool: pg.Pool;
@@ -104,13 +105,44 @@ export class SharedAdmission implements CallAdmission {
    * node that went live before the channel list was read and are not in it lost their hangup: released.
    * `before` is the database's clock from dbNow(), taken before the list was requested.
    */
-  async reconcileNode(node: string, live: Iterable<string>, before: Date): Promise<number> {
+  async reconcileNode(node: string, live: Iterable<string>, before: Date, fence?: Fence): Promise<number> {
+    if (fence && fence.epoch > 0) {
+      // The lease is checked (and its row locked) in the same statement as the deletes.
+      const r = await this.opts.pool.query<{ n: number | null }>(
+        'SELECT reconcile_node_slots_fenced($1, $2, $3, $4, $5) AS n',
+        [node, [...live], before, fence.holder, fence.epoch],
+      );
+      const n = r.rows[0]?.n;
+      if (n === null || n === undefined) {
+        this.opts.log.warn({ node, epoch: fence.epoch }, 'shared slots not reconciled: the resync lease was lost');
+        return 0;
+      }
+      return n;
+    }
     const r = await this.opts.pool.query<{ n: number }>('SELECT reconcile_node_slots($1, $2, $3) AS n', [
       node,
       [...live],
       before,
     ]);
     return r.rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Records the node's Core-UUID (sql/010 node_core_seen). Another one than recorded: the node restarted, and its
+   * slots created before `startedBefore` (the old core's calls, reserved or live) are released now.
+   */
+  async nodeCoreSeen(
+    node: string,
+    core: string,
+    startedBefore: Date,
+  ): Promise<{ previousCore: string | null; released: number }> {
+    const r = await this.opts.pool.query<{ previous_core: string | null; released: number }>(
+      'SELECT previous_core, released FROM node_core_seen($1, $2, $3)',
+      [node, core, startedBefore],
+    );
+    const row = r.rows[0];
+    const changed = row?.previous_core != null && row.previous_core !== core;
+    return { previousCore: changed ? row!.previous_core : null, released: row?.released ?? 0 };
   }
 
   async dbNow(): Promise<Date> {

@@ -15,6 +15,7 @@ import type { TenantSnapshot } from '../../xml-handlers/model.js';
 import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import type { EslClient } from './client.js';
+import type { Fence, LeaseGate, LeaseJob } from '../ha/node-leases.js';
 
 const PROFILE = 'external';
 
@@ -66,6 +67,11 @@ export interface GatewaySyncOptions {
   log: Logger;
   registry: MetricsRegistry;
   debounceMs?: number;
+  /**
+   * Several daemons: a node's gateways are pushed only by the holder of its 'gateways' lease, checked again right
+   * before the batch of killgw/startgw commands. Without it, this daemon pushes to every node.
+   */
+  leases?: LeaseGate;
 }
 
 export interface GatewaySync {
@@ -116,7 +122,7 @@ export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
    */
   const dying = new Map<string, Set<string>>();
 
-  const syncNode = async (esl: EslClient, desired: Map<string, string>): Promise<void> => {
+  const syncNode = async (esl: EslClient, desired: Map<string, string>, fence?: Fence): Promise<void> => {
     const listed = parseGatewayList(await esl.api('sofia status'));
     const mine = known.get(esl.node) ?? new Map<string, string>();
     known.set(esl.node, mine);
@@ -126,6 +132,8 @@ export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
     const actual = new Set([...listed].filter((name) => !killed.has(name)));
     const plan = planGateways(desired, actual, mine);
     for (const name of actual) if (desired.has(name) && !mine.has(name)) mine.set(name, desired.get(name)!);
+    // Right before the batch: a former holder paused past its lease sends nothing.
+    if ((plan.kill.length || plan.start.length) && fence && !(await fence.still())) return;
     for (const name of plan.kill) {
       if (await send(esl, 'killgw', name)) {
         mine.delete(name);
@@ -158,8 +166,10 @@ export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
       }
       for (const esl of opts.clients) {
         if (!nodes.includes(esl.node) || !esl.connected) continue; // a node that comes back syncs on 'ready'
+        const fence = opts.leases?.fence(esl.node, 'gateways');
+        if (opts.leases && !fence) continue; // another daemon holds this node's lease
         try {
-          await syncNode(esl, desired);
+          await syncNode(esl, desired, fence);
         } catch (err) {
           log.warn({ node: esl.node, err: (err as Error).message }, 'gateway sync failed');
         }
@@ -181,6 +191,11 @@ export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
   const resyncListener = () => schedule(all());
   opts.feed.on('change', changeListener);
   opts.feed.on('resync', resyncListener);
+  // A new holder syncs at once: the previous one may have died before pushing a change.
+  const acquiredListener = (node: string, job: LeaseJob) => {
+    if (job === 'gateways') schedule([node]);
+  };
+  opts.leases?.on('acquired', acquiredListener);
   const readyListeners = opts.clients.map((esl) => {
     const fn = () => schedule([esl.node]);
     esl.on('ready', fn);
@@ -204,6 +219,7 @@ export function createGatewaySync(opts: GatewaySyncOptions): GatewaySync {
       timer = undefined;
       opts.feed.off('change', changeListener);
       opts.feed.off('resync', resyncListener);
+      opts.leases?.off('acquired', acquiredListener);
       for (const [esl, fn] of readyListeners) esl.off('ready', fn);
     },
   };

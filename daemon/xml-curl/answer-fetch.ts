@@ -24,7 +24,7 @@ import {
   type DirectoryRequest,
   type FetchRequest,
 } from '../../xml-handlers/fetch-request.js';
-import { NOT_FOUND } from '../../xml-handlers/xml.js';
+import { NO_SUCH_ENTRY, NOT_FOUND } from '../../xml-handlers/xml.js';
 import type { FeatureWriter } from './feature-writer.js';
 import type { RenderedDocuments } from './rendered-documents.js';
 
@@ -52,6 +52,12 @@ export interface AnswerDeps {
 
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
 const notFound: Answer = { xml: NOT_FOUND, outcome: 'not_found' };
+/**
+ * A user or domain that does not exist (or may not be served): final, so no other binding is asked
+ * (xml-handlers/xml.ts NO_SUCH_ENTRY). Every daemon reads the same database, so asking the next one could
+ * only cost a second request, or answer from an older cache.
+ */
+const noSuchEntry: Answer = { xml: NO_SUCH_ENTRY, outcome: 'not_found' };
 
 async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace): Promise<Answer> {
   switch (req.kind) {
@@ -64,7 +70,7 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
           { domain: req.domain, user: req.user, action: req.kind, reason: d.reason },
           'xml_curl directory: not found',
         );
-        return notFound;
+        return noSuchEntry;
       }
       // The hash and the cacheable attribute depend on the request's spelling of the domain, not only on the user.
       const key = `user|${d.domain}|${d.extension.number}|${d.withHash ? 'h' : '-'}${d.cacheable ? 'c' : '-'}`;
@@ -77,10 +83,10 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
     }
     case 'network-list': {
       const t = await deps.store.byDomain(req.domain, trace);
-      return t?.status === 'active' ? found(renderNetworkListDomain(req.domain), trace) : notFound;
+      return t?.status === 'active' ? found(renderNetworkListDomain(req.domain), trace) : noSuchEntry;
     }
     case 'unsupported':
-      return notFound;
+      return req.final ? noSuchEntry : notFound;
   }
 }
 

@@ -142,4 +142,30 @@ test('reconnect: FreeSWITCH lost a hangup while we were away; resync from show c
   assert.is(ledger.active(ACME).total, 1, 'the old call released, the new one counted');
 });
 
+test("a FreeSWITCH restart (new Core-UUID) releases the old core's calls at once, before the channel list", async () => {
+  const { ledger, servers, clients } = await rig(['fs1']);
+  const server = servers[0]!;
+  const c = ceilings(5);
+  const admit = async () =>
+    (await ledger.admit({ tenantId: ACME, callUuid: uuid(), direction: 'internal', ceilings: c, node: 'fs1-host' }))
+      .admitted;
+  assert.ok(await admit());
+  assert.ok(await admit());
+  assert.is(ledger.active(ACME).total, 2);
+  // From now on the node never answers `show channels`: whatever is released below is not the resync's doing.
+  server.onApi((cmd) => (cmd === 'show channels as json' ? null : undefined));
+
+  // A network blip: same core, the calls may still be up; nothing is released before the list is read.
+  clients[0]!.reset('network');
+  await server.waitForCommand(/^api global_getvar core_uuid$/, 2);
+  await server.waitForCommand(/^api show channels as json$/, 2);
+  assert.is(ledger.active(ACME).total, 2, 'same Core-UUID: kept');
+
+  // FreeSWITCH restarted: a new core holds none of the old calls.
+  server.restart();
+  await server.waitForCommand(/^api global_getvar core_uuid$/, 3);
+  await server.waitForCommand(/^api show channels as json$/, 3);
+  assert.is(ledger.active(ACME).total, 0, 'new Core-UUID: released without waiting for the channel list');
+});
+
 test.run();

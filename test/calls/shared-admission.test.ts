@@ -276,6 +276,43 @@ test('an ESL resync releases only the slots of its own node whose channels are g
   assert.equal(states, { [kept]: 'live', [other]: 'live', [fresh]: 'live' });
 });
 
+test("a node's new Core-UUID releases the old core's slots, reserved or live, once, and nothing newer", async (ctx) => {
+  const a = daemon(ctx);
+  const b = daemon(ctx);
+  const t = await tenant(ctx, {});
+  const node = `fs-restart-${randomUUID().slice(0, 8)}`;
+  assert.equal(await a.shared.nodeCoreSeen(node, 'core-1', new Date()), { previousCore: null, released: 0 });
+  const [live, reserved, elsewhere, fresh] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  assert.ok((await a.shared.admit({ ...req(t, live), node })).admitted);
+  await a.pool.query('SELECT mark_call_live($1, $2, $3)', [t, live, node]);
+  assert.ok((await a.shared.admit({ ...req(t, reserved), node })).admitted);
+  assert.ok((await a.shared.admit({ ...req(t, elsewhere), node: 'fs-other' })).admitted);
+  // The new core's start as the daemon computes it; a call its fetches admitted after that is the new core's.
+  const startedBefore = await a.shared.dbNow();
+  assert.ok((await b.shared.admit({ ...req(t, fresh), node })).admitted);
+  // Both daemons see the restart: one releases, the other finds it done.
+  const seen = await Promise.all([
+    a.shared.nodeCoreSeen(node, 'core-2', startedBefore),
+    b.shared.nodeCoreSeen(node, 'core-2', startedBefore),
+  ]);
+  assert.equal(seen.map((r) => r.released).sort(), [0, 2]);
+  assert.equal(seen.filter((r) => r.previousCore === 'core-1').length, 1);
+  const left = await withTenant(a.pool, t, async (c) =>
+    (await c.query<{ call_uuid: string }>('SELECT call_uuid FROM call_slots ORDER BY call_uuid')).rows.map(
+      (r) => r.call_uuid,
+    ),
+  );
+  assert.equal(left, [elsewhere, fresh].sort());
+  assert.is(await held(a.pool, t), 2);
+  // The same core again (a reconnect): nothing.
+  assert.equal(await a.shared.nodeCoreSeen(node, 'core-2', new Date()), { previousCore: null, released: 0 });
+  // The serving role cannot read or write the platform table itself.
+  await a.pool.query('SELECT * FROM node_cores').then(
+    () => assert.unreachable('node_cores readable by the serving role'),
+    (err: Error) => assert.match(err.message, /permission denied/),
+  );
+});
+
 test('PostgreSQL unreachable: the down policy decides (enforce from the ledger, admit, reject)', async (ctx) => {
   const t = await tenant(ctx, { total: 1 });
   const { default: pgm } = await import('pg');

@@ -9,6 +9,7 @@
 //
 // Reusable: script `api` answers with onApi() (e.g. callcenter_config replies),
 // push events with emitEvent()/replayStream(), inspect `commands`.
+import { randomUUID } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -304,6 +305,9 @@ export class EslTestServer extends EventEmitter {
   jobCounter = 0;
   private handlers: ApiHandler[] = [];
   private sequence = 10_000;
+  /** The emulated core (switch_core_init's core_uuid); restart() gives it a new one, as a FreeSWITCH restart does. */
+  coreUuid = 'b0af81ff-b88e-447b-be32-b4fb0096666c';
+  private coreStartedAt = Date.now();
   private readonly server: net.Server;
 
   private constructor(
@@ -359,6 +363,8 @@ export class EslTestServer extends EventEmitter {
     if (captured[command]) return splitFrames(fixture(captured[command]))[0]!.body!.toString('utf8');
     if (command.startsWith('xml_flush_cache')) return '+OK cleared 0 entries\n';
     if (command === 'switchname' || command === 'hostname') return this.hostname;
+    if (command === 'global_getvar core_uuid') return this.coreUuid;
+    if (command === 'uptime s') return `${Math.floor((Date.now() - this.coreStartedAt) / 1000)}\n`;
     if (command.startsWith('uuid_dump ') || command.startsWith('uuid_kill ')) return '-ERR No such channel!\n';
     return `-ERR ${command.split(' ')[0]} Command not found!\n`;
   }
@@ -367,7 +373,7 @@ export class EslTestServer extends EventEmitter {
   coreHeaders(eventName: string): Record<string, string> {
     return {
       'Event-Name': eventName,
-      'Core-UUID': 'b0af81ff-b88e-447b-be32-b4fb0096666c',
+      'Core-UUID': this.coreUuid,
       'FreeSWITCH-Hostname': this.hostname,
       'FreeSWITCH-Switchname': this.hostname,
       'Event-Date-Timestamp': String(Date.now() * 1000),
@@ -396,6 +402,13 @@ export class EslTestServer extends EventEmitter {
     while (this.commands.filter((c) => pattern.test(c)).length < count) await once(this, 'command');
     // Let the command's reply go out before the caller acts.
     await new Promise((r) => setImmediate(r));
+  }
+
+  /** A FreeSWITCH restart: every connection cut, a new Core-UUID, uptime from zero. */
+  restart(coreUuid: string = randomUUID()): void {
+    this.dropAll();
+    this.coreUuid = coreUuid;
+    this.coreStartedAt = Date.now();
   }
 
   /** Cuts every connection (a FreeSWITCH restart or a network drop). */

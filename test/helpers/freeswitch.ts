@@ -5,6 +5,7 @@
 // (ESL answers, registrations, channel counts, log lines), never on sleeps.
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import net from 'node:net';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -95,6 +96,16 @@ export interface Stack {
   cdrErrDir: string;
   /** The daemon's mod_json_cdr endpoint. */
   cdrUrl: string;
+  /**
+   * FreeSWITCH's first xml_curl binding: a TCP relay to the daemon, standing for a first daemon (the second
+   * binding is the daemon itself). `mode('dead')` refuses connections (a killed daemon), `mode('hung')` accepts
+   * and never answers, `mode('up')` relays again.
+   */
+  firstBinding: Relay;
+  /** The second binding: a relay to the daemon too, which a test can point at another daemon (`retarget`). */
+  secondBinding: Relay;
+  /** The stack's state dir and embedded PostgreSQL port: a second daemon process can share the database. */
+  daemonEnv: Record<string, string>;
   until(ok: () => Promise<boolean>, what: string, guardMs?: number): Promise<void>;
 }
 
@@ -256,12 +267,16 @@ async function startStack(): Promise<Stack> {
     ...sub.flatMap((d) => [`-${d}`, path.join(fsDir, d)]),
   ];
   const cdrUrl = `http://127.0.0.1:${daemon.httpPort}/freeswitch/cdr`;
+  const firstBinding = await startRelay(daemon.httpPort);
+  const secondBinding = await startRelay(daemon.httpPort);
   // json_cdr.conf.xml's default ($${log_dir}/json_cdr, inside this run's folder), set so no outer value leaks in.
   const cdrErrDir = path.join(fsDir, 'log', 'json_cdr');
   const freeswitch = spawn(freeswitchBin!, args, {
     env: {
       ...process.env,
-      FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${daemon.httpPort}/freeswitch/xml`,
+      // Both bindings of xml_curl.conf.xml, each a relay to the daemon that a test can kill or point elsewhere.
+      FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${firstBinding.port}/freeswitch/xml`,
+      FS_TENANTD_XMLCURL_URL_2: `http://127.0.0.1:${secondBinding.port}/freeswitch/xml`,
       FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
       FS_TENANTD_CDR_URL: cdrUrl,
       FS_TENANTD_CDR_URL_2: cdrUrl,
@@ -465,6 +480,9 @@ async function startStack(): Promise<Stack> {
     quiet,
     cdrUrl,
     cdrErrDir,
+    firstBinding,
+    secondBinding,
+    daemonEnv,
     async stopDaemon(signal) {
       if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill(signal);
       await daemon.exited;
@@ -483,6 +501,8 @@ async function startStack(): Promise<Stack> {
     },
   };
   teardown = async () => {
+    await firstBinding.close();
+    await secondBinding.close();
     esl.stop();
     if (freeswitch.exitCode === null) {
       freeswitch.kill('SIGTERM');
@@ -497,6 +517,66 @@ async function startStack(): Promise<Stack> {
     await fs.rm(dir, { recursive: true, force: true });
   };
   return stack;
+}
+
+export interface Relay {
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** 'dead' refuses connections (a killed daemon), 'hung' accepts and never answers, 'up' relays. */
+  mode(m: 'up' | 'dead' | 'hung'): Promise<void>;
+  /** Relays new connections to another port from now on. */
+  retarget(port: number): void;
+  close(): Promise<void>;
+}
+
+/** A TCP relay to 127.0.0.1:`to` on a fixed free port, which can refuse (dead) or swallow (hung) connections. */
+async function startRelay(initialTarget: number): Promise<Relay> {
+  let to = initialTarget;
+  const sockets = new Set<net.Socket>();
+  let mode: 'up' | 'dead' | 'hung' = 'up';
+  let connections = 0;
+  const server = net.createServer((client) => {
+    connections++;
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    if (mode === 'hung') return; // accepted, never answered: mod_xml_curl waits for its timeout
+    const upstream = net.connect(to, '127.0.0.1');
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    upstream.on('error', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const port = await freePort();
+  await listen(port);
+  const close = async () => {
+    for (const sk of sockets) sk.destroy();
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return {
+    port,
+    get connections() {
+      return connections;
+    },
+    async mode(m: 'up' | 'dead' | 'hung') {
+      mode = m;
+      if (m === 'dead') await close();
+      else if (!server.listening) await listen(port);
+    },
+    retarget(port: number) {
+      to = port;
+    },
+    close,
+  };
 }
 
 /**

@@ -203,10 +203,20 @@ export function sectionOf(xml: string): El {
   return s[0]!;
 }
 
-export const isNotFound = (xml: string): boolean => {
+/** `<result status="not found"/>`: FreeSWITCH asks its next binding, then its own files. */
+export const isRetryableNotFound = (xml: string): boolean => {
   const s = sectionOf(xml);
   return s.attrs.name === 'result' && find(s, 'result')?.attrs.status === 'not found';
 };
+
+/** A valid directory document holding nothing: the lookup fails without asking another binding. */
+export const isFinalNotFound = (xml: string): boolean => {
+  const s = sectionOf(xml);
+  return s.attrs.name === 'directory' && s.children.length === 0;
+};
+
+/** Either form: nothing FreeSWITCH can use. */
+export const isNotFound = (xml: string): boolean => isRetryableNotFound(xml) || isFinalNotFound(xml);
 
 /** `<action application data>` pairs of a dialplan answer, in order. */
 export const actions = (xml: string): Array<[string, string]> =>

@@ -41,9 +41,25 @@ t.it(
   },
 );
 
-t.it('an unknown domain and an unknown user are refused', async (s) => {
-  assert.is((await reg(s, '1000', 'nobody.pbx.test', 'whatever-pw', 'register_forbidden.xml')).code, 0);
-  assert.is((await reg(s, '4242', 'acme.pbx.test', 'whatever-pw', 'register_forbidden.xml')).code, 0);
+const directoryFetches = async (s: Stack) =>
+  [...(await s.metrics()).matchAll(/^fs_tenantd_xmlcurl_requests_total\{section="directory",[^}]*\} (\d+)$/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
+
+t.it('an unknown domain and an unknown user are refused, each after one fetch though two bindings', async (s) => {
+  // Both xml_curl bindings point at this daemon (freeswitch-conf defaults): a retryable not-found would be fetched
+  // twice; the final empty document is fetched once and FreeSWITCH refuses on its own (403, sofia_reg_parse_auth).
+  for (const [user, domain] of [
+    ['1000', 'nobody.pbx.test'],
+    ['4242', 'acme.pbx.test'],
+    ['x-not-a-number', 'acme.pbx.test'],
+  ] as const) {
+    const before = await directoryFetches(s);
+    const r = await reg(s, user, domain, 'whatever-pw', 'register_forbidden.xml');
+    assert.is(r.code, 0, r.output);
+    assert.is((await directoryFetches(s)) - before, 1, `${user}@${domain}: directory fetches`);
+  }
 });
 
 t.it(

@@ -9,7 +9,7 @@ import {
   actions,
   find,
   fixtureNames,
-  isNotFound,
+  isRetryableNotFound,
   loadFixture,
   post,
   replay,
@@ -53,7 +53,8 @@ test('cached tenants are served while PostgreSQL is down; the rest fails cleanly
     // never cached: globex's domain, an unknown DID
     const g = await replay(ep.target, fx('026'));
     assert.is(g.status, 200);
-    assert.ok(isNotFound(g.body));
+    // Not final: FreeSWITCH asks its next binding, another daemon that may have globex cached.
+    assert.ok(isRetryableNotFound(g.body), g.body);
     const did = await post(ep.target, fx('039'), withFields(fx('039'), { 'Hunt-Destination-Number': '+15550002000' }));
     assert.equal(actions(did.body), [
       ['respond', '503 Service Unavailable'],
