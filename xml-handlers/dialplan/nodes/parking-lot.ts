@@ -27,6 +27,7 @@ export const parkCall: RouteKind<ParkTarget> = {
   actions: (target, act) => {
     // No announcement of the slot (it is said with the say module and sound files, neither of which is assumed);
     // the parker knows the slot it dialled, or reads the lot in the API.
+    act('answer');
     act('set', 'valet_announce_slot=false');
     act('set', `valet_parking_timeout=${target.timeoutS}`);
     act('valet_park', `${target.lot} ${target.slot}`);
