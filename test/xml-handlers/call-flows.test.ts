@@ -3,7 +3,9 @@
 // write-time loop check.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { conferenceConf } from '../../xml-handlers/configuration/conference.js';
 import { ivrConf } from '../../xml-handlers/configuration/ivr.js';
+import { parkingLotName } from '../../xml-handlers/media-names.js';
 import { findUnattendedLoop, MAX_FLOW_STEPS } from '../../xml-handlers/dialplan/call-flow.js';
 import { decidePublicCall, decideTenantCall, renderRoute } from '../../xml-handlers/dialplan/index.js';
 import { isOpen, timeConditionNode } from '../../xml-handlers/dialplan/nodes/time-condition.js';
@@ -368,6 +370,47 @@ test("ivr.conf: the requested menu only, for a channel of the menu's tenant; any
   assert.is(ivrConf.needs(ivrConf.parse(get(m.id, 'not-a-uuid'))), 'none');
   // A node that is not a menu is not served as one.
   assert.is(ivrConf.render(ivrConf.parse(get(op.id, ID)), [t], { sipProfiles: {} as never }), undefined);
+});
+
+test('conference node: joins <room>@<domain>@<node>; conference.conf answers that room only', () => {
+  const room = node('conference', { name: 'team', dialCode: '830', settings: { pin: '1234', maxMembers: 5 } });
+  const t = tenant([room]);
+  assert.equal(actions(t, call('830')).slice(-2), ['answer', `conference team@t1.example@${room.id}`]);
+  const get = (conference_name: string, profile_name: string) => (name: string) =>
+    ({ key_value: 'conference.conf', conference_name, profile_name })[name];
+  const req = conferenceConf.parse(get('team@t1.example', room.id));
+  assert.equal(conferenceConf.needs(req), { domain: 't1.example' });
+  const doc = parseXml(conferenceConf.render(req, [t], { sipProfiles: {} as never })!.xml);
+  const params = Object.fromEntries(findAll(doc, 'param').map((p) => [p.attrs.name, p.attrs.value]));
+  assert.equal([findAll(doc, 'profile')[0]!.attrs.name, params.pin, params['max-members']], [room.id, '1234', '5']);
+  // Another room name with this room's profile, or this profile asked in another tenant: nothing.
+  assert.is(conferenceConf.render(conferenceConf.parse(get('other@t1.example', room.id)), [t], {} as never), undefined);
+  const theirs = tenant([], { id: OTHER });
+  assert.is(conferenceConf.render(req, [theirs], {} as never), undefined);
+  // Module load and presence fetches get the skeleton, with no profile.
+  const bare = conferenceConf.render(
+    conferenceConf.parse(() => undefined),
+    [],
+    {} as never,
+  )!;
+  assert.is(findAll(parseXml(bare.xml), 'profile').length, 0);
+  // A PIN that is not 3-12 digits is refused like any setting.
+  const bad = node('conference', { dialCode: '831', settings: { pin: '12' } });
+  const d = decideTenantCall(call('831'), tenant([bad]), NOON_UTC);
+  assert.is(d.kind === 'reject' && d.rejection.feature, 'flow_unusable');
+});
+
+test('parking lot: dial code parks in the first free slot, a slot number parks there or picks up', () => {
+  const lot = node('parking_lot', { dialCode: '840', settings: { firstSlot: 841, lastSlot: 849 } });
+  const t = tenant([lot]);
+  const name = parkingLotName(ID, lot.id);
+  assert.not.match(name, /[a-z]/);
+  assert.ok(name.includes('@'));
+  assert.is(parkingLotName(OTHER, lot.id) === name, false, 'another tenant, another lot');
+  assert.is(actions(t, call('840')).at(-1), `valet_park ${name} auto in 841 849`);
+  assert.is(actions(t, call('845')).at(-1), `valet_park ${name} 845`);
+  // Outside the slots: not the lot.
+  assert.is(decideTenantCall(call('850'), t, NOON_UTC).kind, 'reject');
 });
 
 test.run();
