@@ -46,6 +46,8 @@ export interface Config {
   tenantCache: { ttlMs: number; maxTenants: number; maxNegative: number; negativeTtlMs: number };
   /** Where the sofia profiles served in sofia.conf listen. */
   sipProfiles: { internal: SipListen; external: SipListen };
+  /** mod_voicemail: the directory every FreeSWITCH node keeps boxes under (per tenant id), and its shared index. */
+  voicemail: { dir: string; odbcDsn: string | null };
   esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
   /** Leases for once-per-node work shared by several daemons (daemon/ha/node-leases.ts). */
   leases: { ttlMs: number };
@@ -267,6 +269,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxTenants: r.int('FS_TENANTD_TENANT_CACHE_MAX', 5000, 10, 1_000_000),
       maxNegative: r.int('FS_TENANTD_NEGATIVE_CACHE_MAX', 10_000, 10, 1_000_000),
       negativeTtlMs: r.int('FS_TENANTD_NEGATIVE_CACHE_TTL_MS', 60_000, 1000, 86_400_000),
+    },
+    voicemail: {
+      dir: path.resolve(r.string('FS_TENANTD_VOICEMAIL_DIR', path.join(stateDir, 'voicemail'))),
+      odbcDsn:
+        r.string('FS_TENANTD_VOICEMAIL_ODBC_DSN', '', /^[^\s<>"&]{0,512}$/, 'an ODBC DSN without spaces') || null,
     },
     sipProfiles: {
       internal: sipListen(r, 'FS_TENANTD_SIP_INTERNAL', '127.0.0.1:5060'),

@@ -28,6 +28,7 @@ import { jsonCdrPlugin } from './json-cdr/plugin.js';
 import { createTenantStore } from './tenants/tenant-store.js';
 import { createFeatureWriter } from './xml-curl/feature-writer.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
+import { createVoicemailBoxes } from './voicemail/boxes.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -197,6 +198,7 @@ async function main(): Promise<void> {
     ...config.xmlCurl,
     bodyLimitBytes: config.http.bodyLimitBytes,
     sipProfiles: config.sipProfiles,
+    voicemail: config.voicemail,
     store: tenants,
     features: createFeatureWriter(db.pool, (id) => tenants.evict(id)),
     log,
@@ -219,6 +221,7 @@ async function main(): Promise<void> {
     log,
     verifier,
     registry,
+    voicemail: { boxes: createVoicemailBoxes(esl), dir: config.voicemail.dir },
     pushAgentStatus: async (c) => {
       await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status);
     },

@@ -18,7 +18,7 @@ export type DirectoryDecision =
     }
   | { kind: 'not_found'; reason: string };
 
-type UserRequest = Extract<DirectoryRequest, { kind: 'sip_auth' | 'user_call' | 'message-count' }>;
+type UserRequest = Extract<DirectoryRequest, { kind: 'sip_auth' | 'user_call' | 'message-count' | 'voicemail-lookup' }>;
 
 /** Decides the answer for a user lookup, given the tenant that owns the requested domain (or null). */
 export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): DirectoryDecision {
@@ -79,6 +79,31 @@ function dialString(tenant: TenantSnapshot): string {
 export interface UserRenderOptions {
   /** `cacheable` attribute (ms) for a cacheable decision; 0 leaves it out so FreeSWITCH does not cache. */
   cacheableMs: number;
+  /** The directory FreeSWITCH keeps voicemail boxes under (FS_TENANTD_VOICEMAIL_DIR). */
+  voicemailDir: string;
+}
+
+/** Never the digest of any PIN: a box without one cannot be opened with a PIN (only by its own phone, *97). */
+const NO_PIN = 'no-pin';
+
+/** A box's folder: derived from the tenant id and the number, never from a domain in a request. */
+export const mailboxDir = (root: string, tenant: TenantSnapshot, number: string): string =>
+  `${root}/${tenant.id}/${number}`;
+
+/**
+ * mod_voicemail reads these from every user it looks up, and looks users up through FreeSWITCH's user cache, so
+ * every user answer carries them, whatever the fetch's purpose. vm-a1-hash is always given: without it
+ * voicemail_check_main would take the SIP a1-hash as the PIN's digest.
+ */
+function voicemailParams(tenant: TenantSnapshot, ext: Extension, root: string): Array<[string, string]> {
+  const box = ext.voicemail;
+  const pinUsable = box.pinHash !== null && box.pinRealm === tenant.primaryDomain;
+  return [
+    ['vm-enabled', box.enabled ? 'true' : 'false'],
+    ['vm-a1-hash', pinUsable ? box.pinHash! : NO_PIN],
+    ['vm-storage-dir', mailboxDir(root, tenant, ext.number)],
+    ...(box.quotaS ? ([['vm-disk-quota', String(box.quotaS)]] as Array<[string, string]>) : []),
+  ];
 }
 
 export function renderUser(d: Extract<DirectoryDecision, { kind: 'user' }>, opts: UserRenderOptions): string {
@@ -88,7 +113,10 @@ export function renderUser(d: Extract<DirectoryDecision, { kind: 'user' }>, opts
   const userAttrs: Record<string, string> = { id: ext.number };
   if (opts.cacheableMs > 0 && d.cacheable) userAttrs.cacheable = String(opts.cacheableMs);
   const user = domain.ele('users').ele('user', userAttrs);
-  if (d.withHash) params(user, 'params', [['a1-hash', ext.a1Hash]]);
+  params(user, 'params', [
+    ...(d.withHash ? ([['a1-hash', ext.a1Hash]] as Array<[string, string]>) : []),
+    ...voicemailParams(tenant, ext, opts.voicemailDir),
+  ]);
   const vars = user.ele('variables');
   const add = (name: string, value: string) => vars.ele('variable', { name, value: text(value) });
   for (const [name, value] of Object.entries(ext.variables)) {

@@ -65,8 +65,8 @@ interface UserLookup {
 export type DirectoryRequest =
   /** sofia_reg_parse_auth: digest authentication of a REGISTER, INVITE, ... */
   | (UserLookup & { kind: 'sip_auth'; method: SipAuthMethod; toHost?: string; fromHost?: string })
-  /** mod_dptools user_outgoing_channel (bridge user/N@domain), mod_voicemail message-count. */
-  | (UserLookup & { kind: 'user_call' | 'message-count' })
+  /** mod_dptools user_outgoing_channel (bridge user/N@domain), mod_voicemail's look-ups (voicemail-lookup, message-count). */
+  | (UserLookup & { kind: 'user_call' | 'message-count' | 'voicemail-lookup' })
   /** sofia launch_sofia_worker_thread: <domain name="all" parse="true"/>. */
   | { kind: 'gateways' }
   /** switch_load_network_lists: <node domain="..."/> in acl.conf. */
@@ -109,7 +109,7 @@ function parseDirectory(get: (n: string) => string | undefined): DirectoryReques
       : { kind: 'unsupported', detail: 'network-list without a valid domain' };
   }
   const action = get('action');
-  if (action !== 'sip_auth' && action !== 'user_call' && action !== 'message-count') {
+  if (action !== 'sip_auth' && action !== 'user_call' && action !== 'message-count' && action !== 'voicemail-lookup') {
     return { kind: 'unsupported', detail: `action ${JSON.stringify(action ?? '')}` };
   }
   // switch_xml_locate_user sends key=id (or number-alias, which no user of ours has).

@@ -41,7 +41,20 @@ export interface Extension {
   enabled: boolean;
   variables: Readonly<Record<string, string>>;
   features: ExtensionFeatures;
+  voicemail: Mailbox;
 }
+
+/** An extension's voicemail box (sql/011). */
+export interface Mailbox {
+  enabled: boolean;
+  /** MD5(number:pinRealm:pin), checked by mod_voicemail as vm-a1-hash; null: no PIN, the box opens only as *97. */
+  pinHash: string | null;
+  pinRealm: string | null;
+  /** Seconds of messages the box may hold; null: no limit. */
+  quotaS: number | null;
+}
+
+export const NO_MAILBOX: Mailbox = { enabled: false, pinHash: null, pinRealm: null, quotaS: null };
 
 /** Do-not-disturb and call forwarding (sql/007). Forward targets are numbers dialled in the tenant's own context. */
 export interface ExtensionFeatures {
@@ -103,6 +116,7 @@ export const FLOW_NODE_KINDS = [
   'hangup',
   'conference',
   'parking_lot',
+  'voicemail',
 ] as const;
 export type FlowNodeKind = (typeof FLOW_NODE_KINDS)[number];
 

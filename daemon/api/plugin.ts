@@ -13,6 +13,8 @@ import { authenticate, AuthFailure } from './authenticate.js';
 import { ApiError, forbidden, fromPgError } from './errors.js';
 import { openApiDocument } from './openapi.js';
 import { registerResource } from './resource.js';
+import { voicemailRoutes } from './routes/voicemail.js';
+import type { VoicemailBoxes } from '../voicemail/boxes.js';
 import { agents } from './resources/agents.js';
 import { callFlowNodes } from './resources/call-flow-nodes.js';
 import { menuChoices } from './resources/menu-choices.js';
@@ -38,6 +40,8 @@ export interface AdminApiOptions {
   registry: MetricsRegistry;
   /** Pushes an agent's new status to FreeSWITCH (call-center module); without it only the database changes. */
   pushAgentStatus?: PushAgentStatus;
+  /** mod_voicemail's messages over ESL and the box root (FS_TENANTD_VOICEMAIL_DIR); without it no voicemail routes. */
+  voicemail?: { boxes: VoicemailBoxes; dir: string };
 }
 
 function allowed(roles: readonly Role[] | undefined, role: Role): boolean {
@@ -166,6 +170,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
       ])
         registerResource(api, pool, def);
       featureRoutes(api, pool);
+      if (opts.voicemail) voicemailRoutes(api, pool, opts.voicemail.boxes, opts.voicemail.dir);
       tenantRoutes(api, pool);
       meRoutes(api, pool, push);
       callRoutes(api, pool);

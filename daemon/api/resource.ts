@@ -49,7 +49,8 @@ export interface ResourceDef {
   fields: Record<string, FieldDef>;
   /** Inputs that are not columns (an extension's password), never stored or returned as given. */
   secrets?: Record<string, JsonSchema>;
-  secretsRequiredOnCreate?: boolean;
+  /** Secrets a create must carry. */
+  secretsRequiredOnCreate?: readonly string[];
   /** Checks and derives column values beyond the schema; returns extra columns to write. */
   beforeWrite?(ctx: WriteContext): Promise<Record<string, unknown>> | Record<string, unknown>;
   /** After the row is written, before commit: a throw rolls the write back (checks that need the written state). */
@@ -87,7 +88,7 @@ function bodySchema(def: ResourceDef, create: boolean): JsonSchema {
         ...inputFields(def)
           .filter(([, f]) => f.required)
           .map(([n]) => n),
-        ...(def.secretsRequiredOnCreate ? Object.keys(def.secrets ?? {}) : []),
+        ...(def.secretsRequiredOnCreate ?? []),
       ]
     : [];
   return {

@@ -52,7 +52,9 @@ SELECT json_build_object(
   'extensions', (SELECT coalesce(json_agg(json_build_object('number', number, 'a1_hash', a1_hash, 'a1_realm', a1_realm,
       'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
       'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
-      'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me)), '[]')
+      'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me,
+      'vm_enabled', voicemail_enabled, 'vm_pin_hash', voicemail_pin_hash, 'vm_pin_realm', voicemail_pin_realm,
+      'vm_quota_s', voicemail_quota_s)), '[]')
     FROM extensions),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
   'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
@@ -154,6 +156,12 @@ export async function readSnapshot(
           forwardUnreachable: e.fwd_unreachable ?? null,
           noAnswerTimeoutS: e.no_answer_timeout_s,
           followMe: followMe(e.follow_me),
+        },
+        voicemail: {
+          enabled: e.vm_enabled === true,
+          pinHash: e.vm_pin_hash ?? null,
+          pinRealm: e.vm_pin_realm ?? null,
+          quotaS: e.vm_quota_s ?? null,
         },
       },
     ]),

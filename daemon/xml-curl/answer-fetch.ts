@@ -48,6 +48,7 @@ export interface AnswerDeps {
   featureRejections?: (reason: string) => void;
   /** The clock time conditions are decided by. */
   now: () => Date;
+  voicemail: { dir: string; odbcDsn: string | null };
 }
 
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
@@ -63,7 +64,8 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
   switch (req.kind) {
     case 'sip_auth':
     case 'user_call':
-    case 'message-count': {
+    case 'message-count':
+    case 'voicemail-lookup': {
       const d = decideUser(req, await deps.store.byDomain(req.domain, trace));
       if (d.kind === 'not_found') {
         deps.log.debug(
@@ -74,7 +76,9 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
       }
       // The hash and the cacheable attribute depend on the request's spelling of the domain, not only on the user.
       const key = `user|${d.domain}|${d.extension.number}|${d.withHash ? 'h' : '-'}${d.cacheable ? 'c' : '-'}`;
-      const xml = deps.rendered.get(d.tenant, key, () => renderUser(d, { cacheableMs: deps.cacheableMs }));
+      const xml = deps.rendered.get(d.tenant, key, () =>
+        renderUser(d, { cacheableMs: deps.cacheableMs, voicemailDir: deps.voicemail.dir }),
+      );
       return found(xml, trace);
     }
     case 'gateways': {
@@ -203,7 +207,7 @@ async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace:
               ? deps.store.byId(need.tenantId, trace)
               : deps.store.byDomain(need.domain, trace)),
           ].filter((t) => t !== null);
-  const answer = file.render(req, tenants, { sipProfiles: deps.sipProfiles });
+  const answer = file.render(req, tenants, { sipProfiles: deps.sipProfiles, voicemail: deps.voicemail });
   if (!answer) return notFound;
   for (const { msg, ...fields } of answer.warnings ?? []) deps.log.warn(fields, msg);
   return found(answer.xml, trace);

@@ -36,6 +36,8 @@ export interface XmlCurlOptions {
   renderCacheBytes?: number;
   /** The clock time conditions are decided by (tests fix it); default the system clock. */
   now?: () => Date;
+  /** mod_voicemail's box directory and shared index (FS_TENANTD_VOICEMAIL_*). */
+  voicemail: { dir: string; odbcDsn: string | null };
 }
 
 const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);

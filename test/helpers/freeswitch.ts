@@ -83,7 +83,12 @@ export interface Stack {
   token(role: Role, tenant?: string, sub?: string): Promise<string>;
   metrics(): Promise<string>;
   /** Registers user@domain from a fresh port and answers calls there (or only rings: ring.xml) until stopped. */
-  phone(user: string, domain: string, password: string, scenario?: 'answer.xml' | 'ring.xml'): Promise<Phone>;
+  phone(
+    user: string,
+    domain: string,
+    password: string,
+    scenario?: 'answer.xml' | 'ring.xml' | 'mwi.xml',
+  ): Promise<Phone>;
   /** Waits until FreeSWITCH holds no channel (the previous case's calls are gone). */
   quiet(): Promise<void>;
   /** Restarts the daemon on the same state (database, keys, spool). */
@@ -113,6 +118,8 @@ export interface Phone {
   port: number;
   /** INVITEs this phone has received so far. */
   invites(): Promise<number>;
+  /** Everything it received so far (SIPp's -trace_msg file). */
+  received(): Promise<string>;
   /** Stops answering and drops the registration. */
   stop(): Promise<void>;
 }
@@ -163,13 +170,13 @@ export const callOutcomes = (messages: string): number[] =>
  */
 export async function withPhones(
   s: Stack,
-  specs: Array<[string, string, string] | [string, string, string, 'ring']>,
+  specs: Array<[string, string, string] | [string, string, string, 'ring' | 'mwi']>,
   fn: (phones: Phone[]) => Promise<void>,
 ): Promise<void> {
   const phones: Phone[] = [];
   try {
-    for (const [user, domain, password, ring] of specs)
-      phones.push(await s.phone(user, domain, password, ring ? 'ring.xml' : 'answer.xml'));
+    for (const [user, domain, password, kind] of specs)
+      phones.push(await s.phone(user, domain, password, kind ? `${kind}.xml` : 'answer.xml'));
     await fn(phones);
   } finally {
     for (const p of phones) await p.stop();
@@ -439,6 +446,7 @@ async function startStack(): Promise<Stack> {
       }
       return {
         port,
+        received: () => fs.readFile(uas.msgFile, 'utf8').catch(() => ''),
         invites: async () =>
           receivedStartLines(await fs.readFile(uas.msgFile, 'utf8').catch(() => '')).filter((l) =>
             l.startsWith('INVITE'),
@@ -514,7 +522,8 @@ async function startStack(): Promise<Stack> {
       await stack.daemon.exited;
     }
     await removeClusterDir(daemonEnv.FS_TENANTD_STATE_DIR);
-    await fs.rm(dir, { recursive: true, force: true });
+    // FS_TENANTD_TEST_KEEP=1 keeps the run's folder (FreeSWITCH log, SIPp traces) for a post-mortem.
+    if (process.env.FS_TENANTD_TEST_KEEP !== '1') await fs.rm(dir, { recursive: true, force: true });
   };
   return stack;
 }

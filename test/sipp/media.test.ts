@@ -3,7 +3,7 @@
 // callers nor picks up acme's parked call.
 import * as assert from 'uvu/assert';
 import { DEMO_FLOW_CODES, demoPassword } from '../../daemon/db/demo-seed.js';
-import { type Stack, callOutcomes, sippSuite } from '../helpers/freeswitch.js';
+import { type Stack, callOutcomes, sippSuite, withPhones } from '../helpers/freeswitch.js';
 
 const t = sippSuite('SIPp: conference rooms and call parking per tenant');
 const pw = demoPassword;
@@ -67,6 +67,65 @@ t.it('park in acme slot 8401, globex dialling 8401 parks in its own lot, acme 10
   const p = await parked.done;
   assert.equal(callOutcomes(p.messages), [200], p.output);
   assert.equal((await lots(s))[acmeLot] ?? [], []);
+});
+
+t.it('voicemail: a message for acme 1001 lands in its box under acme, lights its lamp, not globex 1001', async (s) => {
+  const acme = await s.token('tenant_admin', 'acme');
+  const globex = await s.token('tenant_admin', 'globex');
+  const extId = async (token: string, n: string) =>
+    ((await s.api('GET', '/extensions', token)).body.items as { id: string; number: string }[]).find(
+      (e) => e.number === n,
+    )!.id;
+  const a1001 = await extId(acme, '1001');
+  const g1001 = await extId(globex, '1001');
+  const box = { voicemailEnabled: true, voicemailPin: '4321' };
+  assert.is((await s.api('PATCH', `/extensions/${a1001}`, acme, box)).status, 200);
+  assert.is((await s.api('PATCH', `/extensions/${g1001}`, globex, box)).status, 200);
+  try {
+    await withPhones(
+      s,
+      [
+        ['1001', 'acme.pbx.test', pw('acme', '1001'), 'mwi'],
+        ['1001', 'globex.pbx.test', pw('globex', '1001'), 'mwi'],
+      ],
+      async ([acmePhone, globexPhone]) => {
+        // About 1.5 s of prompts and beep, then at least the profile's 2 s minimum of message.
+        const left = await dial(s, 'acme', '1000', '*991001', 6000).done;
+        assert.equal(callOutcomes(left.messages), [200], left.output);
+        let items: { uuid: string; readAt: string | null }[] = [];
+        await s.until(async () => {
+          items = (await s.api('GET', `/extensions/${a1001}/voicemail`, acme)).body.items;
+          return items.length === 1;
+        }, "the message in acme 1001's box");
+        assert.equal((await s.api('GET', `/extensions/${g1001}/voicemail`, globex)).body.items, []);
+        // Another tenant's extension id: not found, never its messages.
+        assert.is((await s.api('GET', `/extensions/${a1001}/voicemail`, globex)).status, 404);
+        // The lamp: a message-summary NOTIFY saying yes reaches acme 1001 only.
+        const lit = (text: string) => /Messages-Waiting: yes/i.test(text);
+        await s.until(async () => lit(await acmePhone!.received()), 'the MWI NOTIFY at acme 1001');
+        assert.not.ok(lit(await globexPhone!.received()), 'globex 1001 was told of a message');
+        // The file is in acme's folder (derived from the tenant id), and the API serves it.
+        const audio = await fetch(
+          `http://127.0.0.1:${s.daemon.httpPort}/api/extensions/${a1001}/voicemail/${items[0]!.uuid}/audio`,
+          { headers: { authorization: `Bearer ${acme}` } },
+        );
+        assert.is(audio.status, 200);
+        assert.ok((await audio.arrayBuffer()).byteLength > 1000, 'an empty recording');
+        // *97 from acme 1001 opens its own box (answered); then heard and deleted through the API.
+        const check = await dial(s, 'acme', '1001', '*97', 1500).done;
+        assert.equal(callOutcomes(check.messages), [200], check.output);
+        const heard = await s.api('PATCH', `/extensions/${a1001}/voicemail/${items[0]!.uuid}`, acme, { heard: true });
+        assert.is(heard.status, 200, JSON.stringify(heard.body));
+        assert.ok(heard.body.readAt);
+        assert.is((await s.api('DELETE', `/extensions/${a1001}/voicemail/${items[0]!.uuid}`, acme)).status, 204);
+        assert.equal((await s.api('GET', `/extensions/${a1001}/voicemail`, acme)).body.items, []);
+      },
+    );
+  } finally {
+    const off = { voicemailEnabled: false, voicemailPin: null };
+    await s.api('PATCH', `/extensions/${a1001}`, acme, off);
+    await s.api('PATCH', `/extensions/${g1001}`, globex, off);
+  }
 });
 
 t.run();

@@ -51,6 +51,7 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
     cacheableMs: opts.cacheableMs ?? 60_000,
     bodyLimitBytes: opts.bodyLimitBytes ?? 65536,
     sipProfiles: SIP_PROFILES,
+    voicemail: { dir: '/srv/fs-tenantd/voicemail', odbcDsn: null },
     store,
     log,
     registry,

@@ -16,6 +16,7 @@ import {
   type FlowNodeId,
   type FlowNodeKind,
   NO_FEATURES,
+  NO_MAILBOX,
   type TenantId,
   type TenantSnapshot,
 } from '../../xml-handlers/model.js';
@@ -55,6 +56,7 @@ const ext = (number: string, over: Partial<Extension> = {}): Extension => ({
   enabled: true,
   variables: {},
   features: NO_FEATURES,
+  voicemail: NO_MAILBOX,
   ...over,
 });
 
@@ -348,7 +350,7 @@ test("ivr.conf: the requested menu only, for a channel of the menu's tenant; any
     ({ key_value: 'ivr.conf', 'Menu-Name': menu, variable_fs_tenant_id: tid })[name];
   const req = ivrConf.parse(get(m.id, ID));
   assert.equal(ivrConf.needs(req), { tenantId: ID });
-  const answer = ivrConf.render(req, [t], { sipProfiles: {} as never })!;
+  const answer = ivrConf.render(req, [t], {} as never)!;
   const doc = parseXml(answer.xml);
   const menus = findAll(doc, 'menu');
   assert.is(menus.length, 1, 'only the asked menu');
@@ -364,12 +366,12 @@ test("ivr.conf: the requested menu only, for a channel of the menu's tenant; any
   );
   // Another tenant's channel asks for this menu: its own snapshot does not hold it.
   const theirs = tenant([], { id: OTHER });
-  assert.is(ivrConf.render(ivrConf.parse(get(m.id, OTHER)), [theirs], { sipProfiles: {} as never }), undefined);
+  assert.is(ivrConf.render(ivrConf.parse(get(m.id, OTHER)), [theirs], {} as never), undefined);
   // No tenant on the channel, or no menu name: nothing is even loaded.
   assert.is(ivrConf.needs(ivrConf.parse(get(m.id, undefined))), 'none');
   assert.is(ivrConf.needs(ivrConf.parse(get(m.id, 'not-a-uuid'))), 'none');
   // A node that is not a menu is not served as one.
-  assert.is(ivrConf.render(ivrConf.parse(get(op.id, ID)), [t], { sipProfiles: {} as never }), undefined);
+  assert.is(ivrConf.render(ivrConf.parse(get(op.id, ID)), [t], {} as never), undefined);
 });
 
 test('conference node: joins <room>@<domain>@<node>; conference.conf answers that room only', () => {
@@ -380,7 +382,7 @@ test('conference node: joins <room>@<domain>@<node>; conference.conf answers tha
     ({ key_value: 'conference.conf', conference_name, profile_name })[name];
   const req = conferenceConf.parse(get('team@t1.example', room.id));
   assert.equal(conferenceConf.needs(req), { domain: 't1.example' });
-  const doc = parseXml(conferenceConf.render(req, [t], { sipProfiles: {} as never })!.xml);
+  const doc = parseXml(conferenceConf.render(req, [t], {} as never)!.xml);
   const params = Object.fromEntries(findAll(doc, 'param').map((p) => [p.attrs.name, p.attrs.value]));
   assert.equal([findAll(doc, 'profile')[0]!.attrs.name, params.pin, params['max-members']], [room.id, '1234', '5']);
   // Another room name with this room's profile, or this profile asked in another tenant: nothing.

@@ -14,7 +14,13 @@ import { flushUser } from '../../daemon/esl/cache-flush.js';
 import { agentFsName, parseFsName, queueFsName } from '../../xml-handlers/callcenter-names.js';
 import { decideUser, renderUser } from '../../xml-handlers/directory.js';
 import { parseFetch } from '../../xml-handlers/fetch-request.js';
-import { type Extension, NO_FEATURES, type TenantId, type TenantSnapshot } from '../../xml-handlers/model.js';
+import {
+  type Extension,
+  NO_FEATURES,
+  NO_MAILBOX,
+  type TenantId,
+  type TenantSnapshot,
+} from '../../xml-handlers/model.js';
 import {
   FS_USER_CACHE_KEY_BUFFER,
   FS_USER_CACHE_KEY_MAX,
@@ -217,6 +223,7 @@ const ext = (number: string, realm: string): Extension => ({
   enabled: true,
   variables: {},
   features: NO_FEATURES,
+  voicemail: NO_MAILBOX,
 });
 const tenant: TenantSnapshot = {
   id: ID,
@@ -292,7 +299,7 @@ test('only requests spelled as stored are answered cacheable, and their key is o
             assert.ok(action === 'sip_auth' && (asked !== domain || domain !== 'acme.pbx.test'), label);
             continue;
           }
-          const doc = sectionOf(renderUser(d, { cacheableMs: 60_000 }));
+          const doc = sectionOf(renderUser(d, { cacheableMs: 60_000, voicemailDir: '/srv/vm' }));
           if (findAll(doc, 'user')[0]!.attrs.cacheable !== undefined) {
             cached++;
             assert.is(asked, domain, label);

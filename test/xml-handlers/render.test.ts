@@ -3,7 +3,13 @@
 // survives FreeSWITCH's preprocessor and a strict XML parser.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Extension, NO_FEATURES, type TenantId, type TenantSnapshot } from '../../xml-handlers/model.js';
+import {
+  type Extension,
+  NO_FEATURES,
+  NO_MAILBOX,
+  type TenantId,
+  type TenantSnapshot,
+} from '../../xml-handlers/model.js';
 import { CidrSet, parseCidr } from '../../xml-handlers/cidr.js';
 import { renderAcl } from '../../xml-handlers/configuration/acl.js';
 import { renderCallcenterQueue, renderCallcenterSettings } from '../../xml-handlers/configuration/callcenter.js';
@@ -36,6 +42,7 @@ function ext(number: string, over: Partial<Extension> = {}): Extension {
     enabled: true,
     variables: {},
     features: NO_FEATURES,
+    voicemail: NO_MAILBOX,
     ...over,
   };
 }
@@ -175,7 +182,7 @@ test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and I
   assert.ok(odd.kind === 'user' && !odd.withHash && !odd.cacheable);
   const cacheableOf = (d: typeof odd) =>
     d.kind === 'user'
-      ? findAll(sectionOf(renderUser(d, { cacheableMs: 60_000 })), 'user')[0]!.attrs.cacheable
+      ? findAll(sectionOf(renderUser(d, { cacheableMs: 60_000, voicemailDir: '/srv/vm' })), 'user')[0]!.attrs.cacheable
       : 'not a user';
   assert.is(cacheableOf(odd), undefined);
   const same = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: true }, t);
@@ -185,7 +192,7 @@ test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and I
   const uc = decideUser({ kind: 'user_call', user: '1000', domain: 'alt.t1.example', verbatim: true }, t);
   assert.ok(uc.kind === 'user' && !uc.withHash);
   if (uc.kind === 'user') {
-    const xml = renderUser(uc, { cacheableMs: 0 });
+    const xml = renderUser(uc, { cacheableMs: 0, voicemailDir: '/srv/vm' });
     assertSafeDocument(xml);
     assert.is(findAll(sectionOf(xml), 'param').filter((p) => p.attrs.name === 'a1-hash').length, 0);
     assert.is(findAll(sectionOf(xml), 'user')[0]!.attrs.cacheable, undefined);

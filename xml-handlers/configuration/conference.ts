@@ -62,7 +62,7 @@ export const conferenceConf: ConfigurationFile<ConferenceRequest> = {
     const tenant = tenants[0];
     const node = req.profile ? tenant?.flowNodes.get(req.profile as FlowNodeId) : undefined;
     if (!req.room) return { xml: serialize(skeleton()) };
-    if (!tenant || tenant.status !== 'active' || node?.kind !== 'conference' || node.name !== req.room.room) {
+    if (tenant?.status !== 'active' || node?.kind !== 'conference' || node.name !== req.room.room) {
       return undefined;
     }
     const read = readNode(node, tenant);

@@ -14,6 +14,8 @@ export type TenantNeed = 'none' | 'all' | { domain: string } | { tenantId: Tenan
 /** Daemon settings files render from (FS_TENANTD_SIP_*). */
 export interface ConfigurationSettings {
   sipProfiles: SofiaProfiles;
+  /** FS_TENANTD_VOICEMAIL_ODBC_DSN: mod_voicemail's message index shared by every node, or null for its own. */
+  voicemail: { odbcDsn: string | null };
 }
 
 export interface ConfigurationAnswer {

@@ -6,8 +6,16 @@ import { conferenceConf } from './conference.js';
 import type { ConfigurationFile, Fields } from './file.js';
 import { ivrConf } from './ivr.js';
 import { sofiaConf } from './sofia.js';
+import { voicemailConf } from './voicemail.js';
 
-export const CONFIGURATION_FILES = [sofiaConf, aclConf, callcenterConf, ivrConf, conferenceConf] as const;
+export const CONFIGURATION_FILES = [
+  sofiaConf,
+  aclConf,
+  callcenterConf,
+  ivrConf,
+  conferenceConf,
+  voicemailConf,
+] as const;
 
 type ServedFile = (typeof CONFIGURATION_FILES)[number];
 export type ServedRequest = ReturnType<ServedFile['parse']>;

@@ -20,6 +20,7 @@ import { parkCall } from './nodes/parking-lot.js';
 import { ringGroup } from './nodes/ring-group.js';
 import { ringExtension } from './ring-extension.js';
 import type { Act, RouteKind } from './route-kind.js';
+import { checkMessages, takeVoicemail } from './voicemail.js';
 
 export const PUBLIC_CONTEXT = 'public';
 
@@ -36,6 +37,7 @@ export const ROUTE_KINDS = [
   playAnnouncement,
   joinConference,
   parkCall,
+  takeVoicemail,
 ] as const;
 
 type TargetOf<K> = K extends RouteKind<infer T> ? T : never;
@@ -115,6 +117,8 @@ export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | 
 
   const feature = featureCode(dest);
   if (feature) return decideFeatureCode(req, tenant, feature);
+  const check = checkMessages(tenant, dest, req.callerUser);
+  if (check) return { kind: 'route', tenant, direction: 'internal', target: check };
   const routed = dialled(tenant, dest, now);
   if (!routed) return reject(tenant, true, 404, 'Not Found', 'no route for the destination');
   if ('rejection' in routed) return { kind: 'reject', tenant, known: true, rejection: routed.rejection };
@@ -128,7 +132,7 @@ type Routed = { direction: CallDirection; target: RouteTarget } | { rejection: R
 
 /** What the tenant's own routing makes of a number one of its users dialled (feature codes aside). */
 function dialled(tenant: TenantSnapshot, dest: string, now: Date): Routed | undefined {
-  for (const kind of [ringExtension, enterQueue]) {
+  for (const kind of [ringExtension, enterQueue, takeVoicemail]) {
     const routed = kind.dialled?.(tenant, dest);
     if (routed) return routed;
   }

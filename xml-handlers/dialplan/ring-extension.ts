@@ -6,6 +6,7 @@
 import type { ExtensionFeatures, TenantSnapshot } from '../model.js';
 import { legTo } from './dial-legs.js';
 import type { RouteKind } from './route-kind.js';
+import { VOICEMAIL_CODES } from './voicemail.js';
 
 /** Where a failed bridge goes: a destination dialled again in the tenant's own context, by hangup cause. */
 export interface ForwardOnFail {
@@ -62,7 +63,9 @@ export function extensionTarget(
   const ext = tenant.extensions.get(number);
   if (!ext?.enabled) return undefined;
   const f = ext.features;
-  const forward = forwardOnFail(f, tenant.primaryDomain, opts.fallback);
+  // With its box on, what nothing else catches goes to voicemail (a call flow's next comes first).
+  const fallback = opts.fallback ?? (ext.voicemail.enabled ? `${VOICEMAIL_CODES.leave}${ext.number}` : undefined);
+  const forward = forwardOnFail(f, tenant.primaryDomain, fallback);
   const followMe = f.followMe
     .filter((s) => s.number !== ext.number)
     .map((s) => legTo(tenant, s.number, s.timeoutS)?.dial)

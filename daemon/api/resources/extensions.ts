@@ -5,7 +5,16 @@ import { a1Hash } from '../../db/demo-seed.js';
 import { badRequest } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
 import { FORWARD_TARGET } from '../../../xml-handlers/dialplan/feature-codes.js';
-import { bool, callerIdNumber, extensionNumber, int, nullable, safeText, type JsonSchema } from '../schema-types.js';
+import {
+  bool,
+  callerIdNumber,
+  digits,
+  extensionNumber,
+  int,
+  nullable,
+  safeText,
+  type JsonSchema,
+} from '../schema-types.js';
 
 /**
  * Channel variables a tenant admin may put on an extension. An allowlist, not a
@@ -70,10 +79,19 @@ export const extensions: ResourceDef = {
     forwardUnreachable: { column: 'forward_unreachable', schema: nullable(forwardTarget) },
     noAnswerTimeoutS: { column: 'no_answer_timeout_s', schema: int(5, 120) },
     followMe: { column: 'follow_me', schema: followMe, cast: '::jsonb', json: true },
+    // Voicemail (sql/011, README "Voicemail"); the PIN is a secret (voicemailPin), stored only as its digest.
+    voicemailEnabled: { column: 'voicemail_enabled', schema: bool },
+    voicemailQuotaS: { column: 'voicemail_quota_s', schema: nullable(int(60, 360000)) },
+    voicemailPinSet: {
+      column: 'voicemail_pin_hash',
+      select: 'voicemail_pin_hash IS NOT NULL',
+      schema: bool,
+      readOnly: true,
+    },
   },
   usedBy: 'a call-flow node',
-  secrets: { password },
-  secretsRequiredOnCreate: true,
+  secrets: { password, voicemailPin: { ...nullable(digits(4, 12)), description: 'null removes the PIN' } },
+  secretsRequiredOnCreate: ['password'],
   async beforeWrite({ db, input, before }) {
     const number = (input.number ?? before?.number) as string;
     for (const field of FORWARD_FIELDS) {
@@ -82,18 +100,30 @@ export const extensions: ResourceDef = {
     if ((input.followMe as { number: string }[] | undefined)?.some((s) => s.number === number))
       throw badRequest('followMe', 'cannot list the extension itself');
     const pw = input.password as string | undefined;
-    if (pw === undefined) {
-      if (before && input.number !== undefined && input.number !== before.number) {
-        throw badRequest('password', 'is required when the number changes (the SIP digest hash covers the number)');
-      }
-      return {};
+    const pin = input.voicemailPin as string | null | undefined;
+    const renumbered = before && input.number !== undefined && input.number !== before.number;
+    if (renumbered && pw === undefined) {
+      throw badRequest('password', 'is required when the number changes (the SIP digest hash covers the number)');
     }
+    if (renumbered && before?.voicemailPinSet && pin === undefined) {
+      throw badRequest('voicemailPin', 'is required when the number changes (its digest covers the number)');
+    }
+    if (pw === undefined && pin === undefined) return {};
     const {
       rows: [domain],
     } = await db.query<{ domain: string }>(
       'SELECT domain FROM sip_domains ORDER BY is_primary DESC, created_at LIMIT 1',
     );
-    if (!domain) throw badRequest('password', 'the tenant has no SIP domain to use as realm');
-    return { a1_hash: a1Hash(number, domain.domain, pw), a1_realm: domain.domain };
+    if (!domain) throw badRequest(pw === undefined ? 'voicemailPin' : 'password', 'the tenant has no SIP domain');
+    const out: Record<string, unknown> = {};
+    if (pw !== undefined) Object.assign(out, { a1_hash: a1Hash(number, domain.domain, pw), a1_realm: domain.domain });
+    // mod_voicemail checks MD5(box:domain:digits) against vm-a1-hash (voicemail_check_main).
+    if (pin === null) Object.assign(out, { voicemail_pin_hash: null, voicemail_pin_realm: null });
+    else if (pin !== undefined)
+      Object.assign(out, {
+        voicemail_pin_hash: a1Hash(number, domain.domain, pin),
+        voicemail_pin_realm: domain.domain,
+      });
+    return out;
   },
 };

@@ -40,6 +40,7 @@ serveCalls(
         ...config.xmlCurl,
         bodyLimitBytes: config.http.bodyLimitBytes,
         sipProfiles: config.sipProfiles,
+        voicemail: config.voicemail,
         store,
         log,
         registry,

@@ -12,6 +12,7 @@ import { parkingLotNode } from './parking-lot.js';
 import { queueNode } from './queue.js';
 import { ringGroupNode } from './ring-group.js';
 import { timeConditionNode } from './time-condition.js';
+import { voicemailNode } from './voicemail.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: each kind reads its own settings type; the walker passes it back unseen
 export const NODE_KINDS: { readonly [K in FlowNodeKind]: NodeKind<K, any> } = {
@@ -24,4 +25,5 @@ export const NODE_KINDS: { readonly [K in FlowNodeKind]: NodeKind<K, any> } = {
   hangup: hangupNode,
   conference: conferenceNode,
   parking_lot: parkingLotNode,
+  voicemail: voicemailNode,
 };
