@@ -3,6 +3,7 @@
 // zone that does not parse are a 400/404/409 naming the field, and nothing is written; every write is audited.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { a1Hash } from '../../daemon/db/demo-seed.js';
 import { type ApiHarness, startApi } from './api-harness.js';
 
 let h: ApiHarness;
@@ -195,6 +196,35 @@ test('follow-me: a list of numbers of the tenant, never the extension itself', a
   });
   assert.is(bad.status, 400, bad.text);
   assert.match(bad.body.message, /followMe/);
+});
+
+test('voicemail PIN: stored only as MD5(number:domain:pin), never returned or audited; null removes it', async () => {
+  const r = await patch(acme, `/extensions/${ids.ext1000}`, { voicemailEnabled: true, voicemailPin: '8642' });
+  assert.is(r.status, 200, r.text);
+  assert.equal([r.body.voicemailEnabled, r.body.voicemailPinSet, 'voicemailPin' in r.body], [true, true, false]);
+  const [row] = await h.inTenant(
+    h.tenants.acme,
+    async (db) =>
+      (
+        await db.query('SELECT voicemail_pin_hash AS h, voicemail_pin_realm AS realm FROM extensions WHERE id = $1', [
+          ids.ext1000,
+        ])
+      ).rows,
+  );
+  assert.equal(row, { h: a1Hash('1000', 'acme.pbx.test', '8642'), realm: 'acme.pbx.test' });
+  const audit = await h.inTenant(
+    h.tenants.acme,
+    async (db) =>
+      (
+        await db.query(
+          "SELECT summary::text AS s FROM audit_logs WHERE action = 'extension.update' ORDER BY at DESC LIMIT 1",
+        )
+      ).rows[0].s,
+  );
+  assert.not.ok(audit.includes('8642') || audit.includes(row.h), audit);
+  refused(await patch(acme, `/extensions/${ids.ext1000}`, { voicemailPin: '12' }), 400, 'voicemailPin');
+  const off = await patch(acme, `/extensions/${ids.ext1000}`, { voicemailPin: null, voicemailEnabled: false });
+  assert.equal([off.body.voicemailPinSet, off.body.voicemailEnabled], [false, false]);
 });
 
 test.run();

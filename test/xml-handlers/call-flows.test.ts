@@ -5,6 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { conferenceConf } from '../../xml-handlers/configuration/conference.js';
 import { ivrConf } from '../../xml-handlers/configuration/ivr.js';
+import { decideUser, renderUser } from '../../xml-handlers/directory.js';
 import { parkingLotName } from '../../xml-handlers/media-names.js';
 import { findUnattendedLoop, MAX_FLOW_STEPS } from '../../xml-handlers/dialplan/call-flow.js';
 import { decidePublicCall, decideTenantCall, renderRoute } from '../../xml-handlers/dialplan/index.js';
@@ -413,6 +414,61 @@ test('parking lot: dial code parks in the first free slot, a slot number parks t
   assert.is(actions(t, call('845')).at(-1), `valet_park ${name} 845`);
   // Outside the slots: not the lot.
   assert.is(decideTenantCall(call('850'), t, NOON_UTC).kind, 'reject');
+});
+
+test('voicemail: *99<n> leaves a message in the tenant domain, *97 opens the own box, *98 asks; no box, no route', () => {
+  const box = { enabled: true, pinHash: 'f'.repeat(32), pinRealm: 't1.example', quotaS: null };
+  const t = tenant([], {
+    extensions: new Map([
+      ['1000', ext('1000', { voicemail: box })],
+      ['1001', ext('1001', { voicemail: box })],
+      ['1002', ext('1002')],
+    ]),
+  });
+  assert.equal(actions(t, call('*991001')).slice(-3), [
+    'set skip_record_check=true',
+    'voicemail default t1.example 1001',
+    'hangup NORMAL_CLEARING',
+  ]);
+  assert.is(decideTenantCall(call('*991002'), t, NOON_UTC).kind, 'reject', 'box off');
+  assert.is(actions(t, call('*97')).at(-2), 'voicemail check auth default t1.example 1000');
+  assert.is(actions(t, call('*98', { callerUser: '1002' })).at(-2), 'voicemail check default t1.example');
+  // *97 from an extension without a box: no route.
+  assert.is(decideTenantCall(call('*97', { callerUser: '1002' }), t, NOON_UTC).kind, 'reject');
+  // Ringing 1001 (box on, no forwards): every unanswered cause goes to its box.
+  const ring = actions(t, call('1001'));
+  assert.ok(ring.includes('set fs_tenantd_forward_NO_ANSWER=*991001'), ring.join('\n'));
+  assert.ok(ring.includes('set fs_tenantd_forward_USER_BUSY=*991001'));
+});
+
+test('directory: every user answer carries its box: folder from the tenant id, PIN digest or none', () => {
+  const withPin = ext('1000', {
+    voicemail: { enabled: true, pinHash: 'a'.repeat(32), pinRealm: 't1.example', quotaS: 600 },
+  });
+  const stale = ext('1001', {
+    voicemail: { enabled: true, pinHash: 'b'.repeat(32), pinRealm: 'old.example', quotaS: null },
+  });
+  const t = tenant([], {
+    extensions: new Map([
+      ['1000', withPin],
+      ['1001', stale],
+    ]),
+  });
+  const params = (e: Extension) => {
+    const d = decideUser({ kind: 'voicemail-lookup', user: e.number, domain: 't1.example', verbatim: true }, t);
+    assert.is(d.kind, 'user');
+    const doc = parseXml(
+      renderUser(d as Extract<typeof d, { kind: 'user' }>, { cacheableMs: 0, voicemailDir: '/srv/vm' }),
+    );
+    return Object.fromEntries(findAll(doc, 'param').map((p) => [p.attrs.name, p.attrs.value]));
+  };
+  const p = params(withPin);
+  assert.equal(
+    [p['vm-enabled'], p['vm-a1-hash'], p['vm-storage-dir'], p['vm-disk-quota']],
+    ['true', 'a'.repeat(32), `/srv/vm/${ID}/1000`, '600'],
+  );
+  // A PIN digest made for another domain can never match here: the box cannot be opened with a PIN.
+  assert.is(params(stale)['vm-a1-hash'], 'no-pin');
 });
 
 test.run();
