@@ -1,11 +1,11 @@
-// Conference rooms and call parking on the real FreeSWITCH (README "Conferences and parking"): the same room
-// number and slot number in two tenants are two rooms and two lots, so a globex caller never meets acme's
-// callers nor picks up acme's parked call.
+// Conference rooms, call parking and voicemail on the real FreeSWITCH (README "Conference rooms and parking lots",
+// "Voicemail"): the same room number, slot number and box number in two tenants are two rooms, two lots and two
+// boxes, so a globex caller never meets acme's callers, picks up acme's parked call or sees acme's messages.
 import * as assert from 'uvu/assert';
 import { DEMO_FLOW_CODES, demoPassword } from '../../daemon/db/demo-seed.js';
 import { type Stack, callOutcomes, sippSuite, withPhones } from '../helpers/freeswitch.js';
 
-const t = sippSuite('SIPp: conference rooms and call parking per tenant');
+const t = sippSuite('SIPp: conference rooms, call parking and voicemail per tenant');
 const pw = demoPassword;
 
 const dial = (s: Stack, tenant: 'acme' | 'globex', from: string, to: string, holdMs: number) =>
@@ -98,6 +98,10 @@ t.it('voicemail: a message for acme 1001 lands in its box under acme, lights its
           return items.length === 1;
         }, "the message in acme 1001's box");
         assert.equal((await s.api('GET', `/extensions/${g1001}/voicemail`, globex)).body.items, []);
+        // The phone's owner sees its own box; globex's 1001 sees its own, empty one.
+        const own = (tenant: string) => s.token('agent', tenant, '1001');
+        assert.is((await s.api('GET', '/me/voicemail', await own('acme'))).body.items.length, 1);
+        assert.equal((await s.api('GET', '/me/voicemail', await own('globex'))).body.items, []);
         // Another tenant's extension id: not found, never its messages.
         assert.is((await s.api('GET', `/extensions/${a1001}/voicemail`, globex)).status, 404);
         // The lamp: a message-summary NOTIFY saying yes reaches acme 1001 only.

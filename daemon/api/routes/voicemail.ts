@@ -9,7 +9,7 @@ import type { TenantSnapshot } from '../../../xml-handlers/model.js';
 import { type Box, type VoicemailBoxes, type VoicemailMessage, VoicemailUnavailable } from '../../voicemail/boxes.js';
 import { ApiError, notFound } from '../errors.js';
 import { bool, errorBody, nullable, timestamp, uuid } from '../schema-types.js';
-import { inTenant } from '../scope.js';
+import { inTenant, requireTenant } from '../scope.js';
 
 const message = {
   type: 'object',
@@ -30,8 +30,8 @@ const tags = ['voicemail'];
 const config = { roles: ['tenant_admin'] as const, resource: 'extensions' };
 
 export function voicemailRoutes(app: FastifyInstance, pool: pg.Pool, boxes: VoicemailBoxes, root: string): void {
-  /** The extension's box, read in the tenant's context; 404 when it is not this tenant's or has no box. */
-  const boxOf = async (req: FastifyRequest, id: string): Promise<Box> => {
+  /** The extension's box (by id, or by number for an agent's own), read in the tenant's context; else 404. */
+  const boxOf = async (req: FastifyRequest, id: string, by: 'id' | 'number' = 'id'): Promise<Box> => {
     const row = await inTenant(
       pool,
       req,
@@ -39,7 +39,7 @@ export function voicemailRoutes(app: FastifyInstance, pool: pg.Pool, boxes: Voic
         (
           await db.query<{ number: string; domain: string | null; tenant: string; enabled: boolean }>(
             `SELECT e.number, e.voicemail_enabled AS enabled, e.tenant_id AS tenant,
-              (SELECT domain FROM sip_domains WHERE is_primary) AS domain FROM extensions e WHERE e.id = $1`,
+              (SELECT domain FROM sip_domains WHERE is_primary) AS domain FROM extensions e WHERE e.${by} = $1`,
             [id],
           )
         ).rows[0],
@@ -70,6 +70,22 @@ export function voicemailRoutes(app: FastifyInstance, pool: pg.Pool, boxes: Voic
     },
     async (req) => {
       const box = await boxOf(req, (req.params as { id: string }).id);
+      return { items: (await boxes.list(box).catch(fsDown)).map(strip) };
+    },
+  );
+
+  // An agent's own box: the extension its token names (sub).
+  app.get(
+    '/me/voicemail',
+    {
+      schema: {
+        tags: ['me'],
+        response: { 200: { type: 'object', properties: { items: { type: 'array', items: message } } }, ...errors },
+      },
+      config: { roles: ['agent'] },
+    },
+    async (req) => {
+      const box = await boxOf(req, requireTenant(req.apiScope).principal.sub, 'number');
       return { items: (await boxes.list(box).catch(fsDown)).map(strip) };
     },
   );
