@@ -20,6 +20,7 @@ import { dids } from './resources/dids.js';
 import { extensions } from './resources/extensions.js';
 import { outboundRoutes } from './resources/outbound-routes.js';
 import { queues } from './resources/queues.js';
+import { recordingRules } from './resources/recording-rules.js';
 import { tiers } from './resources/tiers.js';
 import { trunks } from './resources/trunks.js';
 import './route-config.js';
@@ -28,6 +29,7 @@ import { callRoutes } from './routes/calls.js';
 import { featureRoutes } from './routes/features.js';
 import { isolationProofRoute } from './routes/isolation-proof.js';
 import { meRoutes } from './routes/me.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { tenantsRoutes } from './routes/tenants.js';
 
@@ -38,6 +40,8 @@ export interface AdminApiOptions {
   registry: MetricsRegistry;
   /** Pushes an agent's new status to FreeSWITCH (call-center module); without it only the database changes. */
   pushAgentStatus?: PushAgentStatus;
+  /** FS_TENANTD_RECORDINGS_DIR: recordings are downloaded and deleted there; without it those routes answer 503. */
+  recordingsDir?: string;
 }
 
 function allowed(roles: readonly Role[] | undefined, role: Role): boolean {
@@ -163,6 +167,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
         tiers,
         callFlowNodes,
         menuChoices,
+        recordingRules,
       ])
         registerResource(api, pool, def);
       featureRoutes(api, pool);
@@ -170,6 +175,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
       meRoutes(api, pool, push);
       callRoutes(api, pool);
       auditRoutes(api, pool);
+      recordingRoutes(api, { pool, log: opts.log, registry, recordingsDir: opts.recordingsDir });
       tenantsRoutes(api, pool);
       api.get('/openapi.json', { config: { public: true } }, async () =>
         openApiDocument(routes, { title: 'fs-tenantd admin API', version: '1' }),

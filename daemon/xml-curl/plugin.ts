@@ -36,6 +36,8 @@ export interface XmlCurlOptions {
   renderCacheBytes?: number;
   /** The clock time conditions are decided by (tests fix it); default the system clock. */
   now?: () => Date;
+  /** FS_TENANTD_RECORDINGS_DIR; without it the dialplan records no call. */
+  recordingsDir?: string;
 }
 
 const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);
