@@ -5,6 +5,7 @@ import path from 'node:path';
 import { isIP } from 'node:net';
 import { projectRoot } from './paths.js';
 import { readJwtConfig, type JwtConfig } from './auth/jwt-config.js';
+import { RECORDINGS_DIR } from '../xml-handlers/dialplan/record-call.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -71,6 +72,11 @@ export interface Config {
   unknownVariables: string[];
   /** Admin API bearer tokens (daemon/auth/jwt-config.ts). */
   jwt: JwtConfig;
+  /**
+   * Call recordings (README "Call recordings"): the directory FreeSWITCH writes them to and the daemon serves and
+   * expires them from, the same path on every FreeSWITCH node and daemon; how often the retention job runs.
+   */
+  recordings: { dir: string; retentionIntervalMs: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -307,6 +313,16 @@ export function loadConfig(env: Env = process.env): Config {
     // Below Docker's default 10 s stop grace period, so the daemon exits before SIGKILL.
     shutdownTimeoutMs: r.int('FS_TENANTD_SHUTDOWN_TIMEOUT_MS', 8000, 500, 600_000),
     jwt: readJwtConfig(r, stateDir),
+    recordings: {
+      // Placed in dialplan action data as is (record-call.ts RECORDINGS_DIR): plain characters only.
+      dir: r.string(
+        'FS_TENANTD_RECORDINGS_DIR',
+        path.join(stateDir, 'recordings'),
+        RECORDINGS_DIR,
+        'an absolute path of letters, digits and ._/- (it is placed in FreeSWITCH dialplan actions)',
+      ),
+      retentionIntervalMs: r.int('FS_TENANTD_RECORDING_RETENTION_INTERVAL_MS', 3_600_000, 1000, 86_400_000),
+    },
     unknownVariables: r.unread(), // last: after every read
   };
   if (config.cdr.path === config.xmlCurl.path) {

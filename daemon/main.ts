@@ -1,5 +1,6 @@
 // Composition root: reads configuration, opens the database, wires every module,
 // starts listening, and tears everything down in order on SIGTERM/SIGINT.
+import { mkdir } from 'node:fs/promises';
 import { adminApi } from './api/plugin.js';
 import { createCallcenterSync } from './callcenter/callcenter-sync.js';
 import { eslCallcenterNode } from './callcenter/esl-node.js';
@@ -25,6 +26,7 @@ import { createLifecycle } from './lifecycle.js';
 import { createLogger } from './log.js';
 import { createRegistry, TenantLabels } from './metrics.js';
 import { jsonCdrPlugin } from './json-cdr/plugin.js';
+import { createRecordingRetention } from './recordings/retention.js';
 import { createTenantStore } from './tenants/tenant-store.js';
 import { createFeatureWriter } from './xml-curl/feature-writer.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
@@ -185,6 +187,25 @@ async function main(): Promise<void> {
       leases,
     }),
   );
+  // FreeSWITCH creates each tenant's directory under it (switch_dir_make_recursive in record_session); the root is
+  // made here so a demo works out of the box, and a root that cannot be made is said at once, not at the first call.
+  await mkdir(config.recordings.dir, { recursive: true }).catch((err: unknown) =>
+    log.error(
+      { dir: config.recordings.dir, err },
+      'recordings directory cannot be created (FS_TENANTD_RECORDINGS_DIR)',
+    ),
+  );
+  // Deletes recordings past their tenant's retention, file and row (README "Call recordings").
+  lifecycle.own(
+    'recording retention',
+    createRecordingRetention({
+      pool: db.pool,
+      log,
+      registry,
+      recordingsDir: config.recordings.dir,
+      intervalMs: config.recordings.retentionIntervalMs,
+    }),
+  );
   await changes.start();
   // Before ESL starts (no lease is taken for a node without a connection); stopped (leases handed over) after it.
   await leases.start();
@@ -203,6 +224,7 @@ async function main(): Promise<void> {
     features: createFeatureWriter(db.pool, (id) => tenants.evict(id)),
     log,
     registry,
+    recordingsDir: config.recordings.dir,
   });
   // FreeSWITCH's own call records (mod_json_cdr): the same nodes and credentials as xml_curl.
   await app.register(jsonCdrPlugin, {
@@ -214,6 +236,7 @@ async function main(): Promise<void> {
     log,
     registry,
     nodeOf: (switchname) => ledger.nodeOfSwitchname(switchname),
+    recordingsDir: config.recordings.dir,
   });
   const verifier = await createTokenVerifier(config.jwt);
   await app.register(adminApi, {
@@ -222,6 +245,7 @@ async function main(): Promise<void> {
     verifier,
     registry,
     voicemail: { boxes: createVoicemailBoxes(esl), dir: config.voicemail.dir },
+    recordingsDir: config.recordings.dir,
     pushAgentStatus: async (c) => {
       await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status);
     },

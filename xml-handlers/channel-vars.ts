@@ -9,6 +9,11 @@ export const CHANNEL_VARS = {
   tenantSlug: 'fs_tenant_slug',
   /** inbound | outbound | internal, decided by the dialplan. */
   direction: 'fs_call_direction',
+  /**
+   * Set (not exported) on a call the dialplan records: the recording's path under the recordings directory,
+   * <tenant id>/<call uuid>.wav. The CDR carrying it tells the daemon to link the file (daemon/json-cdr/).
+   */
+  recording: 'fs_recording',
 } as const;
 
 /** In ESL events, channel variables appear with this prefix. */

@@ -207,7 +207,18 @@ export interface TenantSnapshot {
   agents: readonly Agent[];
   tiers: readonly Tier[];
   flowNodes: ReadonlyMap<FlowNodeId, FlowNode>;
+  /** Enabled call-recording rules (sql/012); absent or empty: nothing is recorded. */
+  recordingRules?: readonly RecordingRule[];
 }
+
+/**
+ * One enabled rule of a tenant's recording policy: a call is recorded when any rule matches it
+ * (xml-handlers/dialplan/record-call.ts). `extension`: calls to or from that number; `queue`: calls into it.
+ */
+export type RecordingRule =
+  | { scope: 'all' | 'inbound' | 'outbound' }
+  | { scope: 'extension'; extension: string }
+  | { scope: 'queue'; queue: string };
 
 /** A tenant as list_tenants() reports it (no tenant context needed). */
 export interface TenantRef {

@@ -22,6 +22,7 @@ import { dids } from './resources/dids.js';
 import { extensions } from './resources/extensions.js';
 import { outboundRoutes } from './resources/outbound-routes.js';
 import { queues } from './resources/queues.js';
+import { recordingRules } from './resources/recording-rules.js';
 import { tiers } from './resources/tiers.js';
 import { trunks } from './resources/trunks.js';
 import './route-config.js';
@@ -30,6 +31,7 @@ import { callRoutes } from './routes/calls.js';
 import { featureRoutes } from './routes/features.js';
 import { isolationProofRoute } from './routes/isolation-proof.js';
 import { meRoutes } from './routes/me.js';
+import { recordingRoutes } from './routes/recordings.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { tenantsRoutes } from './routes/tenants.js';
 
@@ -42,6 +44,8 @@ export interface AdminApiOptions {
   pushAgentStatus?: PushAgentStatus;
   /** mod_voicemail's messages over ESL and the box root (FS_TENANTD_VOICEMAIL_DIR); without it no voicemail routes. */
   voicemail?: { boxes: VoicemailBoxes; dir: string };
+  /** FS_TENANTD_RECORDINGS_DIR: recordings are downloaded and deleted there; without it those routes answer 503. */
+  recordingsDir?: string;
 }
 
 function allowed(roles: readonly Role[] | undefined, role: Role): boolean {
@@ -167,6 +171,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
         tiers,
         callFlowNodes,
         menuChoices,
+        recordingRules,
       ])
         registerResource(api, pool, def);
       featureRoutes(api, pool);
@@ -175,6 +180,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
       meRoutes(api, pool, push);
       callRoutes(api, pool);
       auditRoutes(api, pool);
+      recordingRoutes(api, { pool, log: opts.log, registry, recordingsDir: opts.recordingsDir });
       tenantsRoutes(api, pool);
       api.get('/openapi.json', { config: { public: true } }, async () =>
         openApiDocument(routes, { title: 'fs-tenantd admin API', version: '1' }),

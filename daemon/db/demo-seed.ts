@@ -138,17 +138,18 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
         ['inbound', '+15557654321', t.did, 1200, 95, 'NORMAL_CLEARING'],
         ['outbound', '1001', '+15551234567', 1800, 310, 'NORMAL_CLEARING'],
       ];
-      for (const [direction, caller, callee, offsetS, billsec, cause] of calls) {
+      for (const [i, [direction, caller, callee, offsetS, billsec, cause]] of calls.entries()) {
         const created = new Date(base + offsetS * 1000);
         const answered = billsec > 0 ? new Date(created.getTime() + 4000) : null;
         const ended = new Date(created.getTime() + 4000 + billsec * 1000 + (billsec ? 0 : 26000));
+        const callUuid = randomUUID();
         await db.query(
           `INSERT INTO call_records (tenant_id, call_uuid, node, direction, caller, callee,
           created_at, answered_at, ended_at, duration_s, billsec, hangup_cause)
           VALUES ($1, $2, 'demo', $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
           [
             tenantId,
-            randomUUID(),
+            callUuid,
             direction,
             caller,
             callee,
@@ -160,7 +161,19 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
             cause,
           ],
         );
+        // The first call was recorded: a row (its file is not part of the demo, so a download says it is missing).
+        if (i === 0)
+          await db.query(
+            `INSERT INTO call_recordings (tenant_id, call_uuid, relative_path, started_at, ended_at, duration_ms)
+            VALUES ($1, $2, $3, $4, $5, $6)`,
+            [tenantId, callUuid, `${tenantId}/${callUuid}.wav`, answered, ended, billsec * 1000],
+          );
       }
+      // A recording policy to switch on (README "Call recordings"): off by default, so demo calls are not recorded.
+      await db.query(
+        "INSERT INTO recording_rules (tenant_id, scope, queue_id, enabled) VALUES ($1, 'queue', $2, false)",
+        [tenantId, queue!.id],
+      );
     });
   }
 }

@@ -13,6 +13,7 @@ import client from 'prom-client';
 import type { CallRecord } from '../calls/call-record.js';
 import { BadCdr, callRecordFromJsonCdr, type JsonCdr, parseJsonCdr } from '../calls/json-cdr.js';
 import { withTenant } from '../db/tenant-context.js';
+import { INSERT_RECORDING, linkRecording, type RecordingRow, recordingParams } from '../recordings/link.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import { Access } from '../xml-curl/access.js';
 
@@ -27,6 +28,8 @@ export interface JsonCdrOptions {
   registry: MetricsRegistry;
   /** The ESL node name FreeSWITCH's switchname belongs to (so the row matches the ESL writer's), if known. */
   nodeOf?: (switchname: string) => string | undefined;
+  /** FS_TENANTD_RECORDINGS_DIR: recorded calls' files are linked to their record; without it none is. */
+  recordingsDir?: string;
 }
 
 export type CdrOutcome =
@@ -39,8 +42,12 @@ export type CdrOutcome =
   | 'rejected'
   | 'error';
 
-/** One row, in the tenant's own RLS context; true if it was new. Resolves only after COMMIT. */
-async function storeRecord(pool: pg.Pool, r: CallRecord): Promise<boolean> {
+/**
+ * One row, in the tenant's own RLS context, and its recording's row if any (in the same transaction, so a
+ * recording is never linked to a call record that is not there); true if the call record was new. Resolves only
+ * after COMMIT. Both inserts are idempotent: a record posted again (or written by ESL first) still links its file.
+ */
+async function storeRecord(pool: pg.Pool, r: CallRecord, recording?: RecordingRow): Promise<boolean> {
   return withTenant(pool, r.tenantId, async (db) => {
     // The answer promises durability: wait for the WAL flush even where the server's default does not.
     await db.query("SELECT set_config('synchronous_commit', 'on', true)");
@@ -64,6 +71,7 @@ async function storeRecord(pool: pg.Pool, r: CallRecord): Promise<boolean> {
         r.queue,
       ],
     );
+    if (recording) await db.query(INSERT_RECORDING, recordingParams(recording));
     return res.rowCount === 1;
   });
 }
@@ -108,6 +116,17 @@ export const jsonCdrPlugin: FastifyPluginAsync<JsonCdrOptions> = async (app, opt
         name: 'fs_tenantd_cdr_post_duration_seconds',
         help: 'Time from a call record received to its answer (after COMMIT)',
         buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [r],
+      }),
+  );
+  const recordingLinks = metric(
+    r,
+    'fs_tenantd_recording_links_total',
+    () =>
+      new client.Counter({
+        name: 'fs_tenantd_recording_links_total',
+        help: 'Recorded calls seen in call records, by outcome (linked, stat_failed, no_file, bad_path)',
+        labelNames: ['outcome'],
         registers: [r],
       }),
   );
@@ -187,8 +206,17 @@ export const jsonCdrPlugin: FastifyPluginAsync<JsonCdrOptions> = async (app, opt
     const node = (cdr.switchname && opts.nodeOf?.(cdr.switchname)) || cdr.switchname || 'unknown';
     const record = callRecordFromJsonCdr({ ...cdr, tenant }, node);
     const where = { tenant: tenant.id, tenantSlug: tenant.slug, callUuid: cdr.uuid };
+    const link = opts.recordingsDir ? await linkRecording(cdr, record, opts.recordingsDir) : undefined;
+    if (link) {
+      if (link.outcome === 'bad_path') opts.log.warn({ ...where, detail: link.detail }, 'cdr: recording path refused');
+      else if (link.outcome === 'stat_failed')
+        opts.log.error({ ...where, err: link.detail }, 'cdr: recording linked without its size');
+      else if (link.outcome === 'no_file') opts.log.info({ ...where, reason: link.detail }, 'cdr: no recording file');
+    }
     try {
-      const fresh = await storeRecord(opts.pool, record);
+      const fresh = await storeRecord(opts.pool, record, link?.row);
+      // Counted once stored: a post answered 503 and retried is one recording, not two.
+      if (link) recordingLinks.inc({ outcome: link.outcome });
       return answer(req, reply, 200, fresh ? 'written' : 'duplicate', fresh ? 'written' : 'duplicate');
     } catch (err) {
       const state = sqlState(err);

@@ -13,6 +13,7 @@ import {
   type FollowMeStep,
   type OutboundRoute,
   type Queue,
+  type RecordingRule,
   type TenantId,
   type TenantRef,
   type TenantSnapshot,
@@ -76,7 +77,11 @@ SELECT json_build_object(
   'flow_nodes', (SELECT coalesce(json_agg(json_build_object('id', n.id, 'name', n.name, 'kind', n.kind, 'dial_code', n.dial_code,
       'extension', e.number, 'queue', q.name, 'settings', n.settings, 'next', n.next_node_id, 'else', n.else_node_id,
       'choices', (SELECT coalesce(json_object_agg(c.digits, c.target_id), '{}') FROM menu_choices c WHERE c.menu_id = n.id))), '[]')
-    FROM call_flow_nodes n LEFT JOIN extensions e ON e.id = n.extension_id LEFT JOIN queues q ON q.id = n.queue_id)
+    FROM call_flow_nodes n LEFT JOIN extensions e ON e.id = n.extension_id LEFT JOIN queues q ON q.id = n.queue_id),
+  'recording_rules', (SELECT coalesce(json_agg(json_build_object('scope', r.scope, 'extension', e.number,
+      'queue', q.name)), '[]')
+    FROM recording_rules r LEFT JOIN extensions e ON e.id = r.extension_id LEFT JOIN queues q ON q.id = r.queue_id
+    WHERE r.enabled)
 ) AS snapshot`;
 
 // Rows as pg returns them; each is read field by field into the typed model below.
@@ -283,5 +288,18 @@ export async function readSnapshot(
     agents,
     tiers,
     flowNodes,
+    recordingRules: recordingRules(raw.recording_rules),
   };
+}
+
+/** The enabled rules of the recording policy (sql/012); a rule whose scope is unknown is dropped. */
+function recordingRules(v: unknown): RecordingRule[] {
+  if (!Array.isArray(v)) return [];
+  return (v as Row[]).flatMap((r): RecordingRule[] => {
+    if (r.scope === 'all' || r.scope === 'inbound' || r.scope === 'outbound') return [{ scope: r.scope }];
+    if (r.scope === 'extension' && typeof r.extension === 'string')
+      return [{ scope: 'extension', extension: r.extension }];
+    if (r.scope === 'queue' && typeof r.queue === 'string') return [{ scope: 'queue', queue: r.queue }];
+    return [];
+  });
 }

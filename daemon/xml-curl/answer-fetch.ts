@@ -49,6 +49,8 @@ export interface AnswerDeps {
   /** The clock time conditions are decided by. */
   now: () => Date;
   voicemail: { dir: string; odbcDsn: string | null };
+  /** FS_TENANTD_RECORDINGS_DIR: where recorded calls are written (xml-handlers/dialplan/record-call.ts). */
+  recordingsDir?: string;
 }
 
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
@@ -153,10 +155,13 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
       );
     }
   }
-  // Everything the route document depends on besides the snapshot (the call's uuid is not in it).
-  const key = `route|${contextName}|${direction}|${JSON.stringify(decision.target)}`;
+  // Everything the route document depends on besides the snapshot (the call's uuid is not in it: a recording's
+  // path names it as ${uuid}). Whether the call is recorded can depend on the calling extension, so it is part of
+  // the key.
+  const key = `route|${contextName}|${direction}|${decision.record ? 'rec|' : ''}${JSON.stringify(decision.target)}`;
+  if (decision.record && !deps.recordingsDir) deps.log.warn(ctx, 'xml_curl dialplan: recording wanted, no directory');
   return found(
-    deps.rendered.get(tenant, key, () => renderRoute(contextName, decision)),
+    deps.rendered.get(tenant, key, () => renderRoute(contextName, decision, { recordingsDir: deps.recordingsDir })),
     trace,
   );
 }

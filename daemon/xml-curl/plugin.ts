@@ -38,6 +38,8 @@ export interface XmlCurlOptions {
   now?: () => Date;
   /** mod_voicemail's box directory and shared index (FS_TENANTD_VOICEMAIL_*). */
   voicemail: { dir: string; odbcDsn: string | null };
+  /** FS_TENANTD_RECORDINGS_DIR; without it the dialplan records no call. */
+  recordingsDir?: string;
 }
 
 const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);

@@ -31,6 +31,8 @@ export interface ApiHarness {
   logs: Array<Record<string, unknown>>;
   pushed: AgentStatusChange[];
   keyDir: string;
+  /** FS_TENANTD_RECORDINGS_DIR of this API (under keyDir). */
+  recordingsDir: string;
   signingKey: KeyObject;
   tenants: { acme: TenantId; globex: TenantId };
   token(role: Role, tenant?: 'acme' | 'globex' | string, extra?: Partial<MintOptions>): Promise<string>;
@@ -75,7 +77,9 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
     routes.push(r);
   });
   const pushed: AgentStatusChange[] = [];
+  const recordingsDir = path.join(keyDir, 'recordings');
   await app.register(adminApi, {
+    recordingsDir,
     pool,
     log: logger,
     verifier,
@@ -97,6 +101,7 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
     logs,
     pushed,
     keyDir,
+    recordingsDir,
     signingKey,
     tenants,
     token: (role, tenant, extra = {}) =>

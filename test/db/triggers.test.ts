@@ -13,6 +13,7 @@ import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 const NO_NOTIFY: Record<string, string> = {
   audit_logs: 'append-only; read only through the admin API, never cached or pushed to FreeSWITCH',
   call_records: 'append-only, written in batches by the CDR writer; never cached or pushed to FreeSWITCH',
+  call_recordings: 'written by the CDR endpoint, deleted by the API and the retention job; never cached or pushed',
   call_slots: 'shared admission state, written on every call; never cached or pushed to FreeSWITCH',
   call_slot_counts: 'kept by a trigger on call_slots, written on every call; never cached or pushed to FreeSWITCH',
 };

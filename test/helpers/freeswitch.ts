@@ -111,6 +111,8 @@ export interface Stack {
   secondBinding: Relay;
   /** The stack's state dir and embedded PostgreSQL port: a second daemon process can share the database. */
   daemonEnv: Record<string, string>;
+  /** FreeSWITCH's -recordings and the daemon's FS_TENANTD_RECORDINGS_DIR (one folder). */
+  recordingsDir: string;
   until(ok: () => Promise<boolean>, what: string, guardMs?: number): Promise<void>;
 }
 
@@ -250,6 +252,9 @@ async function startStack(): Promise<Stack> {
   if (sippSkipReason) throw new Error(sippSkipReason);
   const dir = await makeClusterDir('fs-tenantd-sipp-');
   const ports = { internal: await freePort(), external: await freePort(), esl: await freePort() };
+  const fsDir = path.join(dir, 'freeswitch');
+  // FreeSWITCH's -recordings below and the daemon's recordings directory are one folder, as on a real host.
+  const recordingsDir = path.join(fsDir, 'recordings');
   const daemonEnv = {
     FS_TENANTD_STATE_DIR: path.join(dir, 'state'),
     FS_TENANTD_EMBEDDED_PG_PORT: String(await freePort()),
@@ -258,9 +263,9 @@ async function startStack(): Promise<Stack> {
     FS_TENANTD_SIP_INTERNAL: `127.0.0.1:${ports.internal}`,
     FS_TENANTD_SIP_EXTERNAL: `127.0.0.1:${ports.external}`,
     FS_TENANTD_LOG_LEVEL: 'debug',
+    FS_TENANTD_RECORDINGS_DIR: recordingsDir,
   };
   let daemon = await startDaemon(daemonEnv);
-  const fsDir = path.join(dir, 'freeswitch');
   const sub = ['log', 'db', 'run', 'temp', 'storage', 'recordings', 'cache'];
   await Promise.all(sub.map((d) => fs.mkdir(path.join(fsDir, d), { recursive: true })));
   // A private copy of the bootstrap, as an operator would deploy it: FreeSWITCH writes nothing there,
@@ -491,6 +496,7 @@ async function startStack(): Promise<Stack> {
     firstBinding,
     secondBinding,
     daemonEnv,
+    recordingsDir,
     async stopDaemon(signal) {
       if (daemon.child.exitCode === null && daemon.child.signalCode === null) daemon.child.kill(signal);
       await daemon.exited;

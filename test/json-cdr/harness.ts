@@ -24,7 +24,7 @@ export interface CdrEndpoint {
 
 export async function startCdrEndpoint(
   pool: pg.Pool,
-  opts: { allowFrom?: string[]; bodyLimitBytes?: number } = {},
+  opts: { allowFrom?: string[]; bodyLimitBytes?: number; recordingsDir?: string } = {},
 ): Promise<CdrEndpoint> {
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
   const registry = createRegistry();
@@ -37,8 +37,9 @@ export async function startCdrEndpoint(
     pool,
     log,
     registry,
-    nodeOf: (s) => (s === 'vm' ? 'fs1' : undefined),
-  }); // the captures' switchname
+    nodeOf: (s) => (s === 'vm' ? 'fs1' : undefined), // the captures' switchname
+    ...(opts.recordingsDir ? { recordingsDir: opts.recordingsDir } : {}),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as { port: number }).port;
   return {

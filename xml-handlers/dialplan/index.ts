@@ -18,6 +18,7 @@ import { joinConference } from './nodes/conference.js';
 import { runMenu } from './nodes/menu.js';
 import { parkCall } from './nodes/parking-lot.js';
 import { ringGroup } from './nodes/ring-group.js';
+import { recordingCondition, shouldRecord } from './record-call.js';
 import { ringExtension } from './ring-extension.js';
 import type { Act, RouteKind } from './route-kind.js';
 import { checkMessages, takeVoicemail } from './voicemail.js';
@@ -65,7 +66,8 @@ export interface Rejection {
 }
 
 export type DialplanDecision =
-  | { kind: 'route'; tenant: TenantSnapshot; direction: CallDirection; target: RouteTarget }
+  /** `record`: the tenant's recording policy records this call (record-call.ts). */
+  | { kind: 'route'; tenant: TenantSnapshot; direction: CallDirection; target: RouteTarget; record?: true }
   /** A feature code dialled by `extension`: the daemon applies `change`, then answers renderFeatureDone. */
   | { kind: 'feature'; tenant: TenantSnapshot; extension: string; change: FeatureChange }
   /** `known`: false when nobody owns the context/DID (counted as not_found). */
@@ -125,7 +127,12 @@ export function decideTenantCall(req: DialplanRequest, tenant: TenantSnapshot | 
   // A call continuing after a transfer (forward, call flow) keeps the direction it was admitted with, unless it
   // now leaves through a trunk.
   const direction = routed.direction === 'outbound' ? 'outbound' : (req.channelDirection ?? routed.direction);
-  return applyForwards(tenant, direction, routed.target, now);
+  return withRecording(applyForwards(tenant, direction, routed.target, now), req.callerUser);
+}
+
+/** Marks a route the tenant's recording policy records; `callerUser`: the calling extension, if a phone. */
+function withRecording(d: DialplanDecision, callerUser: string | undefined): DialplanDecision {
+  return d.kind === 'route' && shouldRecord(d.tenant, d.direction, d.target, callerUser) ? { ...d, record: true } : d;
 }
 
 type Routed = { direction: CallDirection; target: RouteTarget } | { rejection: Rejection };
@@ -246,11 +253,13 @@ export function decidePublicCall(
   if (did.destination.type === 'flow') {
     const routed = runFlow(tenant, did.destination.node, now);
     if ('rejection' in routed) return { kind: 'reject', tenant, known: true, rejection: routed.rejection };
-    return applyForwards(tenant, routed.direction === 'outbound' ? 'outbound' : 'inbound', routed.target, now);
+    // A call from a trunk has no calling extension: only the target and direction decide recording.
+    const direction = routed.direction === 'outbound' ? 'outbound' : 'inbound';
+    return withRecording(applyForwards(tenant, direction, routed.target, now), undefined);
   }
   for (const kind of [ringExtension, enterQueue]) {
     const target = kind.fromDid?.(tenant, did.destination);
-    if (target) return applyForwards(tenant, 'inbound', target, now);
+    if (target) return withRecording(applyForwards(tenant, 'inbound', target, now), undefined);
   }
   return reject(tenant, true, 404, 'Not Found', 'DID destination unavailable');
 }
@@ -280,11 +289,20 @@ export function renderRejection(contextName: string, r: Rejection): string {
   return serialize(cond);
 }
 
-export function renderRoute(contextName: string, d: Extract<DialplanDecision, { kind: 'route' }>): string {
+export interface RouteRenderOptions {
+  /** Where recordings are written (FS_TENANTD_RECORDINGS_DIR, record-call.ts RECORDINGS_DIR); without it none is. */
+  recordingsDir?: string;
+}
+
+export function renderRoute(
+  contextName: string,
+  d: Extract<DialplanDecision, { kind: 'route' }>,
+  opts: RouteRenderOptions = {},
+): string {
   const { tenant, target } = d;
-  const cond = context(contextName)
-    .ele('extension', { name: `fs-tenantd-${target.type}` })
-    .ele('condition');
+  const extension = context(contextName).ele('extension', { name: `fs-tenantd-${target.type}` });
+  if (d.record && opts.recordingsDir) recordingCondition(extension, tenant.id, opts.recordingsDir);
+  const cond = extension.ele('condition');
   const act: Act = (application, data) => {
     cond.ele('action', data === undefined ? { application } : { application, data });
   };

@@ -16,6 +16,7 @@ const DEFAULTS = {
   defaultLanguage: 'default_language',
   defaultCallerIdName: 'default_caller_id_name',
   defaultCallerIdNumber: 'default_caller_id_number',
+  recordingRetentionDays: 'recording_retention_days',
 } as const;
 
 export const tenantDefaultsSchema = {
@@ -27,6 +28,8 @@ export const tenantDefaultsSchema = {
   maxInbound: ceiling,
   maxOutbound: ceiling,
   maxTotal: ceiling,
+  /** Days call recordings are kept (the retention job, daemon/recordings/retention.ts); null: until deleted. */
+  recordingRetentionDays: nullable(int(1, 36500)),
 };
 
 const item = {

@@ -67,6 +67,7 @@ export function tenantsRoutes(app: FastifyInstance, pool: pg.Pool): void {
         maxInbound: 'max_inbound',
         maxOutbound: 'max_outbound',
         maxTotal: 'max_total',
+        recordingRetentionDays: 'recording_retention_days',
       };
       const given = Object.keys(columns).filter((k) => b[k] !== undefined);
       await inScope(
