@@ -302,7 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
         'up to 100 letters, digits, spaces and .,()_-',
       ),
       downNodePolicy: r.oneOf('FS_TENANTD_ESL_DOWN_POLICY', 'enforce', ['enforce', 'admit', 'reject'] as const),
-      admission: r.oneOf('FS_TENANTD_ADMISSION', 'local', ['shared', 'local'] as const),
+      admission: r.oneOf('FS_TENANTD_ADMISSION', 'shared', ['shared', 'local'] as const),
       admissionTimeoutMs: r.int('FS_TENANTD_ADMISSION_TIMEOUT_MS', 500, 10, 60_000),
       cdrQueueMax: r.int('FS_TENANTD_CDR_QUEUE_MAX', 10_000, 1, 1_000_000),
       cdrSpoolDir: path.resolve(r.string('FS_TENANTD_CDR_SPOOL_DIR', path.join(stateDir, 'cdr-spool'))),
