@@ -21,6 +21,13 @@ export async function withTenant<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // pg-pool listens for errors on idle clients only: a checked-out client whose server goes away (PostgreSQL
+  // restarting, a terminated backend) emits 'error', which with no listener would end the process. The query in
+  // flight fails on its own; the client is then destroyed instead of returned.
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
     await client.query("SELECT set_config('app.current_tenant', $1, true)", [tenantId]);
@@ -34,6 +41,7 @@ export async function withTenant<T>(
     });
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

@@ -85,13 +85,20 @@ export async function isolationProof(pool: pg.Pool) {
     add(r, 'total');
   }
   const probe = await pool.connect();
+  // A checked-out client's 'error' is ours to handle (see withTenant); the failed query answers the request.
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  probe.on('error', onError);
   try {
     await probe.query('BEGIN READ ONLY');
     await probe.query("SELECT set_config('app.current_tenant', '', true)");
     add((await probe.query(counts(false))).rows[0], 'visibleWithoutTenant');
     await probe.query('COMMIT');
   } finally {
-    probe.release();
+    probe.off('error', onError);
+    probe.release(broken);
   }
 
   const problems: string[] = [];
