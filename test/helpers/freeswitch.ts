@@ -290,8 +290,11 @@ async function startStack(): Promise<Stack> {
       FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${firstBinding.port}/freeswitch/xml`,
       FS_TENANTD_XMLCURL_URL_2: `http://127.0.0.1:${secondBinding.port}/freeswitch/xml`,
       FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
-      FS_TENANTD_CDR_URL: cdrUrl,
-      FS_TENANTD_CDR_URL_2: cdrUrl,
+      // Call records take the same two ways as fetches, so a dead first daemon costs its records no delay either
+      // (mod_json_cdr posts in the hanging-up channel's thread, url after url: its CHANNEL_HANGUP_COMPLETE, and
+      // with it the slot's release, waits until one answers or every retry failed).
+      FS_TENANTD_CDR_URL: `http://127.0.0.1:${firstBinding.port}/freeswitch/cdr`,
+      FS_TENANTD_CDR_URL_2: `http://127.0.0.1:${secondBinding.port}/freeswitch/cdr`,
       FS_TENANTD_CDR_ERR_DIR: cdrErrDir,
     },
     stdio: 'ignore',

@@ -5,7 +5,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as assert from 'uvu/assert';
-import { inviteAnswers, sippSuite, type Stack } from '../helpers/freeswitch.js';
+import { callOutcomes, inviteAnswers, sippSuite, type Stack } from '../helpers/freeswitch.js';
 import { startDaemon, type DaemonProcess } from '../helpers/processes.js';
 
 const t = sippSuite('SIPp: xml_curl failover to the second binding');
@@ -88,7 +88,7 @@ const holds = async (port: number) =>
     (v) => v === 1,
   );
 
-t.it('two daemon processes behind the two bindings: kill -9 of the first while phones register', async (s) => {
+t.it('two daemon processes behind the two bindings: kill -9 of the first while phones register and call', async (s) => {
   // A second daemon on the stack daemon's own (embedded) database, with ESL to the same FreeSWITCH.
   const secrets = JSON.parse(
     await fs.readFile(path.join(s.daemonEnv.FS_TENANTD_STATE_DIR!, 'embedded-secrets.json'), 'utf8'),
@@ -116,14 +116,25 @@ t.it('two daemon processes behind the two bindings: kill -9 of the first while p
     const bPassesBefore = await sample(bPort, 'fs_tenantd_callcenter_reconciliations_total{mode="full",outcome="ok"}');
 
     let killedAt = 0;
-    for (let i = 0; i < 15; i++) {
-      if (i === 5) {
-        killedAt = performance.now();
-        await s.stopDaemon('SIGKILL');
-        aKilled = true;
+    // Calls too: each round a call from 1000 to 1001 (a dialplan fetch with its shared admission, a user look-up).
+    const callee = await s.phone('1001', ACME, 'acme-1001-demo');
+    try {
+      for (let i = 0; i < 15; i++) {
+        if (i === 5) {
+          killedAt = performance.now();
+          await s.stopDaemon('SIGKILL');
+          aKilled = true;
+        }
+        const r = await register(s);
+        assert.ok(r.ok, `registration ${i} failed: ${r.output}`);
+        const call = await s.call({ from: '1000', to: '1001', domain: ACME, password: 'acme-1000-demo', holdMs: 200 })
+          .done;
+        const warnings = () => JSON.stringify(b!.lines.filter((l) => Number(l.level) >= 40).slice(-6));
+        assert.equal(callOutcomes(call.messages), [200], `call ${i}: B's warnings: ${warnings()}`);
       }
-      const r = await register(s);
-      assert.ok(r.ok, `registration ${i} failed: ${r.output}`);
+      assert.is(await callee.invites(), 15);
+    } finally {
+      await callee.stop();
     }
     assert.ok((await directoryFetches(bPort)) - bFetchesBefore >= 10, 'B answered once A was dead');
     await s.until(async () => holds(bPort), "B to take fs1's leases", 20_000);
