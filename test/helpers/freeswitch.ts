@@ -290,11 +290,8 @@ async function startStack(): Promise<Stack> {
       FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${firstBinding.port}/freeswitch/xml`,
       FS_TENANTD_XMLCURL_URL_2: `http://127.0.0.1:${secondBinding.port}/freeswitch/xml`,
       FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
-      // Call records take the same two ways as fetches, so a dead first daemon costs its records no delay either
-      // (mod_json_cdr posts in the hanging-up channel's thread, url after url: its CHANNEL_HANGUP_COMPLETE, and
-      // with it the slot's release, waits until one answers or every retry failed).
-      FS_TENANTD_CDR_URL: `http://127.0.0.1:${firstBinding.port}/freeswitch/cdr`,
-      FS_TENANTD_CDR_URL_2: `http://127.0.0.1:${secondBinding.port}/freeswitch/cdr`,
+      FS_TENANTD_CDR_URL: cdrUrl,
+      FS_TENANTD_CDR_URL_2: cdrUrl,
       FS_TENANTD_CDR_ERR_DIR: cdrErrDir,
     },
     stdio: 'ignore',
@@ -510,6 +507,13 @@ async function startStack(): Promise<Stack> {
       await until(
         async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()),
         "the restarted daemon's ESL connection",
+      );
+      // After a kill -9 the dead process's node leases run out first (5 s): until the new one holds 'resync' and
+      // has reconciled, a call that ended while no daemon listened still holds its slot in PostgreSQL.
+      await until(
+        async () => /\nfs_tenantd_node_lease_held\{node="fs1",job="resync"\} 1\n/.test(await metrics()),
+        "the restarted daemon to hold fs1's resync lease",
+        20_000,
       );
     },
     async restartDaemon(signal) {
