@@ -49,6 +49,8 @@ export interface Config {
   sipProfiles: { internal: SipListen; external: SipListen };
   /** mod_voicemail: the directory every FreeSWITCH node keeps boxes under (per tenant id), and its shared index. */
   voicemail: { dir: string; odbcDsn: string | null };
+  /** Music on hold: the folder of tenant streams every node and daemon share, and the largest file accepted. */
+  moh: { dir: string; maxFileBytes: number };
   esl: { nodes: EslNodeConfig[]; commandTimeoutMs: number };
   /** Leases for once-per-node work shared by several daemons (daemon/ha/node-leases.ts). */
   leases: { ttlMs: number };
@@ -322,6 +324,16 @@ export function loadConfig(env: Env = process.env): Config {
         'an absolute path of letters, digits and ._/- (it is placed in FreeSWITCH dialplan actions)',
       ),
       retentionIntervalMs: r.int('FS_TENANTD_RECORDING_RETENTION_INTERVAL_MS', 3_600_000, 1000, 86_400_000),
+    },
+    moh: {
+      // Placed in local_stream.conf, which FreeSWITCH preprocesses (`$$` expanded): plain characters only.
+      dir: r.string(
+        'FS_TENANTD_MOH_DIR',
+        path.join(stateDir, 'moh'),
+        RECORDINGS_DIR,
+        'an absolute path of letters, digits and ._/- (it is placed in local_stream.conf)',
+      ),
+      maxFileBytes: r.int('FS_TENANTD_MOH_MAX_FILE_BYTES', 20 * 1024 * 1024, 1024, 512 * 1024 * 1024),
     },
     unknownVariables: r.unread(), // last: after every read
   };

@@ -8,6 +8,7 @@ import { createChangeFeed } from './db/change-feed.js';
 import { createCacheFlusher } from './esl/cache-flush.js';
 import { createEslNodes } from './esl/esl-nodes.js';
 import { createGatewaySync } from './esl/gateway-sync.js';
+import { createMohSync } from './esl/moh-sync.js';
 import { createRegistrationGuard } from './esl/registration-guard.js';
 import { createCallControl } from './calls/call-control.js';
 import { CallLedger } from './calls/call-ledger.js';
@@ -166,6 +167,11 @@ async function main(): Promise<void> {
       leases,
     }),
   );
+  // Tenant music-on-hold streams: FreeSWITCH starts none on first use (README "Music on hold").
+  lifecycle.own(
+    'moh sync',
+    createMohSync({ feed: changes, clients: esl, tenants: () => tenants.all(), dir: config.moh.dir, log, registry }),
+  );
   lifecycle.own(
     'registration guard',
     createRegistrationGuard({
@@ -194,6 +200,10 @@ async function main(): Promise<void> {
       { dir: config.recordings.dir, err },
       'recordings directory cannot be created (FS_TENANTD_RECORDINGS_DIR)',
     ),
+  );
+  // Uploads land here (a temporary file under .tmp/, then renamed into the stream's folder: one filesystem).
+  await mkdir(`${config.moh.dir}/.tmp`, { recursive: true }).catch((err: unknown) =>
+    log.error({ dir: config.moh.dir, err }, 'music-on-hold directory cannot be created (FS_TENANTD_MOH_DIR)'),
   );
   // Deletes recordings past their tenant's retention, file and row (README "Call recordings").
   lifecycle.own(
@@ -225,6 +235,7 @@ async function main(): Promise<void> {
     log,
     registry,
     recordingsDir: config.recordings.dir,
+    mohDir: config.moh.dir,
   });
   // FreeSWITCH's own call records (mod_json_cdr): the same nodes and credentials as xml_curl.
   await app.register(jsonCdrPlugin, {
@@ -246,6 +257,7 @@ async function main(): Promise<void> {
     registry,
     voicemail: { boxes: createVoicemailBoxes(esl), dir: config.voicemail.dir },
     recordingsDir: config.recordings.dir,
+    moh: config.moh,
     pushAgentStatus: async (c) => {
       await callcenter.pushAgentStatus(c.tenantId, c.extension, c.status);
     },

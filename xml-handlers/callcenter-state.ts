@@ -9,6 +9,7 @@
 // anyway, and a reconciliation then removes what is left of them.
 import { agentContact, agentFsName, queueFsName } from './callcenter-names.js';
 import type { AgentStatus, TenantId, TenantSnapshot } from './model.js';
+import { resolveMohSound } from './moh.js';
 
 /** Seconds mod_callcenter rings an agent's phone (leg_timeout in the contact). */
 export const AGENT_LEG_TIMEOUT_S = 15;
@@ -74,7 +75,8 @@ export function desiredCallcenter(tenant: TenantSnapshot): TenantCallcenter | un
     queues: [...tenant.queues.values()].map((q) => ({
       fsName: queueFsName(q.name, domain),
       strategy: q.strategy,
-      mohSound: q.mohSound,
+      // Only the tenant's own streams, the stock ones or non-stream sources (moh.ts); `moh` inherits the tenant's.
+      mohSound: resolveMohSound(tenant, q.mohSound),
       timeBaseScore: q.timeBaseScore,
       tierRulesApply: q.tierRulesApply,
       discardAbandonedAfter: q.discardAbandonedAfter,

@@ -1,6 +1,7 @@
 // directory section: who may register and be called, as sofia_reg.c and
 // mod_dptools.c read it. A user is answered only inside its own tenant's
 // domain, only while extension and tenant are enabled.
+import { tenantHoldMusic } from './moh.js';
 import { CHANNEL_VARS } from './channel-vars.js';
 import type { DirectoryRequest } from './fetch-request.js';
 import type { Extension, TenantSnapshot } from './model.js';
@@ -60,6 +61,10 @@ const RESERVED = new Set([
   'number_alias',
   'effective_caller_id_name',
   'effective_caller_id_number',
+  // Music on hold is the tenant's (moh.ts), never an extension's: no stream of another tenant can be named.
+  'hold_music',
+  'valet_hold_music',
+  'cc_moh_override',
 ]);
 const VAR_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
@@ -125,6 +130,9 @@ export function renderUser(d: Extract<DirectoryDecision, { kind: 'user' }>, opts
   add('user_context', tenant.primaryDomain ?? d.domain);
   add(CHANNEL_VARS.tenantId, tenant.id);
   add(CHANNEL_VARS.tenantSlug, tenant.slug);
+  // On the phone's own calls and on legs originated to it (user/, mod_callcenter's agent calls), which no dialplan
+  // `export` reaches: what the other party hears when this phone holds (switch_channel_get_hold_music).
+  add('hold_music', tenantHoldMusic(tenant));
   add('effective_caller_id_number', ext.callerIdNumber ?? ext.number);
   add('effective_caller_id_name', ext.callerIdName ?? ext.number);
   if (tenant.defaultCallerIdNumber) add('outbound_caller_id_number', tenant.defaultCallerIdNumber);

@@ -209,6 +209,19 @@ export interface TenantSnapshot {
   flowNodes: ReadonlyMap<FlowNodeId, FlowNode>;
   /** Enabled call-recording rules (sql/012); absent or empty: nothing is recorded. */
   recordingRules?: readonly RecordingRule[];
+  /** Music-on-hold streams (sql/013) by name, with files; absent or empty: the tenant holds with the stock stream. */
+  mohStreams?: readonly MohStream[];
+}
+
+/** One of a tenant's music-on-hold streams (sql/013): a folder of WAV files mod_local_stream loops over. */
+export interface MohStream {
+  id: string;
+  /** The tenant's name for it (local_stream://<name> in queues.moh_sound); unique per tenant only. */
+  name: string;
+  /** The tenant's hold music (at most one). */
+  isDefault: boolean;
+  /** Its files, by name (the ESL sync reloads the stream when this list, a size or a time changes). */
+  files: readonly { name: string; sizeBytes: number; updatedAt: string }[];
 }
 
 /**

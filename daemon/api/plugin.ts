@@ -22,6 +22,7 @@ import { dids } from './resources/dids.js';
 import { extensions } from './resources/extensions.js';
 import { outboundRoutes } from './resources/outbound-routes.js';
 import { queues } from './resources/queues.js';
+import { mohStreams } from './resources/moh-streams.js';
 import { recordingRules } from './resources/recording-rules.js';
 import { tiers } from './resources/tiers.js';
 import { trunks } from './resources/trunks.js';
@@ -31,6 +32,7 @@ import { callRoutes } from './routes/calls.js';
 import { featureRoutes } from './routes/features.js';
 import { isolationProofRoute } from './routes/isolation-proof.js';
 import { meRoutes } from './routes/me.js';
+import { mohRoutes } from './routes/moh.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { tenantsRoutes } from './routes/tenants.js';
@@ -46,6 +48,8 @@ export interface AdminApiOptions {
   voicemail?: { boxes: VoicemailBoxes; dir: string };
   /** FS_TENANTD_RECORDINGS_DIR: recordings are downloaded and deleted there; without it those routes answer 503. */
   recordingsDir?: string;
+  /** Music on hold (FS_TENANTD_MOH_DIR, FS_TENANTD_MOH_MAX_FILE_BYTES); without it no file routes (streams only). */
+  moh?: { dir: string; maxFileBytes: number };
 }
 
 function allowed(roles: readonly Role[] | undefined, role: Role): boolean {
@@ -172,6 +176,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
         callFlowNodes,
         menuChoices,
         recordingRules,
+        mohStreams,
       ])
         registerResource(api, pool, def);
       featureRoutes(api, pool);
@@ -181,6 +186,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
       callRoutes(api, pool);
       auditRoutes(api, pool);
       recordingRoutes(api, { pool, log: opts.log, registry, recordingsDir: opts.recordingsDir });
+      if (opts.moh) mohRoutes(api, { pool, log: opts.log, registry, moh: opts.moh });
       tenantsRoutes(api, pool);
       api.get('/openapi.json', { config: { public: true } }, async () =>
         openApiDocument(routes, { title: 'fs-tenantd admin API', version: '1' }),

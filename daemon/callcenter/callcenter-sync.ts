@@ -81,7 +81,9 @@ export interface AgentStatusResult {
   nodes: Array<{ node: string; ok: boolean; reply: string }>;
 }
 
-const TENANT_TABLES = new Set(['queues', 'agents', 'tiers', 'extensions']);
+// moh_streams: a queue's moh-sound is resolved against the tenant's streams (xml-handlers/moh.ts), so a new default
+// or a deleted stream changes what its queues should play.
+const TENANT_TABLES = new Set(['queues', 'agents', 'tiers', 'extensions', 'moh_streams']);
 const GLOBAL_TABLES = new Set(['sip_domains', 'tenants']);
 
 const ok = (reply: string): boolean => reply.trimStart().startsWith('+OK');

@@ -174,6 +174,19 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
         "INSERT INTO recording_rules (tenant_id, scope, queue_id, enabled) VALUES ($1, 'queue', $2, false)",
         [tenantId, queue!.id],
       );
+      // Music on hold (README "Music on hold"): one stream per tenant, its default, with one file row (the audio is
+      // not part of the demo: the stream plays silence until a file is uploaded over it).
+      const {
+        rows: [stream],
+      } = await db.query<{ id: string }>(
+        "INSERT INTO moh_streams (tenant_id, name, is_default) VALUES ($1, 'lobby', true) RETURNING id",
+        [tenantId],
+      );
+      await db.query(
+        `INSERT INTO moh_stream_files (tenant_id, stream_id, name, size_bytes, sample_rate, duration_ms)
+        VALUES ($1, $2, 'welcome.wav', 44, 8000, 0)`,
+        [tenantId, stream!.id],
+      );
     });
   }
 }

@@ -19,6 +19,8 @@ import { FS_USER_ID_KEY, isExtensionNumber, isSipDomain } from '../../xml-handle
 import type { EslClient } from './client.js';
 
 export const FLUSH_ALL = 'xml_flush_cache';
+/** Above this many users, a tenant-wide change flushes FreeSWITCH's whole user cache in one command instead. */
+const MAX_USER_FLUSHES = 500;
 export const RELOAD_ACL = 'reloadacl';
 export const flushUser = (extension: string, domain: string): string =>
   `xml_flush_cache ${FS_USER_ID_KEY} ${extension} ${domain}`;
@@ -103,6 +105,16 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
     return rows.map((r) => r.domain).filter(isSipDomain);
   };
 
+  const numbersOf = async (tenantId: TenantId): Promise<string[]> => {
+    const { rows } = await withTenant(
+      opts.pool,
+      tenantId,
+      (db) => db.query<{ number: string }>('SELECT number FROM extensions'),
+      { readOnly: true },
+    );
+    return rows.map((r) => r.number).filter(isExtensionNumber);
+  };
+
   const onChange = async (e: ChangeEvent) => {
     switch (e.table) {
       case 'extensions': {
@@ -129,6 +141,13 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
       case 'sip_trunks':
         schedule('*', [RELOAD_ACL]);
         return;
+      case 'moh_streams': {
+        // Every user answer of the tenant carries its hold music (directory.ts), which a new default changes.
+        const [domains, numbers] = await Promise.all([domainsOf(e.tenantId), numbersOf(e.tenantId)]);
+        const cmds = numbers.flatMap((n) => domains.map((d) => flushUser(n, d)));
+        schedule('*', !domains.length || cmds.length > MAX_USER_FLUSHES ? [FLUSH_ALL] : cmds);
+        return;
+      }
       default:
     }
   };

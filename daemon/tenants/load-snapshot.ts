@@ -13,6 +13,7 @@ import {
   type FollowMeStep,
   type OutboundRoute,
   type Queue,
+  type MohStream,
   type RecordingRule,
   type TenantId,
   type TenantRef,
@@ -81,7 +82,11 @@ SELECT json_build_object(
   'recording_rules', (SELECT coalesce(json_agg(json_build_object('scope', r.scope, 'extension', e.number,
       'queue', q.name)), '[]')
     FROM recording_rules r LEFT JOIN extensions e ON e.id = r.extension_id LEFT JOIN queues q ON q.id = r.queue_id
-    WHERE r.enabled)
+    WHERE r.enabled),
+  'moh_streams', (SELECT coalesce(json_agg(json_build_object('id', s.id, 'name', s.name, 'is_default', s.is_default,
+      'files', (SELECT coalesce(json_agg(json_build_object('name', f.name, 'size', f.size_bytes, 'at', f.updated_at)
+        ORDER BY f.name), '[]') FROM moh_stream_files f WHERE f.stream_id = s.id)) ORDER BY s.name), '[]')
+    FROM moh_streams s)
 ) AS snapshot`;
 
 // Rows as pg returns them; each is read field by field into the typed model below.
@@ -289,6 +294,7 @@ export async function readSnapshot(
     tiers,
     flowNodes,
     recordingRules: recordingRules(raw.recording_rules),
+    mohStreams: mohStreams(raw.moh_streams),
   };
 }
 
@@ -302,4 +308,19 @@ function recordingRules(v: unknown): RecordingRule[] {
     if (r.scope === 'queue' && typeof r.queue === 'string') return [{ scope: 'queue', queue: r.queue }];
     return [];
   });
+}
+
+/** Music-on-hold streams and their files (sql/013). */
+function mohStreams(v: unknown): MohStream[] {
+  if (!Array.isArray(v)) return [];
+  return (v as Row[]).map((s) => ({
+    id: String(s.id),
+    name: String(s.name),
+    isDefault: s.is_default === true,
+    files: (Array.isArray(s.files) ? (s.files as Row[]) : []).map((f) => ({
+      name: String(f.name),
+      sizeBytes: Number(f.size),
+      updatedAt: String(f.at),
+    })),
+  }));
 }

@@ -51,6 +51,8 @@ export interface AnswerDeps {
   voicemail: { dir: string; odbcDsn: string | null };
   /** FS_TENANTD_RECORDINGS_DIR: where recorded calls are written (xml-handlers/dialplan/record-call.ts). */
   recordingsDir?: string;
+  /** FS_TENANTD_MOH_DIR: tenant music-on-hold streams in local_stream.conf (README "Music on hold"). */
+  mohDir?: string;
 }
 
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
@@ -212,7 +214,11 @@ async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace:
               ? deps.store.byId(need.tenantId, trace)
               : deps.store.byDomain(need.domain, trace)),
           ].filter((t) => t !== null);
-  const answer = file.render(req, tenants, { sipProfiles: deps.sipProfiles, voicemail: deps.voicemail });
+  const answer = file.render(req, tenants, {
+    sipProfiles: deps.sipProfiles,
+    voicemail: deps.voicemail,
+    ...(deps.mohDir ? { moh: { dir: deps.mohDir } } : {}),
+  });
   if (!answer) return notFound;
   for (const { msg, ...fields } of answer.warnings ?? []) deps.log.warn(fields, msg);
   return found(answer.xml, trace);

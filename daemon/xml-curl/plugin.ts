@@ -40,6 +40,8 @@ export interface XmlCurlOptions {
   voicemail: { dir: string; odbcDsn: string | null };
   /** FS_TENANTD_RECORDINGS_DIR; without it the dialplan records no call. */
   recordingsDir?: string;
+  /** FS_TENANTD_MOH_DIR; without it local_stream.conf serves the stock streams only. */
+  mohDir?: string;
 }
 
 const SECTIONS = new Set<Section>(['directory', 'dialplan', 'configuration']);

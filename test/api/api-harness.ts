@@ -33,6 +33,8 @@ export interface ApiHarness {
   keyDir: string;
   /** FS_TENANTD_RECORDINGS_DIR of this API (under keyDir). */
   recordingsDir: string;
+  /** FS_TENANTD_MOH_DIR of this harness (music-on-hold uploads). */
+  mohDir: string;
   signingKey: KeyObject;
   tenants: { acme: TenantId; globex: TenantId };
   token(role: Role, tenant?: 'acme' | 'globex' | string, extra?: Partial<MintOptions>): Promise<string>;
@@ -78,8 +80,10 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
   });
   const pushed: AgentStatusChange[] = [];
   const recordingsDir = path.join(keyDir, 'recordings');
+  const mohDir = path.join(keyDir, 'moh');
   await app.register(adminApi, {
     recordingsDir,
+    moh: { dir: mohDir, maxFileBytes: 256 * 1024 },
     pool,
     log: logger,
     verifier,
@@ -102,6 +106,7 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
     pushed,
     keyDir,
     recordingsDir,
+    mohDir,
     signingKey,
     tenants,
     token: (role, tenant, extra = {}) =>

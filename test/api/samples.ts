@@ -30,4 +30,6 @@ export const SAMPLES: Record<string, (a: Record<string, string>) => Record<strin
   'POST /api/tenants': () => ({ slug: 'gate-tenant', name: 'Gate', sipDomain: 'gate.pbx.test' }),
   'POST /api/recording-rules': (a) => ({ scope: 'extension', extensionId: a.extensions }),
   'PATCH /api/recording-rules/:id': () => ({ enabled: true }),
+  'POST /api/moh-streams': () => ({ name: 'gate-stream' }),
+  'PATCH /api/moh-streams/:id': () => ({ isDefault: true }),
 };

@@ -89,6 +89,19 @@ test('a trunk CIDR change sends one reloadacl', async () => {
   assert.equal(cmds, ['api reloadacl']);
 });
 
+test('a new default music-on-hold stream flushes every user of that tenant (their hold_music), no other', async () => {
+  const cmds = await commandsDuring(
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query("UPDATE moh_streams SET is_default = false WHERE name = 'lobby'");
+      }),
+    /^api xml_flush_cache id 1000 /,
+  );
+  assert.ok(cmds.length > 0);
+  for (const c of cmds) assert.match(c, /^api xml_flush_cache id \d+ acme\.pbx\.test$/);
+  assert.ok(cmds.includes('api xml_flush_cache id 1001 acme.pbx.test'));
+});
+
 test('suspending a tenant flushes the whole user cache', async () => {
   const cmds = await commandsDuring(
     () =>

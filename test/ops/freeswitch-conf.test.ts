@@ -55,7 +55,6 @@ test('only the bootstrap files the capture used, each well-formed and named for 
   assert.equal(files, [
     'event_socket.conf.xml',
     'json_cdr.conf.xml',
-    'local_stream.conf.xml',
     'logfile.conf.xml',
     'modules.conf.xml',
     'switch.conf.xml',
@@ -80,7 +79,7 @@ test('nothing tenant-specific and no local dialplan, directory or served configu
     .join('\n');
   assert.not.match(all, /acme|globex|pbx\.test|\+1555/i);
   assert.not.match(all, /<section name="(dialplan|directory)"/);
-  assert.not.match(all, /<configuration name="(sofia|acl|callcenter)\.conf"/);
+  assert.not.match(all, /<configuration name="(sofia|acl|callcenter|local_stream)\.conf"/);
 });
 
 test('mod_xml_curl loads before every module whose configuration the daemon serves', () => {

@@ -5,6 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { a1Hash, demoPassword, seedDemo } from '../../daemon/db/demo-seed.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import type { TenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import {
   actions,
@@ -39,23 +41,7 @@ test.after(async () => {
   await db.drop();
 });
 
-const NOT_SERVED = [
-  '001',
-  '002',
-  '007',
-  '009',
-  '010',
-  '011',
-  '012',
-  '013',
-  '014',
-  '015',
-  '018',
-  '019',
-  '021',
-  '023',
-  '024',
-];
+const NOT_SERVED = ['001', '002', '007', '009', '010', '011', '012', '014', '015', '018', '019', '021', '023', '024'];
 const byNumber = (n: string) => fixtureNames().find((f) => f.startsWith(`${n}-`))!;
 
 const variables = (user: El) => Object.fromEntries(findAll(user, 'variable').map((v) => [v.attrs.name, v.attrs.value]));
@@ -94,6 +80,13 @@ test('every fixture without credentials gets 401 and nothing else', async () => 
   }
 });
 
+const streamId = (tenant: string, name: string): Promise<string> =>
+  withTenant(
+    pool,
+    tenant as TenantId,
+    async (c) => (await c.query<{ id: string }>('SELECT id FROM moh_streams WHERE name = $1', [name])).rows[0]!.id,
+  );
+
 test('configuration files we do not serve: not found', async () => {
   for (const n of NOT_SERVED) {
     const r = await replay(ep.target, loadFixture(byNumber(n)));
@@ -101,6 +94,24 @@ test('configuration files we do not serve: not found', async () => {
     assert.match(r.headers['content-type'] ?? '', /^text\/xml/);
     assert.ok(isNotFound(r.body), n);
   }
+});
+
+test('013 local_stream.conf: the stock streams and one directory per tenant stream, named and placed by ids', async () => {
+  const s = sectionOf((await replay(ep.target, loadFixture(byNumber('013')))).body);
+  assert.is(s.attrs.name, 'configuration');
+  const dirs = findAll(s, 'directory').map((d) => [d.attrs.name, d.attrs.path]);
+  const [acme, globex] = [await streamId(ids.acme, 'lobby'), await streamId(ids.globex, 'lobby')];
+  assert.equal(
+    dirs.sort(),
+    [
+      ['default', '$${sounds_dir}/music/8000'],
+      [`moh_${ids.acme}_${acme}`, `/srv/fs-tenantd/moh/${ids.acme}/${acme}`],
+      [`moh_${ids.globex}_${globex}`, `/srv/fs-tenantd/moh/${ids.globex}/${globex}`],
+      ['moh/8000', '$${sounds_dir}/music/8000'],
+    ].sort(),
+  );
+  const first = find(s, 'directory')!;
+  assert.is(find(first, 'param', { name: 'rate' })?.attrs.value, '8000');
 });
 
 test('003-005 sofia.conf: global form has both profiles, per-profile form only the one asked for', async () => {
@@ -224,6 +235,7 @@ test("028/031 dialplan acme 1000 -> 1001: refused without the directory's fs_ten
         ['export', `fs_tenant_id=${ids.acme}`],
         ['export', 'fs_tenant_slug=acme'],
         ['export', 'fs_call_direction=internal'],
+        ['export', `hold_music=local_stream://moh_${ids.acme}_${await streamId(ids.acme, 'lobby')}`],
         ['set', 'hangup_after_bridge=true'],
         ['set', 'call_timeout=30'],
         ['bridge', `{fs_tenant_id=${ids.acme},fs_tenant_slug=acme,fs_call_direction=internal}user/1001@acme.pbx.test`],
@@ -251,7 +263,9 @@ test('035 callcenter.conf CC-Queue=support@acme.pbx.test: that queue, its agents
   );
   const q = find(s, 'queue')!;
   assert.is(find(q, 'param', { name: 'strategy' })?.attrs.value, 'longest-idle-agent');
-  assert.is(find(q, 'param', { name: 'moh-sound' })?.attrs.value, 'local_stream://moh');
+  // The column's default, local_stream://moh, inherits the tenant's hold music: acme's default stream (demo seed).
+  const lobby = await streamId(ids.acme, 'lobby');
+  assert.is(find(q, 'param', { name: 'moh-sound' })?.attrs.value, `local_stream://moh_${ids.acme}_${lobby}`);
   const agents = findAll(s, 'agent');
   assert.equal(
     agents.map((a) => a.attrs.name),
@@ -275,7 +289,7 @@ test('035 callcenter.conf CC-Queue=support@acme.pbx.test: that queue, its agents
 test('037 dialplan acme 7000: into the domain-qualified queue', async () => {
   const f = loadFixture(byNumber('037'));
   const r = await post(ep.target, f, withFields(f, { variable_fs_tenant_id: ids.acme }));
-  assert.equal(actions(r.body).slice(3), [
+  assert.equal(actions(r.body).slice(4), [
     ['answer', ''],
     ['set', 'cc_export_vars=fs_tenant_id,fs_tenant_slug,fs_call_direction'],
     ['callcenter', 'support@acme.pbx.test'],
@@ -289,6 +303,7 @@ test("039 dialplan public +15550001000 from 127.0.0.2: acme's DID, inbound, into
     ['export', `fs_tenant_id=${ids.acme}`],
     ['export', 'fs_tenant_slug=acme'],
     ['export', 'fs_call_direction=inbound'],
+    ['export', `hold_music=local_stream://moh_${ids.acme}_${await streamId(ids.acme, 'lobby')}`],
     ['answer', ''],
     ['set', 'cc_export_vars=fs_tenant_id,fs_tenant_slug,fs_call_direction'],
     ['callcenter', 'support@acme.pbx.test'],

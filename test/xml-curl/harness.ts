@@ -52,6 +52,7 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
     bodyLimitBytes: opts.bodyLimitBytes ?? 65536,
     sipProfiles: SIP_PROFILES,
     voicemail: { dir: '/srv/fs-tenantd/voicemail', odbcDsn: null },
+    mohDir: '/srv/fs-tenantd/moh',
     store,
     log,
     registry,

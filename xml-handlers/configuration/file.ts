@@ -16,6 +16,8 @@ export interface ConfigurationSettings {
   sipProfiles: SofiaProfiles;
   /** FS_TENANTD_VOICEMAIL_ODBC_DSN: mod_voicemail's message index shared by every node, or null for its own. */
   voicemail: { odbcDsn: string | null };
+  /** FS_TENANTD_MOH_DIR: where tenant music-on-hold streams live; without it local_stream.conf serves stock only. */
+  moh?: { dir: string };
 }
 
 export interface ConfigurationAnswer {

@@ -5,6 +5,7 @@ import { callcenterConf } from './callcenter.js';
 import { conferenceConf } from './conference.js';
 import type { ConfigurationFile, Fields } from './file.js';
 import { ivrConf } from './ivr.js';
+import { localStreamConf } from './local-stream.js';
 import { sofiaConf } from './sofia.js';
 import { voicemailConf } from './voicemail.js';
 
@@ -15,6 +16,7 @@ export const CONFIGURATION_FILES = [
   ivrConf,
   conferenceConf,
   voicemailConf,
+  localStreamConf,
 ] as const;
 
 type ServedFile = (typeof CONFIGURATION_FILES)[number];

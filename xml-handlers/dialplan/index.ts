@@ -8,6 +8,7 @@ import { CHANNEL_VARS } from '../channel-vars.js';
 import { CidrSet } from '../cidr.js';
 import type { DialplanRequest } from '../fetch-request.js';
 import type { CallDirection, TenantSnapshot } from '../model.js';
+import { tenantHoldMusic } from '../moh.js';
 import { section, serialize, text } from '../xml.js';
 import { flowNodeDialled, runFlow } from './call-flow.js';
 import { dialGateway } from './dial-gateway.js';
@@ -309,6 +310,9 @@ export function renderRoute(
   act('export', `${CHANNEL_VARS.tenantId}=${tenant.id}`);
   act('export', `${CHANNEL_VARS.tenantSlug}=${tenant.slug}`);
   act('export', `${CHANNEL_VARS.direction}=${d.direction}`);
+  // Exported, so a bridged B-leg holds with it too: the tenant's default stream or the stock one (moh.ts), never a
+  // name from the request. What the other party hears when either leg holds (switch_channel_get_hold_music).
+  act('export', `hold_music=${tenantHoldMusic(tenant)}`);
   const legVars =
     `{${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug},` +
     `${CHANNEL_VARS.direction}=${d.direction}}`;

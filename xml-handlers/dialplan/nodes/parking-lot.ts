@@ -4,6 +4,7 @@
 // tenant's and the node's ids (media-names.ts), so a slot number dialled by
 // another tenant's phone reaches that tenant's own lot, never this one.
 import { parkingLotName } from '../../media-names.js';
+import { tenantHoldMusic } from '../../moh.js';
 import type { RouteKind } from '../route-kind.js';
 import { type NodeKind, SettingsProblem } from './node-kind.js';
 import { settingsReader } from './settings.js';
@@ -20,6 +21,8 @@ export interface ParkTarget {
   /** A slot number, or `auto in <first> <last>` for the lot's dial code. */
   slot: string;
   timeoutS: number;
+  /** What the parked caller hears: the tenant's hold music (moh.ts), never a stream named by the request. */
+  holdMusic: string;
 }
 
 export const parkCall: RouteKind<ParkTarget> = {
@@ -30,6 +33,9 @@ export const parkCall: RouteKind<ParkTarget> = {
     act('answer');
     act('set', 'valet_announce_slot=false');
     act('set', `valet_parking_timeout=${target.timeoutS}`);
+    // valet_parking_function plays valet_hold_music, else the channel's hold_music (switch_channel_get_hold_music):
+    // set it here so a parked call plays its own tenant's stream whatever the channel carried in.
+    act('set', `valet_hold_music=${target.holdMusic}`);
     act('valet_park', `${target.lot} ${target.slot}`);
   },
 };
@@ -54,7 +60,13 @@ export const parkingLotNode: NodeKind<'parking_lot', ParkingSettings> = {
     return {
       route: {
         direction: 'internal',
-        target: { type: 'park', lot: parkingLotName(tenant.id, node.id), slot, timeoutS: s.timeoutS },
+        target: {
+          type: 'park',
+          lot: parkingLotName(tenant.id, node.id),
+          slot,
+          timeoutS: s.timeoutS,
+          holdMusic: tenantHoldMusic(tenant),
+        },
       },
     };
   },
