@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import pg from 'pg';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { suite } from 'uvu';
@@ -473,6 +474,32 @@ async function startStack(): Promise<Stack> {
 
   const call = (c: CallSpec) => sipp('call.xml', callArgs(c), { ip: c.ip, target: c.target, calls: c.calls });
 
+  /** Every tenant's slots that count (call_slots: live, or reserved and not expired), read in each tenant's context. */
+  const slots = async (): Promise<Array<{ tenant: string; callUuid: string; state: string }>> => {
+    const secrets = JSON.parse(
+      await fs.readFile(path.join(daemonEnv.FS_TENANTD_STATE_DIR, 'embedded-secrets.json'), 'utf8'),
+    ) as { appPassword: string };
+    const port = daemonEnv.FS_TENANTD_EMBEDDED_PG_PORT;
+    const url = `postgresql://fs_tenantd:${encodeURIComponent(secrets.appPassword)}@127.0.0.1:${port}/fs_tenantd`;
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const out: Array<{ tenant: string; callUuid: string; state: string }> = [];
+      for (const t of (await c.query('SELECT tenant_id, tenant_slug FROM list_tenants()')).rows) {
+        await c.query('BEGIN');
+        await c.query("SELECT set_config('app.current_tenant', $1, true)", [t.tenant_id]);
+        for (const r of (
+          await c.query("SELECT call_uuid, state FROM call_slots WHERE state = 'live' OR expires_at > now()")
+        ).rows)
+          out.push({ tenant: t.tenant_slug, callUuid: r.call_uuid, state: r.state });
+        await c.query('COMMIT');
+      }
+      return out;
+    } finally {
+      await c.end();
+    }
+  };
+
   const quiet = () =>
     until(async () => /^0 total\./m.test(await esl.api('show channels count')), 'FreeSWITCH to hold no channel');
 
@@ -509,11 +536,20 @@ async function startStack(): Promise<Stack> {
         "the restarted daemon's ESL connection",
       );
       // After a kill -9 the dead process's node leases run out first (5 s): until the new one holds 'resync' and
-      // has reconciled, a call that ended while no daemon listened still holds its slot in PostgreSQL.
+      // has reconciled, a call that ended while no daemon listened still holds its slot in PostgreSQL. Wait until
+      // every slot is a call FreeSWITCH still has, so the next case starts from the true state.
       await until(
         async () => /\nfs_tenantd_node_lease_held\{node="fs1",job="resync"\} 1\n/.test(await metrics()),
         "the restarted daemon to hold fs1's resync lease",
         20_000,
+      );
+      await until(
+        async () => {
+          const up = await esl.api('show channels as json');
+          return (await slots()).every((x) => up.includes(x.callUuid));
+        },
+        'the slots of calls that ended while no daemon listened to be released',
+        40_000,
       );
     },
     async restartDaemon(signal) {

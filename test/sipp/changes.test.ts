@@ -149,8 +149,17 @@ t.it(
         )}\n${r.output}`,
       );
     }
-    const dial = async () =>
-      await s.call({ from: '1000', to: '91234', domain: ACME, password: 'acme-1000-demo', holdMs: 300 }).done;
+    // acme's ceiling is 2 and the long call holds one slot: each dial waits until the previous call's slot is free
+    // (its carrier is killed right after; FreeSWITCH finishes that call's hangup on its own schedule).
+    const acmeCalls = async () =>
+      (await s.metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('fs_tenantd_active_calls{') && l.includes('tenant="acme"'))
+        .reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    const dial = async () => {
+      await s.until(async () => (await acmeCalls()) <= 1, "acme's earlier call to end");
+      return await s.call({ from: '1000', to: '91234', domain: ACME, password: 'acme-1000-demo', holdMs: 300 }).done;
+    };
     try {
       await s.until(
         async () => /external::acme_backup\s+gateway\s+sip:\S*@127\.0\.0\.4:5090/.test(await gateways(s)),
