@@ -9,6 +9,8 @@ import net from 'node:net';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import pg from 'pg';
+import { withTenant } from '../../daemon/db/tenant-context.js';
+import { asTenantId } from '../../xml-handlers/model.js';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { suite } from 'uvu';
@@ -481,22 +483,21 @@ async function startStack(): Promise<Stack> {
     ) as { appPassword: string };
     const port = daemonEnv.FS_TENANTD_EMBEDDED_PG_PORT;
     const url = `postgresql://fs_tenantd:${encodeURIComponent(secrets.appPassword)}@127.0.0.1:${port}/fs_tenantd`;
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
     try {
       const out: Array<{ tenant: string; callUuid: string; state: string }> = [];
-      for (const t of (await c.query('SELECT tenant_id, tenant_slug FROM list_tenants()')).rows) {
-        await c.query('BEGIN');
-        await c.query("SELECT set_config('app.current_tenant', $1, true)", [t.tenant_id]);
-        for (const r of (
-          await c.query("SELECT call_uuid, state FROM call_slots WHERE state = 'live' OR expires_at > now()")
-        ).rows)
-          out.push({ tenant: t.tenant_slug, callUuid: r.call_uuid, state: r.state });
-        await c.query('COMMIT');
+      for (const t of (await pool.query('SELECT tenant_id, tenant_slug FROM list_tenants()')).rows) {
+        const rows = await withTenant(
+          pool,
+          asTenantId(t.tenant_id),
+          async (c) =>
+            (await c.query("SELECT call_uuid, state FROM call_slots WHERE state = 'live' OR expires_at > now()")).rows,
+        );
+        for (const r of rows) out.push({ tenant: t.tenant_slug, callUuid: r.call_uuid, state: r.state });
       }
       return out;
     } finally {
-      await c.end();
+      await pool.end();
     }
   };
 

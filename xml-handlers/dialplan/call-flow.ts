@@ -19,16 +19,24 @@ const broken = (detail: string): FlowOutcome => ({
 });
 
 /** Reads a node with its kind's parser: its settings, or the problem (also what the API answers on write). */
-export function readNode(
-  node: FlowNode,
-  tenant: TenantSnapshot,
-): { settings: unknown } | { problem: string; field: string; why: string } {
-  try {
-    return { settings: NODE_KINDS[node.kind].read(node as never, tenant) };
-  } catch (err) {
-    if (err instanceof SettingsProblem) return { problem: err.message, field: err.field, why: err.why };
-    throw err;
+type ReadNode = { settings: unknown } | { problem: string; field: string; why: string };
+
+// A node belongs to one immutable snapshot (with the tenant it is read against), so each is parsed once, not on
+// every call that walks it or every dialled number checked against parking slots.
+const readCache = new WeakMap<FlowNode, ReadNode>();
+
+export function readNode(node: FlowNode, tenant: TenantSnapshot): ReadNode {
+  let read = readCache.get(node);
+  if (!read) {
+    try {
+      read = { settings: NODE_KINDS[node.kind].read(node as never, tenant) };
+    } catch (err) {
+      if (!(err instanceof SettingsProblem)) throw err;
+      read = { problem: err.message, field: err.field, why: err.why };
+    }
+    readCache.set(node, read);
   }
+  return read;
 }
 
 /** `destination`: the number that reached `start`, when the call was dialled (a parking lot reads its slot). */
