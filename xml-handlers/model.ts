@@ -190,12 +190,21 @@ export interface TenantSnapshot {
   id: TenantId;
   slug: string;
   status: TenantStatus;
-  /** IANA zone for time conditions that name none. */
+  /** IANA zone for time conditions that name none (effective: own, else inherited down the account tree). */
   timezone: string;
+  /** The accounts above this one, nearest first (sql/014); absent or empty at the top of the tree. */
+  ancestors?: readonly TenantId[];
+  /** Effective language (own or inherited). */
+  language?: string;
+  /** Extension a disabled or unroutable DID lands on instead of being refused (own or inherited); null: refused. */
+  unroutedDidExtension?: string | null;
+  /** Hold music inherited from an ancestor's default stream, when the tenant has no default stream of its own. */
+  inheritedMoh?: { tenant: TenantId; stream: string } | null;
   /** The tenant's primary SIP domain: its dialplan context and the domain part of its queue and agent names. */
   primaryDomain: string | null;
   domains: readonly string[];
   ceilings: Ceilings;
+  /** Effective caller-ID defaults (own, else inherited). */
   defaultCallerIdName: string | null;
   defaultCallerIdNumber: string | null;
   extensions: ReadonlyMap<string, Extension>;

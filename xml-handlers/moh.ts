@@ -21,10 +21,15 @@ const LOCAL_STREAM = 'local_stream://';
 export const defaultMohStream = (tenant: TenantSnapshot): MohStream | undefined =>
   tenant.mohStreams?.find((s) => s.isDefault);
 
-/** What `hold_music` is on the tenant's calls: its default stream, or the stock one. */
+/**
+ * What `hold_music` is on the tenant's calls: its default stream, else the nearest ancestor's (a reseller's music
+ * for its customers, chosen by the reseller: sql/014), else the stock one.
+ */
 export function tenantHoldMusic(tenant: TenantSnapshot): string {
   const s = defaultMohStream(tenant);
-  return s ? `${LOCAL_STREAM}${mohStreamName(tenant.id, s.id)}` : STOCK_HOLD_MUSIC;
+  if (s) return `${LOCAL_STREAM}${mohStreamName(tenant.id, s.id)}`;
+  const up = tenant.inheritedMoh;
+  return up ? `${LOCAL_STREAM}${mohStreamName(up.tenant, up.stream)}` : STOCK_HOLD_MUSIC;
 }
 
 /**

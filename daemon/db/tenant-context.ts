@@ -3,6 +3,11 @@ import type { TenantId } from '../../xml-handlers/model.js';
 
 export interface WithTenantOptions {
   readOnly?: boolean;
+  /**
+   * A reseller acting inside one of its accounts (sql/014 app.via_reseller): PostgreSQL then honours the tenant
+   * context only if the tenant lies in that reseller's subtree, so a wrong id reads and writes nothing.
+   */
+  viaReseller?: TenantId;
 }
 
 /**
@@ -19,6 +24,17 @@ export async function withTenant<T>(
   fn: (client: pg.PoolClient) => Promise<T>,
   options: WithTenantOptions = {},
 ): Promise<T> {
+  const context = { 'app.current_tenant': tenantId, 'app.via_reseller': options.viaReseller ?? '' };
+  return inTransaction(pool, context, fn, options.readOnly);
+}
+
+/** One transaction whose settings (set_config(..., is_local = true)) end with it. */
+async function inTransaction<T>(
+  pool: pg.Pool,
+  settings: Record<string, string>,
+  fn: (client: pg.PoolClient) => Promise<T>,
+  readOnly = false,
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // pg-pool listens for errors on idle clients only: a checked-out client whose server goes away (PostgreSQL
@@ -29,8 +45,8 @@ export async function withTenant<T>(
   };
   client.on('error', onError);
   try {
-    await client.query(options.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-    await client.query("SELECT set_config('app.current_tenant', $1, true)", [tenantId]);
+    await client.query(readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
+    await setAll(client, settings);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
@@ -44,4 +60,42 @@ export async function withTenant<T>(
     client.off('error', onError);
     client.release(broken);
   }
+}
+
+async function setAll(client: pg.PoolClient, settings: Record<string, string>): Promise<void> {
+  const names = Object.keys(settings);
+  await client.query(
+    `SELECT ${names.map((_, i) => `set_config($${2 * i + 1}, $${2 * i + 2}, true)`).join(', ')}`,
+    names.flatMap((n) => [n, settings[n]]),
+  );
+}
+
+/** A reseller's tree transaction (withReseller): its subtree's accounts, and a way into one of them. */
+export interface ResellerTx {
+  db: pg.PoolClient;
+  /**
+   * Switches the transaction to act inside `tenantId` (tenant context, via this reseller): from here on every
+   * statement sees only that account's rows, and none at all if it is not in the reseller's subtree.
+   */
+  enter(tenantId: TenantId): Promise<void>;
+}
+
+/**
+ * Runs fn in a transaction in the reseller tree context of `resellerId` (sql/014 app.current_reseller): row-level
+ * security shows the account rows and domains of its subtree, itself included, and no other tenant data.
+ */
+export async function withReseller<T>(
+  pool: pg.Pool,
+  resellerId: TenantId,
+  fn: (tx: ResellerTx) => Promise<T>,
+  options: { readOnly?: boolean } = {},
+): Promise<T> {
+  const enter = (client: pg.PoolClient) => (tenantId: TenantId) =>
+    setAll(client, { 'app.current_reseller': '', 'app.current_tenant': tenantId, 'app.via_reseller': resellerId });
+  return inTransaction(
+    pool,
+    { 'app.current_reseller': resellerId },
+    (db) => fn({ db, enter: enter(db) }),
+    options.readOnly,
+  );
 }

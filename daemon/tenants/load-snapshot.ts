@@ -47,9 +47,11 @@ export async function listTenants(pool: pg.Pool): Promise<TenantRef[]> {
 // transaction's tenant, so no WHERE tenant_id is needed (or trusted).
 const SNAPSHOT_SQL = `
 SELECT json_build_object(
-  'tenant', (SELECT json_build_object('id', id, 'slug', slug, 'status', status,
-      'max_inbound', max_inbound, 'max_outbound', max_outbound, 'max_total', max_total,
-      'cid_name', default_caller_id_name, 'cid_number', default_caller_id_number, 'timezone', default_timezone) FROM tenants),
+  'tenant', (SELECT json_build_object('id', t.id, 'slug', t.slug, 'status', t.status,
+      'max_inbound', t.max_inbound, 'max_outbound', t.max_outbound, 'max_total', t.max_total,
+      'cid_name', e.caller_id_name, 'cid_number', e.caller_id_number, 'timezone', e.timezone, 'language', e.language,
+      'unrouted', e.unrouted_did_extension, 'moh_tenant', e.moh_tenant_id, 'moh_stream', e.moh_stream_id,
+      'ancestors', e.ancestors) FROM tenants t, tenant_effective_settings(t.id) e),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
   'extensions', (SELECT coalesce(json_agg(json_build_object('number', number, 'a1_hash', a1_hash, 'a1_realm', a1_realm,
       'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
@@ -278,6 +280,12 @@ export async function readSnapshot(
   return {
     id: asTenantId(t.id),
     timezone: t.timezone,
+    language: t.language,
+    ancestors: (t.ancestors as string[]).map(asTenantId),
+    unroutedDidExtension: t.unrouted ?? null,
+    // Inherited only: the tenant's own default stream is in mohStreams.
+    inheritedMoh:
+      t.moh_tenant && t.moh_tenant !== t.id ? { tenant: asTenantId(t.moh_tenant), stream: t.moh_stream } : null,
     slug: t.slug,
     status: t.status,
     primaryDomain: domains.find((d) => d.primary)?.domain ?? null,

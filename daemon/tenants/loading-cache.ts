@@ -140,6 +140,17 @@ export class LoadingCache<K extends string, V extends object | string> {
     this.sync();
   }
 
+  /**
+   * Drops every cached value `matches` (and, not knowing what they will hold, every load in flight): a change to
+   * one account that its descendants' snapshots inherit from.
+   */
+  invalidateWhere(matches: (value: V) => boolean): void {
+    const gone = [...this.positive.entries()].filter(([, e]) => matches(e.value)).map(([k]) => k);
+    for (const key of gone) this.positive.delete(key);
+    this.inflight.clear();
+    this.sync();
+  }
+
   /** Everything must be reloaded before its next use; the old values stay as stale-if-error fallbacks. */
   flush(): void {
     this.generation++;

@@ -100,6 +100,10 @@ export class TenantStore {
     }
     // Every tenant table's rows are part of the snapshot.
     this.snapshots.invalidate(e.tenantId);
+    // Descendants inherit an account's defaults and default hold music (sql/014 tenant_effective_settings).
+    if (e.table === 'tenants' || e.table === 'moh_streams') {
+      this.snapshots.invalidateWhere((s) => s.ancestors?.includes(e.tenantId) === true);
+    }
   }
 
   /** Drops one tenant's snapshot: after the daemon's own write, before its NOTIFY arrives. */

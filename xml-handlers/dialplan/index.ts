@@ -240,7 +240,7 @@ export function decidePublicCall(
 ): DialplanDecision {
   if (!tenant) return reject(null, false, 404, 'Not Found', `no tenant owns ${e164}`);
   const did = tenant.dids.get(e164);
-  if (!did?.enabled) return reject(tenant, true, 404, 'Not Found', 'DID disabled');
+  if (!did) return reject(tenant, true, 404, 'Not Found', 'DID disabled');
   if (!sourcesOf(tenant).has(req.sourceIp)) {
     return reject(
       tenant,
@@ -251,6 +251,7 @@ export function decidePublicCall(
     );
   }
   if (tenant.status !== 'active') return reject(tenant, true, 403, 'Forbidden', 'tenant suspended');
+  if (!did.enabled) return unrouted(tenant, 'DID disabled', now);
   if (did.destination.type === 'flow') {
     const routed = runFlow(tenant, did.destination.node, now);
     if ('rejection' in routed) return { kind: 'reject', tenant, known: true, rejection: routed.rejection };
@@ -262,7 +263,15 @@ export function decidePublicCall(
     const target = kind.fromDid?.(tenant, did.destination);
     if (target) return withRecording(applyForwards(tenant, 'inbound', target, now), undefined);
   }
-  return reject(tenant, true, 404, 'Not Found', 'DID destination unavailable');
+  return unrouted(tenant, 'DID destination unavailable', now);
+}
+
+/** A DID the tenant owns but that routes nowhere: its (own or inherited, sql/014) unrouted extension, else refused. */
+function unrouted(tenant: TenantSnapshot, why: string, now: Date): DialplanDecision {
+  const to = tenant.unroutedDidExtension;
+  const target = to ? ringExtension.fromDid?.(tenant, { type: 'extension', extension: to }) : undefined;
+  if (!target) return reject(tenant, true, 404, 'Not Found', why);
+  return withRecording(applyForwards(tenant, 'inbound', target, now), undefined);
 }
 
 // Q.850 causes matching the SIP answers (switch_channel.c / sofia_glue sip_cause_to_freeswitch).
