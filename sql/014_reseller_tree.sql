@@ -225,3 +225,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
 $$;
 REVOKE ALL ON FUNCTION tenant_descendants(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION tenant_descendants(uuid) TO fs_tenantd_app;
+
+-- The operator's account list shows the tree: each account's parent and whether it is a reseller.
+DROP FUNCTION list_tenants();
+CREATE FUNCTION list_tenants()
+RETURNS TABLE (tenant_id uuid, tenant_slug text, tenant_status text, parent_slug text, is_reseller boolean)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+  SELECT t.id, t.slug::text, t.status, p.slug::text, t.is_reseller
+  FROM tenants t LEFT JOIN tenants p ON p.id = t.parent_id ORDER BY t.slug
+$$;
+REVOKE ALL ON FUNCTION list_tenants() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION list_tenants() TO fs_tenantd_app;

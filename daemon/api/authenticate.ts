@@ -4,7 +4,8 @@
 // X-Tenant-Id. Failures are 401 with one generic message; the reason goes to
 // the log and to fs_tenantd_api_auth_failures_total{reason}.
 import type pg from 'pg';
-import { asTenantId } from '../../xml-handlers/model.js';
+import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
+import { withReseller } from '../db/tenant-context.js';
 import type { Principal } from '../auth/claims.js';
 import type { AuthFailureReason, TokenVerifier } from '../auth/verify-token.js';
 import { ApiError, badRequest, forbidden } from './errors.js';
@@ -71,7 +72,8 @@ export async function authenticate(
     };
   }
   // The tenant is the token's; a tenant user cannot pick another one with a header.
-  if (requested !== undefined) throw forbidden('X-Tenant-Id is for superadmin tokens only');
+  if (requested !== undefined && principal.role !== 'reseller_admin')
+    throw forbidden('X-Tenant-Id is for superadmin and reseller_admin tokens only');
   const t = await resolveTenant(pool, principal.tenantSlug, principal.sipDomain);
   if (!t) throw new AuthFailure('unknown_tenant', `tenantSlug ${principal.tenantSlug} does not exist`);
   if (t.domain_tenant !== t.tenant_id)
@@ -81,6 +83,7 @@ export async function authenticate(
     );
   // Decision: a suspended tenant's own users lose API access; the operator keeps it (to investigate or reactivate).
   if (t.tenant_status !== 'active') throw forbidden('tenant is suspended');
+  if (principal.role === 'reseller_admin') return resellerScope(pool, principal, asTenantId(t.tenant_id), requested);
   return {
     kind: 'tenant',
     principal,
@@ -89,4 +92,38 @@ export async function authenticate(
     tenantSlug: t.tenant_slug,
     crossTenant: false,
   };
+}
+
+/**
+ * A reseller admin: its own account, or with X-Tenant-Id an account of its subtree. The child is looked up in the
+ * reseller's tree context, so row-level security alone decides what exists: anything outside is a 404, exactly
+ * like a slug nobody has.
+ */
+async function resellerScope(
+  pool: pg.Pool,
+  principal: Principal,
+  own: TenantId,
+  requested: string | undefined,
+): Promise<ApiScope> {
+  const base = { kind: 'tenant' as const, principal, role: 'reseller_admin' as const, reseller: own };
+  const rows = await withReseller(
+    pool,
+    own,
+    async ({ db }) =>
+      (
+        await db.query<{ id: string; slug: string; is_reseller: boolean }>(
+          'SELECT id, slug, is_reseller FROM tenants WHERE id = $1 OR slug = $2',
+          [own, requested ?? ''],
+        )
+      ).rows,
+    { readOnly: true },
+  );
+  const self = rows.find((r) => r.id === own);
+  if (!self?.is_reseller) throw forbidden('role reseller_admin: this account is not a reseller');
+  if (requested === undefined || requested === '' || requested === self.slug)
+    return { ...base, tenantId: own, tenantSlug: self.slug, crossTenant: false };
+  if (!SLUG.test(requested)) throw badRequest('X-Tenant-Id', 'expected a tenant slug');
+  const child = rows.find((r) => r.slug === requested);
+  if (!child) throw new ApiError(404, 'not_found', 'X-Tenant-Id: no such tenant');
+  return { ...base, tenantId: asTenantId(child.id), tenantSlug: child.slug, crossTenant: true };
 }

@@ -60,6 +60,7 @@ const FIELD_OF_COLUMN: Record<string, string> = {
   feature_key: 'key',
   domain: 'sipDomain',
   a1_realm: 'realm',
+  parent_id: 'parentSlug',
   queue_id_agent_id: 'agentId',
 };
 const fieldOf = (column: string) =>
@@ -78,6 +79,8 @@ export function fromPgError(err: unknown): ApiError | undefined {
     case '23503':
       return new ApiError(404, 'not_found', `${field}: referenced resource not found`);
     case '23514': {
+      // Raised by a trigger (sql/014 check_tenant_tree) with the column and a message written for the client.
+      if (err.column && !err.constraint) return badRequest(fieldOf(err.column), (err as Error).message);
       const col =
         err.constraint && err.table ? err.constraint.replace(`${err.table}_`, '').replace(/_check$/, '') : undefined;
       return badRequest(

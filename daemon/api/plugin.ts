@@ -54,8 +54,11 @@ export interface AdminApiOptions {
 
 function allowed(roles: readonly Role[] | undefined, role: Role): boolean {
   if (!roles) return false; // a route that names no roles is closed
-  // A superadmin may use every tenant_admin route; without X-Tenant-Id they answer 400 (no tenant, no data).
-  return roles.includes(role) || (role === 'superadmin' && roles.includes('tenant_admin'));
+  // A superadmin may use every tenant_admin route; without X-Tenant-Id they answer 400 (no tenant, no data). A
+  // reseller admin is its own account's admin, and with X-Tenant-Id the admin of an account of its subtree.
+  return (
+    roles.includes(role) || ((role === 'superadmin' || role === 'reseller_admin') && roles.includes('tenant_admin'))
+  );
 }
 
 export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Promise<void> {

@@ -8,8 +8,19 @@ import { withTenant } from '../db/tenant-context.js';
 import { ApiError } from './errors.js';
 
 export type ApiScope =
-  /** Acting inside one tenant: a tenant's own token, or a superadmin with X-Tenant-Id (crossTenant). */
-  | { kind: 'tenant'; principal: Principal; role: Role; tenantId: TenantId; tenantSlug: string; crossTenant: boolean }
+  /**
+   * Acting inside one tenant: a tenant's own token, or (crossTenant) a superadmin or a reseller admin with
+   * X-Tenant-Id. `reseller`: a reseller admin's own account, whose subtree bounds what it may enter (sql/014).
+   */
+  | {
+      kind: 'tenant';
+      principal: Principal;
+      role: Role;
+      tenantId: TenantId;
+      tenantSlug: string;
+      crossTenant: boolean;
+      reseller?: TenantId;
+    }
   /** A superadmin without X-Tenant-Id: no tenant context, so RLS shows no tenant data. */
   | { kind: 'operator'; principal: Principal & { role: 'superadmin' } };
 
@@ -36,7 +47,7 @@ export function requireTenant(scope: ApiScope | null): TenantScope {
   );
 }
 
-async function insertAudit(db: pg.PoolClient, scope: TenantScope, e: AuditEntry): Promise<void> {
+export async function insertAudit(db: pg.PoolClient, scope: TenantScope, e: AuditEntry): Promise<void> {
   await db.query(
     `INSERT INTO audit_logs (tenant_id, actor, actor_role, action, target, cross_tenant, summary)
     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -79,7 +90,11 @@ export async function inScope<T>(
       if (scope.crossTenant && !audited) await insertAudit(db, scope, { action: 'operator.read', target });
       return result;
     },
-    { readOnly: !opts.write && !scope.crossTenant },
+    {
+      readOnly: !opts.write && !scope.crossTenant,
+      // A reseller inside a child: PostgreSQL checks the child is in its subtree on every statement.
+      viaReseller: scope.crossTenant ? scope.reseller : undefined,
+    },
   );
 }
 

@@ -40,7 +40,7 @@ test('without X-Tenant-Id a superadmin sees no tenant data and leaves no tenant 
     list.body.items.map((t: { slug: string }) => t.slug),
     ['acme', 'globex'],
   );
-  assert.equal(Object.keys(list.body.items[0]).sort(), ['id', 'slug', 'status']);
+  assert.equal(Object.keys(list.body.items[0]).sort(), ['id', 'isReseller', 'parentSlug', 'slug', 'status']);
 });
 
 test('with X-Tenant-Id: reads that tenant only, and each request is audited cross-tenant in its log, visible to the tenant', async () => {
@@ -172,7 +172,7 @@ test('isolation proof: forced RLS and policies on every tenant table, a safe ser
     assert.ok(
       t.policies.some(
         (pol: { bindsServingRole: boolean; using: string }) =>
-          pol.bindsServingRole && pol.using.includes('app_current_tenant()'),
+          pol.bindsServingRole && (pol.using ?? '').includes('app_current_tenant()'),
       ),
       t.table,
     );

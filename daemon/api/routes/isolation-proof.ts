@@ -5,14 +5,15 @@
 // those of every role it can become); row counts only, never contents.
 //
 // Counts come from each tenant's own withTenant transaction, which also counts
-// rows of *other* tenants it can see (must be 0). One probe runs with no tenant
+// rows of *other* tenants it can see (must be 0), and from each reseller's tree
+// context, counting rows outside its subtree (must be 0). One probe runs with no tenant
 // context at all, deliberately outside withTenant: it proves that a query which
 // forgot withTenant sees nothing (count(*) only, read-only).
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import { asTenantId } from '../../../xml-handlers/model.js';
 import { inspectServingRole } from '../../db/serving-role-check.js';
-import { withTenant } from '../../db/tenant-context.js';
+import { withReseller, withTenant } from '../../db/tenant-context.js';
 import { errorBody } from '../schema-types.js';
 
 interface TableRow {
@@ -63,26 +64,42 @@ export async function isolationProof(pool: pg.Pool) {
   const tenantTables = tables.filter((t) => t.tenant_key && t.privileges.includes('SELECT'));
   const rows = new Map(tenantTables.map((t) => [t.name, { total: 0, foreignVisible: 0, visibleWithoutTenant: 0 }]));
 
-  const counts = (scoped: boolean) =>
+  // What a row outside the context is: another tenant's (tenant context), outside the subtree (reseller context).
+  const FOREIGN = {
+    tenant: (key: string) => `${key} IS DISTINCT FROM app_current_tenant()`,
+    reseller: (key: string) => `NOT tenant_in_subtree(app_current_reseller(), ${key})`,
+    none: () => 'false',
+  };
+  const counts = (context: keyof typeof FOREIGN) =>
     `SELECT ${tenantTables
       .map(
         (t, i) =>
-          `(SELECT json_build_array(count(*), ${scoped ? `count(*) FILTER (WHERE ${ident(t.tenant_key!)} IS DISTINCT FROM app_current_tenant())` : '0'}) FROM ${ident(t.name)}) AS c${i}`,
+          `(SELECT json_build_array(count(*), count(*) FILTER (WHERE ${FOREIGN[context](ident(t.tenant_key!))})) FROM ${ident(t.name)}) AS c${i}`,
       )
       .join(', ')}`;
-  const add = (r: Record<string, [number | string, number | string]>, into: 'total' | 'visibleWithoutTenant') =>
+  const add = (r: Record<string, [number | string, number | string]>, into?: 'total' | 'visibleWithoutTenant') =>
     tenantTables.forEach((t, i) => {
       const [all, foreign] = r[`c${i}`]!;
-      rows.get(t.name)![into] += Number(all);
+      if (into) rows.get(t.name)![into] += Number(all);
       rows.get(t.name)!.foreignVisible += Number(foreign);
     });
 
-  const { rows: tenants } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM list_tenants()');
+  const { rows: tenants } = await pool.query<{ tenant_id: string; is_reseller: boolean }>(
+    'SELECT tenant_id, is_reseller FROM list_tenants()',
+  );
   for (const t of tenants) {
-    const r = await withTenant(pool, asTenantId(t.tenant_id), async (db) => (await db.query(counts(true))).rows[0], {
-      readOnly: true,
-    });
-    add(r, 'total');
+    const id = asTenantId(t.tenant_id);
+    add(
+      await withTenant(pool, id, async (db) => (await db.query(counts('tenant'))).rows[0], { readOnly: true }),
+      'total',
+    );
+    // A reseller's tree context: every row it sees must belong to its subtree.
+    if (t.is_reseller)
+      add(
+        await withReseller(pool, id, async ({ db }) => (await db.query(counts('reseller'))).rows[0], {
+          readOnly: true,
+        }),
+      );
   }
   const probe = await pool.connect();
   // A checked-out client's 'error' is ours to handle (see withTenant); the failed query answers the request.
@@ -94,7 +111,7 @@ export async function isolationProof(pool: pg.Pool) {
   try {
     await probe.query('BEGIN READ ONLY');
     await probe.query("SELECT set_config('app.current_tenant', '', true)");
-    add((await probe.query(counts(false))).rows[0], 'visibleWithoutTenant');
+    add((await probe.query(counts('none'))).rows[0], 'visibleWithoutTenant');
     await probe.query('COMMIT');
   } finally {
     probe.off('error', onError);
@@ -116,8 +133,12 @@ export async function isolationProof(pool: pg.Pool) {
       if (!t.rls_forced) problems.push(`${t.name}: RLS is not forced`);
       if (binding.length === 0) problems.push(`${t.name}: no policy binds the serving role`);
       for (const p of binding) {
-        if (p.permissive && !(p.using ?? '').includes('app_current_tenant()'))
-          problems.push(`${t.name}: policy ${p.name} does not compare with app_current_tenant()`);
+        // A tenant's own rows, or (sql/014) a reseller's subtree.
+        const bound = (p.using ?? p.withCheck ?? '').match(/app_current_(tenant|reseller)\(\)/);
+        if (p.permissive && !bound)
+          problems.push(
+            `${t.name}: policy ${p.name} compares with neither app_current_tenant() nor app_current_reseller()`,
+          );
       }
     } else if (t.privileges.some((p) => p !== 'SELECT')) {
       // Shared tables (schema_migrations) may be readable; writable ones would be a channel between tenants.
