@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import type pg from 'pg';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { inspectServingRole } from '../../daemon/db/serving-role-check.js';
-import { withTenant } from '../../daemon/db/tenant-context.js';
+import { withReseller, withTenant } from '../../daemon/db/tenant-context.js';
 import type { TenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 
@@ -202,6 +202,104 @@ test('with no tenant context, or an empty or malformed one, every table returns 
     await c.query("SELECT set_config('app.current_tenant', '', false)");
     c.release();
   }
+});
+
+/** Two resellers with two customers each: R1 over acme and an empty customer, R2 over globex and another. */
+async function tree(ctx: Ctx) {
+  const account = async (slug: string, parent: TenantId | null, reseller: boolean) => {
+    const id = randomUUID() as TenantId;
+    await withTenant(ctx.app, id, (c) =>
+      c.query('INSERT INTO tenants (id, slug, name, parent_id, is_reseller) VALUES ($1, $2, $3, $4, $5)', [
+        id,
+        slug,
+        slug,
+        parent,
+        reseller,
+      ]),
+    );
+    return id;
+  };
+  const r1 = await account('iso-r1', null, true);
+  const r2 = await account('iso-r2', null, true);
+  for (const [t, r] of [
+    [ctx.a, r1],
+    [ctx.b, r2],
+  ] as const)
+    await withTenant(ctx.app, t, (c) => c.query('UPDATE tenants SET parent_id = $1', [r]));
+  return { r1, r2, r1Subtree: [r1, ctx.a, await account('iso-c1', r1, false)] };
+}
+
+test("reseller dimension: a reseller's tree context sees its own subtree only, in every table", async (ctx) => {
+  const { r1, r1Subtree } = await tree(ctx);
+  await withReseller(ctx.app, r1, async ({ db }) => {
+    for (const t of [...ctx.tables, 'tenants']) {
+      const key = t === 'tenants' ? 'id' : 'tenant_id';
+      const keys = (await db.query(`SELECT ${key}::text AS k FROM ${ident(t)}`)).rows.map((r) => r.k);
+      assert.ok(
+        keys.every((k) => r1Subtree.includes(k)),
+        `${t}: R1 sees only its subtree`,
+      );
+      assert.not.ok(keys.includes(ctx.b), `${t}: R1 sees nothing of R2's customer`);
+      // A refused statement (no privilege: the append-only tables) changes nothing either.
+      const attempt = async (sql: string) => {
+        await db.query('SAVEPOINT try');
+        const n = await db.query(sql).then(
+          (r) => r.rowCount,
+          () => 0,
+        );
+        await db.query('ROLLBACK TO SAVEPOINT try');
+        return n;
+      };
+      if (t !== 'tenants')
+        assert.is(await attempt(`UPDATE ${ident(t)} SET ${key} = ${key}`), 0, `${t}: the tree context changes nothing`);
+      assert.is(await attempt(`DELETE FROM ${ident(t)}`), 0, `${t}: the tree context deletes nothing`);
+    }
+    const other = await db.query('UPDATE tenants SET name = name WHERE id = $1', [ctx.b]);
+    assert.is(other.rowCount, 0, "R1 cannot change R2's customer");
+  });
+});
+
+test("reseller dimension: entered via R1, R2's customer has no rows in any table and takes no writes", async (ctx) => {
+  const r1 = (await ctx.app.query("SELECT tenant_id FROM resolve_tenant_slug('iso-r1')")).rows[0].tenant_id as TenantId;
+  const via = { viaReseller: r1 };
+  for (const t of [...ctx.tables, 'tenants']) {
+    const row = await withTenant(
+      ctx.app,
+      ctx.b,
+      async (c) => (await c.query(`SELECT to_jsonb(x) AS j FROM ${ident(t)} x LIMIT 1`)).rows[0]?.j,
+    );
+    const n = await withTenant(
+      ctx.app,
+      ctx.b,
+      async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${ident(t)}`)).rows[0].n,
+      via,
+    );
+    assert.is(n, 0, `${t}: nothing visible`);
+    if (t === 'tenants' || !row) continue;
+    if (typeof row.id === 'string') row.id = randomUUID();
+    const err = await withTenant(
+      ctx.app,
+      ctx.b,
+      (c) =>
+        c.query(
+          `INSERT INTO ${ident(t)} OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::${ident(t)}, $1)`,
+          [row],
+        ),
+      via,
+    ).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    assert.is(err?.code, '42501', `${t}: insert refused by row-level security (${err?.message})`);
+  }
+  // The same via context into its own customer works.
+  const own = await withTenant(
+    ctx.app,
+    ctx.a,
+    async (c) => (await c.query('SELECT count(*)::int AS n FROM extensions')).rows[0].n,
+    via,
+  );
+  assert.ok(own > 0);
 });
 
 test('the serving role is not superuser, cannot bypass RLS and owns nothing', async (ctx) => {
