@@ -180,4 +180,21 @@ test("parking: the parked caller hears its own tenant's hold music", () => {
   assert.ok(stock.includes('set valet_hold_music=local_stream://moh'));
 });
 
+test('hold music inherited from a reseller: its stream until the customer has a default of its own', () => {
+  const up = { tenant: OTHER, stream: S3 };
+  assert.is(tenantHoldMusic(acme([], { inheritedMoh: up })), `local_stream://${mohStreamName(OTHER, S3)}`);
+  assert.ok(
+    routeActions(acme([], { inheritedMoh: up }), '1001').includes(
+      `export hold_music=local_stream://${mohStreamName(OTHER, S3)}`,
+    ),
+  );
+  const own = acme([stream(S1, 'lobby', { isDefault: true })], { inheritedMoh: up });
+  assert.is(tenantHoldMusic(own), `local_stream://${mohStreamName(ID, S1)}`);
+  // A queue's `moh` is the tenant's hold music, so it follows the inheritance too.
+  assert.is(
+    resolveMohSound(acme([], { inheritedMoh: up }), 'local_stream://moh'),
+    `local_stream://${mohStreamName(OTHER, S3)}`,
+  );
+});
+
 test.run();
