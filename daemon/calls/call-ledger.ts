@@ -222,6 +222,11 @@ export class CallLedger implements CallAdmission {
     if (call.legs.size === 0 && call.reservedUntil === undefined) {
       call.reservedUntil = this.now() + this.opts.reservationTtlMs;
       this.reservations.set(call.key, call);
+    } else if (call.legs.size > 0) {
+      // Already seen live: a channel carries fs_tenant_id from the directory (authenticated calls) from its
+      // CHANNEL_CREATE on, before its dialplan fetch admitted it. The "live" mirrored then found no reservation in
+      // PostgreSQL yet; mirrored again now, or the slot would stay a reservation and expire while the call is up.
+      this.hooks?.live(this.infoOf(call, node));
     }
     call.touched = ++this.seq;
     this.setDirection(call, req.direction);

@@ -200,6 +200,31 @@ test("reservations that never become calls expire; a call's first ESL event make
   assert.ok((await a.shared.admit(req(t))).admitted);
 });
 
+test('an authenticated call seen live before its admission (fs_tenant_id from the directory) still goes live', async (ctx) => {
+  const a = daemon(ctx, { ttlMs: 150 });
+  const t = await tenant(ctx, { total: 1 });
+  const call = randomUUID();
+  // A phone's channel carries fs_tenant_id from its CHANNEL_CREATE on (directory variables), before the dialplan
+  // fetch: the ledger knows the call before PostgreSQL holds its reservation.
+  a.ledger.onEvent('fs1', channelEvent('CHANNEL_CREATE', call, { variable_fs_tenant_id: t }));
+  await new Promise((r) => setTimeout(r, 100)); // its "live" reaches PostgreSQL first, as on a loaded node
+  assert.ok((await a.shared.admit(req(t, call, 'internal'))).admitted);
+  await until(
+    async () =>
+      (
+        await withTenant(a.pool, t, (c) =>
+          c.query("SELECT 1 FROM call_slots WHERE call_uuid = $1 AND state = 'live'", [call]),
+        )
+      ).rowCount === 1,
+    'the slot to become live',
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  // Past the reservation TTL the call still holds its slot.
+  assert.not.ok((await a.shared.admit(req(t))).admitted, 'a live call does not expire');
+  a.ledger.onEvent('fs1', channelEvent('CHANNEL_HANGUP_COMPLETE', call));
+  await until(async () => (await held(a.pool, t)) === 0, 'the hangup to free the slot');
+});
+
 test("RLS: one tenant's context neither sees nor frees another's slots, and no context is left behind", async (ctx) => {
   const a = daemon(ctx);
   const ta = await tenant(ctx, { total: 2 });

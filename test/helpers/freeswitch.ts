@@ -92,8 +92,12 @@ export interface Stack {
     password: string,
     scenario?: 'answer.xml' | 'ring.xml' | 'mwi.xml',
   ): Promise<Phone>;
+  /** The shared-admission slots held in PostgreSQL, every tenant's. */
+  slots(): Promise<Array<{ tenant: string; callUuid: string; state: string }>>;
   /** Waits until FreeSWITCH holds no channel (the previous case's calls are gone). */
   quiet(): Promise<void>;
+  /** Stops FreeSWITCH with `signal` and starts it again on the same folders (a new Core-UUID). */
+  restartFreeswitch(signal: NodeJS.Signals): Promise<void>;
   /** Restarts the daemon on the same state (database, keys, spool). */
   restartDaemon(signal: NodeJS.Signals): Promise<void>;
   /** Stops the daemon with `signal` and waits for it to exit (bring it back with startDaemon). */
@@ -286,20 +290,25 @@ async function startStack(): Promise<Stack> {
   const secondBinding = await startRelay(daemon.httpPort);
   // json_cdr.conf.xml's default ($${log_dir}/json_cdr, inside this run's folder), set so no outer value leaks in.
   const cdrErrDir = path.join(fsDir, 'log', 'json_cdr');
-  const freeswitch = spawn(freeswitchBin!, args, {
-    env: {
-      ...process.env,
-      // Both bindings of xml_curl.conf.xml, each a relay to the daemon that a test can kill or point elsewhere.
-      FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${firstBinding.port}/freeswitch/xml`,
-      FS_TENANTD_XMLCURL_URL_2: `http://127.0.0.1:${secondBinding.port}/freeswitch/xml`,
-      FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
-      FS_TENANTD_CDR_URL: cdrUrl,
-      FS_TENANTD_CDR_URL_2: cdrUrl,
-      FS_TENANTD_CDR_ERR_DIR: cdrErrDir,
-    },
-    stdio: 'ignore',
-  });
-  const fsExited = new Promise<number | null>((resolve) => freeswitch.on('exit', (code) => resolve(code)));
+  const spawnFreeswitch = () => {
+    const child = spawn(freeswitchBin!, args, {
+      env: {
+        ...process.env,
+        // Both bindings of xml_curl.conf.xml, each a relay to the daemon that a test can kill or point elsewhere.
+        FS_TENANTD_XMLCURL_URL: `http://127.0.0.1:${firstBinding.port}/freeswitch/xml`,
+        FS_TENANTD_XMLCURL_URL_2: `http://127.0.0.1:${secondBinding.port}/freeswitch/xml`,
+        FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
+        FS_TENANTD_CDR_URL: cdrUrl,
+        FS_TENANTD_CDR_URL_2: cdrUrl,
+        FS_TENANTD_CDR_ERR_DIR: cdrErrDir,
+      },
+      stdio: 'ignore',
+    });
+    return { child, exited: new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code))) };
+  };
+  const first = spawnFreeswitch();
+  let freeswitch = first.child;
+  let fsExited = first.exited;
   const fsLog = path.join(fsDir, 'log', 'freeswitch.log');
 
   const until = async (ok: () => Promise<boolean>, what: string, guardMs = 30_000): Promise<void> => {
@@ -519,6 +528,7 @@ async function startStack(): Promise<Stack> {
     until,
     phone,
     quiet,
+    slots,
     cdrUrl,
     cdrErrDir,
     firstBinding,
@@ -556,6 +566,18 @@ async function startStack(): Promise<Stack> {
     async restartDaemon(signal) {
       await stack.stopDaemon(signal);
       await stack.startDaemon();
+    },
+    async restartFreeswitch(signal) {
+      freeswitch.kill(signal);
+      await fsExited;
+      const next = spawnFreeswitch();
+      freeswitch = next.child;
+      fsExited = next.exited;
+      await until(async () => esl.connected && (await profilesUp()), 'FreeSWITCH to run both sofia profiles again');
+      await until(
+        async () => /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(await metrics()),
+        "the daemon's ESL connection to the restarted FreeSWITCH",
+      );
     },
   };
   teardown = async () => {
