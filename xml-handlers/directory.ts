@@ -28,13 +28,12 @@ export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): Dir
   const extension = tenant.extensions.get(req.user);
   if (!extension) return { kind: 'not_found', reason: 'unknown user' };
   if (!extension.enabled) return { kind: 'not_found', reason: 'extension disabled' };
-  // The stored hash is MD5(user:realm:password) for a1Realm spelled as stored:
-  // for any other realm, or another spelling of it, the digest cannot match, so
-  // don't hand it out.
-  const withHash = req.verbatim && req.domain === extension.a1Realm;
+  // Each stored hash is MD5(user:realm:password) for one of the tenant's domains spelled as stored: the one for
+  // the realm asked is handed out; for a realm the password was never set in, or another spelling, none can match.
+  const withHash = req.verbatim && extension.credentials.has(req.domain);
   if (req.kind === 'sip_auth') {
     if (!withHash) {
-      const reason = req.verbatim ? "realm is not the extension's a1 realm" : 'realm not spelled as stored';
+      const reason = req.verbatim ? 'no credential for this realm' : 'realm not spelled as stored';
       return { kind: 'not_found', reason };
     }
     // sofia files a REGISTER under the To host and authenticates with the realm:
@@ -72,12 +71,24 @@ export function tenantDialVars(tenant: TenantSnapshot): string {
   return `${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug}`;
 }
 
-/** The domain's dial-string: the usual sofia_contact lookup, plus the tenant variables so the B-leg carries them from CHANNEL_CREATE. */
-function dialString(tenant: TenantSnapshot): string {
+/**
+ * The user's dial-string: its contacts in every domain of the tenant, plus the tenant variables so the B-leg carries
+ * them from CHANNEL_CREATE. sofia files a registration under its To host (sofia_reg.c, reg_host) and sofia_contact
+ * finds only rows of the domain it names (mod_sofia.c select_from_profile), so one lookup per domain rings the phone
+ * wherever it registered. A domain without a contact yields `error/user_not_registered`, a leg switch_ivr_originate
+ * skips; with no contact anywhere the bridge fails USER_NOT_REGISTERED as with one domain. Only the tenant's own
+ * domains are listed, so a contact filed under a removed domain is no longer rung.
+ */
+export function dialString(tenant: TenantSnapshot): string {
+  const domains = tenant.primaryDomain
+    ? [tenant.primaryDomain, ...tenant.domains.filter((d) => d !== tenant.primaryDomain)]
+    : tenant.domains;
+  const contacts = domains.length
+    ? domains.map((d) => `\${sofia_contact(*/\${dialed_user}@${d})}`).join(',')
+    : '${sofia_contact(*/${dialed_user}@${dialed_domain})}';
   return (
     `{^^:sip_invite_domain=\${dialed_domain}:presence_id=\${dialed_user}@\${dialed_domain}` +
-    `:${CHANNEL_VARS.tenantId}=${tenant.id}:${CHANNEL_VARS.tenantSlug}=${tenant.slug}}` +
-    '${sofia_contact(*/${dialed_user}@${dialed_domain})}'
+    `:${CHANNEL_VARS.tenantId}=${tenant.id}:${CHANNEL_VARS.tenantSlug}=${tenant.slug}}${contacts}`
   );
 }
 
@@ -119,7 +130,13 @@ export function renderUser(d: Extract<DirectoryDecision, { kind: 'user' }>, opts
   if (opts.cacheableMs > 0 && d.cacheable) userAttrs.cacheable = String(opts.cacheableMs);
   const user = domain.ele('users').ele('user', userAttrs);
   params(user, 'params', [
-    ...(d.withHash ? ([['a1-hash', ext.a1Hash]] as Array<[string, string]>) : []),
+    ...(d.withHash ? ([['a1-hash', ext.credentials.get(d.domain)!]] as Array<[string, string]>) : []),
+    // The box mod_voicemail fires MWI for is <number>@<primary> (dialplan/voicemail.ts); sofia files a registration's
+    // MWI account from this param (sofia_reg.c, mwi-account), else from its own domain: a phone registered in any
+    // domain of the tenant gets its lamp. Always this user's own box in this tenant.
+    ...(tenant.primaryDomain
+      ? ([['mwi-account', `${ext.number}@${tenant.primaryDomain}`]] as Array<[string, string]>)
+      : []),
     ...voicemailParams(tenant, ext, opts.voicemailDir),
   ]);
   const vars = user.ele('variables');

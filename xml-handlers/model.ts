@@ -33,9 +33,11 @@ export const isAgentStatus = (v: unknown): v is AgentStatus => (AGENT_STATUSES a
 
 export interface Extension {
   number: string;
-  a1Hash: string;
-  /** The realm a1Hash was computed for; FreeSWITCH can only verify digests for this domain. */
-  a1Realm: string;
+  /**
+   * Digest credentials by realm (sql/015): MD5(number:realm:password) for each of the tenant's SIP domains the
+   * password was set for. The extension authenticates in exactly these domains.
+   */
+  credentials: ReadonlyMap<string, string>;
   callerIdName: string | null;
   callerIdNumber: string | null;
   enabled: boolean;
@@ -200,8 +202,12 @@ export interface TenantSnapshot {
   unroutedDidExtension?: string | null;
   /** Hold music inherited from an ancestor's default stream, when the tenant has no default stream of its own. */
   inheritedMoh?: { tenant: TenantId; stream: string } | null;
-  /** The tenant's primary SIP domain: its dialplan context and the domain part of its queue and agent names. */
+  /**
+   * The tenant's primary SIP domain: its dialplan context, the domain of every name it holds in FreeSWITCH's
+   * node-wide namespaces (queues, agents, conference rooms, voicemail boxes) and of `user/<n>@<domain>` bridges.
+   */
   primaryDomain: string | null;
+  /** Every SIP domain of the tenant (the primary included), in name order: a phone registers under any of them. */
   domains: readonly string[];
   ceilings: Ceilings;
   /** Effective caller-ID defaults (own, else inherited). */

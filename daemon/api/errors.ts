@@ -59,7 +59,6 @@ function columnOfConstraint(err: PgError): string | undefined {
 const FIELD_OF_COLUMN: Record<string, string> = {
   feature_key: 'key',
   domain: 'sipDomain',
-  a1_realm: 'realm',
   parent_id: 'parentSlug',
   queue_id_agent_id: 'agentId',
 };

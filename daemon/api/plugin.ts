@@ -34,6 +34,7 @@ import { isolationProofRoute } from './routes/isolation-proof.js';
 import { meRoutes } from './routes/me.js';
 import { mohRoutes } from './routes/moh.js';
 import { recordingRoutes } from './routes/recordings.js';
+import { sipDomainRoutes } from './routes/sip-domains.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { tenantsRoutes } from './routes/tenants.js';
 
@@ -185,6 +186,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
       featureRoutes(api, pool);
       if (opts.voicemail) voicemailRoutes(api, pool, opts.voicemail.boxes, opts.voicemail.dir);
       tenantRoutes(api, pool);
+      sipDomainRoutes(api, pool);
       meRoutes(api, pool, push);
       callRoutes(api, pool);
       auditRoutes(api, pool);

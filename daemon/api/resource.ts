@@ -53,6 +53,8 @@ export interface ResourceDef {
   secretsRequiredOnCreate?: readonly string[];
   /** Checks and derives column values beyond the schema; returns extra columns to write. */
   beforeWrite?(ctx: WriteContext): Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** After the row is written and before it is read back: rows of other tables that hang off it (credentials). */
+  writeDependents?(ctx: WriteContext & { id: string }): Promise<void>;
   /** After the row is written, before commit: a throw rolls the write back (checks that need the written state). */
   checkWritten?(ctx: { db: pg.PoolClient; scope: TenantScope; row: Row }): Promise<void>;
   /** What a row still referenced elsewhere is used by, for the 409 its delete answers. */
@@ -192,6 +194,7 @@ export function registerResource(app: FastifyInstance, pool: pg.Pool, def: Resou
           );
           newId = row!.id;
         }
+        await def.writeDependents?.({ db, scope, input, before, id: newId });
         const row = (await readRow(db, def, newId))!;
         await def.checkWritten?.({ db, scope, row });
         await audit({

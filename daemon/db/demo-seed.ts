@@ -75,10 +75,13 @@ export async function seedDemo(pool: pg.Pool): Promise<void> {
         const {
           rows: [row],
         } = await db.query<{ id: string }>(
-          `INSERT INTO extensions
-          (tenant_id, number, a1_hash, a1_realm, caller_id_name, caller_id_number)
-          VALUES ($1, $2, $3, $4, $5, $2) RETURNING id`,
-          [tenantId, n, a1Hash(n, t.domain, demoPassword(t.slug, n)), t.domain, `${t.name.split(' ')[0]} ${n}`],
+          `INSERT INTO extensions (tenant_id, number, caller_id_name, caller_id_number)
+          VALUES ($1, $2, $3, $2) RETURNING id`,
+          [tenantId, n, `${t.name.split(' ')[0]} ${n}`],
+        );
+        await db.query(
+          'INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash) VALUES ($1, $2, $3, $4)',
+          [tenantId, row!.id, t.domain, a1Hash(n, t.domain, demoPassword(t.slug, n))],
         );
         ext.set(n, row!.id);
       }

@@ -5,7 +5,8 @@
 // drops exactly one user, and `xml_flush_cache` with no argument drops all.
 // "Exactly one" holds because that key is unambiguous (xml-handlers/fs-names.ts)
 // and only requests spelled as stored are answered `cacheable` (directory.ts).
-// Trunk CIDRs live in acl.conf, which only `reloadacl` re-reads.
+// Trunk CIDRs live in acl.conf, which only `reloadacl` re-reads. A removed SIP
+// domain also takes the registrations sofia filed under it.
 // mod_callcenter's queues, agents and tiers are pushed by the call-center sync
 // (daemon/callcenter), not here.
 import type pg from 'pg';
@@ -22,6 +23,12 @@ export const FLUSH_ALL = 'xml_flush_cache';
 /** Above this many users, a tenant-wide change flushes FreeSWITCH's whole user cache in one command instead. */
 const MAX_USER_FLUSHES = 500;
 export const RELOAD_ACL = 'reloadacl';
+/**
+ * Drops every registration sofia filed under `domain` (sofia_reg_expire_call_id: an argument without `@` also
+ * matches sip_host), so a removed domain's contacts are neither rung nor found by a tenant that adds it later.
+ */
+export const flushDomainRegistrations = (domain: string): string =>
+  `sofia profile internal flush_inbound_reg ${domain}`;
 export const flushUser = (extension: string, domain: string): string =>
   `xml_flush_cache ${FS_USER_ID_KEY} ${extension} ${domain}`;
 
@@ -115,6 +122,17 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
     return rows.map((r) => r.number).filter(isExtensionNumber);
   };
 
+  const numbersById = async (tenantId: TenantId, ids: string[]): Promise<string[]> => {
+    if (!ids.length) return [];
+    const { rows } = await withTenant(
+      opts.pool,
+      tenantId,
+      (db) => db.query<{ number: string }>('SELECT number FROM extensions WHERE id = ANY($1::uuid[])', [ids]),
+      { readOnly: true },
+    );
+    return rows.map((r) => r.number).filter(isExtensionNumber);
+  };
+
   const onChange = async (e: ChangeEvent) => {
     switch (e.table) {
       case 'extensions': {
@@ -133,7 +151,28 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
         );
         return;
       }
-      case 'sip_domains':
+      case 'sip_domains': {
+        // Every user's dial-string lists the tenant's domains (directory.ts): all cached users are stale.
+        const { old: was, new: now } = e.keys.domain ?? {};
+        const gone = typeof was === 'string' && was !== now && isSipDomain(was) ? [flushDomainRegistrations(was)] : [];
+        schedule('*', [FLUSH_ALL, ...gone]);
+        return;
+      }
+      case 'extension_credentials': {
+        // A password set again: the user's answers (a1-hash per realm) change in every domain of the tenant.
+        const ids = [e.keys.extension_id?.old, e.keys.extension_id?.new].filter((v) => typeof v === 'string');
+        const [domains, numbers] = await Promise.all([domainsOf(e.tenantId), numbersById(e.tenantId, ids)]);
+        if (!domains.length) {
+          schedule('*', [FLUSH_ALL]);
+          return;
+        }
+        // No number: the extension is gone, and its own change flushed it.
+        schedule(
+          '*',
+          numbers.flatMap((n) => domains.map((d) => flushUser(n, d))),
+        );
+        return;
+      }
       case 'tenants':
         // Every user of the domain/tenant changes at once.
         schedule('*', [FLUSH_ALL]);

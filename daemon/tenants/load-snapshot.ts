@@ -53,13 +53,15 @@ SELECT json_build_object(
       'unrouted', e.unrouted_did_extension, 'moh_tenant', e.moh_tenant_id, 'moh_stream', e.moh_stream_id,
       'ancestors', e.ancestors) FROM tenants t, tenant_effective_settings(t.id) e),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
-  'extensions', (SELECT coalesce(json_agg(json_build_object('number', number, 'a1_hash', a1_hash, 'a1_realm', a1_realm,
+  'extensions', (SELECT coalesce(json_agg(json_build_object('number', number,
+      'credentials', (SELECT coalesce(json_object_agg(c.realm, c.a1_hash), '{}') FROM extension_credentials c
+        WHERE c.extension_id = x.id),
       'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
       'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
       'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me,
       'vm_enabled', voicemail_enabled, 'vm_pin_hash', voicemail_pin_hash, 'vm_pin_realm', voicemail_pin_realm,
       'vm_quota_s', voicemail_quota_s)), '[]')
-    FROM extensions),
+    FROM extensions x),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
   'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
       'extension', e.number, 'queue', q.name, 'node', d.flow_node_id)), '[]')
@@ -154,8 +156,7 @@ export async function readSnapshot(
       e.number,
       {
         number: e.number,
-        a1Hash: e.a1_hash,
-        a1Realm: e.a1_realm,
+        credentials: new Map(Object.entries((e.credentials ?? {}) as Record<string, string>)),
         callerIdName: e.cid_name,
         callerIdNumber: e.cid_number,
         enabled: e.enabled,

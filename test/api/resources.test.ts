@@ -21,15 +21,19 @@ test.before(async () => {
 });
 test.after(() => h.close());
 
-test('extension password sets a1_hash over the primary domain; neither plaintext nor hash is returned, audited or logged', async () => {
+test('extension password sets one credential per SIP domain; neither plaintext nor hash is returned, audited or logged', async () => {
   const res = await h.call('POST', '/api/extensions', {
     token: acme,
     body: { number: '2000', password: 'S3cret-pass!', callerIdName: 'Front desk' },
   });
   assert.is(res.status, 201, res.text);
   assert.not.ok('password' in res.body || 'a1Hash' in res.body || 'a1_hash' in res.body);
-  const [row] = await q('acme', "SELECT a1_hash, a1_realm FROM extensions WHERE number = '2000'");
-  assert.equal(row, { a1_hash: a1Hash('2000', 'acme.pbx.test', 'S3cret-pass!'), a1_realm: 'acme.pbx.test' });
+  assert.equal(res.body.realms, ['acme.pbx.test']);
+  const [row] = await q(
+    'acme',
+    "SELECT c.a1_hash, c.realm FROM extension_credentials c JOIN extensions e ON e.id = c.extension_id WHERE number = '2000'",
+  );
+  assert.equal(row, { a1_hash: a1Hash('2000', 'acme.pbx.test', 'S3cret-pass!'), realm: 'acme.pbx.test' });
   const audit = await q('acme', 'SELECT summary::text AS s, actor, action FROM audit_logs WHERE target = $1', [
     `extensions/${res.body.id}`,
   ]);
@@ -49,7 +53,7 @@ test('extension password sets a1_hash over the primary domain; neither plaintext
     body: { number: '2001', password: 'An0ther-pass' },
   });
   assert.is(ok.status, 200, ok.text);
-  const [after] = await q('acme', 'SELECT a1_hash FROM extensions WHERE id = $1', [res.body.id]);
+  const [after] = await q('acme', 'SELECT a1_hash FROM extension_credentials WHERE extension_id = $1', [res.body.id]);
   assert.is(after.a1_hash, a1Hash('2001', 'acme.pbx.test', 'An0ther-pass'));
   assert.is(
     (await h.call('POST', '/api/extensions', { token: acme, body: { number: '2001', password: 'whatever-1' } })).status,

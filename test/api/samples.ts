@@ -29,6 +29,7 @@ export const SAMPLES: Record<string, (a: Record<string, string>) => Record<strin
   'PATCH /api/menu-choices/:id': (a) => ({ targetId: a.call_flow_nodes }),
   'POST /api/tenants': () => ({ slug: 'gate-tenant', name: 'Gate', sipDomain: 'gate.pbx.test' }),
   'PATCH /api/tenants/:slug': () => ({ isReseller: true }),
+  'POST /api/sip-domains': () => ({ domain: 'gate-second.pbx.test' }),
   'POST /api/recording-rules': (a) => ({ scope: 'extension', extensionId: a.extensions }),
   'PATCH /api/recording-rules/:id': () => ({ enabled: true }),
   'POST /api/moh-streams': () => ({ name: 'gate-stream' }),

@@ -47,7 +47,7 @@ test('with X-Tenant-Id: reads that tenant only, and each request is audited cros
   const res = await h.call('GET', '/api/extensions', { token: op, headers: { 'x-tenant-id': 'acme' } });
   assert.is(res.status, 200);
   assert.is(res.body.items.length, 4);
-  assert.ok(res.body.items.every((e: { realm: string }) => e.realm === 'acme.pbx.test'));
+  assert.ok(res.body.items.every((e: { realms: string[] }) => e.realms.join() === 'acme.pbx.test'));
   assert.is(
     (await h.call('GET', '/api/calls?direction=inbound', { token: op, headers: { 'x-tenant-id': 'acme' } })).status,
     200,

@@ -47,8 +47,10 @@ async function run(job: LookupJob): Promise<LookupResult> {
             async (db) =>
               (
                 await db.query(
-                  'SELECT number, a1_hash, a1_realm, caller_id_name, caller_id_number, variables FROM extensions WHERE number = $1 AND enabled',
-                  [user],
+                  `SELECT number, c.a1_hash, caller_id_name, caller_id_number, variables
+                  FROM extensions e JOIN extension_credentials c ON c.extension_id = e.id AND c.realm = $2
+                  WHERE number = $1 AND enabled`,
+                  [user, domain],
                 )
               ).rows[0],
             { readOnly: true },

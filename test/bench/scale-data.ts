@@ -28,9 +28,11 @@ export async function seedScale(
           domain,
         ]);
         await db.query(
-          `INSERT INTO extensions (tenant_id, number, a1_hash, a1_realm, caller_id_name, caller_id_number)
-          SELECT $1, n::text, md5(n::text || ':' || $2 || ':' || $3 || '-' || n::text), $2, $3 || ' ' || n::text, n::text
-          FROM generate_series(1000, 1000 + $4::int - 1) AS n`,
+          `WITH e AS (INSERT INTO extensions (tenant_id, number, caller_id_name, caller_id_number)
+            SELECT $1, n::text, $3 || ' ' || n::text, n::text
+            FROM generate_series(1000, 1000 + $4::int - 1) AS n RETURNING id, number)
+          INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash)
+          SELECT $1, e.id, $2, md5(e.number || ':' || $2 || ':' || $3 || '-' || e.number) FROM e`,
           [tenantId, domain, slug, opts.usersPerTenant],
         );
       });

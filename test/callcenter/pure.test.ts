@@ -341,6 +341,47 @@ test('a node already in the desired state needs no command', () => {
   assert.equal(planReconciliation(twoTenants(), actual).commands, []);
 });
 
+test("a tenant's primary domain changes: the full pass moves its objects to the new names, leaves none behind", () => {
+  // The names carry the primary domain (callcenter-state.ts); a sip_domains change runs a full pass (callcenter-sync).
+  const moved = twoTenants().map((t) =>
+    t.slug === 'acme'
+      ? (JSON.parse(JSON.stringify(t).replaceAll('acme.pbx.test', 'voice.acme.test')) as TenantCallcenter)
+      : t,
+  );
+  const emu = new ModCallcenterEmulator((q) =>
+    [...twoTenants(), ...moved].flatMap((t) => t.queues).find((x) => x.fsName === q),
+  );
+  for (const c of planReconciliation(twoTenants(), EMPTY).commands) emu.api(c.command);
+  const read = () => ({
+    queues: parseQueueList(emu.api('callcenter_config queue list')!),
+    agents: parseAgentList(emu.api('callcenter_config agent list')!),
+    tiers: parseTierList(emu.api('callcenter_config tier list')!),
+  });
+  const plan = planReconciliation(moved, read());
+  const cmds = plan.commands.map((c) => c.command);
+  // (The old agent's tier goes with the agent: no tier del of its own.)
+  for (const stale of [
+    'callcenter_config agent del 1001@acme.pbx.test',
+    'callcenter_config queue unload support@acme.pbx.test',
+  ])
+    assert.ok(
+      cmds.indexOf(stale) >= 0 &&
+        cmds.indexOf(stale) < cmds.indexOf('callcenter_config queue load support@voice.acme.test'),
+      stale,
+    );
+  for (const c of cmds) assert.ok(emu.api(c)!.startsWith('+OK'), c);
+  const after = JSON.stringify(read());
+  assert.not.ok(after.includes('acme.pbx.test'), after);
+  assert.ok(after.includes('support@voice.acme.test') && after.includes('1001@voice.acme.test'), after);
+  assert.not.ok(
+    cmds.some((c) => c.includes('globex')),
+    'the other tenant is untouched',
+  );
+  // New names are the tenant's; the old ones no longer name its primary, so their removal is attributed to nobody.
+  for (const c of plan.commands)
+    assert.is(c.tenantId, c.command.includes('acme.pbx.test') ? undefined : ACME, c.command);
+});
+
 test('the planner refuses cross-tenant tiers, foreign names and contacts that dial elsewhere, and removes their copies', () => {
   const tenants = twoTenants();
   tenants[0]!.tiers.push({ queue: 'support@acme.pbx.test', agent: '1001@globex.pbx.test', level: 1, position: 1 });

@@ -484,12 +484,18 @@ test('after an ESL reconnect the node is reconciled again (and metrics resynced 
   );
 });
 
-test('a new primary SIP domain renames the tenant in FreeSWITCH; a suspended tenant holds nothing', async (ctx) => {
+test('a new primary SIP domain renames the tenant in FreeSWITCH, the old one still its own; a suspended tenant holds nothing', async (ctx) => {
   const { emu, pool, globex, server } = ctx;
   const errorsBefore = await value(ctx.registry, 'fs_tenantd_callcenter_sync_errors_total');
   // `queue load` brings the queue's agents and tiers along (from callcenter.conf): no `tier add` is needed.
   const renamedQueue = expectCommand(server, /^api callcenter_config queue load support@globex2\.pbx\.test$/);
-  await withTenant(pool, globex, (c) => c.query("UPDATE sip_domains SET domain = 'globex2.pbx.test' WHERE is_primary"));
+  // As PUT /api/sip-domains/:id/primary does it; the old domain stays the tenant's, no longer primary (issue 17).
+  await withTenant(pool, globex, async (c) => {
+    await c.query('UPDATE sip_domains SET is_primary = false WHERE is_primary');
+    await c.query("INSERT INTO sip_domains (tenant_id, domain, is_primary) VALUES ($1, 'globex2.pbx.test', true)", [
+      globex,
+    ]);
+  });
   await renamedQueue;
   await ctx.sync.idle();
   assert.ok(emu.tiers.some((t) => t.queue === 'support@globex2.pbx.test' && t.agent === '1005@globex2.pbx.test'));

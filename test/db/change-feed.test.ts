@@ -54,10 +54,23 @@ test('a data change arrives as a typed event; a PostgreSQL restart brings a resy
     const hash = await withTenant(
       app,
       acme,
-      async (c) => (await c.query("SELECT a1_hash FROM extensions WHERE number = '1009'")).rows[0].a1_hash,
+      async (c) =>
+        (
+          await c.query(
+            "SELECT a1_hash FROM extension_credentials WHERE extension_id = (SELECT id FROM extensions WHERE number = '1009')",
+          )
+        ).rows[0].a1_hash,
     );
     assert.not.ok(JSON.stringify(e).includes(hash), 'the password hash is not in the payload');
-    assert.not.ok('a1_hash' in e.keys);
+    // A credential's own change names the extension and the realm, never the hash.
+    const credChanged = next<ChangeEvent>(feed, 'change');
+    await withTenant(app, acme, (c) =>
+      c.query("UPDATE extension_credentials SET a1_hash = md5('x') WHERE a1_hash = $1", [hash]),
+    );
+    const ce = await credChanged;
+    assert.is(ce.table, 'extension_credentials');
+    assert.equal(Object.keys(ce.keys).sort(), ['extension_id', 'realm']);
+    assert.not.ok(JSON.stringify(ce).includes(hash));
 
     const resynced = next<void>(feed, 'resync');
     await pg.restart();

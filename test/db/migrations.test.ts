@@ -114,6 +114,23 @@ test('006: domains or realms starting with a digit stop the migration, named, wi
       await migrate(db.ownerUrl),
       (await loadMigrations()).filter((m) => m.version >= '006').map((m) => m.file),
     );
+    // 015 moved each extension's one hash into extension_credentials, under its realm, in its own tenant.
+    for (const [id, ext, domain] of [
+      [zero, '100', 'zero.acme.test'],
+      [acme, '1000', 'acme.test'],
+    ] as const) {
+      const creds = await withTenant(
+        app,
+        id,
+        async (c) =>
+          (
+            await c.query(
+              'SELECT e.number, c.realm, c.a1_hash FROM extension_credentials c JOIN extensions e ON e.id = c.extension_id',
+            )
+          ).rows,
+      );
+      assert.equal(creds, [{ number: ext, realm: domain, a1_hash: a1Hash(ext, domain, 'pw') }]);
+    }
 
     // From now on the database refuses what the core refuses, and nothing else.
     const longest = [...'abcd']

@@ -102,6 +102,44 @@ test('a new default music-on-hold stream flushes every user of that tenant (thei
   assert.ok(cmds.includes('api xml_flush_cache id 1001 acme.pbx.test'));
 });
 
+test("a password set again (credentials only) flushes that user in each of the tenant's domains", async () => {
+  // A new domain changes every user's dial-string: a full flush (awaited here, outside the window below).
+  await commandsDuring(
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query("INSERT INTO sip_domains (tenant_id, domain) VALUES ($1, 'voice.acme.test')", [acme]);
+      }),
+    /^api xml_flush_cache$/,
+  );
+  const cmds = await commandsDuring(
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query(
+          `INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash)
+          SELECT tenant_id, id, 'voice.acme.test', md5('x') FROM extensions WHERE number = '1001'`,
+        );
+      }),
+    /^api xml_flush_cache id 1001 voice/,
+  );
+  assert.equal(cmds.sort(), [
+    'api xml_flush_cache id 1001 acme.pbx.test',
+    'api xml_flush_cache id 1001 voice.acme.test',
+  ]);
+});
+
+test('removing a SIP domain flushes the user cache and the registrations filed under that domain only', async () => {
+  const cmds = await commandsDuring(
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query("DELETE FROM sip_domains WHERE domain = 'voice.acme.test'");
+      }),
+    /^api sofia profile internal flush_inbound_reg /,
+  );
+  assert.ok(cmds.includes('api xml_flush_cache'), cmds.join());
+  assert.ok(cmds.includes('api sofia profile internal flush_inbound_reg voice.acme.test'), cmds.join());
+  assert.not.ok(cmds.some((c) => /flush_inbound_reg (acme|globex)\.pbx\.test/.test(c)));
+});
+
 test('suspending a tenant flushes the whole user cache', async () => {
   const cmds = await commandsDuring(
     () =>

@@ -161,9 +161,13 @@ test('NOTIFY evicts exactly what changed, promptly; other tenants stay cached', 
 
       // a new password
       const newHash = a1Hash('1001', 'acme.pbx.test', 'changed-secret');
-      let changed = nextChange(feed, 'extensions');
+      let changed = nextChange(feed, 'extension_credentials');
       await withTenant(pool, acme, (c) =>
-        c.query("UPDATE extensions SET a1_hash = $1 WHERE number = '1001'", [newHash]),
+        c.query(
+          `UPDATE extension_credentials SET a1_hash = $1
+          WHERE extension_id = (SELECT id FROM extensions WHERE number = '1001') AND realm = 'acme.pbx.test'`,
+          [newHash],
+        ),
       );
       await changed;
       assert.is.not(oldHash, newHash);
@@ -199,6 +203,31 @@ test('NOTIFY evicts exactly what changed, promptly; other tenants stay cached', 
         withFields(fx('017'), { key_value: 'voice.acme.test', domain: 'voice.acme.test' }),
       );
       assert.is(find(sectionOf(n.body), 'domain')?.attrs.name, 'voice.acme.test');
+      // its credential answers for that realm only; the domain removed, it answers nothing, the primary still does
+      const voiceHash = a1Hash('1000', 'voice.acme.test', 'pw-voice');
+      changed = nextChange(feed, 'extension_credentials');
+      await withTenant(pool, acme, (c) =>
+        c.query(
+          `INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash)
+          SELECT tenant_id, id, 'voice.acme.test', $1 FROM extensions WHERE number = '1000'`,
+          [voiceHash],
+        ),
+      );
+      await changed;
+      assert.is(hashOf((await sipAuth(ep, 'voice.acme.test', '1000')).body), voiceHash);
+      assert.is(
+        hashOf((await sipAuth(ep, 'acme.pbx.test', '1000')).body),
+        a1Hash('1000', 'acme.pbx.test', 'acme-1000-demo'),
+      );
+      await globexAuth();
+      changed = nextChange(feed, 'sip_domains');
+      await withTenant(pool, acme, (c) => c.query("DELETE FROM sip_domains WHERE domain = 'voice.acme.test'"));
+      await changed;
+      assert.ok(isFinalNotFound((await sipAuth(ep, 'voice.acme.test', '1000')).body));
+      assert.ok(hashOf((await sipAuth(ep, 'acme.pbx.test', '1000')).body));
+      const b4 = dbUse;
+      await globexAuth();
+      assert.is(dbUse, b4, "globex was not evicted by acme's domain removal");
 
       // a DID moved to another destination
       changed = nextChange(feed, 'dids');

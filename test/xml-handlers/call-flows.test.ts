@@ -50,8 +50,7 @@ function node(kind: FlowNodeKind, over: Partial<FlowNode> = {}): FlowNode {
 
 const ext = (number: string, over: Partial<Extension> = {}): Extension => ({
   number,
-  a1Hash: 'a'.repeat(32),
-  a1Realm: 't1.example',
+  credentials: new Map([['t1.example', 'a'.repeat(32)]]),
   callerIdName: null,
   callerIdNumber: null,
   enabled: true,

@@ -216,8 +216,7 @@ test('the demo seed and the bench data set make valid names', () => {
 const ID = '11111111-2222-4333-8444-555555555555' as TenantId;
 const ext = (number: string, realm: string): Extension => ({
   number,
-  a1Hash: 'a'.repeat(32),
-  a1Realm: realm,
+  credentials: new Map([[realm, 'a'.repeat(32)]]),
   callerIdName: null,
   callerIdNumber: null,
   enabled: true,

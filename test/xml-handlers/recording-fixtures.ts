@@ -17,8 +17,7 @@ export const UUID = '56356642-2fdf-4006-baa1-14b2ad06c094';
 
 export const ext = (number: string, over: Partial<Extension> = {}): Extension => ({
   number,
-  a1Hash: 'a'.repeat(32),
-  a1Realm: 't1.example',
+  credentials: new Map([['t1.example', 'a'.repeat(32)]]),
   callerIdName: null,
   callerIdNumber: null,
   enabled: true,

@@ -35,8 +35,7 @@ const NOW = new Date('2026-12-02T12:00:00Z');
 function ext(number: string, over: Partial<Extension> = {}): Extension {
   return {
     number,
-    a1Hash: 'a'.repeat(32),
-    a1Realm: 't1.example',
+    credentials: new Map([['t1.example', 'a'.repeat(32)]]),
     callerIdName: null,
     callerIdNumber: null,
     enabled: true,
@@ -197,6 +196,69 @@ test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and I
     assert.is(findAll(sectionOf(xml), 'param').filter((p) => p.attrs.name === 'a1-hash').length, 0);
     assert.is(findAll(sectionOf(xml), 'user')[0]!.attrs.cacheable, undefined);
   }
+});
+
+test('directory: several domains: each realm gets its own hash; a realm without one is refused', () => {
+  const H1 = '1'.repeat(32);
+  const H2 = '2'.repeat(32);
+  const t = tenant({
+    domains: ['alt.t1.example', 'new.t1.example', 't1.example'],
+    extensions: new Map([
+      [
+        '1000',
+        ext('1000', {
+          credentials: new Map([
+            ['t1.example', H1],
+            ['alt.t1.example', H2],
+          ]),
+        }),
+      ],
+    ]),
+  });
+  const hashIn = (domain: string, method = 'REGISTER') => {
+    const req = { kind: 'sip_auth', user: '1000', domain, verbatim: true, method, toHost: domain } as const;
+    const d = decideUser(req as never, t);
+    if (d.kind !== 'user') return d.reason;
+    const xml = renderUser(d, { cacheableMs: 0, voicemailDir: '/srv/vm' });
+    assertSafeDocument(xml);
+    return findAll(sectionOf(xml), 'param').find((p) => p.attrs.name === 'a1-hash')?.attrs.value;
+  };
+  assert.is(hashIn('t1.example'), H1);
+  assert.is(hashIn('alt.t1.example'), H2);
+  assert.is(hashIn('alt.t1.example', 'INVITE'), H2);
+  // Added after the password was set: no credential until it is set again.
+  assert.is(hashIn('new.t1.example'), 'no credential for this realm');
+  // The dial-string looks the user's contacts up in every domain, the primary first, so user/1000@t1.example
+  // rings a phone registered under any of them.
+  const d = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: true }, t);
+  assert.ok(d.kind === 'user');
+  if (d.kind !== 'user') return;
+  const xml = renderUser(d, { cacheableMs: 0, voicemailDir: '/srv/vm' });
+  const dial = findAll(sectionOf(xml), 'param').find((p) => p.attrs.name === 'dial-string')!.attrs.value!;
+  assert.ok(
+    dial.endsWith(
+      '${sofia_contact(*/${dialed_user}@t1.example)},${sofia_contact(*/${dialed_user}@alt.t1.example)},' +
+        '${sofia_contact(*/${dialed_user}@new.t1.example)}',
+    ),
+    dial,
+  );
+  // Another tenant's domain is never in it.
+  assert.not.ok(dial.includes('t2.example'));
+  // A phone registered in any domain gets the lamp of its one box (mod_voicemail's <number>@<primary>).
+  const mwi = (dom: string) => {
+    const u = decideUser({ kind: 'user_call', user: '1000', domain: dom, verbatim: true }, t);
+    if (u.kind !== 'user') return u.reason;
+    const doc = renderUser(u, { cacheableMs: 0, voicemailDir: '/srv/vm' });
+    return findAll(sectionOf(doc), 'param').find((p) => p.attrs.name === 'mwi-account')?.attrs.value;
+  };
+  assert.is(mwi('t1.example'), '1000@t1.example');
+  assert.is(mwi('alt.t1.example'), '1000@t1.example');
+  // Bridges name the primary domain whatever realm the extension's credentials cover.
+  const only = tenant({
+    extensions: new Map([['1000', ext('1000', { credentials: new Map([['alt.t1.example', H2]]) })]]),
+  });
+  const route = decideTenantCall(call({ destination: '1000' }), only, NOW);
+  assert.is((route as { target: { domain: string } }).target.domain, 't1.example');
 });
 
 test('dialplan: extension, queue, outbound by priority (disabled trunk skipped, strip/prepend), no route', () => {

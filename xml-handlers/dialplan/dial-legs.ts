@@ -1,5 +1,5 @@
 // One leg of a bridge that rings several numbers (ring groups, follow-me): a
-// number the tenant itself can dial becomes its own extension (user/N@realm)
+// number the tenant itself can dial becomes its own extension (user/N@domain)
 // or, through the tenant's outbound routes and gateways, an external call. The
 // `[...]` block carries the leg's own timing (switch_ivr_originate.c:
 // leg_timeout counts from the start of the originate, leg_delay_start delays
@@ -13,14 +13,21 @@ export interface Leg {
   external: boolean;
 }
 
+/**
+ * The domain `user/<n>@<domain>` names: the primary, whatever domain the phone registered under, since the user's
+ * dial-string looks its contacts up in every domain of the tenant (directory.ts dialString).
+ */
+export const userDomain = (tenant: TenantSnapshot): string | undefined => tenant.primaryDomain ?? tenant.domains[0];
+
 /** The leg ringing `number` for `timeoutS` after `delayS`, or undefined when nothing the tenant owns answers to it. */
 export function legTo(tenant: TenantSnapshot, number: string, timeoutS: number, delayS = 0): Leg | undefined {
   const timing = delayS > 0 ? `leg_delay_start=${delayS},leg_timeout=${delayS + timeoutS}` : `leg_timeout=${timeoutS}`;
   const ext = tenant.extensions.get(number);
   if (ext) {
     // A member on do-not-disturb is skipped, not rung.
-    return ext.enabled && !ext.features.dnd
-      ? { dial: `[${timing}]user/${ext.number}@${ext.a1Realm}`, external: false }
+    const domain = userDomain(tenant);
+    return ext.enabled && !ext.features.dnd && domain
+      ? { dial: `[${timing}]user/${ext.number}@${domain}`, external: false }
       : undefined;
   }
   const out = dialGateway.dialled?.(tenant, number)?.target;

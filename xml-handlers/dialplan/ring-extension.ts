@@ -4,7 +4,7 @@
 // follow-me and the busy, no-answer and unreachable forwards, which depend on
 // how the bridge ends.
 import type { ExtensionFeatures, TenantSnapshot } from '../model.js';
-import { legTo } from './dial-legs.js';
+import { legTo, userDomain } from './dial-legs.js';
 import type { RouteKind } from './route-kind.js';
 import { VOICEMAIL_CODES } from './voicemail.js';
 
@@ -70,11 +70,12 @@ export function extensionTarget(
     .filter((s) => s.number !== ext.number)
     .map((s) => legTo(tenant, s.number, s.timeoutS)?.dial)
     .filter((d) => d !== undefined);
-  // The domain the user is known by in the directory (its a1 realm), so user/ finds it.
+  const domain = userDomain(tenant);
+  if (!domain) return undefined;
   return {
     type: 'extension',
     number: ext.number,
-    domain: ext.a1Realm,
+    domain,
     timeoutS: opts.timeoutS ?? (forward || followMe.length ? f.noAnswerTimeoutS : 30),
     ...(followMe.length ? { followMe } : {}),
     ...(forward ? { forward } : {}),

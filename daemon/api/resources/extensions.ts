@@ -1,6 +1,8 @@
-// Extensions. A password sets a1_hash = MD5(number:realm:password) with the
-// tenant's primary SIP domain as realm (what FreeSWITCH's digest auth checks);
-// the plaintext is neither stored nor returned nor logged.
+// Extensions. A password sets one digest credential per SIP domain of the
+// tenant, MD5(number:realm:password) with realm = that domain (what sofia's
+// digest auth checks for a phone using it; sql/015); the plaintext is neither
+// stored nor returned nor logged. `realms` says where the extension can
+// authenticate: a domain added later is missing until the password is set again.
 import { a1Hash } from '../../db/demo-seed.js';
 import { badRequest } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
@@ -70,7 +72,18 @@ export const extensions: ResourceDef = {
     callerIdNumber: { column: 'caller_id_number', schema: nullable(callerIdNumber) },
     enabled: { column: 'enabled', schema: bool },
     variables: { column: 'variables', schema: variables, cast: '::jsonb' },
-    realm: { column: 'a1_realm', schema: { type: 'string' }, readOnly: true },
+    realms: {
+      column: 'realms',
+      select:
+        '(SELECT coalesce(array_agg(c.realm::text ORDER BY c.realm), ARRAY[]::text[]) ' +
+        'FROM extension_credentials c WHERE c.extension_id = extensions.id)',
+      schema: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'SIP domains the extension can authenticate in',
+      },
+      readOnly: true,
+    },
     // Features (sql/007, README "Extension features"); also settable by the extension itself (PUT /api/me/features).
     dnd: { column: 'dnd', schema: bool },
     forwardAlways: { column: 'forward_always', schema: nullable(forwardTarget) },
@@ -108,16 +121,16 @@ export const extensions: ResourceDef = {
     if (renumbered && before?.voicemailPinSet && pin === undefined) {
       throw badRequest('voicemailPin', 'is required when the number changes (its digest covers the number)');
     }
-    if (pw === undefined && pin === undefined) return {};
+    if (pin === undefined) return {};
     const {
       rows: [domain],
     } = await db.query<{ domain: string }>(
       'SELECT domain FROM sip_domains ORDER BY is_primary DESC, created_at LIMIT 1',
     );
-    if (!domain) throw badRequest(pw === undefined ? 'voicemailPin' : 'password', 'the tenant has no SIP domain');
+    if (!domain) throw badRequest('voicemailPin', 'the tenant has no SIP domain');
     const out: Record<string, unknown> = {};
-    if (pw !== undefined) Object.assign(out, { a1_hash: a1Hash(number, domain.domain, pw), a1_realm: domain.domain });
-    // mod_voicemail checks MD5(box:domain:digits) against vm-a1-hash (voicemail_check_main).
+    // mod_voicemail checks MD5(box:domain:digits) against vm-a1-hash (voicemail_check_main), with the domain the
+    // daemon's `voicemail` action names: always the primary, whichever domain the phone registered in.
     if (pin === null) Object.assign(out, { voicemail_pin_hash: null, voicemail_pin_realm: null });
     else if (pin !== undefined)
       Object.assign(out, {
@@ -125,5 +138,20 @@ export const extensions: ResourceDef = {
         voicemail_pin_realm: domain.domain,
       });
     return out;
+  },
+  async writeDependents({ db, scope, input, before, id }) {
+    const pw = input.password as string | undefined;
+    if (pw === undefined) return;
+    const number = (input.number ?? before?.number) as string;
+    // FOR SHARE: a domain being removed (routes/sip-domains.ts locks the rows FOR UPDATE) is waited for and skipped,
+    // never a foreign-key failure; one added meanwhile may be missed, and is then listed without this credential.
+    const { rows } = await db.query<{ domain: string }>('SELECT domain FROM sip_domains ORDER BY domain FOR SHARE');
+    if (!rows.length) throw badRequest('password', 'the tenant has no SIP domain');
+    await db.query('DELETE FROM extension_credentials WHERE extension_id = $1', [id]);
+    await db.query(
+      `INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash)
+      SELECT $1, $2, r.realm, r.a1_hash FROM unnest($3::text[], $4::text[]) AS r (realm, a1_hash)`,
+      [scope.tenantId, id, rows.map((r) => r.domain), rows.map((r) => a1Hash(number, r.domain, pw))],
+    );
   },
 };
