@@ -36,6 +36,7 @@ import { mohRoutes } from './routes/moh.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { tenantsRoutes } from './routes/tenants.js';
+import { usageRoutes } from './routes/usage.js';
 
 export interface AdminApiOptions {
   pool: pg.Pool;
@@ -185,6 +186,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
       meRoutes(api, pool, push);
       callRoutes(api, pool);
       auditRoutes(api, pool);
+      usageRoutes(api, pool);
       recordingRoutes(api, { pool, log: opts.log, registry, recordingsDir: opts.recordingsDir });
       if (opts.moh) mohRoutes(api, { pool, log: opts.log, registry, moh: opts.moh });
       tenantsRoutes(api, pool);
