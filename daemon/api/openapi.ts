@@ -45,8 +45,16 @@ export function openApiDocument(routes: readonly RouteOptions[], info: { title: 
     for (const method of methods) {
       (paths[path] ??= {})[method.toLowerCase()] = {
         ...(schema.tags ? { tags: schema.tags } : {}),
-        ...(config.roles
-          ? { description: `Roles: ${config.roles.join(', ')}${tenantScoped ? ' (superadmin with X-Tenant-Id)' : ''}.` }
+        ...(config.roles || schema.description
+          ? {
+              description: [
+                schema.description,
+                config.roles &&
+                  `Roles: ${config.roles.join(', ')}${tenantScoped ? ' (superadmin with X-Tenant-Id)' : ''}.`,
+              ]
+                .filter(Boolean)
+                .join(' '),
+            }
           : {}),
         parameters: [
           ...parameters(schema.params, 'path'),

@@ -37,6 +37,7 @@ import { recordingRoutes } from './routes/recordings.js';
 import { sipDomainRoutes } from './routes/sip-domains.js';
 import { tenantRoutes } from './routes/tenant.js';
 import { tenantsRoutes } from './routes/tenants.js';
+import { usageRoutes } from './routes/usage.js';
 
 export interface AdminApiOptions {
   pool: pg.Pool;
@@ -190,6 +191,7 @@ export async function adminApi(app: FastifyInstance, opts: AdminApiOptions): Pro
       meRoutes(api, pool, push);
       callRoutes(api, pool);
       auditRoutes(api, pool);
+      usageRoutes(api, pool);
       recordingRoutes(api, { pool, log: opts.log, registry, recordingsDir: opts.recordingsDir });
       if (opts.moh) mohRoutes(api, { pool, log: opts.log, registry, moh: opts.moh });
       tenantsRoutes(api, pool);

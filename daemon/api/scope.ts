@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { TenantId } from '../../xml-handlers/model.js';
 import type { Principal, Role } from '../auth/claims.js';
-import { withTenant } from '../db/tenant-context.js';
+import { withReseller, withTenant } from '../db/tenant-context.js';
 import { ApiError } from './errors.js';
 
 export type ApiScope =
@@ -107,4 +107,30 @@ export function inTenant<T>(
 ): Promise<T> {
   const scope = requireTenant(req.apiScope);
   return inScope(pool, scope, `${req.method} ${req.url}`, (tx) => fn({ ...tx, scope }), opts);
+}
+
+/**
+ * fn in the request's account as a reseller tree (withReseller): RLS shows the account and, for a reseller, its
+ * subtree; nothing of any other tenant. A superadmin's cross-tenant read is audited in that account's own log, in
+ * the same transaction (entered after fn, so fn's reads stay in the tree context).
+ */
+export function inTree<T>(
+  pool: pg.Pool,
+  req: FastifyRequest,
+  fn: (db: pg.PoolClient, scope: TenantScope) => Promise<T>,
+): Promise<T> {
+  const scope = requireTenant(req.apiScope);
+  return withReseller(
+    pool,
+    scope.tenantId,
+    async (tx) => {
+      const result = await fn(tx.db, scope);
+      if (scope.crossTenant) {
+        await tx.enter(scope.tenantId);
+        await insertAudit(tx.db, scope, { action: 'operator.read', target: `${req.method} ${req.url}` });
+      }
+      return result;
+    },
+    { readOnly: !scope.crossTenant },
+  );
 }

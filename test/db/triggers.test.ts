@@ -16,6 +16,7 @@ const NO_NOTIFY: Record<string, string> = {
   call_recordings: 'written by the CDR endpoint, deleted by the API and the retention job; never cached or pushed',
   call_slots: 'shared admission state, written on every call; never cached or pushed to FreeSWITCH',
   call_slot_counts: 'kept by a trigger on call_slots, written on every call; never cached or pushed to FreeSWITCH',
+  usage_daily: 'kept by a trigger on call_records (the usage roll-up); never cached or pushed to FreeSWITCH',
 };
 
 // pg_trigger.tgtype bits (PostgreSQL's include/catalog/pg_trigger.h).
