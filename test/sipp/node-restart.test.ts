@@ -46,12 +46,20 @@ t.it('kill -9 of FreeSWITCH with 2 acme calls up: a new core releases them on re
   }
   // The registrations died with the node: a new phone, and both of acme's slots are free again.
   const again = await s.phone('1001', ACME, 'acme-1001-demo');
+  const since = new Date(Date.now() - 1000).toISOString();
   try {
     const calls = await s.call({ from: '1000', to: '1001', domain: ACME, password: 'acme-1000-demo', calls: 2 }).done;
     assert.equal(callOutcomes(calls.messages), [200, 200], calls.output);
   } finally {
     await again.stop();
   }
+  // Their records are in before the next suite, whose calls-since windows (1 s back) must not catch them.
+  const tok = await s.token('tenant_admin', 'acme');
+  await s.until(
+    async () => (await s.api('GET', `/calls?from=${encodeURIComponent(since)}`, tok)).body.items.length >= 2,
+    'the two calls to be recorded',
+  );
+  await new Promise((r) => setTimeout(r, 1100));
 });
 
 t.run();
