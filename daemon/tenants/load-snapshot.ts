@@ -43,6 +43,16 @@ export async function listTenants(pool: pg.Pool): Promise<TenantRef[]> {
   return rows.map((r) => ({ id: asTenantId(r.tenant_id), slug: r.tenant_slug, status: r.tenant_status }));
 }
 
+// An extension as the snapshot holds it (read by toExtension), for the whole tenant or a few changed rows.
+const EXTENSION_JSON = `json_build_object('number', number,
+  'credentials', (SELECT coalesce(json_object_agg(c.realm, c.a1_hash), '{}') FROM extension_credentials c
+    WHERE c.extension_id = x.id),
+  'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
+  'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
+  'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me,
+  'vm_enabled', voicemail_enabled, 'vm_pin_hash', voicemail_pin_hash, 'vm_pin_realm', voicemail_pin_realm,
+  'vm_quota_s', voicemail_quota_s)`;
+
 // One statement, one round trip: the policies limit every sub-select to the
 // transaction's tenant, so no WHERE tenant_id is needed (or trusted).
 const SNAPSHOT_SQL = `
@@ -53,15 +63,7 @@ SELECT json_build_object(
       'unrouted', e.unrouted_did_extension, 'moh_tenant', e.moh_tenant_id, 'moh_stream', e.moh_stream_id,
       'ancestors', e.ancestors) FROM tenants t, tenant_effective_settings(t.id) e),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
-  'extensions', (SELECT coalesce(json_agg(json_build_object('number', number,
-      'credentials', (SELECT coalesce(json_object_agg(c.realm, c.a1_hash), '{}') FROM extension_credentials c
-        WHERE c.extension_id = x.id),
-      'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
-      'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
-      'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me,
-      'vm_enabled', voicemail_enabled, 'vm_pin_hash', voicemail_pin_hash, 'vm_pin_realm', voicemail_pin_realm,
-      'vm_quota_s', voicemail_quota_s)), '[]')
-    FROM extensions x),
+  'extensions', (SELECT coalesce(json_agg(${EXTENSION_JSON}), '[]') FROM extensions x),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
   'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
       'extension', e.number, 'queue', q.name, 'node', d.flow_node_id)), '[]')
@@ -151,34 +153,7 @@ export async function readSnapshot(
   const t = raw.tenant as Row | null;
   if (!t) return null;
   const domains = raw.domains as Row[];
-  const extensions = new Map<string, Extension>(
-    (raw.extensions as Row[]).map((e) => [
-      e.number,
-      {
-        number: e.number,
-        credentials: new Map(Object.entries((e.credentials ?? {}) as Record<string, string>)),
-        callerIdName: e.cid_name,
-        callerIdNumber: e.cid_number,
-        enabled: e.enabled,
-        variables: stringVariables(e.variables),
-        features: {
-          dnd: e.dnd === true,
-          forwardAlways: e.fwd_always ?? null,
-          forwardBusy: e.fwd_busy ?? null,
-          forwardNoAnswer: e.fwd_no_answer ?? null,
-          forwardUnreachable: e.fwd_unreachable ?? null,
-          noAnswerTimeoutS: e.no_answer_timeout_s,
-          followMe: followMe(e.follow_me),
-        },
-        voicemail: {
-          enabled: e.vm_enabled === true,
-          pinHash: e.vm_pin_hash ?? null,
-          pinRealm: e.vm_pin_realm ?? null,
-          quotaS: e.vm_quota_s ?? null,
-        },
-      },
-    ]),
-  );
+  const extensions = new Map<string, Extension>((raw.extensions as Row[]).map((e) => [e.number, toExtension(e)]));
   const queues = new Map<string, Queue>(
     (raw.queues as Row[]).map((q) => [
       q.name,
@@ -305,6 +280,45 @@ export async function readSnapshot(
     recordingRules: recordingRules(raw.recording_rules),
     mohStreams: mohStreams(raw.moh_streams),
   };
+}
+
+/** One row built by EXTENSION_JSON. */
+function toExtension(e: Row): Extension {
+  return {
+    number: e.number,
+    credentials: new Map(Object.entries((e.credentials ?? {}) as Record<string, string>)),
+    callerIdName: e.cid_name,
+    callerIdNumber: e.cid_number,
+    enabled: e.enabled,
+    variables: stringVariables(e.variables),
+    features: {
+      dnd: e.dnd === true,
+      forwardAlways: e.fwd_always ?? null,
+      forwardBusy: e.fwd_busy ?? null,
+      forwardNoAnswer: e.fwd_no_answer ?? null,
+      forwardUnreachable: e.fwd_unreachable ?? null,
+      noAnswerTimeoutS: e.no_answer_timeout_s,
+      followMe: followMe(e.follow_me),
+    },
+    voicemail: {
+      enabled: e.vm_enabled === true,
+      pinHash: e.vm_pin_hash ?? null,
+      pinRealm: e.vm_pin_realm ?? null,
+      quotaS: e.vm_quota_s ?? null,
+    },
+  };
+}
+
+/**
+ * The given extensions (by id) as the transaction's tenant sees them: what a change to a few rows of a large tenant
+ * reloads instead of the whole snapshot (tenant-store.ts). Rows gone or of another tenant are simply absent.
+ */
+export async function readExtensions(client: pg.ClientBase, ids: readonly string[]): Promise<Extension[]> {
+  const { rows } = await client.query<{ e: Row }>(
+    `SELECT ${EXTENSION_JSON} AS e FROM extensions x WHERE x.id = ANY($1)`,
+    [ids],
+  );
+  return rows.map((r) => toExtension(r.e));
 }
 
 /** The enabled rules of the recording policy (sql/012); a rule whose scope is unknown is dropped. */

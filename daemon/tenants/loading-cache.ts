@@ -141,6 +141,29 @@ export class LoadingCache<K extends string, V extends object | string> {
   }
 
   /**
+   * The next get of `key` waits for `update(old)` instead of a full load: a change that touched a few rows of a
+   * large value. With nothing fresh cached, or a load already in flight (which may predate the change), this is a
+   * plain invalidate (undefined).
+   */
+  revise(key: K, update: (old: V) => Promise<V | null>): Promise<V | null> | undefined {
+    const entry = this.positive.get(key);
+    if (!entry || !this.isFresh(entry) || this.inflight.has(key)) {
+      this.invalidate(key);
+      return undefined;
+    }
+    this.positive.delete(key);
+    // Keeps the entry's age: the rows not reloaded are as old as before, and the TTL bounds them.
+    const p = this.load(key, () => update(entry.value), entry.loadedAt);
+    p.catch(() => undefined); // a failed revision fails the gets waiting on it; the next one loads in full
+    return p;
+  }
+
+  /** Whether `running` (a revise) is still what the next get of `key` will wait for. */
+  awaits(key: K, running: Promise<V | null>): boolean {
+    return this.inflight.get(key) === running;
+  }
+
+  /**
    * Drops every cached value `matches` (and, not knowing what they will hold, every load in flight): a change to
    * one account that its descendants' snapshots inherit from.
    */
@@ -163,13 +186,15 @@ export class LoadingCache<K extends string, V extends object | string> {
     return e.generation === this.generation && this.now() - e.loadedAt < this.opts.ttlMs;
   }
 
-  private load(key: K): Promise<V | null> {
+  private load(
+    key: K,
+    loader: () => Promise<V | null> = () => this.opts.load(key),
+    loadedAt = this.now(),
+  ): Promise<V | null> {
     const running = this.inflight.get(key);
     if (running) return running;
     const generation = this.generation;
-    const loadedAt = this.now();
-    const p: Promise<V | null> = this.opts
-      .load(key)
+    const p: Promise<V | null> = loader()
       .then((value) => {
         // Invalidated or flushed meanwhile: this answer may predate the change, so serve it to
         // whoever asked but don't keep it.

@@ -8,7 +8,8 @@ import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
 import type { TenantId, TenantRef, TenantSnapshot } from '../../xml-handlers/model.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { cacheMetrics, LoadingCache, type Trace } from './loading-cache.js';
-import { listTenants, loadSnapshot, resolveDid, resolveDomain } from './load-snapshot.js';
+import { withTenant } from '../db/tenant-context.js';
+import { listTenants, loadSnapshot, readExtensions, resolveDid, resolveDomain } from './load-snapshot.js';
 
 export interface TenantStoreOptions {
   pool: pg.Pool;
@@ -25,15 +26,42 @@ export interface TenantStoreOptions {
 export type ChangeSource = Pick<ChangeFeed, 'on' | 'off'>;
 
 const ALL = 'all';
+/** Past this many changed extensions in one batch a full reload is cheaper than reading them one by one. */
+const MAX_REVISED = 500;
+
+/** An extension row change a snapshot can take without a full reload: `id` to re-read, `gone` (number) to drop. */
+function extensionChange(e: ChangeEvent): { id?: string; gone?: string } | undefined {
+  const key = (col: string) => e.keys[col] as { old: unknown; new: unknown } | undefined;
+  if (e.table === 'extension_credentials') {
+    const ext = key('extension_id');
+    const id = (ext?.new ?? ext?.old) as string | undefined;
+    return typeof id === 'string' ? { id } : undefined;
+  }
+  if (e.table !== 'extensions') return undefined;
+  const n = key('number');
+  if (e.op === 'DELETE') return typeof n?.old === 'string' ? { gone: n.old } : undefined;
+  // A renumbered extension is named by DIDs, agents and call flows by its number: those need the full reload.
+  if (e.op === 'UPDATE' && n?.old !== n?.new) return undefined;
+  return e.id ? { id: e.id } : undefined;
+}
 
 export class TenantStore {
   private readonly domains: LoadingCache<string, TenantId>;
   private readonly dids: LoadingCache<string, TenantId>;
   private readonly snapshots: LoadingCache<TenantId, TenantSnapshot>;
   private readonly tenantList: LoadingCache<typeof ALL, TenantRef[]>;
+  /** Extension changes per tenant not yet read by the snapshot revision scheduled for them (reviseExtensions). */
+  private readonly pendingRows = new Map<
+    TenantId,
+    { ids: Set<string>; gone: Set<string>; revision?: Promise<TenantSnapshot | null> }
+  >();
+  private readonly pool: pg.Pool;
+  private readonly log: Logger;
 
   constructor(opts: TenantStoreOptions) {
     const { pool, log } = opts;
+    this.pool = pool;
+    this.log = log;
     const metrics = cacheMetrics(opts.registry);
     const common = { metrics, ttlMs: opts.ttlMs, now: opts.now };
     const negative = { max: opts.maxNegative, ttlMs: opts.negativeTtlMs };
@@ -98,12 +126,56 @@ export class TenantStore {
         for (const n of keyValues('e164')) this.dids.invalidate(n);
         break;
     }
-    // Every tenant table's rows are part of the snapshot.
-    this.snapshots.invalidate(e.tenantId);
+    // Every tenant table's rows are part of the snapshot; changed extensions alone are re-read, not the tenant.
+    const ext = extensionChange(e);
+    if (!ext || !this.reviseExtensions(e.tenantId, ext)) this.snapshots.invalidate(e.tenantId);
     // Descendants inherit an account's defaults and default hold music (sql/014 tenant_effective_settings).
     if (e.table === 'tenants' || e.table === 'moh_streams') {
       this.snapshots.invalidateWhere((s) => s.ancestors?.includes(e.tenantId) === true);
     }
+  }
+
+  /**
+   * Schedules the changed extension to be re-read into the cached snapshot: the next lookup of the tenant waits for
+   * that (one small query, changes of the same burst read together) instead of a reload of every row. False when
+   * the snapshot must be dropped instead: nothing fresh cached, or a load in flight that may predate the change.
+   */
+  private reviseExtensions(tenantId: TenantId, change: { id?: string; gone?: string }): boolean {
+    const add = (b: { ids: Set<string>; gone: Set<string> }) => {
+      if (change.id) b.ids.add(change.id);
+      if (change.gone) b.gone.add(change.gone);
+    };
+    const open = this.pendingRows.get(tenantId);
+    // Only while the batch's revision is still what lookups wait for: another change may have dropped it since.
+    if (open?.revision && this.snapshots.awaits(tenantId, open.revision)) {
+      add(open);
+      return true;
+    }
+    const batch: { ids: Set<string>; gone: Set<string>; revision?: Promise<TenantSnapshot | null> } = {
+      ids: new Set(),
+      gone: new Set(),
+    };
+    add(batch);
+    // Notifications of one transaction arrive together: the revision reads once they are all in.
+    const closed = new Promise<void>((r) => setImmediate(r)).then(() => {
+      if (this.pendingRows.get(tenantId) === batch) this.pendingRows.delete(tenantId);
+    });
+    const revised = this.snapshots.revise(tenantId, async (old) => {
+      await closed;
+      if (batch.ids.size > MAX_REVISED) return loadSnapshot(this.pool, tenantId);
+      const rows = batch.ids.size
+        ? await withTenant(this.pool, tenantId, (c) => readExtensions(c, [...batch.ids]), { readOnly: true })
+        : [];
+      const extensions = new Map(old.extensions);
+      for (const n of batch.gone) extensions.delete(n);
+      for (const x of rows) extensions.set(x.number, x);
+      this.log.debug({ tenantId, read: rows.length, dropped: batch.gone.size }, 'tenant snapshot revised');
+      return { ...old, extensions };
+    });
+    if (!revised) return false;
+    batch.revision = revised;
+    this.pendingRows.set(tenantId, batch);
+    return true;
   }
 
   /** Drops one tenant's snapshot: after the daemon's own write, before its NOTIFY arrives. */
