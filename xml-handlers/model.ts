@@ -26,6 +26,13 @@ export interface Ceilings {
   maxTotal: number | null;
 }
 
+/** An ancestor account (reseller) whose ceilings a tenant's calls also count against (sql/016). */
+export interface AncestorCeilings {
+  id: TenantId;
+  slug: string;
+  ceilings: Ceilings;
+}
+
 /** mod_callcenter's agent statuses (AGENT_STATUS_CHART), the same set agents.status allows. */
 export const AGENT_STATUSES = ['Logged Out', 'Available', 'Available (On Demand)', 'On Break'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -196,6 +203,8 @@ export interface TenantSnapshot {
   primaryDomain: string | null;
   domains: readonly string[];
   ceilings: Ceilings;
+  /** The account's ancestors, root first, with their ceilings (cascading ceilings); absent or empty: none. */
+  ancestors?: readonly AncestorCeilings[];
   defaultCallerIdName: string | null;
   defaultCallerIdNumber: string | null;
   extensions: ReadonlyMap<string, Extension>;

@@ -50,6 +50,9 @@ SELECT json_build_object(
   'tenant', (SELECT json_build_object('id', id, 'slug', slug, 'status', status,
       'max_inbound', max_inbound, 'max_outbound', max_outbound, 'max_total', max_total,
       'cid_name', default_caller_id_name, 'cid_number', default_caller_id_number, 'timezone', default_timezone) FROM tenants),
+  'ancestors', (SELECT coalesce(json_agg(json_build_object('id', a.id, 'slug', a.slug, 'max_inbound', a.mi,
+      'max_outbound', a.mo, 'max_total', a.mt) ORDER BY a.o), '[]')
+    FROM tenant_ancestor_ceilings(app_current_tenant()) WITH ORDINALITY a(id, slug, mi, mo, mt, o)),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
   'extensions', (SELECT coalesce(json_agg(json_build_object('number', number, 'a1_hash', a1_hash, 'a1_realm', a1_realm,
       'cid_name', caller_id_name, 'cid_number', caller_id_number, 'enabled', enabled, 'variables', variables,
@@ -283,6 +286,12 @@ export async function readSnapshot(
     primaryDomain: domains.find((d) => d.primary)?.domain ?? null,
     domains: domains.map((d) => d.domain as string),
     ceilings: { maxInbound: t.max_inbound, maxOutbound: t.max_outbound, maxTotal: t.max_total },
+    // Root first (tenant_ancestor_ceilings, sql/016: the only way this context sees them).
+    ancestors: (raw.ancestors as Row[]).map((a) => ({
+      id: asTenantId(a.id),
+      slug: a.slug,
+      ceilings: { maxInbound: a.max_inbound, maxOutbound: a.max_outbound, maxTotal: a.max_total },
+    })),
     defaultCallerIdName: t.cid_name,
     defaultCallerIdNumber: t.cid_number,
     extensions,

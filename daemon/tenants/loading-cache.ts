@@ -140,6 +140,15 @@ export class LoadingCache<K extends string, V extends object | string> {
     this.sync();
   }
 
+  /** Drops every entry whose value matches, and every load in flight (it may have read the old data). */
+  invalidateWhere(matches: (value: V) => boolean): void {
+    const gone: K[] = [];
+    for (const [k, e] of this.positive.entries()) if (matches(e.value)) gone.push(k);
+    for (const k of gone) this.positive.delete(k);
+    this.inflight.clear();
+    this.sync();
+  }
+
   /** Everything must be reloaded before its next use; the old values stay as stale-if-error fallbacks. */
   flush(): void {
     this.generation++;

@@ -90,6 +90,8 @@ export class TenantStore {
     switch (e.table) {
       case 'tenants':
         this.tenantList.invalidate(ALL);
+        // Cascading ceilings: descendants' snapshots carry this account's ceilings and place in the tree.
+        this.snapshots.invalidateWhere((s) => s.ancestors?.some((a) => a.id === e.tenantId) ?? false);
         break;
       case 'sip_domains':
         for (const d of keyValues('domain')) this.domains.invalidate(d);
