@@ -26,6 +26,13 @@ export interface Ceilings {
   maxTotal: number | null;
 }
 
+/** An ancestor account (reseller) whose ceilings a tenant's calls also count against (sql/016). */
+export interface AncestorCeilings {
+  id: TenantId;
+  slug: string;
+  ceilings: Ceilings;
+}
+
 /** mod_callcenter's agent statuses (AGENT_STATUS_CHART), the same set agents.status allows. */
 export const AGENT_STATUSES = ['Logged Out', 'Available', 'Available (On Demand)', 'On Break'] as const;
 export type AgentStatus = (typeof AGENT_STATUSES)[number];
@@ -194,8 +201,6 @@ export interface TenantSnapshot {
   status: TenantStatus;
   /** IANA zone for time conditions that name none (effective: own, else inherited down the account tree). */
   timezone: string;
-  /** The accounts above this one, nearest first (sql/014); absent or empty at the top of the tree. */
-  ancestors?: readonly TenantId[];
   /** Effective language (own or inherited). */
   language?: string;
   /** Extension a disabled or unroutable DID lands on instead of being refused (own or inherited); null: refused. */
@@ -210,6 +215,11 @@ export interface TenantSnapshot {
   /** Every SIP domain of the tenant (the primary included), in name order: a phone registers under any of them. */
   domains: readonly string[];
   ceilings: Ceilings;
+  /**
+   * The account's ancestors, root first, with their ceilings (cascading ceilings, sql/016); absent or empty at the
+   * top of the tree. Also what a change to an ancestor evicts by (its defaults are inherited: sql/014).
+   */
+  ancestors?: readonly AncestorCeilings[];
   /** Effective caller-ID defaults (own, else inherited). */
   defaultCallerIdName: string | null;
   defaultCallerIdNumber: string | null;

@@ -1,6 +1,6 @@
 // The contract between the dialplan handler (xml_curl) and the call ledger (ESL):
 // the dialplan fetch asks for a slot before it routes a call.
-import type { CallDirection, Ceilings, TenantId } from '../../xml-handlers/model.js';
+import type { AncestorCeilings, CallDirection, Ceilings, TenantId } from '../../xml-handlers/model.js';
 
 export interface AdmissionRequest {
   tenantId: TenantId;
@@ -10,6 +10,8 @@ export interface AdmissionRequest {
   callUuid: string;
   direction: CallDirection;
   ceilings: Ceilings;
+  /** The ancestors' ceilings, root first (from the snapshot): the in-process ledger applies them too. */
+  ancestors?: readonly AncestorCeilings[];
   /** FreeSWITCH node (xml_curl `hostname`) the call is on. */
   node: string;
 }

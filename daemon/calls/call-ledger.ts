@@ -15,13 +15,22 @@
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { CHANNEL_VARS, eventHeader } from '../../xml-handlers/channel-vars.js';
-import type { CallDirection, Ceilings, TenantId } from '../../xml-handlers/model.js';
+import type { AncestorCeilings, CallDirection, Ceilings, TenantId } from '../../xml-handlers/model.js';
 import type { EslEvent } from '../esl/event.js';
 import { metric, type MetricsRegistry, type TenantLabels } from '../metrics.js';
 import type { AdmissionDecision, AdmissionRequest, CallAdmission } from './admission-types.js';
 
 /** What admission does for a call on a node whose ESL connection is down. */
 export type DownNodePolicy = 'enforce' | 'admit' | 'reject';
+
+/**
+ * Which ceiling refused a call: the account's own or an ancestor's (cascading ceilings), or none (a down policy,
+ * an unknown tenant). A bounded metric label: never the refusing account's slug (there may be 20,000).
+ */
+export type RefusalLevel = 'own' | 'ancestor' | 'none';
+
+type Counts = Record<CallDirection, number>;
+const ZERO: Readonly<Counts> = { inbound: 0, outbound: 0, internal: 0 };
 
 export interface LedgerOptions {
   log: Logger;
@@ -143,6 +152,12 @@ export class CallLedger implements CallAdmission {
   private burials: Array<Tombstone | undefined> = [];
   private burialHead = 0;
   private readonly counts = new Map<TenantId, Record<CallDirection, number>>();
+  /**
+   * Cascading ceilings: per account, the counted calls of all its descendants (its own are in `counts`), kept as
+   * calls are counted and released along each tenant's last known chain (`chains`, root first, from admissions).
+   */
+  private readonly below = new Map<TenantId, Counts>();
+  private readonly chains = new Map<TenantId, readonly AncestorCeilings[]>();
   private readonly slugs = new Map<TenantId, string>();
   /** ESL node name -> up? Nodes never mentioned are treated as up. */
   private readonly nodeUp = new Map<string, boolean>();
@@ -159,7 +174,7 @@ export class CallLedger implements CallAdmission {
   private readonly tomb: { max: number; ttlMs: number };
   private onEnded: CallEndedHandler | undefined;
   private hooks: CallStateHooks | undefined;
-  private readonly rejections: client.Counter<'tenant' | 'direction'>;
+  private readonly rejections: client.Counter<'tenant' | 'direction' | 'level'>;
 
   constructor(private readonly opts: LedgerOptions) {
     this.now = opts.now ?? Date.now;
@@ -191,8 +206,8 @@ export class CallLedger implements CallAdmission {
       () =>
         new client.Counter({
           name: 'fs_tenantd_ceiling_rejections_total',
-          help: 'Calls refused because a tenant ceiling was reached (or by the down-node policy)',
-          labelNames: ['tenant', 'direction'],
+          help: 'Calls refused because a ceiling was reached (level: own, ancestor) or by a down policy (level: none)',
+          labelNames: ['tenant', 'direction', 'level'],
           registers: [r],
         }),
     );
@@ -216,6 +231,7 @@ export class CallLedger implements CallAdmission {
    */
   track(req: AdmissionRequest): void {
     if (req.tenantSlug) this.slugs.set(req.tenantId, req.tenantSlug);
+    this.learnChain(req);
     if (this.calls.get(req.callUuid)?.counted || this.tombstones.has(req.callUuid)) return;
     const node = this.switchnames.get(req.node) ?? req.node;
     const call = this.calls.get(req.callUuid) ?? this.newCall(req.callUuid, req.tenantId, node);
@@ -232,10 +248,17 @@ export class CallLedger implements CallAdmission {
     this.setDirection(call, req.direction);
   }
 
-  /** Refuses a call (logged, counted) for a limit decided elsewhere. */
-  refuse(req: AdmissionRequest, why: string, limit?: { max: number; active: number }): AdmissionDecision {
+  /** Refuses a call (logged, counted) for a limit decided elsewhere; `by` names the refusing account. */
+  refuse(
+    req: AdmissionRequest,
+    why: string,
+    limit?: { max: number; active: number },
+    level: RefusalLevel = 'none',
+    by?: { id: string; slug?: string },
+  ): AdmissionDecision {
     if (req.tenantSlug) this.slugs.set(req.tenantId, req.tenantSlug);
-    return this.reject(req, why, limit);
+    this.learnChain(req);
+    return this.reject(req, why, limit, level, by);
   }
 
   async admit(req: AdmissionRequest): Promise<AdmissionDecision> {
@@ -243,6 +266,7 @@ export class CallLedger implements CallAdmission {
     if (this.resyncs.size) await Promise.allSettled([...this.resyncs.values()]);
     if (req.tenantSlug) this.slugs.set(req.tenantId, req.tenantSlug);
     // From here on everything is synchronous: check and reserve are one atomic step.
+    this.learnChain(req);
     this.sweep();
     const node = this.switchnames.get(req.node) ?? req.node;
     const existing = this.calls.get(req.callUuid);
@@ -250,10 +274,10 @@ export class CallLedger implements CallAdmission {
     if (this.tombstones.has(req.callUuid)) return ADMITTED; // already over: nothing to count
     if (this.nodeUp.get(node) === false && this.opts.downNodePolicy !== 'enforce') {
       if (this.opts.downNodePolicy === 'admit') return ADMITTED;
-      return this.reject(req, 'ESL connection to the node is down', undefined);
+      return this.reject(req, 'ESL connection to the node is down', undefined, 'none');
     }
-    const limit = this.exceeded(req.tenantId, req.direction, req.ceilings);
-    if (limit) return this.reject(req, limit.name, limit);
+    const limit = this.exceeded(req);
+    if (limit) return this.reject(req, limit.name, limit, limit.level, limit.by);
     const call = existing ?? this.newCall(req.callUuid, req.tenantId, node);
     if (!existing) {
       call.reservedUntil = this.now() + this.opts.reservationTtlMs;
@@ -264,12 +288,30 @@ export class CallLedger implements CallAdmission {
     return ADMITTED;
   }
 
+  /** The first ceiling the call would exceed: its own account's, then each ancestor's, nearest first (as sql/016). */
   private exceeded(
+    req: AdmissionRequest,
+  ): { name: string; max: number; active: number; level: RefusalLevel; by: { id: string; slug?: string } } | undefined {
+    const own = this.levelExceeded(req.tenantId, req.direction, req.ceilings);
+    if (own) return { ...own, level: 'own', by: { id: req.tenantId, slug: this.slugs.get(req.tenantId) } };
+    const ancestors = req.ancestors ?? this.chains.get(req.tenantId) ?? [];
+    for (let i = ancestors.length - 1; i >= 0; i--) {
+      const a = ancestors[i]!;
+      const hit = this.levelExceeded(a.id, req.direction, a.ceilings);
+      if (hit) return { ...hit, level: 'ancestor', by: { id: a.id, slug: a.slug } };
+    }
+    return undefined;
+  }
+
+  /** One account's ceilings against its own calls plus its descendants'. */
+  private levelExceeded(
     tenantId: TenantId,
     direction: CallDirection,
     c: Ceilings,
   ): { name: string; max: number; active: number } | undefined {
-    const n = this.counts.get(tenantId) ?? { inbound: 0, outbound: 0, internal: 0 };
+    const o = this.counts.get(tenantId) ?? ZERO;
+    const b = this.below.get(tenantId) ?? ZERO;
+    const n = { inbound: o.inbound + b.inbound, outbound: o.outbound + b.outbound, internal: o.internal + b.internal };
     const total = n.inbound + n.outbound + n.internal;
     if (c.maxTotal !== null && total >= c.maxTotal) return { name: 'max_total', max: c.maxTotal, active: total };
     if (direction === 'inbound' && c.maxInbound !== null && n.inbound >= c.maxInbound)
@@ -283,9 +325,11 @@ export class CallLedger implements CallAdmission {
     req: AdmissionRequest,
     why: string,
     limit: { max: number; active: number } | undefined,
+    level: RefusalLevel,
+    by?: { id: string; slug?: string },
   ): AdmissionDecision {
     const slug = this.slugs.get(req.tenantId);
-    this.rejections.labels(this.opts.tenantLabels.label(slug ?? req.tenantId), req.direction).inc();
+    this.rejections.labels(this.opts.tenantLabels.label(slug ?? req.tenantId), req.direction, level).inc();
     this.opts.log.warn(
       {
         tenant: req.tenantId,
@@ -294,9 +338,13 @@ export class CallLedger implements CallAdmission {
         direction: req.direction,
         node: req.node,
         limit: why,
+        level,
+        ...(by && { refusedBy: by.id, refusedBySlug: by.slug }),
         ...limit,
       },
-      'call rejected: tenant call limit reached',
+      level === 'ancestor'
+        ? "call rejected: an ancestor account's call limit reached"
+        : 'call rejected: tenant call limit reached',
     );
     return { admitted: false, sipCode: this.opts.rejection.sipCode, reason: this.opts.rejection.reason };
   }
@@ -603,6 +651,36 @@ export class CallLedger implements CallAdmission {
       this.counts.set(call.tenantId, c);
     }
     c[d]++;
+    this.addBelow(this.chains.get(call.tenantId), { ...ZERO, [d]: 1 }, 1);
+  }
+
+  /** Adds (sign 1) or removes (-1) calls of one tenant to / from its ancestors' descendant counts. */
+  private addBelow(ancestors: readonly AncestorCeilings[] | undefined, n: Readonly<Counts>, sign: 1 | -1): void {
+    if (!ancestors) return;
+    for (const a of ancestors) {
+      let b = this.below.get(a.id);
+      if (!b) this.below.set(a.id, (b = { inbound: 0, outbound: 0, internal: 0 }));
+      for (const d of DIRECTIONS) b[d] = Math.max(0, b[d] + sign * n[d]);
+      if (b.inbound + b.outbound + b.internal === 0) this.below.delete(a.id);
+    }
+  }
+
+  /**
+   * The tenant's chain as its latest snapshot has it. When it changed (a parent change), the tenant's counted calls
+   * move from the old ancestors to the new ones, as sql/016 moves the subtree totals; a descendant's calls follow
+   * with the descendant's own next admission.
+   */
+  private learnChain(req: AdmissionRequest): void {
+    const next = req.ancestors;
+    if (!next) return;
+    const prev = this.chains.get(req.tenantId);
+    if (prev === next) return;
+    const same = prev !== undefined && prev.length === next.length && prev.every((a, i) => a.id === next[i]!.id);
+    if (next.length || prev) this.chains.set(req.tenantId, next);
+    const own = this.counts.get(req.tenantId);
+    if (same || !own) return;
+    this.addBelow(prev, own, -1);
+    this.addBelow(next, own, 1);
   }
 
   /** Removes the call and frees its slot: the only place a count goes down. */
@@ -614,6 +692,7 @@ export class CallLedger implements CallAdmission {
       if (c) {
         c[call.direction]--;
         if (c.inbound + c.outbound + c.internal === 0) this.counts.delete(call.tenantId);
+        this.addBelow(this.chains.get(call.tenantId), { ...ZERO, [call.direction]: 1 }, -1);
       }
     }
     const info = this.infoOf(call, call.node);

@@ -1,10 +1,12 @@
 // Shared admission (issue 16): the decision is one statement in PostgreSQL
-// (sql/008_call_admissions.sql admit_call: per-tenant advisory lock, count,
-// compare, reserve), so every daemon on every node admits against the same
-// slots. The in-process ledger stays as the cache of what is up and, when
-// PostgreSQL does not answer in time, as the last known state for the down
-// policy. The ledger's call-state hooks mirror a call's first event (live: its
-// reservation no longer expires) and its end (slot freed once) into PostgreSQL.
+// (admit_call, sql/008_call_admissions.sql; with every ancestor's ceilings
+// since sql/016_cascading_ceilings.sql: advisory locks on the account's chain
+// root first, subtree counts, compare, reserve), so every daemon on every node
+// admits against the same slots. The in-process ledger stays as the cache of
+// what is up and, when PostgreSQL does not answer in time, as the last known
+// state for the down policy. The ledger's call-state hooks mirror a call's
+// first event (live: its reservation no longer expires) and its end (slot
+// freed once) into PostgreSQL.
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import type { AdmissionDecision, AdmissionRequest, CallAdmission } from './admission-types.js';
@@ -26,10 +28,15 @@ interface AdmitRow {
   limit_name: string | null;
   active: number | null;
   ceiling: number | null;
+  /** The account whose ceiling refused (sql/016: the caller's own, or an ancestor's), and its slug. */
+  refused_by: string | null;
+  refused_slug: string | null;
+  level: 'own' | 'ancestor' | null;
 }
 
 const ADMITTED: AdmissionDecision = { admitted: true };
-const ADMIT_SQL = 'SELECT admitted, limit_name, active, ceiling FROM admit_call($1, $2, $3, $4, $5)';
+const ADMIT_SQL =
+  'SELECT admitted, limit_name, active, ceiling, refused_by, refused_slug, level FROM admit_call($1, $2, $3, $4, $5)';
 
 /** Rejects after `ms`; the query itself runs on (a late reservation then expires like any other). */
 function within<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -75,7 +82,8 @@ export class SharedAdmission implements CallAdmission {
       return ADMITTED;
     }
     const limit = row.ceiling !== null && row.active !== null ? { max: row.ceiling, active: row.active } : undefined;
-    return ledger.refuse(req, row.limit_name ?? 'refused', limit);
+    const by = row.refused_by ? { id: row.refused_by, slug: row.refused_slug ?? undefined } : undefined;
+    return ledger.refuse(req, row.limit_name ?? 'refused', limit, row.level ?? 'own', by);
   }
 
   /** PostgreSQL unreachable or slow: the daemon's down policy decides, from its own ledger for "enforce". */

@@ -60,8 +60,10 @@ SELECT json_build_object(
   'tenant', (SELECT json_build_object('id', t.id, 'slug', t.slug, 'status', t.status,
       'max_inbound', t.max_inbound, 'max_outbound', t.max_outbound, 'max_total', t.max_total,
       'cid_name', e.caller_id_name, 'cid_number', e.caller_id_number, 'timezone', e.timezone, 'language', e.language,
-      'unrouted', e.unrouted_did_extension, 'moh_tenant', e.moh_tenant_id, 'moh_stream', e.moh_stream_id,
-      'ancestors', e.ancestors) FROM tenants t, tenant_effective_settings(t.id) e),
+      'unrouted', e.unrouted_did_extension, 'moh_tenant', e.moh_tenant_id, 'moh_stream', e.moh_stream_id) FROM tenants t, tenant_effective_settings(t.id) e),
+  'ancestors', (SELECT coalesce(json_agg(json_build_object('id', a.id, 'slug', a.slug, 'max_inbound', a.mi,
+      'max_outbound', a.mo, 'max_total', a.mt) ORDER BY a.o), '[]')
+    FROM tenant_ancestor_ceilings(app_current_tenant()) WITH ORDINALITY a(id, slug, mi, mo, mt, o)),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
   'extensions', (SELECT coalesce(json_agg(${EXTENSION_JSON}), '[]') FROM extensions x),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
@@ -257,7 +259,6 @@ export async function readSnapshot(
     id: asTenantId(t.id),
     timezone: t.timezone,
     language: t.language,
-    ancestors: (t.ancestors as string[]).map(asTenantId),
     unroutedDidExtension: t.unrouted ?? null,
     // Inherited only: the tenant's own default stream is in mohStreams.
     inheritedMoh:
@@ -267,6 +268,12 @@ export async function readSnapshot(
     primaryDomain: domains.find((d) => d.primary)?.domain ?? null,
     domains: domains.map((d) => d.domain as string),
     ceilings: { maxInbound: t.max_inbound, maxOutbound: t.max_outbound, maxTotal: t.max_total },
+    // Root first (tenant_ancestor_ceilings, sql/016: the only way this context sees them).
+    ancestors: (raw.ancestors as Row[]).map((a) => ({
+      id: asTenantId(a.id),
+      slug: a.slug,
+      ceilings: { maxInbound: a.max_inbound, maxOutbound: a.max_outbound, maxTotal: a.max_total },
+    })),
     defaultCallerIdName: t.cid_name,
     defaultCallerIdNumber: t.cid_number,
     extensions,

@@ -129,9 +129,10 @@ export class TenantStore {
     // Every tenant table's rows are part of the snapshot; changed extensions alone are re-read, not the tenant.
     const ext = extensionChange(e);
     if (!ext || !this.reviseExtensions(e.tenantId, ext)) this.snapshots.invalidate(e.tenantId);
-    // Descendants inherit an account's defaults and default hold music (sql/014 tenant_effective_settings).
+    // Descendants carry an account's ceilings and place in the tree (sql/016) and inherit its defaults and default
+    // hold music (sql/014 tenant_effective_settings).
     if (e.table === 'tenants' || e.table === 'moh_streams') {
-      this.snapshots.invalidateWhere((s) => s.ancestors?.includes(e.tenantId) === true);
+      this.snapshots.invalidateWhere((s) => s.ancestors?.some((a) => a.id === e.tenantId) === true);
     }
   }
 

@@ -144,6 +144,7 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
       callUuid: req.callUuid,
       direction,
       ceilings: tenant.ceilings,
+      ancestors: tenant.ancestors,
       node,
     });
     if (!verdict.admitted) {

@@ -99,7 +99,10 @@ t.it('4 simultaneous calls against acme ceiling of 2: exactly 2 answered, 2 refu
     const got = callOutcomes(r.messages).sort();
     assert.equal(got, [200, 200, 503, 503], r.output);
     assert.is(await acme!.invites(), 2);
-    assert.match(await s.metrics(), /fs_tenantd_ceiling_rejections_total\{tenant="acme",direction="internal"\} [2-9]/);
+    assert.match(
+      await s.metrics(),
+      /fs_tenantd_ceiling_rejections_total\{tenant="acme",direction="internal",level="own"\} [2-9]/,
+    );
   });
 });
 

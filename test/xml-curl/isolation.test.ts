@@ -281,6 +281,7 @@ test('admission: asked with tenant, A-leg uuid, direction, ceilings and node bef
     callUuid: f.fields.find(([k]) => k === 'Unique-ID')![1],
     direction: 'internal',
     ceilings: { maxInbound: null, maxOutbound: null, maxTotal: 2 },
+    ancestors: [], // no parent account: no ancestor's ceilings (sql/016)
     node: 'vm',
   });
   await publicCall('+15550001000', '127.0.0.2');
