@@ -60,7 +60,8 @@ SELECT json_build_object(
       'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
       'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me,
       'vm_enabled', voicemail_enabled, 'vm_pin_hash', voicemail_pin_hash, 'vm_pin_realm', voicemail_pin_realm,
-      'vm_quota_s', voicemail_quota_s)), '[]')
+      'vm_quota_s', voicemail_quota_s, 'vm_max_messages', voicemail_max_messages,
+      'vm_max_length_s', voicemail_max_length_s)), '[]')
     FROM extensions x),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
   'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
@@ -175,6 +176,8 @@ export async function readSnapshot(
           pinHash: e.vm_pin_hash ?? null,
           pinRealm: e.vm_pin_realm ?? null,
           quotaS: e.vm_quota_s ?? null,
+          maxMessages: e.vm_max_messages ?? null,
+          maxLengthS: e.vm_max_length_s ?? null,
         },
       },
     ]),
