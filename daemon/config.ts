@@ -78,7 +78,7 @@ export interface Config {
    * Call recordings (README "Call recordings"): the directory FreeSWITCH writes them to and the daemon serves and
    * expires them from, the same path on every FreeSWITCH node and daemon; how often the retention job runs.
    */
-  recordings: { dir: string; retentionIntervalMs: number };
+  recordings: { dir: string; retentionIntervalMs: number; orphanGraceDays: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -324,6 +324,8 @@ export function loadConfig(env: Env = process.env): Config {
         'an absolute path of letters, digits and ._/- (it is placed in FreeSWITCH dialplan actions)',
       ),
       retentionIntervalMs: r.int('FS_TENANTD_RECORDING_RETENTION_INTERVAL_MS', 3_600_000, 1000, 86_400_000),
+      // Files no row links are swept once this old (recordings/orphans.ts); longer than any cdr-replay delay. 0: off.
+      orphanGraceDays: r.int('FS_TENANTD_RECORDING_ORPHAN_GRACE_DAYS', 7, 0, 3650),
     },
     moh: {
       // Placed in local_stream.conf, which FreeSWITCH preprocesses (`$$` expanded): plain characters only.

@@ -214,6 +214,7 @@ async function main(): Promise<void> {
       registry,
       recordingsDir: config.recordings.dir,
       intervalMs: config.recordings.retentionIntervalMs,
+      orphanGraceMs: config.recordings.orphanGraceDays * 86_400_000,
     }),
   );
   await changes.start();

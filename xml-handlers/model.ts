@@ -61,9 +61,20 @@ export interface Mailbox {
   pinRealm: string | null;
   /** Seconds of messages the box may hold; null: no limit. */
   quotaS: number | null;
+  /** Unheard messages at which the box takes no more (dialplan/voicemail.ts); null: no limit (sql/018). */
+  maxMessages: number | null;
+  /** Seconds after which a message being left is cut (dialplan/voicemail.ts); null: the profile's max-record-len. */
+  maxLengthS: number | null;
 }
 
-export const NO_MAILBOX: Mailbox = { enabled: false, pinHash: null, pinRealm: null, quotaS: null };
+export const NO_MAILBOX: Mailbox = {
+  enabled: false,
+  pinHash: null,
+  pinRealm: null,
+  quotaS: null,
+  maxMessages: null,
+  maxLengthS: null,
+};
 
 /** Do-not-disturb and call forwarding (sql/007). Forward targets are numbers dialled in the tenant's own context. */
 export interface ExtensionFeatures {

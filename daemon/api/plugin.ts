@@ -33,6 +33,7 @@ import { featureRoutes } from './routes/features.js';
 import { isolationProofRoute } from './routes/isolation-proof.js';
 import { meRoutes } from './routes/me.js';
 import { mohRoutes } from './routes/moh.js';
+import type { MohDisk } from '../moh/disk.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { sipDomainRoutes } from './routes/sip-domains.js';
 import { tenantRoutes } from './routes/tenant.js';
@@ -51,7 +52,7 @@ export interface AdminApiOptions {
   /** FS_TENANTD_RECORDINGS_DIR: recordings are downloaded and deleted there; without it those routes answer 503. */
   recordingsDir?: string;
   /** Music on hold (FS_TENANTD_MOH_DIR, FS_TENANTD_MOH_MAX_FILE_BYTES); without it no file routes (streams only). */
-  moh?: { dir: string; maxFileBytes: number };
+  moh?: { dir: string; maxFileBytes: number; disk?: MohDisk };
 }
 
 function allowed(roles: readonly Role[] | undefined, role: Role): boolean {

@@ -7,7 +7,8 @@
 // API's delete: the row is deleted, then the file, and a file that cannot be
 // removed (EACCES, a read-only or failing disk) rolls its row back: counted,
 // logged, tried again next run. A file already gone only costs its row. No file
-// is ever left without its row.
+// is ever left without its row. After the tenants, the orphan sweep (orphans.ts)
+// removes old files that no row links.
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import client from 'prom-client';
@@ -16,6 +17,7 @@ import { withTenant } from '../db/tenant-context.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import { listTenants } from '../tenants/load-snapshot.js';
 import { RecordingFileError, recordingFile, removeRecording } from './files.js';
+import { createOrphanSweep, type OrphanSweepRun } from './orphans.js';
 
 export interface RetentionOptions {
   pool: pg.Pool;
@@ -27,6 +29,8 @@ export interface RetentionOptions {
   batchSize?: number;
   /** Delay before the first run (default 30 s: start-up first). */
   firstRunMs?: number;
+  /** Orphan files older than this are swept (FS_TENANTD_RECORDING_ORPHAN_GRACE_DAYS); 0: no sweep. Default 7 days. */
+  orphanGraceMs?: number;
 }
 
 export interface RetentionRun {
@@ -34,6 +38,8 @@ export interface RetentionRun {
   fileMissing: number;
   failed: number;
   tenants: number;
+  /** The orphan sweep's pass (absent when it is off or the expiry pass failed). */
+  orphans?: OrphanSweepRun;
 }
 
 export interface RecordingRetention {
@@ -79,6 +85,9 @@ export function createRecordingRetention(opts: RetentionOptions): RecordingReten
         registers: [r],
       }),
   );
+
+  const graceMs = opts.orphanGraceMs ?? 7 * 86_400_000;
+  const sweep = graceMs > 0 ? createOrphanSweep({ ...opts, graceMs }) : undefined;
 
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -154,7 +163,8 @@ export function createRecordingRetention(opts: RetentionOptions): RecordingReten
   async function runOnce(): Promise<RetentionRun> {
     const run: RetentionRun = { deleted: 0, fileMissing: 0, failed: 0, tenants: 0 };
     let ok = true;
-    for (const tenant of await listTenants(opts.pool)) {
+    const tenants = await listTenants(opts.pool);
+    for (const tenant of tenants) {
       if (stopped) break;
       run.tenants++;
       const skip: string[] = [];
@@ -163,6 +173,15 @@ export function createRecordingRetention(opts: RetentionOptions): RecordingReten
       } catch (err) {
         ok = false;
         opts.log.error({ tenant: tenant.slug, err }, 'recording retention: tenant not processed');
+      }
+    }
+    // Only after a clean expiry pass: a database that failed it is not asked which files are orphans.
+    if (ok && sweep && !stopped) {
+      try {
+        run.orphans = await sweep(tenants);
+      } catch (err) {
+        ok = false;
+        opts.log.error({ err }, 'recording orphan sweep failed');
       }
     }
     runs.inc({ outcome: ok ? 'ok' : 'error' });

@@ -51,7 +51,8 @@ const EXTENSION_JSON = `json_build_object('number', number,
   'dnd', dnd, 'fwd_always', forward_always, 'fwd_busy', forward_busy, 'fwd_no_answer', forward_no_answer,
   'fwd_unreachable', forward_unreachable, 'no_answer_timeout_s', no_answer_timeout_s, 'follow_me', follow_me,
   'vm_enabled', voicemail_enabled, 'vm_pin_hash', voicemail_pin_hash, 'vm_pin_realm', voicemail_pin_realm,
-  'vm_quota_s', voicemail_quota_s)`;
+  'vm_quota_s', voicemail_quota_s, 'vm_max_messages', voicemail_max_messages,
+  'vm_max_length_s', voicemail_max_length_s)`;
 
 // One statement, one round trip: the policies limit every sub-select to the
 // transaction's tenant, so no WHERE tenant_id is needed (or trusted).
@@ -312,6 +313,8 @@ function toExtension(e: Row): Extension {
       pinHash: e.vm_pin_hash ?? null,
       pinRealm: e.vm_pin_realm ?? null,
       quotaS: e.vm_quota_s ?? null,
+      maxMessages: e.vm_max_messages ?? null,
+      maxLengthS: e.vm_max_length_s ?? null,
     },
   };
 }

@@ -1,5 +1,6 @@
 // One admin API over a fresh seeded database (acme and globex), signing keys in
 // a temp dir, logs captured, metrics on a private registry.
+import { type MohDisk, nodeMohDisk } from '../../daemon/moh/disk.js';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -35,6 +36,8 @@ export interface ApiHarness {
   recordingsDir: string;
   /** FS_TENANTD_MOH_DIR of this harness (music-on-hold uploads). */
   mohDir: string;
+  /** The music-on-hold routes' file operations: replace one to simulate a disk error (restore it after). */
+  mohDisk: MohDisk;
   signingKey: KeyObject;
   tenants: { acme: TenantId; globex: TenantId };
   token(role: Role, tenant?: 'acme' | 'globex' | string, extra?: Partial<MintOptions>): Promise<string>;
@@ -81,9 +84,10 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
   const pushed: AgentStatusChange[] = [];
   const recordingsDir = path.join(keyDir, 'recordings');
   const mohDir = path.join(keyDir, 'moh');
+  const mohDisk: MohDisk = { ...nodeMohDisk };
   await app.register(adminApi, {
     recordingsDir,
-    moh: { dir: mohDir, maxFileBytes: 256 * 1024 },
+    moh: { dir: mohDir, maxFileBytes: 256 * 1024, disk: mohDisk },
     pool,
     log: logger,
     verifier,
@@ -107,6 +111,7 @@ export async function startApi(jwt: Partial<JwtConfig> = {}): Promise<ApiHarness
     keyDir,
     recordingsDir,
     mohDir,
+    mohDisk,
     signingKey,
     tenants,
     token: (role, tenant, extra = {}) =>

@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { a1Hash } from '../../daemon/db/demo-seed.js';
+import { readSnapshot } from '../../daemon/tenants/load-snapshot.js';
 import { type ApiHarness, startApi } from './api-harness.js';
 
 let h: ApiHarness;
@@ -225,6 +226,23 @@ test('voicemail PIN: stored only as MD5(number:domain:pin), never returned or au
   refused(await patch(acme, `/extensions/${ids.ext1000}`, { voicemailPin: '12' }), 400, 'voicemailPin');
   const off = await patch(acme, `/extensions/${ids.ext1000}`, { voicemailPin: null, voicemailEnabled: false });
   assert.equal([off.body.voicemailPinSet, off.body.voicemailEnabled], [false, false]);
+});
+
+test('voicemail limits: max messages and max length per box, bounded, in the snapshot the dialplan reads', async () => {
+  const path = `/extensions/${ids.ext1000}`;
+  const r = await patch(acme, path, { voicemailMaxMessages: 20, voicemailMaxLengthS: 60 });
+  assert.is(r.status, 200, r.text);
+  assert.equal([r.body.voicemailMaxMessages, r.body.voicemailMaxLengthS], [20, 60]);
+  const snap = await h.inTenant(h.tenants.acme, (db) => readSnapshot(db, h.tenants.acme));
+  const box = snap!.extensions.get('1000')!.voicemail;
+  assert.equal([box.maxMessages, box.maxLengthS], [20, 60]);
+  for (const bad of [0, 10000, 1.5, 'x'])
+    refused(await patch(acme, path, { voicemailMaxMessages: bad }), 400, 'voicemailMaxMessages');
+  // Not longer than the profile's max-record-len (300 s), not under min-record-len's reach.
+  for (const bad of [4, 301])
+    refused(await patch(acme, path, { voicemailMaxLengthS: bad }), 400, 'voicemailMaxLengthS');
+  const off = await patch(acme, path, { voicemailMaxMessages: null, voicemailMaxLengthS: null });
+  assert.equal([off.body.voicemailMaxMessages, off.body.voicemailMaxLengthS], [null, null]);
 });
 
 test.run();

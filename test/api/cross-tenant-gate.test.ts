@@ -146,9 +146,11 @@ for (const who of Object.keys(WHO) as Array<keyof typeof WHO>) {
           namesA &&
           !w.refused &&
           w.role !== 'agent' &&
-          !(r.config as { roles?: string[] }).roles?.includes('superadmin')
+          !(r.config as { roles?: string[] }).roles?.includes('superadmin') &&
+          !(r.config as { roles?: string[] }).roles?.every((role) => role === 'agent')
         ) {
-          // A tenant admin may use these routes, so refusal must be "not found", never "forbidden".
+          // A tenant admin may use these routes (not the agent-only /api/me ones, a 403 for an admin), so refusal
+          // must be "not found", never "forbidden".
           assert.is(res.status, 404, label);
         }
         // B's own audit log quotes the requests B sent (ids it typed itself as targets): not a disclosure.

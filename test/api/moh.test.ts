@@ -161,6 +161,70 @@ test('a file that cannot be put in place is a 500 naming the problem; no row and
   assert.equal(await tmpFiles(), []);
 });
 
+test('a full disk is a 507 storage_full: no new row, the old file and row kept, no partial file left', async () => {
+  const id = await newStream(acmeToken, 'full-disk');
+  const old = pcmWav(8000, 80);
+  assert.is((await upload(acmeToken, id, 'kept.wav', old)).statusCode, 200);
+  const rowsBefore = await h.inTenant(
+    acme,
+    async (db) => (await db.query('SELECT * FROM moh_stream_files WHERE stream_id = $1 ORDER BY name', [id])).rows,
+  );
+  const full = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  const write = h.mohDisk.writeFile;
+  // As write(2) on a full disk: part of the body lands in the temporary file, then ENOSPC.
+  h.mohDisk.writeFile = async (file, data) => {
+    await write(file, data.subarray(0, data.length >> 1));
+    throw full();
+  };
+  const before = await counterValue(h.registry, 'fs_tenantd_moh_file_requests_total', {
+    action: 'upload',
+    outcome: 'disk_full',
+  });
+  try {
+    for (const name of ['new.wav', 'kept.wav']) {
+      const r = await upload(acmeToken, id, name, pcmWav(16000, 160));
+      assert.is(r.statusCode, 507, r.body);
+      assert.equal(
+        [r.json().error, r.json().message],
+        ['storage_full', 'cannot write the file: no space left on the device'],
+      );
+    }
+  } finally {
+    h.mohDisk.writeFile = write;
+  }
+  assert.is(
+    await counterValue(h.registry, 'fs_tenantd_moh_file_requests_total', { action: 'upload', outcome: 'disk_full' }),
+    before + 2,
+  );
+  const rowsAfter = await h.inTenant(
+    acme,
+    async (db) => (await db.query('SELECT * FROM moh_stream_files WHERE stream_id = $1 ORDER BY name', [id])).rows,
+  );
+  assert.equal(rowsAfter, rowsBefore, 'no row added or changed');
+  assert.equal(await fs.readdir(path.join(h.mohDir, acme, id)), ['kept.wav']);
+  assert.ok((await fs.readFile(path.join(h.mohDir, acme, id, 'kept.wav'))).equals(old), 'the old file untouched');
+  assert.equal(await tmpFiles(), [], 'no partial temporary file');
+  // A disk that fills up while the file is moved into place (another filesystem's rename): the same answer.
+  const rename = h.mohDisk.rename;
+  h.mohDisk.rename = async () => {
+    throw full();
+  };
+  try {
+    const r = await upload(acmeToken, id, 'late.wav', pcmWav(8000, 80));
+    assert.is(r.statusCode, 507, r.body);
+    assert.match(r.json().message, /cannot move the file into the stream folder: no space left on the device/);
+  } finally {
+    h.mohDisk.rename = rename;
+  }
+  assert.equal(
+    (await fileRows(id)).map((r) => r.name),
+    ['kept.wav'],
+  );
+  assert.equal(await tmpFiles(), []);
+  // The disk has room again: the upload works.
+  assert.is((await upload(acmeToken, id, 'new.wav', pcmWav(8000, 80))).statusCode, 200);
+});
+
 test('one default stream per tenant: choosing another unsets the old', async () => {
   const a = await newStream(acmeToken, 'first');
   const b = await newStream(acmeToken, 'second');

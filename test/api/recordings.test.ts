@@ -203,6 +203,53 @@ test('API: download streams the file; a missing file is a clear 404; another ten
   );
 });
 
+test("agents: /api/me/recordings lists and plays their own calls' recordings only; another's is a 404", async () => {
+  // The fixture's call is 1000 -> 1001 (caller and dialled number); a second one 2000 -> 3000 is no one's here.
+  const mine = recordedCdr(acme);
+  await writeFile(acme, mine.uuid);
+  assert.is((await postCdr(ep.url, mine.body, { uuid: mine.uuid })).status, 200);
+  const other = recordedCdr(acme);
+  other.body = other.body.replaceAll('"1000"', '"2000"').replaceAll('"1001"', '"3000"');
+  await writeFile(acme, other.uuid);
+  assert.is((await postCdr(ep.url, other.body, { uuid: other.uuid })).status, 200);
+  const mineId = await recordingIdOf(acme, mine.uuid);
+  const otherId = await recordingIdOf(acme, other.uuid);
+  assert.ok(mineId && otherId);
+
+  const listed = async (token: string) =>
+    ((await h.call('GET', '/api/me/recordings?limit=500', { token })).body.items as { id: string }[]).map((r) => r.id);
+  const callee = await h.token('agent', 'acme', { sub: '1001' });
+  const caller = await h.token('agent', 'acme', { sub: '1000' });
+  const stranger = await h.token('agent', 'acme', { sub: '1002' });
+  for (const t of [callee, caller]) {
+    const ids = await listed(t);
+    assert.ok(ids.includes(mineId), 'caller and callee both see it');
+    assert.not.ok(ids.includes(otherId), "not someone else's call");
+    const res = await h.app.inject({
+      method: 'GET',
+      url: `/api/me/recordings/${mineId}/audio`,
+      headers: { authorization: `Bearer ${t}` },
+    });
+    assert.is(res.statusCode, 200);
+    assert.ok(res.rawPayload.equals(WAV));
+  }
+  assert.is((await listed(stranger)).length, 0);
+  for (const [t, id] of [
+    [stranger, mineId],
+    [callee, otherId],
+  ] as const) {
+    const res = await h.call('GET', `/api/me/recordings/${id}/audio`, { token: t });
+    assert.is(res.status, 404, res.text);
+    assert.is(res.body.error, 'not_found');
+  }
+  // globex's agent 1001: the same numbers, another tenant: nothing.
+  const globex1001 = await h.token('agent', 'globex', { sub: '1001' });
+  assert.not.ok((await listed(globex1001)).includes(mineId));
+  assert.is((await h.call('GET', `/api/me/recordings/${mineId}/audio`, { token: globex1001 })).status, 404);
+  // Admin routes stay admin-only.
+  assert.is((await h.call('GET', '/api/recordings', { token: callee })).status, 403);
+});
+
 test('API: delete removes file and row, audited; an unremovable file keeps its row; B cannot delete', async () => {
   const admin = await h.token('tenant_admin', 'acme');
   const { uuid, body } = recordedCdr(acme);
@@ -343,6 +390,88 @@ test('retention: expired recordings go, file and row, audited; a disk error keep
     assert.not.ok(await exists(fileOf(acme, stuck)));
   } finally {
     await retention.stop();
+  }
+});
+
+test("orphan sweep: old unlinked files and deleted tenants' folders go; linked, recent, unknown names stay", async () => {
+  const DAY = 86_400_000;
+  const age = (p: string, days: number) => {
+    const t = new Date(Date.now() - days * DAY);
+    return fs.lutimes(p, t, t);
+  };
+  const file = async (tenant: string, uuid: string, days: number) => {
+    const p = path.join(h.recordingsDir, tenant, `${uuid}.wav`);
+    await fs.mkdir(path.dirname(p), { recursive: true });
+    await fs.writeFile(p, WAV);
+    await age(p, days);
+    return p;
+  };
+  // acme: a file whose call never reached the daemon (old: goes; recent: stays).
+  const orphan = await file(acme, randomUUID(), 10);
+  const young = await file(acme, randomUUID(), 1);
+  // A call record without a recording row (a node without the link), and a linked recording: both stay.
+  const recorded = cdrFor(acme);
+  assert.is((await postCdr(ep.url, recorded.body, { uuid: recorded.uuid })).status, 200);
+  const unlinked = await file(acme, recorded.uuid, 10);
+  const linked = recordedCdr(acme);
+  await writeFile(acme, linked.uuid);
+  assert.is((await postCdr(ep.url, linked.body, { uuid: linked.uuid })).status, 200);
+  await age(fileOf(acme, linked.uuid), 10);
+  // globex's old file named for acme's call: acme's record is invisible in globex's context (RLS), so it goes.
+  const foreign = await file(globex, recorded.uuid, 10);
+  // Names the daemon never derives are left alone: another name, a symlink, a folder that is not a tenant id.
+  const notes = path.join(h.recordingsDir, acme, 'notes.wav');
+  await fs.writeFile(notes, 'x');
+  await age(notes, 10);
+  const link = path.join(h.recordingsDir, acme, `${randomUUID()}.wav`);
+  await fs.symlink(orphan, link);
+  await age(link, 10);
+  const stray = path.join(h.recordingsDir, 'lost+found', `${randomUUID()}.wav`);
+  await fs.mkdir(path.dirname(stray), { recursive: true });
+  await fs.writeFile(stray, WAV);
+  await age(stray, 10);
+  // Deleted tenants: one folder quiet for the grace period (removed), one with a recent file (kept).
+  const gone = randomUUID();
+  const goneFile = await file(gone, randomUUID(), 10);
+  await age(path.join(h.recordingsDir, gone), 10);
+  const goneRecent = randomUUID();
+  const goneRecentFile = await file(goneRecent, randomUUID(), 1);
+  // An empty folder made lately (FreeSWITCH creating it for a call under way) is not removed either.
+  const fresh = path.join(h.recordingsDir, randomUUID());
+  await fs.mkdir(fresh);
+
+  const retention = createRecordingRetention({
+    pool: h.pool,
+    log: pino({ level: 'silent' }),
+    registry: h.registry,
+    recordingsDir: h.recordingsDir,
+    intervalMs: 3_600_000,
+    firstRunMs: 3_600_000,
+  });
+  const orphans = (outcome: string) => counterValue(h.registry, 'fs_tenantd_recording_orphans_total', { outcome });
+  try {
+    const before = await orphans('file_deleted');
+    const run = await retention.runOnce();
+    assert.equal(run.orphans, { files: 3, tenantDirs: 1, failed: 0 });
+    assert.is(await orphans('file_deleted'), before + 3);
+    assert.is(await orphans('tenant_dir_removed'), 1);
+    for (const p of [orphan, foreign, goneFile]) assert.not.ok(await exists(p), p);
+    assert.not.ok(await exists(path.join(h.recordingsDir, gone)));
+    for (const p of [young, unlinked, fileOf(acme, linked.uuid), notes, stray, goneRecentFile, fresh])
+      assert.ok(await exists(p), p);
+    assert.ok(await fs.lstat(link).then((st) => st.isSymbolicLink()));
+    // The linked recording is intact and still downloadable; the records are untouched.
+    assert.is((await recordingRows(acme, linked.uuid)).length, 1);
+    assert.ok(await callIdOf(acme, recorded.uuid));
+    // Nothing more to do on a second pass.
+    assert.equal((await retention.runOnce()).orphans, { files: 0, tenantDirs: 0, failed: 0 });
+  } finally {
+    await retention.stop();
+    await fs.rm(link, { force: true });
+    await fs.rm(notes, { force: true });
+    await fs.rm(path.dirname(stray), { recursive: true, force: true });
+    await fs.rm(path.join(h.recordingsDir, goneRecent), { recursive: true, force: true });
+    await fs.rm(fresh, { recursive: true, force: true });
   }
 });
 

@@ -416,7 +416,14 @@ test('parking lot: dial code parks in the first free slot, a slot number parks t
 });
 
 test('voicemail: *99<n> leaves a message in the tenant domain, *97 opens the own box, *98 asks; no box, no route', () => {
-  const box = { enabled: true, pinHash: 'f'.repeat(32), pinRealm: 't1.example', quotaS: null };
+  const box = {
+    enabled: true,
+    pinHash: 'f'.repeat(32),
+    pinRealm: 't1.example',
+    quotaS: null,
+    maxMessages: null,
+    maxLengthS: null,
+  };
   const t = tenant([], {
     extensions: new Map([
       ['1000', ext('1000', { voicemail: box })],
@@ -440,12 +447,62 @@ test('voicemail: *99<n> leaves a message in the tenant domain, *97 opens the own
   assert.ok(ring.includes('set fs_tenantd_forward_USER_BUSY=*991001'));
 });
 
+test('voicemail limits: max length cuts the recording through uuid_break, max messages gates the deposit', () => {
+  const box = { enabled: true, pinHash: null, pinRealm: null, quotaS: 600, maxMessages: 20, maxLengthS: 30 };
+  const t = tenant([], { extensions: new Map([['1001', ext('1001', { voicemail: box })]]) });
+  const d = decideTenantCall(call('*991001'), t, NOON_UTC);
+  assert.is(d.kind, 'route');
+  const doc = parseXml(renderRoute('t1.example', d as Extract<typeof d, { kind: 'route' }>));
+  const acts = findAll(doc, 'action').map((a) => `${a.attrs.application} ${a.attrs.data ?? ''}`.trim());
+  assert.equal(acts.slice(-4), [
+    'set skip_record_check=true',
+    'set api_on_record_start=sched_api +30 none uuid_break ${uuid}',
+    'voicemail default t1.example 1001',
+    'hangup NORMAL_CLEARING',
+  ]);
+  // The count is FreeSWITCH's, read when it hunts the route: the box of this tenant's primary domain only.
+  const [cond] = findAll(doc, 'condition').filter((c) => c.attrs.field);
+  assert.is(cond?.attrs.field, '${cond(${vm_boxcount(default/1001@t1.example|new)} >= 20 ? full : open)}');
+  assert.is(cond?.attrs.expression, '^open$');
+  const anti = findAll(doc, 'anti-action').map((a) => `${a.attrs.application} ${a.attrs.data ?? ''}`.trim());
+  // A full box is still the tenant's call (its variables on both branches), hears the quota prompt and ends.
+  assert.ok(anti.includes(`export fs_tenant_id=${ID}`), anti.join('\n'));
+  assert.equal(anti.slice(-3), ['answer', 'phrase voicemail_disk_quota_exceeded', 'hangup NORMAL_CLEARING']);
+  assert.not.ok(anti.some((a) => a.startsWith('voicemail ')));
+  // No limits (or the profile's own length): neither the gate nor the scheduled break.
+  const open = { ...box, maxMessages: null, maxLengthS: 300 };
+  const t2 = tenant([], { extensions: new Map([['1001', ext('1001', { voicemail: open })]]) });
+  const d2 = decideTenantCall(call('*991001'), t2, NOON_UTC);
+  const doc2 = parseXml(renderRoute('t1.example', d2 as Extract<typeof d2, { kind: 'route' }>));
+  assert.is(findAll(doc2, 'anti-action').length, 0);
+  assert.is(findAll(doc2, 'condition').filter((c) => c.attrs.field).length, 0);
+  assert.not.ok(findAll(doc2, 'action').some((a) => a.attrs.data?.startsWith('api_on_record_start')));
+  // Checking one's box is never gated.
+  const own = decideTenantCall(call('*97', { callerUser: '1001' }), t, NOON_UTC);
+  const doc3 = parseXml(renderRoute('t1.example', own as Extract<typeof own, { kind: 'route' }>));
+  assert.is(findAll(doc3, 'anti-action').length, 0);
+});
+
 test('directory: every user answer carries its box: folder from the tenant id, PIN digest or none', () => {
   const withPin = ext('1000', {
-    voicemail: { enabled: true, pinHash: 'a'.repeat(32), pinRealm: 't1.example', quotaS: 600 },
+    voicemail: {
+      enabled: true,
+      pinHash: 'a'.repeat(32),
+      pinRealm: 't1.example',
+      quotaS: 600,
+      maxMessages: null,
+      maxLengthS: null,
+    },
   });
   const stale = ext('1001', {
-    voicemail: { enabled: true, pinHash: 'b'.repeat(32), pinRealm: 'old.example', quotaS: null },
+    voicemail: {
+      enabled: true,
+      pinHash: 'b'.repeat(32),
+      pinRealm: 'old.example',
+      quotaS: null,
+      maxMessages: null,
+      maxLengthS: null,
+    },
   });
   const t = tenant([], {
     extensions: new Map([

@@ -2,7 +2,7 @@
 // Nothing in it belongs to a tenant: boxes, their folders and PINs come with
 // each user's directory answer (directory.ts), the domain with each call's
 // dialplan answer (dialplan/voicemail.ts).
-import { VOICEMAIL_PROFILE } from '../dialplan/voicemail.js';
+import { PROFILE_MAX_RECORD_LEN_S, VOICEMAIL_PROFILE } from '../dialplan/voicemail.js';
 import { section, serialize, text } from '../xml.js';
 import type { ConfigurationFile } from './file.js';
 
@@ -22,7 +22,7 @@ export const voicemailConf: ConfigurationFile<{ file: 'voicemail.conf' }> = {
       // Messages end when the caller hangs up or presses #, not on silence: a quiet caller's message is kept.
       ['record-silence-threshold', '0'],
       ['min-record-len', '2'],
-      ['max-record-len', '300'],
+      ['max-record-len', String(PROFILE_MAX_RECORD_LEN_S)],
       ['max-login-attempts', '3'],
       // A box without a PIN is opened only by its own phone (*97, `check auth`), never by an empty PIN.
       ['allow-empty-password-auth', 'false'],

@@ -312,19 +312,31 @@ export function renderRoute(
   const { tenant, target } = d;
   const extension = context(contextName).ele('extension', { name: `fs-tenantd-${target.type}` });
   if (d.record && opts.recordingsDir) recordingCondition(extension, tenant.id, opts.recordingsDir);
-  const cond = extension.ele('condition');
-  const act: Act = (application, data) => {
-    cond.ele('action', data === undefined ? { application } : { application, data });
+  const kind = kindOf(target);
+  const gate = kind.gate?.(target);
+  const cond = extension.ele('condition', gate ? { field: gate.field, expression: gate.expression } : {});
+  const element =
+    (name: 'action' | 'anti-action'): Act =>
+    (application, data) => {
+      cond.ele(name, data === undefined ? { application } : { application, data });
+    };
+  const act = element('action');
+  const antiAct = element('anti-action');
+  // The tenant's variables come first on either branch of a gate: a refused call is still the tenant's (its CDR).
+  const both: Act = (application, data) => {
+    act(application, data);
+    if (gate) antiAct(application, data);
   };
-  act('export', `${CHANNEL_VARS.tenantId}=${tenant.id}`);
-  act('export', `${CHANNEL_VARS.tenantSlug}=${tenant.slug}`);
-  act('export', `${CHANNEL_VARS.direction}=${d.direction}`);
+  both('export', `${CHANNEL_VARS.tenantId}=${tenant.id}`);
+  both('export', `${CHANNEL_VARS.tenantSlug}=${tenant.slug}`);
+  both('export', `${CHANNEL_VARS.direction}=${d.direction}`);
   // Exported, so a bridged B-leg holds with it too: the tenant's default stream or the stock one (moh.ts), never a
   // name from the request. What the other party hears when either leg holds (switch_channel_get_hold_music).
-  act('export', `hold_music=${tenantHoldMusic(tenant)}`);
+  both('export', `hold_music=${tenantHoldMusic(tenant)}`);
   const legVars =
     `{${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug},` +
     `${CHANNEL_VARS.direction}=${d.direction}}`;
-  kindOf(target).actions(target, act, legVars);
+  kind.actions(target, act, legVars);
+  gate?.otherwise(antiAct);
   return serialize(cond);
 }

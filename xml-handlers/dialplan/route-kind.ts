@@ -9,6 +9,16 @@ import type { CallDirection, DidDestination, TenantSnapshot } from '../model.js'
 /** Appends `<action application="…" data="…"/>` to the call's one-extension context. */
 export type Act = (application: string, data?: string) => void;
 
+/**
+ * A test FreeSWITCH makes when it hunts the route (mod_dialplan_xml expands `field` then), for what only the node
+ * knows at that moment; when `expression` does not match, `otherwise` runs (anti-actions) instead of `actions`.
+ */
+export interface RouteGate {
+  field: string;
+  expression: string;
+  otherwise(act: Act): void;
+}
+
 export interface RouteKind<T extends { type: string }> {
   /** Also the name of the extension in the answer: `fs-tenantd-<type>`. */
   readonly type: T['type'];
@@ -22,4 +32,6 @@ export interface RouteKind<T extends { type: string }> {
    * CHANNEL_CREATE on.
    */
   actions(target: T, act: Act, legVars: string): void;
+  /** A test on the node's own state before `actions` run (voicemail.ts: a box that is full). */
+  gate?(target: T): RouteGate | undefined;
 }

@@ -13,8 +13,21 @@ export const VOICEMAIL_CODES = { leave: '*99', checkOwn: '*97', checkAny: '*98' 
 /** mod_voicemail's profile, served by configuration/voicemail.ts. */
 export const VOICEMAIL_PROFILE = 'default';
 
+/** voicemail.conf's max-record-len (configuration/voicemail.ts): a box's own limit can only be shorter. */
+export const PROFILE_MAX_RECORD_LEN_S = 300;
+/** A box's max length is at least this: above the profile's min-record-len (2 s), under which nothing is kept. */
+export const MIN_MESSAGE_LENGTH_S = 5;
+
 export type VoicemailTarget =
-  | { type: 'voicemail'; action: 'leave'; domain: string; box: string }
+  | {
+      type: 'voicemail';
+      action: 'leave';
+      domain: string;
+      box: string;
+      /** The box's own limits (sql/018); null: none. */
+      maxMessages: number | null;
+      maxLengthS: number | null;
+    }
   | { type: 'voicemail'; action: 'check-own'; domain: string; box: string }
   | { type: 'voicemail'; action: 'check-any'; domain: string };
 
@@ -24,7 +37,14 @@ const hasBox = (ext: Extension | undefined): ext is Extension => ext?.enabled ==
 export function leaveMessage(tenant: TenantSnapshot, number: string): VoicemailTarget | undefined {
   const ext = tenant.extensions.get(number);
   return tenant.primaryDomain && hasBox(ext)
-    ? { type: 'voicemail', action: 'leave', domain: tenant.primaryDomain, box: ext.number }
+    ? {
+        type: 'voicemail',
+        action: 'leave',
+        domain: tenant.primaryDomain,
+        box: ext.number,
+        maxMessages: ext.voicemail.maxMessages,
+        maxLengthS: ext.voicemail.maxLengthS,
+      }
     : undefined;
 }
 
@@ -58,6 +78,12 @@ export const takeVoicemail: RouteKind<VoicemailTarget> = {
       case 'leave':
         // No "press 1 to keep it" after recording (create_file's record-file check): hanging up keeps it.
         act('set', 'skip_record_check=true');
+        // A box's own max length. mod_voicemail has only the profile's max-record-len (create_file passes it to
+        // switch_ivr_record_file), so: when the message's recording starts (switch_ivr_record_file_event runs
+        // api_on_record_start), schedule uuid_break N s later; it sets CF_BREAK, which ends that recording loop
+        // like the profile's limit does, and the message is delivered as usual. `set` expands ${uuid} now.
+        if (target.maxLengthS !== null && target.maxLengthS < PROFILE_MAX_RECORD_LEN_S)
+          act('set', `api_on_record_start=sched_api +${target.maxLengthS} none uuid_break \${uuid}`);
         act('voicemail', `${VOICEMAIL_PROFILE} ${target.domain} ${target.box}`);
         break;
       case 'check-own':
@@ -68,5 +94,24 @@ export const takeVoicemail: RouteKind<VoicemailTarget> = {
         break;
     }
     act('hangup', 'NORMAL_CLEARING');
+  },
+  gate: (target) => {
+    if (target.action !== 'leave' || target.maxMessages === null) return undefined;
+    // mod_voicemail counts no messages against a limit (only vm-disk-quota, seconds). Checked when FreeSWITCH
+    // hunts this route, i.e. right before the deposit (a no-answer fallback transfers to *99<n>, hunted anew):
+    // vm_boxcount's `new` (boxcount_api_function: unheard, urgent included) against the box's limit, through
+    // mod_commands' cond. A full box hears mod_voicemail's own quota prompt and the call ends, as when
+    // voicemail_leave_main finds vm-disk-quota exceeded.
+    const count = `\${vm_boxcount(${VOICEMAIL_PROFILE}/${target.box}@${target.domain}|new)}`;
+    return {
+      field: `\${cond(${count} >= ${target.maxMessages} ? full : open)}`,
+      expression: '^open$',
+      otherwise: (act) => {
+        act('set', 'voicemail_box_full=true');
+        act('answer');
+        act('phrase', 'voicemail_disk_quota_exceeded');
+        act('hangup', 'NORMAL_CLEARING');
+      },
+    };
   },
 };

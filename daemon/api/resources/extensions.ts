@@ -7,6 +7,7 @@ import { a1Hash } from '../../db/demo-seed.js';
 import { badRequest } from '../errors.js';
 import type { ResourceDef } from '../resource.js';
 import { FORWARD_TARGET } from '../../../xml-handlers/dialplan/feature-codes.js';
+import { MIN_MESSAGE_LENGTH_S, PROFILE_MAX_RECORD_LEN_S } from '../../../xml-handlers/dialplan/voicemail.js';
 import {
   bool,
   callerIdNumber,
@@ -95,6 +96,12 @@ export const extensions: ResourceDef = {
     // Voicemail (sql/011, README "Voicemail"); the PIN is a secret (voicemailPin), stored only as its digest.
     voicemailEnabled: { column: 'voicemail_enabled', schema: bool },
     voicemailQuotaS: { column: 'voicemail_quota_s', schema: nullable(int(60, 360000)) },
+    // sql/018: enforced by the dialplan's deposit step (xml-handlers/dialplan/voicemail.ts), not by mod_voicemail.
+    voicemailMaxMessages: { column: 'voicemail_max_messages', schema: nullable(int(1, 9999)) },
+    voicemailMaxLengthS: {
+      column: 'voicemail_max_length_s',
+      schema: nullable(int(MIN_MESSAGE_LENGTH_S, PROFILE_MAX_RECORD_LEN_S)),
+    },
     voicemailPinSet: {
       column: 'voicemail_pin_hash',
       select: 'voicemail_pin_hash IS NOT NULL',

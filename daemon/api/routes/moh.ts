@@ -11,7 +11,6 @@
 // rolls the row back; a failed commit removes a file that had no row before).
 // A delete removes the row, then the file, in one transaction.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -19,6 +18,7 @@ import client from 'prom-client';
 import { mohStreamDir } from '../../../xml-handlers/media-names.js';
 import type { TenantId } from '../../../xml-handlers/model.js';
 import { metric, type MetricsRegistry } from '../../metrics.js';
+import { type MohDisk, nodeMohDisk } from '../../moh/disk.js';
 import { checkMohWav, WavProblem } from '../../moh/wav.js';
 import { describeDiskError } from '../../recordings/files.js';
 import { ApiError, badRequest, notFound } from '../errors.js';
@@ -59,14 +59,15 @@ export interface MohRoutesOptions {
   pool: pg.Pool;
   log: Logger;
   registry: MetricsRegistry;
-  /** FS_TENANTD_MOH_DIR and the largest upload (FS_TENANTD_MOH_MAX_FILE_BYTES). */
-  moh: { dir: string; maxFileBytes: number };
+  /** FS_TENANTD_MOH_DIR and the largest upload (FS_TENANTD_MOH_MAX_FILE_BYTES); `disk`: tests' seam (node's fs). */
+  moh: { dir: string; maxFileBytes: number; disk?: MohDisk };
 }
 
 const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
 export function mohRoutes(app: FastifyInstance, opts: MohRoutesOptions): void {
   const { pool, log, moh } = opts;
+  const disk = moh.disk ?? nodeMohDisk;
   const requests = metric(
     opts.registry,
     'fs_tenantd_moh_file_requests_total',
@@ -165,11 +166,12 @@ export function mohRoutes(app: FastifyInstance, opts: MohRoutesOptions): void {
       const final = `${dir}/${name}`;
       const tmp = `${moh.dir}/.tmp/${randomUUID()}.part`;
       try {
-        await fs.mkdir(`${moh.dir}/.tmp`, { recursive: true });
-        await fs.mkdir(dir, { recursive: true });
-        await fs.writeFile(tmp, body, { flag: 'wx' });
+        await disk.mkdir(`${moh.dir}/.tmp`);
+        await disk.mkdir(dir);
+        await disk.writeFile(tmp, body);
       } catch (err) {
-        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        // A full disk may have taken part of the body: that part goes too.
+        await disk.rm(tmp).catch(() => undefined);
         throw diskError('upload', err, 'cannot write the file');
       }
       /** Set once the file is in place: whether it replaced one (then a failed commit must leave it). */
@@ -191,7 +193,7 @@ export function mohRoutes(app: FastifyInstance, opts: MohRoutesOptions): void {
               [scope.tenantId, id, name, body.length, info.sampleRate, info.durationMs],
             );
             try {
-              await fs.rename(tmp, final);
+              await disk.rename(tmp, final);
             } catch (err) {
               throw diskError('upload', err, 'cannot move the file into the stream folder');
             }
@@ -212,10 +214,10 @@ export function mohRoutes(app: FastifyInstance, opts: MohRoutesOptions): void {
         );
         return row;
       } catch (err) {
-        await fs.rm(tmp, { force: true }).catch(() => undefined);
+        await disk.rm(tmp).catch(() => undefined);
         // The file is in place but the row did not commit: a new file goes (no file without its row); a replaced
         // one stays, its old row describing it until the next upload.
-        if (placed && !placed.replaced) await fs.rm(final, { force: true }).catch(() => undefined);
+        if (placed && !placed.replaced) await disk.rm(final).catch(() => undefined);
         if (err instanceof ApiError && err.statusCode === 404) count('upload', 'not_found');
         throw err;
       }
@@ -248,7 +250,7 @@ export function mohRoutes(app: FastifyInstance, opts: MohRoutesOptions): void {
           }
           const path = `${mohStreamDir(moh.dir, scope.tenantId as TenantId, id)}/${name}`;
           try {
-            await fs.unlink(path);
+            await disk.unlink(path);
           } catch (err) {
             // Already gone: the row was all that was left of it. Anything else keeps the row (rolled back).
             if (errCode(err) !== 'ENOENT') throw diskError('delete', err, 'cannot remove the file');

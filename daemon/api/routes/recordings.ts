@@ -1,12 +1,13 @@
 // Call recordings (README "Call recordings"): list per call, list, read, download,
-// delete. Requests name recordings and calls by id only; the file a download or a
-// delete touches comes from the row, which only the daemon writes (from the call's
-// record, daemon/recordings/link.ts) and RLS shows only to its own tenant, and its
-// path is checked to stay inside that tenant's directory (recordingFile). So
-// another tenant's recording is a 404 like any of its rows, and no request can
-// point at a file of its choosing.
+// delete; an agent lists and downloads its own calls' (/me/recordings). Requests
+// name recordings and calls by id only; the file a download or a delete touches
+// comes from the row, which only the daemon writes (from the call's record,
+// daemon/recordings/link.ts) and RLS shows only to its own tenant, and its path
+// is checked to stay inside that tenant's directory (recordingFile). So another
+// tenant's recording is a 404 like any of its rows, and no request can point at
+// a file of its choosing.
 import fs from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import client from 'prom-client';
@@ -89,6 +90,49 @@ export function recordingRoutes(app: FastifyInstance, opts: RecordingRoutesOptio
     return new ApiError(500, 'storage_error', `recording ${id}: ${err.message}`);
   };
 
+  /**
+   * Streams the recording `sql` finds in the request's tenant (RLS), or a 404. Opened before answering, so a missing
+   * or unreadable file is a clear error rather than a cut-off body.
+   */
+  const sendAudio = async (req: FastifyRequest, reply: FastifyReply, id: string, sql: string, args: unknown[]) => {
+    const scope = requireTenant(req.apiScope);
+    const row = await inTenant(
+      pool,
+      req,
+      async ({ db }) => (await db.query<{ id: string; relativePath: string }>(sql, args)).rows[0],
+      { write: false },
+    );
+    if (!row) {
+      count('download', 'not_found');
+      throw notFound('recording');
+    }
+    const file = fileOf('download', scope.tenantId, row);
+    let handle: fs.promises.FileHandle | undefined;
+    let size: number;
+    try {
+      handle = await fs.promises.open(file, 'r');
+      size = (await handle.stat()).size;
+    } catch (err) {
+      await handle?.close().catch(() => undefined);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        count('download', 'file_missing');
+        opts.log.warn({ recording: id, tenant: scope.tenantSlug }, 'recording download: the file is missing');
+        throw new ApiError(
+          404,
+          'file_missing',
+          `recording ${id}: its file is missing from the recordings directory (deleted outside the daemon?)`,
+        );
+      }
+      throw diskError('download', id, new Error(describeDiskError(err, 'cannot read the file')));
+    }
+    count('download', 'ok');
+    return reply
+      .type('audio/wav')
+      .header('content-length', size)
+      .header('content-disposition', `attachment; filename="${id}.wav"`)
+      .send(handle.createReadStream());
+  };
+
   app.get(
     '/calls/:id/recordings',
     {
@@ -161,49 +205,13 @@ export function recordingRoutes(app: FastifyInstance, opts: RecordingRoutesOptio
     },
     async (req, reply) => {
       const { id } = req.params as { id: string };
-      const scope = requireTenant(req.apiScope);
-      const row = await inTenant(
-        pool,
+      return sendAudio(
         req,
-        async ({ db }) =>
-          (
-            await db.query<{ id: string; relativePath: string }>(
-              'SELECT id, relative_path AS "relativePath" FROM call_recordings WHERE id = $1',
-              [id],
-            )
-          ).rows[0],
-        { write: false },
+        reply,
+        id,
+        'SELECT id, relative_path AS "relativePath" FROM call_recordings WHERE id = $1',
+        [id],
       );
-      if (!row) {
-        count('download', 'not_found');
-        throw notFound('recording');
-      }
-      const file = fileOf('download', scope.tenantId, row);
-      // Opened before answering, so a missing or unreadable file is a clear error rather than a cut-off body.
-      let handle: fs.promises.FileHandle | undefined;
-      let size: number;
-      try {
-        handle = await fs.promises.open(file, 'r');
-        size = (await handle.stat()).size;
-      } catch (err) {
-        await handle?.close().catch(() => undefined);
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-          count('download', 'file_missing');
-          opts.log.warn({ recording: id, tenant: scope.tenantSlug }, 'recording download: the file is missing');
-          throw new ApiError(
-            404,
-            'file_missing',
-            `recording ${id}: its file is missing from the recordings directory (deleted outside the daemon?)`,
-          );
-        }
-        throw diskError('download', id, new Error(describeDiskError(err, 'cannot read the file')));
-      }
-      count('download', 'ok');
-      return reply
-        .type('audio/wav')
-        .header('content-length', size)
-        .header('content-disposition', `attachment; filename="${id}.wav"`)
-        .send(handle.createReadStream());
     },
   );
 
@@ -253,6 +261,60 @@ export function recordingRoutes(app: FastifyInstance, opts: RecordingRoutesOptio
         { write: true },
       );
       return reply.code(204).send();
+    },
+  );
+
+  // An agent's own recordings: calls its extension placed (the record's caller number) or that were dialled to it
+  // (its destination number), as the call record stored them (daemon/calls/call-record.ts). RLS keeps them in the
+  // token's tenant; another extension's recording is a 404 like another tenant's.
+  const OWN = '(c.caller = $1 OR c.callee = $1)';
+  app.get(
+    '/me/recordings',
+    {
+      schema: { tags: ['me', 'recordings'], querystring: pageQuery, response: { 200: list, ...errors } },
+      config: { roles: ['agent'] },
+    },
+    async (req) => {
+      const { limit, offset } = req.query as { limit: number; offset: number };
+      const me = requireTenant(req.apiScope).principal.sub;
+      const items = await inTenant(
+        pool,
+        req,
+        async ({ db }) =>
+          (
+            await db.query(`${SELECT} WHERE ${OWN} ORDER BY r.ended_at DESC, r.id LIMIT $2 OFFSET $3`, [
+              me,
+              limit,
+              offset,
+            ])
+          ).rows,
+        { write: false },
+      );
+      return { items };
+    },
+  );
+
+  app.get(
+    '/me/recordings/:id/audio',
+    {
+      schema: {
+        tags: ['me', 'recordings'],
+        params: idParams,
+        response: { 200: { description: 'The recording (audio/wav, stereo: caller left)', type: 'string' }, ...errors },
+      },
+      config: { roles: ['agent'], resource: 'call_recordings' },
+    },
+    async (req, reply) => {
+      const { id } = req.params as { id: string };
+      const me = requireTenant(req.apiScope).principal.sub;
+      return sendAudio(
+        req,
+        reply,
+        id,
+        `SELECT r.id, r.relative_path AS "relativePath" FROM call_recordings r
+        JOIN call_records c USING (tenant_id, call_uuid) WHERE r.id = $2 AND ${OWN}`,
+        [me, id],
+      );
     },
   );
 }
