@@ -32,7 +32,7 @@ export async function seedScale(
             SELECT $1, n::text, $3 || ' ' || n::text, n::text
             FROM generate_series(1000, 1000 + $4::int - 1) AS n RETURNING id, number)
           INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash)
-          SELECT $1, e.id, $2, md5(e.number || ':' || $2 || ':' || $3 || '-' || e.number) FROM e`,
+          SELECT $1, e.id, $2::text, md5(e.number || ':' || $2::text || ':' || $3 || '-' || e.number) FROM e`,
           [tenantId, domain, slug, opts.usersPerTenant],
         );
       });

@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { create } from 'xmlbuilder2';
 import { loadConfig } from '../../daemon/config.js';
 import { projectRoot } from '../../daemon/paths.js';
+import { parseFetch } from '../../xml-handlers/fetch-request.js';
 
 const test = suite('freeswitch-conf bootstrap');
 const root = path.join(projectRoot, 'freeswitch-conf');
@@ -105,19 +106,50 @@ test('xml_curl binding and event socket match the daemon defaults (npm start wor
   const vars = preprocessorVars({});
   const curl = params('xml_curl.conf.xml', vars);
   const daemonUrl = `http://${config.http.host}:${config.http.port}${config.xmlCurl.path}`;
-  // Two bindings, asked in order (switch_xml_locate); by default both are the one daemon.
-  assert.equal(urls('xml_curl.conf.xml', vars, 'gateway-url'), [daemonUrl, daemonUrl]);
+  // Two daemons asked in order (switch_xml_locate), each with a directory binding and a dialplan+configuration one;
+  // by default both are the one daemon.
+  assert.equal(urls('xml_curl.conf.xml', vars, 'gateway-url'), [daemonUrl, daemonUrl, daemonUrl, daemonUrl]);
   const list = paramList('xml_curl.conf.xml', vars);
   for (const name of ['gateway-credentials', 'auth-scheme', 'timeout'])
-    assert.is(list.filter(([k]) => k === name).length, 2, `${name} in both bindings`);
+    assert.is(list.filter(([k]) => k === name).length, 4, `${name} in every binding`);
+  // The directory bindings post only what parseDirectory reads (xml-handlers/fetch-request.ts), both alike.
+  const postVars = list.filter(([k]) => k === 'enable-post-var').map(([, v]) => v);
+  const directoryFields = [
+    'action',
+    'purpose',
+    'key',
+    'user',
+    'domain',
+    'sip_auth_method',
+    'sip_to_host',
+    'sip_from_host',
+  ];
+  assert.equal(postVars, [...directoryFields, ...directoryFields]);
   assert.is(curl.get('gateway-credentials'), `${config.xmlCurl.user}:${config.xmlCurl.password}`);
   assert.is(curl.get('auth-scheme'), 'basic');
   // Short: a hung first daemon holds each REGISTER or call set-up this long before the second binding answers.
   assert.match(curl.get('timeout') ?? '', /^[1-3]$/, 'a timeout of 1 to 3 whole seconds');
-  assert.is(
-    read(path.join(autoload, 'xml_curl.conf.xml')).match(/bindings="directory\|dialplan\|configuration"/g)?.length,
-    2,
+  // Every field parseFetch reads from a captured directory fetch is one the directory bindings post (or one
+  // mod_xml_curl always sends): a field missing from the list would silently read as absent.
+  const always = ['hostname', 'section', 'tag_name', 'key_name', 'key_value'];
+  const captures = path.join(projectRoot, 'test', 'fixtures', 'freeswitch', 'xml-curl');
+  const asked = new Set<string>();
+  for (const f of readdirSync(captures).filter((n) => /-directory-.*\.body$/.test(n))) {
+    const fields = new URLSearchParams(readFileSync(path.join(captures, f), 'latin1'));
+    parseFetch({
+      get: (name) => {
+        asked.add(name);
+        return fields.get(name) ?? undefined;
+      },
+    });
+  }
+  assert.equal(
+    [...asked].filter((n) => !always.includes(n) && !directoryFields.includes(n)),
+    [],
   );
+  const raw = read(path.join(autoload, 'xml_curl.conf.xml'));
+  assert.is(raw.match(/bindings="directory"/g)?.length, 2);
+  assert.is(raw.match(/bindings="dialplan\|configuration"/g)?.length, 2);
 
   const esl = params('event_socket.conf.xml', vars);
   const node = config.esl.nodes[0]!;
@@ -176,14 +208,17 @@ test('the same environment variables configure both sides', () => {
     params('xml_curl.conf.xml', vars).get('gateway-credentials'),
     `${config.xmlCurl.user}:${config.xmlCurl.password}`,
   );
+  // Each daemon's directory binding, then its dialplan+configuration one.
   assert.equal(urls('xml_curl.conf.xml', vars, 'gateway-url'), [
     'http://10.1.2.3:9000/fs/xml',
+    'http://10.1.2.3:9000/fs/xml',
+    'http://10.1.2.5:9000/fs/xml',
     'http://10.1.2.5:9000/fs/xml',
   ]);
   // Only the first set: the second follows it.
   assert.equal(
     urls('xml_curl.conf.xml', preprocessorVars({ FS_TENANTD_XMLCURL_URL: 'http://10.9.9.9/x' }), 'gateway-url'),
-    ['http://10.9.9.9/x', 'http://10.9.9.9/x'],
+    Array(4).fill('http://10.9.9.9/x'),
   );
   assert.is(params('event_socket.conf.xml', vars).get('password'), config.esl.nodes[0]!.password);
   assert.is(params('event_socket.conf.xml', vars).get('listen-ip'), '10.1.2.4');

@@ -69,7 +69,12 @@ export function renderSofia(
     name: 'sofia.conf',
     description: 'sofia Endpoint',
   });
-  params(conf, 'global_settings', [['log-level', '0']]);
+  // REGISTERs each in a thread of their own (with inbound-reg-in-new-thread below), up to this many at once: sofia
+  // otherwise handles them one at a time on its message-queue thread, which then waits idle for every directory fetch.
+  params(conf, 'global_settings', [
+    ['log-level', '0'],
+    ['max-reg-threads', '16'],
+  ]);
   const profiles = conf.ele('profiles');
   if (profile === undefined || profile === 'internal') {
     const p = profiles.ele('profile', { name: 'internal' });
@@ -85,6 +90,7 @@ export function renderSofia(
       ['auth-calls', 'true'],
       // The auth user must be the REGISTER's To user (sofia PFLAG_CHECKUSER).
       ['inbound-reg-force-matching-username', 'true'],
+      ['inbound-reg-in-new-thread', 'true'],
       ['challenge-realm', 'auto_from'],
       // Several devices per extension (desk phone and softphone), kept apart by contact. Without it sofia replaces
       // an extension's registration with any newer one, so a REGISTER that the registration guard later removes
