@@ -3,23 +3,19 @@
 // database, as in shared-admission.test.ts; the in-process ledger (local admission, down policy "enforce") is
 // checked against the same cases.
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { pino } from 'pino';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AdmissionRequest } from '../../daemon/calls/admission-types.js';
 import { SharedAdmission } from '../../daemon/calls/shared-admission.js';
-import { loadMigrations, migrate } from '../../daemon/db/migrate.js';
-import { provisionDatabase } from '../../daemon/db/provision.js';
+import { migrate } from '../../daemon/db/migrate.js';
 import { withTenant } from '../../daemon/db/tenant-context.js';
 import { createRegistry } from '../../daemon/metrics.js';
 import { loadSnapshot } from '../../daemon/tenants/load-snapshot.js';
 import { TenantStore } from '../../daemon/tenants/tenant-store.js';
 import { type AncestorCeilings, asTenantId, type CallDirection, type TenantId } from '../../xml-handlers/model.js';
-import { freshDatabase, superuserUrlFor, type TestDatabase, testCluster } from '../helpers/postgres.js';
+import { databaseBefore, freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { ceilings, makeLedger } from './ledger-fixtures.js';
 
 interface Ctx {
@@ -403,20 +399,10 @@ test("the snapshot carries the ancestors' ceilings; an ancestor's change evicts 
 });
 
 test('016 on a database with slots held under a tree: the subtree counts start exact', async () => {
-  const info = testCluster();
-  const name = `cascade_${Date.now().toString(36)}`;
-  const db = await provisionDatabase({
-    superuserUrl: superuserUrlFor(info),
-    database: name,
-    ownerPassword: info.ownerPassword,
-    appPassword: info.appPassword,
-  });
-  const older = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-sql-'));
+  const db = await databaseBefore('016', 'cascade');
   const app = new pg.Pool({ connectionString: db.appUrl, max: 2 });
-  const su = new pg.Client({ connectionString: superuserUrlFor(info)(name) });
+  const su = new pg.Client({ connectionString: db.superuserUrl });
   try {
-    for (const m of await loadMigrations()) if (m.version < '016') await fs.writeFile(path.join(older, m.file), m.sql);
-    await migrate(db.ownerUrl, undefined, older);
     const make = async (max: number | null, parent?: TenantId, reseller = false) => {
       const id = asTenantId(randomUUID());
       await withTenant(app, id, (c) =>
@@ -444,11 +430,7 @@ test('016 on a database with slots held under a tree: the subtree counts start e
   } finally {
     await su.end().catch(() => undefined);
     await app.end();
-    await fs.rm(older, { recursive: true, force: true });
-    const drop = new pg.Client({ connectionString: superuserUrlFor(info)('postgres') });
-    await drop.connect();
-    await drop.query(`DROP DATABASE ${drop.escapeIdentifier(name)} WITH (FORCE)`);
-    await drop.end();
+    await db.drop();
   }
 });
 

@@ -1,17 +1,10 @@
-// The usage roll-up (sql/017_usage_rollup.sql): usage_daily equals a GROUP BY over call_records per account, UTC
-// day and direction, whichever path wrote the records (batches, single rows, concurrently, duplicates), and the
-// tree context of a reseller reads its subtree's rows and nothing else. Also the backfill of an existing database.
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loadMigrations, migrate } from '../../daemon/db/migrate.js';
-import { provisionDatabase } from '../../daemon/db/provision.js';
+import { migrate } from '../../daemon/db/migrate.js';
 import { withReseller, withTenant } from '../../daemon/db/tenant-context.js';
 import type { TenantId } from '../../xml-handlers/model.js';
-import { freshDatabase, superuserUrlFor, testCluster, type TestDatabase } from '../helpers/postgres.js';
+import { databaseBefore, freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import {
   addSums,
   createAccount,
@@ -273,19 +266,9 @@ test('rebuild_usage_daily (the backfill) gives back the same rows; a bad row is 
 });
 
 test('migrating a database that already holds call records backfills usage_daily', async () => {
-  const info = testCluster();
-  const name = `usage_${Date.now().toString(36)}`;
-  const db = await provisionDatabase({
-    superuserUrl: superuserUrlFor(info),
-    database: name,
-    ownerPassword: info.ownerPassword,
-    appPassword: info.appPassword,
-  });
-  const older = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-sql-'));
+  const db = await databaseBefore('017', 'usage');
   const app = new pg.Pool({ connectionString: db.appUrl, max: 2 });
   try {
-    for (const m of await loadMigrations()) if (m.version < '017') await fs.writeFile(path.join(older, m.file), m.sql);
-    await migrate(db.ownerUrl, undefined, older);
     const a = await createAccount(app, 'old-a', { reseller: true });
     const b = await createAccount(app, 'old-b', { parent: a });
     const recs = makeRecords([a, b], { n: 150, dupes: 20, firstDay: '2026-10-30', days: 4, seed: 5 });
@@ -302,11 +285,7 @@ test('migrating a database that already holds call records backfills usage_daily
     assert.equal(await sumsOf(app, b, 'usage_daily'), await sumsOf(app, b, 'call_records'));
   } finally {
     await app.end();
-    await fs.rm(older, { recursive: true, force: true });
-    const su = new pg.Client({ connectionString: superuserUrlFor(info)('postgres') });
-    await su.connect();
-    await su.query(`DROP DATABASE ${su.escapeIdentifier(name)} WITH (FORCE)`);
-    await su.end();
+    await db.drop();
   }
 });
 

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedCluster, type EmbeddedCluster } from '../../daemon/db/embedded-postgres.js';
-import { migrate } from '../../daemon/db/migrate.js';
+import { loadMigrations, migrate } from '../../daemon/db/migrate.js';
 import { provisionDatabase } from '../../daemon/db/provision.js';
 import { createPool } from '../../daemon/db/open-database.js';
 import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
@@ -185,4 +185,38 @@ export async function tenantIdOf(pool: pg.Pool, slug: string): Promise<TenantId>
   const { rows } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM resolve_tenant_slug($1)', [slug]);
   if (!rows[0]) throw new Error(`no tenant ${slug}`);
   return asTenantId(rows[0].tenant_id);
+}
+
+/**
+ * A database of its own, migrated up to (not including) migration `before`: how a test puts data in an older schema
+ * and then checks what the next migration does with it (`migrate(db.ownerUrl)` applies the rest). `drop()` removes it.
+ */
+export async function databaseBefore(
+  before: string,
+  prefix: string,
+): Promise<{ ownerUrl: string; appUrl: string; superuserUrl: string; drop(): Promise<void> }> {
+  const info = testCluster();
+  const name = `${prefix}_${Date.now().toString(36)}`;
+  const db = await provisionDatabase({
+    superuserUrl: superuserUrlFor(info),
+    database: name,
+    ownerPassword: info.ownerPassword,
+    appPassword: info.appPassword,
+  });
+  const older = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-sql-'));
+  const drop = async () => {
+    await fs.rm(older, { recursive: true, force: true });
+    const su = new pg.Client({ connectionString: superuserUrlFor(info)('postgres') });
+    await su.connect();
+    await su.query(`DROP DATABASE ${su.escapeIdentifier(name)} WITH (FORCE)`);
+    await su.end();
+  };
+  try {
+    for (const m of await loadMigrations()) if (m.version < before) await fs.writeFile(path.join(older, m.file), m.sql);
+    await migrate(db.ownerUrl, undefined, older);
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+  return { ownerUrl: db.ownerUrl, appUrl: db.appUrl, superuserUrl: superuserUrlFor(info)(name), drop };
 }
