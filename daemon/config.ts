@@ -44,7 +44,7 @@ export interface Config {
   /** mod_json_cdr endpoint (daemon/json-cdr); authenticated like xml_curl. */
   cdr: { path: string; bodyLimitBytes: number };
   /** Tenant snapshot cache behind xml_curl (daemon/tenants). */
-  tenantCache: { ttlMs: number; maxTenants: number; maxNegative: number; negativeTtlMs: number };
+  tenantCache: { ttlMs: number; maxTenants: number; maxUsers: number; maxNegative: number; negativeTtlMs: number };
   /** Where the sofia profiles served in sofia.conf listen. */
   sipProfiles: { internal: SipListen; external: SipListen };
   /** mod_voicemail: the directory every FreeSWITCH node keeps boxes under (per tenant id), and its shared index. */
@@ -275,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
     tenantCache: {
       ttlMs: r.int('FS_TENANTD_TENANT_CACHE_TTL_MS', 300_000, 1000, 86_400_000),
       maxTenants: r.int('FS_TENANTD_TENANT_CACHE_MAX', 5000, 10, 1_000_000),
+      maxUsers: r.int('FS_TENANTD_USER_CACHE_MAX', 200_000, 10, 10_000_000),
       maxNegative: r.int('FS_TENANTD_NEGATIVE_CACHE_MAX', 10_000, 10, 1_000_000),
       negativeTtlMs: r.int('FS_TENANTD_NEGATIVE_CACHE_TTL_MS', 60_000, 1000, 86_400_000),
     },

@@ -178,7 +178,7 @@ async function main(): Promise<void> {
       clients: esl,
       log,
       registry,
-      isServedDomain: async (host) => (await tenants.byDomain(host)) !== null,
+      isServedDomain: async (host) => (await tenants.headByDomain(host)) !== null,
     }),
   );
   const callcenter = lifecycle.own(

@@ -4,14 +4,14 @@
 import { tenantHoldMusic } from './moh.js';
 import { CHANNEL_VARS } from './channel-vars.js';
 import type { DirectoryRequest } from './fetch-request.js';
-import type { Extension, TenantSnapshot } from './model.js';
+import type { Extension, TenantHead, TenantSnapshot } from './model.js';
 import { NOT_FOUND, params, section, serialize, text, trusted } from './xml.js';
 
 export type DirectoryDecision =
   /** cacheable: FreeSWITCH may keep the answer (the request was verbatim, see fetch-request.ts). */
   | {
       kind: 'user';
-      tenant: TenantSnapshot;
+      tenant: TenantHead;
       extension: Extension;
       domain: string;
       withHash: boolean;
@@ -21,11 +21,21 @@ export type DirectoryDecision =
 
 type UserRequest = Extract<DirectoryRequest, { kind: 'sip_auth' | 'user_call' | 'message-count' | 'voicemail-lookup' }>;
 
-/** Decides the answer for a user lookup, given the tenant that owns the requested domain (or null). */
-export function decideUser(req: UserRequest, tenant: TenantSnapshot | null): DirectoryDecision {
-  if (!tenant) return { kind: 'not_found', reason: 'unknown domain' };
+/** The tenant owning a requested domain and its extension numbered as the user asked (absent: no such user). */
+export interface UserLookup {
+  tenant: TenantHead;
+  extension: Extension | undefined;
+}
+
+/** The lookup answered from a whole snapshot. */
+export const userIn = (tenant: TenantSnapshot | null, user: string): UserLookup | null =>
+  tenant && { tenant, extension: tenant.extensions.get(user) };
+
+/** Decides the answer for a user lookup, given the tenant that owns the requested domain (null: none does). */
+export function decideUser(req: UserRequest, found: UserLookup | null): DirectoryDecision {
+  if (!found) return { kind: 'not_found', reason: 'unknown domain' };
+  const { tenant, extension } = found;
   if (tenant.status !== 'active') return { kind: 'not_found', reason: 'tenant suspended' };
-  const extension = tenant.extensions.get(req.user);
   if (!extension) return { kind: 'not_found', reason: 'unknown user' };
   if (!extension.enabled) return { kind: 'not_found', reason: 'extension disabled' };
   // Each stored hash is MD5(user:realm:password) for one of the tenant's domains spelled as stored: the one for
@@ -67,7 +77,7 @@ const RESERVED = new Set([
 ]);
 const VAR_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 
-export function tenantDialVars(tenant: TenantSnapshot): string {
+export function tenantDialVars(tenant: TenantHead): string {
   return `${CHANNEL_VARS.tenantId}=${tenant.id},${CHANNEL_VARS.tenantSlug}=${tenant.slug}`;
 }
 
@@ -79,7 +89,7 @@ export function tenantDialVars(tenant: TenantSnapshot): string {
  * skips; with no contact anywhere the bridge fails USER_NOT_REGISTERED as with one domain. Only the tenant's own
  * domains are listed, so a contact filed under a removed domain is no longer rung.
  */
-export function dialString(tenant: TenantSnapshot): string {
+export function dialString(tenant: TenantHead): string {
   const domains = tenant.primaryDomain
     ? [tenant.primaryDomain, ...tenant.domains.filter((d) => d !== tenant.primaryDomain)]
     : tenant.domains;
@@ -103,7 +113,7 @@ export interface UserRenderOptions {
 const NO_PIN = 'no-pin';
 
 /** A box's folder: derived from the tenant id and the number, never from a domain in a request. */
-export const mailboxDir = (root: string, tenant: TenantSnapshot, number: string): string =>
+export const mailboxDir = (root: string, tenant: TenantHead, number: string): string =>
   `${root}/${tenant.id}/${number}`;
 
 /**
@@ -111,7 +121,7 @@ export const mailboxDir = (root: string, tenant: TenantSnapshot, number: string)
  * every user answer carries them, whatever the fetch's purpose. vm-a1-hash is always given: without it
  * voicemail_check_main would take the SIP a1-hash as the PIN's digest.
  */
-function voicemailParams(tenant: TenantSnapshot, ext: Extension, root: string): Array<[string, string]> {
+function voicemailParams(tenant: TenantHead, ext: Extension, root: string): Array<[string, string]> {
   const box = ext.voicemail;
   const pinUsable = box.pinHash !== null && box.pinRealm === tenant.primaryDomain;
   return [

@@ -206,7 +206,11 @@ export interface Tier {
   position: number;
 }
 
-export interface TenantSnapshot {
+/**
+ * A tenant without its rows: what a directory user answer needs besides the one extension, so a phone of a large
+ * tenant can be answered from one extension row instead of a load of every row (daemon/tenants/tenant-store.ts).
+ */
+export interface TenantHead {
   id: TenantId;
   slug: string;
   status: TenantStatus;
@@ -234,6 +238,12 @@ export interface TenantSnapshot {
   /** Effective caller-ID defaults (own, else inherited). */
   defaultCallerIdName: string | null;
   defaultCallerIdNumber: string | null;
+  /** Music-on-hold streams (sql/013) by name, with files; absent or empty: the tenant holds with the stock stream. */
+  mohStreams?: readonly MohStream[];
+}
+
+/** A tenant and every row of it: what the dialplan and the per-tenant configuration files are decided from. */
+export interface TenantSnapshot extends TenantHead {
   extensions: ReadonlyMap<string, Extension>;
   queues: ReadonlyMap<string, Queue>;
   dids: ReadonlyMap<string, Did>;
@@ -245,8 +255,6 @@ export interface TenantSnapshot {
   flowNodes: ReadonlyMap<FlowNodeId, FlowNode>;
   /** Enabled call-recording rules (sql/012); absent or empty: nothing is recorded. */
   recordingRules?: readonly RecordingRule[];
-  /** Music-on-hold streams (sql/013) by name, with files; absent or empty: the tenant holds with the stock stream. */
-  mohStreams?: readonly MohStream[];
 }
 
 /** One of a tenant's music-on-hold streams (sql/013): a folder of WAV files mod_local_stream loops over. */

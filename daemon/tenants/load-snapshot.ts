@@ -16,6 +16,7 @@ import {
   type MohStream,
   type RecordingRule,
   type TenantId,
+  type TenantHead,
   type TenantRef,
   type TenantSnapshot,
   type TenantStatus,
@@ -54,11 +55,8 @@ const EXTENSION_JSON = `json_build_object('number', number,
   'vm_quota_s', voicemail_quota_s, 'vm_max_messages', voicemail_max_messages,
   'vm_max_length_s', voicemail_max_length_s)`;
 
-// One statement, one round trip: the policies limit every sub-select to the
-// transaction's tenant, so no WHERE tenant_id is needed (or trusted).
-const SNAPSHOT_SQL = `
-SELECT json_build_object(
-  'tenant', (SELECT json_build_object('id', t.id, 'slug', t.slug, 'status', t.status,
+// The tenant row, its place in the tree, its domains and hold music: a TenantHead.
+const HEAD_JSON = `'tenant', (SELECT json_build_object('id', t.id, 'slug', t.slug, 'status', t.status,
       'max_inbound', t.max_inbound, 'max_outbound', t.max_outbound, 'max_total', t.max_total,
       'cid_name', e.caller_id_name, 'cid_number', e.caller_id_number, 'timezone', e.timezone, 'language', e.language,
       'unrouted', e.unrouted_did_extension, 'moh_tenant', e.moh_tenant_id, 'moh_stream', e.moh_stream_id) FROM tenants t, tenant_effective_settings(t.id) e),
@@ -66,6 +64,16 @@ SELECT json_build_object(
       'max_outbound', a.mo, 'max_total', a.mt) ORDER BY a.o), '[]')
     FROM tenant_ancestor_ceilings(app_current_tenant()) WITH ORDINALITY a(id, slug, mi, mo, mt, o)),
   'domains', (SELECT coalesce(json_agg(json_build_object('domain', domain, 'primary', is_primary) ORDER BY domain), '[]') FROM sip_domains),
+  'moh_streams', (SELECT coalesce(json_agg(json_build_object('id', s.id, 'name', s.name, 'is_default', s.is_default,
+      'files', (SELECT coalesce(json_agg(json_build_object('name', f.name, 'size', f.size_bytes, 'at', f.updated_at)
+        ORDER BY f.name), '[]') FROM moh_stream_files f WHERE f.stream_id = s.id)) ORDER BY s.name), '[]')
+    FROM moh_streams s)`;
+
+// One statement, one round trip: the policies limit every sub-select to the
+// transaction's tenant, so no WHERE tenant_id is needed (or trusted).
+const HEAD_SQL = `SELECT json_build_object(${HEAD_JSON}) AS snapshot`;
+const SNAPSHOT_SQL = `
+SELECT json_build_object(${HEAD_JSON},
   'extensions', (SELECT coalesce(json_agg(${EXTENSION_JSON}), '[]') FROM extensions x),
   'queues', (SELECT coalesce(json_agg(q), '[]') FROM queues q),
   'dids', (SELECT coalesce(json_agg(json_build_object('e164', d.e164, 'enabled', d.enabled, 'type', d.destination_type,
@@ -91,11 +99,7 @@ SELECT json_build_object(
   'recording_rules', (SELECT coalesce(json_agg(json_build_object('scope', r.scope, 'extension', e.number,
       'queue', q.name)), '[]')
     FROM recording_rules r LEFT JOIN extensions e ON e.id = r.extension_id LEFT JOIN queues q ON q.id = r.queue_id
-    WHERE r.enabled),
-  'moh_streams', (SELECT coalesce(json_agg(json_build_object('id', s.id, 'name', s.name, 'is_default', s.is_default,
-      'files', (SELECT coalesce(json_agg(json_build_object('name', f.name, 'size', f.size_bytes, 'at', f.updated_at)
-        ORDER BY f.name), '[]') FROM moh_stream_files f WHERE f.stream_id = s.id)) ORDER BY s.name), '[]')
-    FROM moh_streams s)
+    WHERE r.enabled)
 ) AS snapshot`;
 
 // Rows as pg returns them; each is read field by field into the typed model below.
@@ -153,9 +157,8 @@ export async function readSnapshot(
   onProblem: (p: SnapshotProblem) => void = () => undefined,
 ): Promise<TenantSnapshot | null> {
   const raw = (await client.query<{ snapshot: Row }>(SNAPSHOT_SQL)).rows[0]!.snapshot;
-  const t = raw.tenant as Row | null;
-  if (!t) return null;
-  const domains = raw.domains as Row[];
+  const head = toHead(raw);
+  if (!head) return null;
   const extensions = new Map<string, Extension>((raw.extensions as Row[]).map((e) => [e.number, toExtension(e)]));
   const queues = new Map<string, Queue>(
     (raw.queues as Row[]).map((q) => [
@@ -257,6 +260,25 @@ export async function readSnapshot(
     ]),
   );
   return {
+    ...head,
+    extensions,
+    queues,
+    dids,
+    trunks,
+    outboundRoutes,
+    agents,
+    tiers,
+    flowNodes,
+    recordingRules: recordingRules(raw.recording_rules),
+  };
+}
+
+/** The head parts of HEAD_JSON; null when the tenant row is not visible (no such tenant). */
+function toHead(raw: Row): TenantHead | null {
+  const t = raw.tenant as Row | null;
+  if (!t) return null;
+  const domains = raw.domains as Row[];
+  return {
     id: asTenantId(t.id),
     timezone: t.timezone,
     language: t.language,
@@ -277,17 +299,36 @@ export async function readSnapshot(
     })),
     defaultCallerIdName: t.cid_name,
     defaultCallerIdNumber: t.cid_number,
-    extensions,
-    queues,
-    dids,
-    trunks,
-    outboundRoutes,
-    agents,
-    tiers,
-    flowNodes,
-    recordingRules: recordingRules(raw.recording_rules),
     mohStreams: mohStreams(raw.moh_streams),
   };
+}
+
+/** The tenant without its rows, or null if it does not exist. */
+export async function loadHead(pool: pg.Pool, tenantId: TenantId): Promise<TenantHead | null> {
+  return withTenant(
+    pool,
+    tenantId,
+    async (c) => toHead((await c.query<{ snapshot: Row }>(HEAD_SQL)).rows[0]!.snapshot),
+    { readOnly: true },
+  );
+}
+
+/** One extension by number, with its row id (what credential changes name it by); null if there is none. */
+export async function loadExtension(
+  pool: pg.Pool,
+  tenantId: TenantId,
+  number: string,
+): Promise<{ id: string; extension: Extension } | null> {
+  const { rows } = await withTenant(
+    pool,
+    tenantId,
+    (c) =>
+      c.query<{ id: string; e: Row }>(`SELECT x.id, ${EXTENSION_JSON} AS e FROM extensions x WHERE number = $1`, [
+        number,
+      ]),
+    { readOnly: true },
+  );
+  return rows[0] ? { id: rows[0].id, extension: toExtension(rows[0].e) } : null;
 }
 
 /** One row built by EXTENSION_JSON. */

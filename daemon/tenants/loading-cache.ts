@@ -132,6 +132,14 @@ export class LoadingCache<K extends string, V extends object | string> {
     }
   }
 
+  /** The value if cached and fresh (counted as a hit), else undefined: nothing is loaded. */
+  peek(key: K): V | undefined {
+    const entry = this.positive.get(key);
+    if (!entry || !this.isFresh(entry)) return undefined;
+    this.hit.inc();
+    return entry.value;
+  }
+
   /** Drops key everywhere, including a load in flight (its result will not be stored). */
   invalidate(key: K): void {
     this.positive.delete(key);

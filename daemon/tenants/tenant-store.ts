@@ -1,15 +1,26 @@
 // The tenant data behind xml_curl: SIP domain -> tenant, DID -> tenant, tenant ->
-// snapshot, and the tenant list, each in a LoadingCache. Change notifications
-// evict exactly what a row change can affect; a 'resync' (LISTEN connection
+// snapshot, and the tenant list, each in a LoadingCache; for directory users also
+// tenant -> head and (tenant, number) -> extension, so a phone is answered from
+// one row, not from a load of its whole tenant. Change notifications evict
+// exactly what a row change can affect; a 'resync' (LISTEN connection
 // re-established, notifications possibly lost) marks everything for reload.
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
-import type { TenantId, TenantRef, TenantSnapshot } from '../../xml-handlers/model.js';
+import type { Extension, TenantHead, TenantId, TenantRef, TenantSnapshot } from '../../xml-handlers/model.js';
+import { userIn, type UserLookup } from '../../xml-handlers/directory.js';
 import type { MetricsRegistry } from '../metrics.js';
 import { cacheMetrics, LoadingCache, type Trace } from './loading-cache.js';
 import { withTenant } from '../db/tenant-context.js';
-import { listTenants, loadSnapshot, readExtensions, resolveDid, resolveDomain } from './load-snapshot.js';
+import {
+  listTenants,
+  loadExtension,
+  loadHead,
+  loadSnapshot,
+  readExtensions,
+  resolveDid,
+  resolveDomain,
+} from './load-snapshot.js';
 
 export interface TenantStoreOptions {
   pool: pg.Pool;
@@ -17,6 +28,8 @@ export interface TenantStoreOptions {
   registry: MetricsRegistry;
   ttlMs: number;
   maxTenants: number;
+  /** Extensions kept for directory answers (FS_TENANTD_USER_CACHE_MAX). */
+  maxUsers: number;
   maxNegative: number;
   negativeTtlMs: number;
   now?: () => number;
@@ -26,6 +39,15 @@ export interface TenantStoreOptions {
 export type ChangeSource = Pick<ChangeFeed, 'on' | 'off'>;
 
 const ALL = 'all';
+/** The tables a TenantHead is read from (load-snapshot.ts HEAD_JSON). */
+const HEAD_TABLES = new Set(['tenants', 'sip_domains', 'moh_streams', 'moh_stream_files']);
+
+/** `<tenant>|<epoch>|<number>` (TenantStore.users): a tenant id is a uuid and an epoch a number, neither has a '|'. */
+function splitUserKey(key: string): [TenantId, string, string] {
+  const a = key.indexOf('|');
+  const b = key.indexOf('|', a + 1);
+  return [key.slice(0, a) as TenantId, key.slice(a + 1, b), key.slice(b + 1)];
+}
 /** Past this many changed extensions in one batch a full reload is cheaper than reading them one by one. */
 const MAX_REVISED = 500;
 
@@ -50,6 +72,16 @@ export class TenantStore {
   private readonly dids: LoadingCache<string, TenantId>;
   private readonly snapshots: LoadingCache<TenantId, TenantSnapshot>;
   private readonly tenantList: LoadingCache<typeof ALL, TenantRef[]>;
+  private readonly heads: LoadingCache<TenantId, TenantHead>;
+  /**
+   * Extensions by `<tenant>|<epoch>|<number>`. A tenant's epoch moves when a change cannot be pinned to one cached
+   * number; entries under an older epoch (and loads in flight for one) are never read again and age out.
+   */
+  private readonly users: LoadingCache<string, { id: string; extension: Extension }>;
+  private readonly epochs = new Map<TenantId, number>();
+  /** Cached extensions' row ids -> key: credential changes name the extension by id only. */
+  private readonly userKeys = new Map<string, string>();
+  private readonly maxUsers: number;
   /** Extension changes per tenant not yet read by the snapshot revision scheduled for them (reviseExtensions). */
   private readonly pendingRows = new Map<
     TenantId,
@@ -86,6 +118,80 @@ export class TenantStore {
       load: (id) => loadSnapshot(pool, id, (p) => log.warn({ tenantId: p.tenantId }, `tenant data skipped: ${p.what}`)),
     });
     this.tenantList = new LoadingCache({ ...common, name: 'tenant_list', max: 1, load: async () => listTenants(pool) });
+    this.heads = new LoadingCache({
+      ...common,
+      name: 'tenant_head',
+      max: opts.maxTenants * 4,
+      load: (id) => loadHead(pool, id),
+    });
+    this.maxUsers = opts.maxUsers;
+    this.users = new LoadingCache({
+      ...common,
+      name: 'user',
+      max: opts.maxUsers,
+      // Scanners probe numbers that do not exist: those are kept apart, so they cannot push real phones out.
+      negative,
+      load: async (key) => {
+        const [tenantId, , number] = splitUserKey(key);
+        const row = await loadExtension(pool, tenantId, number);
+        if (row) this.indexUser(row.id, key);
+        return row;
+      },
+    });
+  }
+
+  /**
+   * The tenant owning `domain` and its extension `number`, for a directory answer: from the whole snapshot when it
+   * is cached, else from the head and that one row, so a phone of a large tenant never waits for a load of every row.
+   */
+  async user(domain: string, number: string, trace?: Trace): Promise<UserLookup | null> {
+    const id = await this.domains.get(domain, trace);
+    if (!id) return null;
+    const whole = this.snapshots.peek(id);
+    if (whole) return userIn(whole, number);
+    const [head, row] = await Promise.all([this.heads.get(id, trace), this.users.get(this.userKey(id, number), trace)]);
+    return head && { tenant: head, extension: row?.extension };
+  }
+
+  /** The tenant owning `domain` without its rows (whether it exists and is active), or null. */
+  async headByDomain(domain: string, trace?: Trace): Promise<TenantHead | null> {
+    const id = await this.domains.get(domain, trace);
+    if (!id) return null;
+    return this.snapshots.peek(id) ?? this.heads.get(id, trace);
+  }
+
+  private userKey(id: TenantId, number: string): string {
+    return `${id}|${this.epochs.get(id) ?? 0}|${number}`;
+  }
+
+  private indexUser(rowId: string, key: string): void {
+    // Bounded without a hook into the LRU: past twice the cache it starts over. An extension no longer indexed is
+    // still exact: a credential change naming it retires its tenant's users (dropUser).
+    if (this.userKeys.size >= 2 * this.maxUsers) this.userKeys.clear();
+    this.userKeys.set(rowId, key);
+  }
+
+  /** Every cached extension of the tenant is retired (and loads in flight are never stored where they are read). */
+  private retireUsers(id: TenantId): void {
+    this.epochs.set(id, (this.epochs.get(id) ?? 0) + 1);
+  }
+
+  /** A changed extension or credential row: its cached extension is dropped, or all of the tenant's if unknown. */
+  private dropUser(e: ChangeEvent): void {
+    if (e.table === 'extensions') {
+      for (const k of ['old', 'new'] as const) {
+        const n = e.keys.number?.[k];
+        if (typeof n === 'string') this.users.invalidate(this.userKey(e.tenantId, n));
+      }
+      return;
+    }
+    const ext = e.keys.extension_id;
+    const rowId = (ext?.new ?? ext?.old) as string | undefined;
+    const key = rowId === undefined ? undefined : this.userKeys.get(rowId);
+    // Not indexed: not cached, or its load still in flight (which may have read the row before the change).
+    if (key === undefined || !key.startsWith(`${e.tenantId}|`)) return this.retireUsers(e.tenantId);
+    this.userKeys.delete(rowId!);
+    this.users.invalidate(key);
   }
 
   /** The tenant owning `domain` (lower-case, validated by the caller), or null. */
@@ -126,13 +232,17 @@ export class TenantStore {
         for (const n of keyValues('e164')) this.dids.invalidate(n);
         break;
     }
+    if (e.table === 'extensions' || e.table === 'extension_credentials') this.dropUser(e);
+    else if (HEAD_TABLES.has(e.table)) this.heads.invalidate(e.tenantId);
     // Every tenant table's rows are part of the snapshot; changed extensions alone are re-read, not the tenant.
     const ext = extensionChange(e);
     if (!ext || !this.reviseExtensions(e.tenantId, ext)) this.snapshots.invalidate(e.tenantId);
     // Descendants carry an account's ceilings and place in the tree (sql/016) and inherit its defaults and default
     // hold music (sql/014 tenant_effective_settings).
     if (e.table === 'tenants' || e.table === 'moh_streams') {
-      this.snapshots.invalidateWhere((s) => s.ancestors?.some((a) => a.id === e.tenantId) === true);
+      const below = (h: TenantHead) => h.ancestors?.some((a) => a.id === e.tenantId) === true;
+      this.snapshots.invalidateWhere(below);
+      this.heads.invalidateWhere(below);
     }
   }
 
@@ -179,9 +289,11 @@ export class TenantStore {
     return true;
   }
 
-  /** Drops one tenant's snapshot: after the daemon's own write, before its NOTIFY arrives. */
+  /** Drops one tenant's cached data: after the daemon's own write, before its NOTIFY arrives. */
   evict(tenantId: TenantId): void {
     this.snapshots.invalidate(tenantId);
+    this.heads.invalidate(tenantId);
+    this.retireUsers(tenantId);
   }
 
   resync(): void {
@@ -189,6 +301,8 @@ export class TenantStore {
     this.dids.flush();
     this.snapshots.flush();
     this.tenantList.flush();
+    this.heads.flush();
+    this.users.flush();
   }
 
   /** Follows a change feed until the returned function is called. */

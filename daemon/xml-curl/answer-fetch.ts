@@ -70,7 +70,7 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
     case 'user_call':
     case 'message-count':
     case 'voicemail-lookup': {
-      const d = decideUser(req, await deps.store.byDomain(req.domain, trace));
+      const d = decideUser(req, await deps.store.user(req.domain, req.user, trace));
       if (d.kind === 'not_found') {
         deps.log.debug(
           { domain: req.domain, user: req.user, action: req.kind, reason: d.reason },
@@ -80,7 +80,7 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
       }
       // The hash and the cacheable attribute depend on the request's spelling of the domain, not only on the user.
       const key = `user|${d.domain}|${d.extension.number}|${d.withHash ? 'h' : '-'}${d.cacheable ? 'c' : '-'}`;
-      const xml = deps.rendered.get(d.tenant, key, () =>
+      const xml = deps.rendered.get([d.tenant, d.extension], key, () =>
         renderUser(d, { cacheableMs: deps.cacheableMs, voicemailDir: deps.voicemail.dir }),
       );
       return found(xml, trace);
@@ -90,7 +90,7 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
       return found(renderGatewayDomains(domains), trace);
     }
     case 'network-list': {
-      const t = await deps.store.byDomain(req.domain, trace);
+      const t = await deps.store.headByDomain(req.domain, trace);
       return t?.status === 'active' ? found(renderNetworkListDomain(req.domain), trace) : noSuchEntry;
     }
     case 'unsupported':
@@ -164,7 +164,7 @@ async function dialplan(req: DialplanRequest, node: string, deps: AnswerDeps, tr
   const key = `route|${contextName}|${direction}|${decision.record ? 'rec|' : ''}${JSON.stringify(decision.target)}`;
   if (decision.record && !deps.recordingsDir) deps.log.warn(ctx, 'xml_curl dialplan: recording wanted, no directory');
   return found(
-    deps.rendered.get(tenant, key, () => renderRoute(contextName, decision, { recordingsDir: deps.recordingsDir })),
+    deps.rendered.get([tenant], key, () => renderRoute(contextName, decision, { recordingsDir: deps.recordingsDir })),
     trace,
   );
 }

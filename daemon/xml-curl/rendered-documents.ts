@@ -1,8 +1,9 @@
 // Rendered answers (directory users, dialplan routes) kept so REGISTER storms and
 // call bursts cost no XML building, in one LRU bounded in bytes: 100k cached
-// users must not mean 100k documents in memory. Entries belong to the tenant
-// snapshot they were rendered from; a reloaded snapshot gets a new id, so its
-// predecessor's documents are never served again and simply age out.
+// users must not mean 100k documents in memory. Entries belong to the objects
+// they were rendered from (a tenant snapshot, or a head and one extension); a
+// reloaded object gets a new id, so documents rendered from its predecessor are
+// never served again and simply age out.
 import { LRUCache } from 'lru-cache';
 
 export class RenderedDocuments {
@@ -22,12 +23,15 @@ export class RenderedDocuments {
         : undefined;
   }
 
-  /** The document `key` of `snapshot`, rendered by `render` unless kept. */
-  get(snapshot: object, key: string, render: () => string): string {
+  /** The document `key` rendered from `sources` (by `render`) unless kept. */
+  get(sources: readonly object[], key: string, render: () => string): string {
     if (!this.lru) return render();
-    let id = this.ids.get(snapshot);
-    if (id === undefined) this.ids.set(snapshot, (id = ++this.nextId));
-    const k = `${id}|${key}`;
+    let k = key;
+    for (const o of sources) {
+      let id = this.ids.get(o);
+      if (id === undefined) this.ids.set(o, (id = ++this.nextId));
+      k = `${id}|${k}`;
+    }
     let doc = this.lru.get(k);
     if (doc === undefined) {
       // xmlbuilder2 builds the document by concatenation: a rope of hundreds of small

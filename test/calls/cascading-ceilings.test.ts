@@ -383,6 +383,7 @@ test("the snapshot carries the ancestors' ceilings; an ancestor's change evicts 
     registry: createRegistry(),
     ttlMs: 60_000,
     maxTenants: 100,
+    maxUsers: 1000,
     maxNegative: 100,
     negativeTtlMs: 60_000,
   });

@@ -74,24 +74,31 @@ async function withEndpoint(fn: (ep: Endpoint) => Promise<void>, opts: Parameter
 
 test('a cache hit answers without touching PostgreSQL; outcome hit vs miss', () =>
   withEndpoint(async (ep) => {
+    // Two users (each its head and row), then a call (the whole snapshot): each loaded once.
     await replay(ep.target, fx('025'));
+    await replay(ep.target, fx('027'));
+    const call = () => post(ep.target, fx('028'), withFields(fx('028'), { variable_fs_tenant_id: ids.acme }));
+    await call();
     const before = dbUse;
     for (const n of ['025', '027', '029', '038']) assert.is((await replay(ep.target, fx(n))).status, 200);
-    await post(ep.target, fx('028'), withFields(fx('028'), { variable_fs_tenant_id: ids.acme }));
+    await call();
     assert.is(dbUse, before, 'no database use for cached tenants');
-    assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'miss' }), 1);
+    assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'miss' }), 2);
     assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'directory', outcome: 'hit' }), 4);
+    assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'dialplan', outcome: 'miss' }), 1);
     assert.is(await ep.value('fs_tenantd_xmlcurl_requests_total', { section: 'dialplan', outcome: 'hit' }), 1);
   }));
 
-test('concurrent misses for one tenant coalesce into one lookup and one snapshot load', () =>
+test('concurrent misses for one user coalesce into one lookup of the domain, the head and the row', () =>
   withEndpoint(async (ep) => {
     const before = dbUse;
     const replies = await Promise.all(Array.from({ length: 25 }, () => replay(ep.target, fx('025'))));
     for (const r of replies) assert.is(find(sectionOf(r.body), 'user')?.attrs.id, '1001');
-    // resolve_sip_domain (pool.query) + the snapshot transaction (pool.connect)
-    assert.is(dbUse - before, 2);
-    assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'tenant' }), 1);
+    // resolve_sip_domain (pool.query) + the head's and the extension's transactions (pool.connect); no snapshot
+    assert.is(dbUse - before, 3);
+    assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'tenant_head' }), 1);
+    assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'user' }), 1);
+    assert.is(await ep.value('fs_tenantd_tenant_cache_entries', { cache: 'tenant' }), 0);
   }));
 
 test('unknown domains are cached negatively, within a bound', () =>

@@ -39,6 +39,7 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
     registry,
     ttlMs: opts.ttlMs ?? 300_000,
     maxTenants: 100,
+    maxUsers: 1000,
     maxNegative: 50,
     negativeTtlMs: 60_000,
     now: opts.now,

@@ -14,12 +14,19 @@ test('renders once per snapshot and key; a new snapshot renders afresh', () => {
     renders++;
     return s;
   };
-  assert.is(docs.get(snapA, 'user|1001', render('<a/>')), '<a/>');
-  assert.is(docs.get(snapA, 'user|1001', render('<not-used/>')), '<a/>');
+  assert.is(docs.get([snapA], 'user|1001', render('<a/>')), '<a/>');
+  assert.is(docs.get([snapA], 'user|1001', render('<not-used/>')), '<a/>');
   assert.is(renders, 1);
-  assert.is(docs.get(snapB, 'user|1001', render('<b/>')), '<b/>');
-  assert.is(docs.get(snapA, 'user|1002', render('<c/>')), '<c/>');
+  assert.is(docs.get([snapB], 'user|1001', render('<b/>')), '<b/>');
+  assert.is(docs.get([snapA], 'user|1002', render('<c/>')), '<c/>');
   assert.is(renders, 3);
+  // Rendered from a tenant's head and one extension: a new one of either renders afresh.
+  const ext = {};
+  assert.is(docs.get([snapA, ext], 'user|1001', render('<d/>')), '<d/>');
+  assert.is(docs.get([snapA, ext], 'user|1001', render('<not-used/>')), '<d/>');
+  assert.is(docs.get([snapA, {}], 'user|1001', render('<e/>')), '<e/>');
+  assert.is(docs.get([snapB, ext], 'user|1001', render('<f/>')), '<f/>');
+  assert.is(renders, 6);
 });
 
 test('the byte budget bounds what is kept; least recently used go first', () => {
@@ -27,16 +34,16 @@ test('the byte budget bounds what is kept; least recently used go first', () => 
   const docs = new RenderedDocuments(budget);
   const snap = {};
   const doc = 'x'.repeat(2300);
-  for (let i = 0; i < 1000; i++) docs.get(snap, `user|${i}`, () => doc);
+  for (let i = 0; i < 1000; i++) docs.get([snap], `user|${i}`, () => doc);
   assert.ok(docs.bytes <= budget, `${docs.bytes} bytes kept`);
   assert.ok(docs.size > 10 && docs.size < 1000, `${docs.size} kept`);
   let rendered = false;
-  docs.get(snap, 'user|999', () => {
+  docs.get([snap], 'user|999', () => {
     rendered = true;
     return doc;
   });
   assert.not.ok(rendered, 'the most recent is still kept');
-  docs.get(snap, 'user|0', () => {
+  docs.get([snap], 'user|0', () => {
     rendered = true;
     return doc;
   });
@@ -48,7 +55,7 @@ test('budget 0 keeps nothing', () => {
   let renders = 0;
   for (let i = 0; i < 3; i++)
     assert.is(
-      docs.get({}, 'k', () => {
+      docs.get([{}], 'k', () => {
         renders++;
         return 'é';
       }),

@@ -5,7 +5,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { conferenceConf } from '../../xml-handlers/configuration/conference.js';
 import { ivrConf } from '../../xml-handlers/configuration/ivr.js';
-import { decideUser, renderUser } from '../../xml-handlers/directory.js';
+import { decideUser, renderUser, userIn } from '../../xml-handlers/directory.js';
 import { parkingLotName } from '../../xml-handlers/media-names.js';
 import { findUnattendedLoop, MAX_FLOW_STEPS } from '../../xml-handlers/dialplan/call-flow.js';
 import { decidePublicCall, decideTenantCall, renderRoute } from '../../xml-handlers/dialplan/index.js';
@@ -511,7 +511,10 @@ test('directory: every user answer carries its box: folder from the tenant id, P
     ]),
   });
   const params = (e: Extension) => {
-    const d = decideUser({ kind: 'voicemail-lookup', user: e.number, domain: 't1.example', verbatim: true }, t);
+    const d = decideUser(
+      { kind: 'voicemail-lookup', user: e.number, domain: 't1.example', verbatim: true },
+      userIn(t, e.number),
+    );
     assert.is(d.kind, 'user');
     const doc = parseXml(
       renderUser(d as Extract<typeof d, { kind: 'user' }>, { cacheableMs: 0, voicemailDir: '/srv/vm' }),

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { DEMO_EXTENSIONS, DEMO_TENANTS } from '../../daemon/db/demo-seed.js';
 import { flushUser } from '../../daemon/esl/cache-flush.js';
 import { agentFsName, parseFsName, queueFsName } from '../../xml-handlers/callcenter-names.js';
-import { decideUser, renderUser } from '../../xml-handlers/directory.js';
+import { decideUser, renderUser, userIn } from '../../xml-handlers/directory.js';
 import { parseFetch } from '../../xml-handlers/fetch-request.js';
 import {
   type Extension,
@@ -292,7 +292,7 @@ test('only requests spelled as stored are answered cacheable, and their key is o
             assert.not.ok(isSipDomain(asked.toLowerCase()), `${asked} refused`);
             continue;
           }
-          const d = decideUser(dir, tenant);
+          const d = decideUser(dir, userIn(tenant, dir.user));
           const label = `${action} ${user}@${asked}`;
           if (d.kind !== 'user') {
             assert.ok(action === 'sip_auth' && (asked !== domain || domain !== 'acme.pbx.test'), label);

@@ -105,7 +105,7 @@ test('hold_music on every user (legs originated to the phone), and an extension 
   const user = renderUser(
     {
       kind: 'user',
-      tenant: { ...t, extensions: new Map([['1001', evil]]) },
+      tenant: t,
       extension: evil,
       domain: 't1.example',
       withHash: true,

@@ -21,7 +21,13 @@ import {
   renderRejection,
   renderRoute,
 } from '../../xml-handlers/dialplan/index.js';
-import { decideUser, renderGatewayDomains, renderNetworkListDomain, renderUser } from '../../xml-handlers/directory.js';
+import {
+  decideUser,
+  renderGatewayDomains,
+  renderNetworkListDomain,
+  renderUser,
+  userIn,
+} from '../../xml-handlers/directory.js';
 import type { DialplanRequest } from '../../xml-handlers/fetch-request.js';
 import { gatewayName } from '../../xml-handlers/gateway-name.js';
 import { featureCode, renderFeatureDone } from '../../xml-handlers/dialplan/feature-codes.js';
@@ -162,7 +168,7 @@ test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and I
   const auth = (over: object) =>
     decideUser(
       { kind: 'sip_auth', user: '1000', domain: 't1.example', verbatim: true, method: 'REGISTER', ...over } as never,
-      t,
+      userIn(t, (over as { user?: string }).user ?? '1000'),
     );
   assert.is(auth({}).kind, 'user');
   assert.is(auth({ domain: 'alt.t1.example' }).kind, 'not_found');
@@ -172,23 +178,26 @@ test('directory: realm must be the a1 realm for sip_auth; REGISTER To host and I
   assert.is(auth({ user: '1001' }).kind, 'not_found', 'disabled');
   assert.is(auth({ user: '1002' }).kind, 'not_found', 'unknown');
   const req = { kind: 'sip_auth', user: '1000', domain: 't1.example', verbatim: true, method: 'REGISTER' } as const;
-  assert.is(decideUser(req, tenant({ status: 'suspended' })).kind, 'not_found');
+  assert.is(decideUser(req, userIn(tenant({ status: 'suspended' }), '1000')).kind, 'not_found');
   assert.is(decideUser(req, null).kind, 'not_found');
   // Another spelling of the realm: the hash cannot verify a digest made with it, and FreeSWITCH would cache the
   // answer under a key `xml_flush_cache id 1000 t1.example` does not clear.
   assert.is(auth({ verbatim: false }).kind, 'not_found');
-  const odd = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: false }, t);
+  const odd = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: false }, userIn(t, '1000'));
   assert.ok(odd.kind === 'user' && !odd.withHash && !odd.cacheable);
   const cacheableOf = (d: typeof odd) =>
     d.kind === 'user'
       ? findAll(sectionOf(renderUser(d, { cacheableMs: 60_000, voicemailDir: '/srv/vm' })), 'user')[0]!.attrs.cacheable
       : 'not a user';
   assert.is(cacheableOf(odd), undefined);
-  const same = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: true }, t);
+  const same = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: true }, userIn(t, '1000'));
   assert.ok(same.kind === 'user' && same.withHash && same.cacheable);
   assert.is(cacheableOf(same), '60000');
   // user_call in another domain of the tenant: the user, but no hash
-  const uc = decideUser({ kind: 'user_call', user: '1000', domain: 'alt.t1.example', verbatim: true }, t);
+  const uc = decideUser(
+    { kind: 'user_call', user: '1000', domain: 'alt.t1.example', verbatim: true },
+    userIn(t, '1000'),
+  );
   assert.ok(uc.kind === 'user' && !uc.withHash);
   if (uc.kind === 'user') {
     const xml = renderUser(uc, { cacheableMs: 0, voicemailDir: '/srv/vm' });
@@ -217,7 +226,7 @@ test('directory: several domains: each realm gets its own hash; a realm without 
   });
   const hashIn = (domain: string, method = 'REGISTER') => {
     const req = { kind: 'sip_auth', user: '1000', domain, verbatim: true, method, toHost: domain } as const;
-    const d = decideUser(req as never, t);
+    const d = decideUser(req as never, userIn(t, '1000'));
     if (d.kind !== 'user') return d.reason;
     const xml = renderUser(d, { cacheableMs: 0, voicemailDir: '/srv/vm' });
     assertSafeDocument(xml);
@@ -230,7 +239,7 @@ test('directory: several domains: each realm gets its own hash; a realm without 
   assert.is(hashIn('new.t1.example'), 'no credential for this realm');
   // The dial-string looks the user's contacts up in every domain, the primary first, so user/1000@t1.example
   // rings a phone registered under any of them.
-  const d = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: true }, t);
+  const d = decideUser({ kind: 'user_call', user: '1000', domain: 't1.example', verbatim: true }, userIn(t, '1000'));
   assert.ok(d.kind === 'user');
   if (d.kind !== 'user') return;
   const xml = renderUser(d, { cacheableMs: 0, voicemailDir: '/srv/vm' });
@@ -246,7 +255,7 @@ test('directory: several domains: each realm gets its own hash; a realm without 
   assert.not.ok(dial.includes('t2.example'));
   // A phone registered in any domain gets the lamp of its one box (mod_voicemail's <number>@<primary>).
   const mwi = (dom: string) => {
-    const u = decideUser({ kind: 'user_call', user: '1000', domain: dom, verbatim: true }, t);
+    const u = decideUser({ kind: 'user_call', user: '1000', domain: dom, verbatim: true }, userIn(t, '1000'));
     if (u.kind !== 'user') return u.reason;
     const doc = renderUser(u, { cacheableMs: 0, voicemailDir: '/srv/vm' });
     return findAll(sectionOf(doc), 'param').find((p) => p.attrs.name === 'mwi-account')?.attrs.value;
