@@ -10,6 +10,7 @@ import { benchAdmission } from './admission.bench.js';
 import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
+import { benchLargeTenant } from './large-tenant.bench.js';
 import { layout } from './processes.js';
 import { benchRegisterStorm } from './register-storm.bench.js';
 import { figure, machine, table, writeJson, type Figure } from './report.js';
@@ -30,6 +31,11 @@ const suites: Array<{ key: string; title: string; run(ctx: BenchContext): Promis
   { key: 'xmlcurl', title: 'items 1 and 3: warm xml_curl fetches', run: benchWarmFetches },
   { key: 'cold', title: 'items 2 and 5: cold cache over the scale data set, memory', run: benchColdCache },
   { key: 'esl', title: 'items 4 and 5: ESL events through the ledger, admission, memory', run: benchEsl },
+  {
+    key: 'large',
+    title: 'issue 18: a tenant of 10,000 extensions, first fetches and one added',
+    run: benchLargeTenant,
+  },
   { key: 'admission', title: 'issue 16: shared admission in PostgreSQL vs the in-process ledger', run: benchAdmission },
   { key: 'storm', title: 'issue 18: REGISTER storm through FreeSWITCH, daemon vs static XML', run: benchRegisterStorm },
 ];

@@ -46,7 +46,7 @@ const hashOf = async (ep: Endpoint, user: string) => {
   );
   return find(sectionOf(r.body), 'param', { name: 'a1-hash' })?.attrs.value;
 };
-const fullReads = () => ran.filter((q) => q.includes("'extensions', (SELECT coalesce(json_agg(")).length;
+const fullReads = () => ran.filter((q) => q.includes("'dids', (SELECT")).length;
 const rowReads = () => ran.filter((q) => q.includes('FROM extensions x WHERE x.id = ANY')).length;
 
 /** Resolves once `n` notifications arrived (and were applied); fails naming what came after 5 s. */

@@ -67,7 +67,7 @@ const hashOf = async (ep: Endpoint, user: string) => {
   return find(sectionOf(r.body), 'param', { name: 'a1-hash' })?.attrs.value;
 };
 const count = (marker: string) => ran.filter((q) => q.includes(marker)).length;
-const wholeLoads = () => count("'extensions', (SELECT coalesce(json_agg(");
+const wholeLoads = () => count("'dids', (SELECT");
 const rowLoads = () => count('FROM extensions x WHERE number = $1');
 const pw = (n: string) => a1Hash(n, DOMAIN, `pw-${n}`);
 

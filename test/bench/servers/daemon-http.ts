@@ -20,9 +20,11 @@ const registry = createRegistry();
 
 serveCalls(
   {
-    start: async (args: { appUrl: string; poolMax: number }) => {
+    /** warm: the pool's connections are opened first, as a daemon that has been running holds them. */
+    start: async (args: { appUrl: string; poolMax: number; warm?: boolean; env?: Record<string, string> }) => {
       const config = loadConfig({
         ...process.env,
+        ...args.env,
         DATABASE_URL: args.appUrl,
         FS_TENANTD_DB_POOL_MAX: String(args.poolMax),
         FS_TENANTD_LOG_LEVEL: process.env.FS_TENANTD_LOG_LEVEL ?? 'warn',
@@ -31,6 +33,7 @@ serveCalls(
       const log = createLogger(config.logLevel);
       const pool = createPool(args.appUrl, config.poolMax);
       instrumentPool(pool, registry);
+      if (args.warm) await Promise.all(Array.from({ length: config.poolMax }, () => pool.query('SELECT 1')));
       const store = new TenantStore({ pool, log, registry, ...config.tenantCache });
       const feed = createChangeFeed({ url: args.appUrl, log, registry });
       store.attach(feed);
