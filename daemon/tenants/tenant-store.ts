@@ -31,6 +31,7 @@ const MAX_REVISED = 500;
 
 /** An extension row change a snapshot can take without a full reload: `id` to re-read, `gone` (number) to drop. */
 function extensionChange(e: ChangeEvent): { id?: string; gone?: string } | undefined {
+  if (e.bulk) return undefined; // no rows named (sql/021)
   const key = (col: string) => e.keys[col] as { old: unknown; new: unknown } | undefined;
   if (e.table === 'extension_credentials') {
     const ext = key('extension_id');
@@ -123,6 +124,7 @@ export class TenantStore {
         for (const d of keyValues('domain')) this.domains.invalidate(d);
         break;
       case 'dids':
+        if (e.bulk) this.dids.flush(); // no numbers named (sql/021)
         for (const n of keyValues('e164')) this.dids.invalidate(n);
         break;
     }

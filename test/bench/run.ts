@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../../daemon/paths.js';
 import { makeClusterDir, removeClusterDir, startTestCluster } from '../helpers/postgres.js';
 import { benchAdmission } from './admission.bench.js';
+import { benchBulk } from './bulk.bench.js';
 import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
@@ -31,6 +32,7 @@ const suites: Array<{ key: string; title: string; run(ctx: BenchContext): Promis
   { key: 'cold', title: 'items 2 and 5: cold cache over the scale data set, memory', run: benchColdCache },
   { key: 'esl', title: 'items 4 and 5: ESL events through the ledger, admission, memory', run: benchEsl },
   { key: 'admission', title: 'issue 16: shared admission in PostgreSQL vs the in-process ledger', run: benchAdmission },
+  { key: 'bulk', title: 'issue 18: a bulk import, password change and removal of 10,000 extensions', run: benchBulk },
   { key: 'storm', title: 'issue 18: REGISTER storm through FreeSWITCH, daemon vs static XML', run: benchRegisterStorm },
 ];
 
