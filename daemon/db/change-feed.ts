@@ -3,6 +3,8 @@
 // connection, outside the pool (LISTEN is per session). After every (re)connect
 // it emits 'resync': notifications sent while it was away are lost for good, so
 // consumers must drop or refresh whatever they derived from the database.
+// A bulk change (past 100 rows of one table and tenant in a transaction, sql/021) arrives as one event with `bulk`
+// set and neither id nor keys: consumers treat it as "any row of that table of that tenant may have changed".
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -20,6 +22,8 @@ export interface ChangeEvent {
   tenantId: TenantId;
   id: string | null;
   keys: Record<string, { old: unknown; new: unknown }>;
+  /** Many rows changed (sql/021): which ones is not said, `id` is null and `keys` empty; `op` is one of theirs. */
+  bulk?: true;
 }
 
 /** Parses a trigger payload; undefined for anything that isn't one. */
@@ -42,7 +46,10 @@ export function parseChangePayload(payload: string | undefined): ChangeEvent | u
     return undefined;
   }
   const keys = (typeof o.keys === 'object' && o.keys !== null ? o.keys : {}) as ChangeEvent['keys'];
-  return { table: o.table, op: o.op, tenantId, id: typeof o.id === 'string' ? o.id : null, keys };
+  const id = typeof o.id === 'string' ? o.id : null;
+  return o.bulk === true
+    ? { table: o.table, op: o.op, tenantId, id: null, keys: {}, bulk: true }
+    : { table: o.table, op: o.op, tenantId, id, keys };
 }
 
 export interface ChangeFeedOptions {

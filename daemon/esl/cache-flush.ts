@@ -20,7 +20,7 @@ import { FS_USER_ID_KEY, isExtensionNumber, isSipDomain } from '../../xml-handle
 import type { EslClient } from './client.js';
 
 export const FLUSH_ALL = 'xml_flush_cache';
-/** Above this many users, a tenant-wide change flushes FreeSWITCH's whole user cache in one command instead. */
+/** Above this many user flushes for one tenant's changes, FreeSWITCH's whole user cache is flushed in one command. */
 const MAX_USER_FLUSHES = 500;
 export const RELOAD_ACL = 'reloadacl';
 /**
@@ -102,93 +102,80 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
     });
   };
 
-  const domainsOf = async (tenantId: TenantId): Promise<string[]> => {
-    const { rows } = await withTenant(
-      opts.pool,
-      tenantId,
-      (db) => db.query<{ domain: string }>('SELECT domain FROM sip_domains'),
-      { readOnly: true },
-    );
-    return rows.map((r) => r.domain).filter(isSipDomain);
-  };
-
-  const numbersOf = async (tenantId: TenantId): Promise<string[]> => {
-    const { rows } = await withTenant(
-      opts.pool,
-      tenantId,
-      (db) => db.query<{ number: string }>('SELECT number FROM extensions'),
-      { readOnly: true },
-    );
-    return rows.map((r) => r.number).filter(isExtensionNumber);
-  };
-
-  const numbersById = async (tenantId: TenantId, ids: string[]): Promise<string[]> => {
-    if (!ids.length) return [];
-    const { rows } = await withTenant(
-      opts.pool,
-      tenantId,
-      (db) => db.query<{ number: string }>('SELECT number FROM extensions WHERE id = ANY($1::uuid[])', [ids]),
-      { readOnly: true },
-    );
-    return rows.map((r) => r.number).filter(isExtensionNumber);
-  };
-
-  const onChange = async (e: ChangeEvent) => {
-    switch (e.table) {
-      case 'extensions': {
-        const numbers = [e.keys.number?.old, e.keys.number?.new].filter(
-          (n): n is string => typeof n === 'string' && isExtensionNumber(n),
-        );
-        const domains = await domainsOf(e.tenantId);
-        // No domain left (tenant being deleted): flush everything rather than guess.
-        if (!domains.length) {
-          schedule('*', [FLUSH_ALL]);
-          return;
+  /**
+   * What one tenant's changes that arrived together (a transaction's notifications) mean for FreeSWITCH's caches,
+   * with at most one read-only transaction of look-ups for all of them, not one per row.
+   */
+  const onChanges = async (tenantId: TenantId, events: readonly ChangeEvent[]) => {
+    const cmds = new Set<string>();
+    /** Users to flush in each of the tenant's domains; credentials name theirs by extension id. */
+    const numbers = new Set<string>();
+    const credentialsOf = new Set<string>();
+    let everyUser = false;
+    let needDomains = false;
+    for (const e of events) {
+      // A bulk change (sql/021) names no rows: every user of the tenant may be stale, or gone.
+      if (e.bulk && (e.table === 'extensions' || e.table === 'extension_credentials')) {
+        cmds.add(FLUSH_ALL);
+        continue;
+      }
+      switch (e.table) {
+        case 'extensions':
+          needDomains = true;
+          for (const n of [e.keys.number?.old, e.keys.number?.new])
+            if (typeof n === 'string' && isExtensionNumber(n)) numbers.add(n);
+          break;
+        case 'sip_domains': {
+          // Every user's dial-string lists the tenant's domains (directory.ts): all cached users are stale.
+          const { old: was, new: now } = e.keys.domain ?? {};
+          cmds.add(FLUSH_ALL);
+          if (typeof was === 'string' && was !== now && isSipDomain(was)) cmds.add(flushDomainRegistrations(was));
+          break;
         }
-        schedule(
-          '*',
-          [...new Set(numbers)].flatMap((n) => domains.map((d) => flushUser(n, d))),
-        );
-        return;
+        case 'extension_credentials':
+          // A password set again: the user's answers (a1-hash per realm) change in every domain of the tenant.
+          needDomains = true;
+          for (const id of [e.keys.extension_id?.old, e.keys.extension_id?.new])
+            if (typeof id === 'string') credentialsOf.add(id);
+          break;
+        case 'tenants':
+          // Every user of the domain/tenant changes at once.
+          cmds.add(FLUSH_ALL);
+          break;
+        case 'sip_trunks':
+          cmds.add(RELOAD_ACL);
+          break;
+        case 'moh_streams':
+          // Every user answer of the tenant carries its hold music (directory.ts), which a new default changes.
+          needDomains = true;
+          everyUser = true;
+          break;
       }
-      case 'sip_domains': {
-        // Every user's dial-string lists the tenant's domains (directory.ts): all cached users are stale.
-        const { old: was, new: now } = e.keys.domain ?? {};
-        const gone = typeof was === 'string' && was !== now && isSipDomain(was) ? [flushDomainRegistrations(was)] : [];
-        schedule('*', [FLUSH_ALL, ...gone]);
-        return;
-      }
-      case 'extension_credentials': {
-        // A password set again: the user's answers (a1-hash per realm) change in every domain of the tenant.
-        const ids = [e.keys.extension_id?.old, e.keys.extension_id?.new].filter((v) => typeof v === 'string');
-        const [domains, numbers] = await Promise.all([domainsOf(e.tenantId), numbersById(e.tenantId, ids)]);
-        if (!domains.length) {
-          schedule('*', [FLUSH_ALL]);
-          return;
-        }
-        // No number: the extension is gone, and its own change flushed it.
-        schedule(
-          '*',
-          numbers.flatMap((n) => domains.map((d) => flushUser(n, d))),
-        );
-        return;
-      }
-      case 'tenants':
-        // Every user of the domain/tenant changes at once.
-        schedule('*', [FLUSH_ALL]);
-        return;
-      case 'sip_trunks':
-        schedule('*', [RELOAD_ACL]);
-        return;
-      case 'moh_streams': {
-        // Every user answer of the tenant carries its hold music (directory.ts), which a new default changes.
-        const [domains, numbers] = await Promise.all([domainsOf(e.tenantId), numbersOf(e.tenantId)]);
-        const cmds = numbers.flatMap((n) => domains.map((d) => flushUser(n, d)));
-        schedule('*', !domains.length || cmds.length > MAX_USER_FLUSHES ? [FLUSH_ALL] : cmds);
-        return;
-      }
-      default:
     }
+    if (needDomains && !cmds.has(FLUSH_ALL)) {
+      const found = await withTenant(
+        opts.pool,
+        tenantId,
+        async (db) => {
+          const domains = await db.query<{ domain: string }>('SELECT domain FROM sip_domains');
+          const users = everyUser
+            ? await db.query<{ number: string }>('SELECT number FROM extensions')
+            : credentialsOf.size
+              ? await db.query<{ number: string }>('SELECT number FROM extensions WHERE id = ANY($1::uuid[])', [
+                  [...credentialsOf],
+                ])
+              : { rows: [] };
+          return { domains: domains.rows.map((r) => r.domain).filter(isSipDomain), users: users.rows };
+        },
+        { readOnly: true },
+      );
+      // A credential without its extension: the extension is gone, and its own change named the number.
+      for (const { number } of found.users) if (isExtensionNumber(number)) numbers.add(number);
+      // No domain left (tenant being deleted): flush everything rather than guess.
+      if (!found.domains.length || numbers.size * found.domains.length > MAX_USER_FLUSHES) cmds.add(FLUSH_ALL);
+      else for (const n of numbers) for (const d of found.domains) cmds.add(flushUser(n, d));
+    }
+    if (cmds.size) schedule('*', [...cmds]);
   };
 
   const track = (p: Promise<void>) => {
@@ -204,7 +191,20 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
       });
   };
 
-  const changeListener = (e: ChangeEvent) => track(onChange(e));
+  /** Per tenant, the changes that arrived in this turn of the event loop: notifications of one commit come together. */
+  const arriving = new Map<TenantId, ChangeEvent[]>();
+  const changeListener = (e: ChangeEvent) => {
+    const open = arriving.get(e.tenantId);
+    if (open) return void open.push(e);
+    const batch = [e];
+    arriving.set(e.tenantId, batch);
+    track(
+      new Promise<void>((r) => setImmediate(r)).then(() => {
+        arriving.delete(e.tenantId);
+        return onChanges(e.tenantId, batch);
+      }),
+    );
+  };
   // Notifications were lost while the feed was away: assume everything changed.
   const resyncListener = () => schedule('*', [FLUSH_ALL, RELOAD_ACL]);
   opts.feed.on('change', changeListener);

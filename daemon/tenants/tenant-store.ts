@@ -53,6 +53,7 @@ const MAX_REVISED = 500;
 
 /** An extension row change a snapshot can take without a full reload: `id` to re-read, `gone` (number) to drop. */
 function extensionChange(e: ChangeEvent): { id?: string; gone?: string } | undefined {
+  if (e.bulk) return undefined; // no rows named (sql/021)
   const key = (col: string) => e.keys[col] as { old: unknown; new: unknown } | undefined;
   if (e.table === 'extension_credentials') {
     const ext = key('extension_id');
@@ -178,6 +179,7 @@ export class TenantStore {
 
   /** A changed extension or credential row: its cached extension is dropped, or all of the tenant's if unknown. */
   private dropUser(e: ChangeEvent): void {
+    if (e.bulk) return this.retireUsers(e.tenantId); // no rows named (sql/021)
     if (e.table === 'extensions') {
       for (const k of ['old', 'new'] as const) {
         const n = e.keys.number?.[k];
@@ -229,6 +231,7 @@ export class TenantStore {
         for (const d of keyValues('domain')) this.domains.invalidate(d);
         break;
       case 'dids':
+        if (e.bulk) this.dids.flush(); // no numbers named (sql/021)
         for (const n of keyValues('e164')) this.dids.invalidate(n);
         break;
     }

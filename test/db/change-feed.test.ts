@@ -29,6 +29,19 @@ test('malformed payloads are rejected, valid ones typed', () => {
     '{"table":"extensions","op":"UPDATE","tenant_id":"0d6f3a53-2f4e-4c55-9a39-8e1b1b0c9a11","id":"x","keys":{"number":{"old":"1000","new":"1005"}}}',
   );
   assert.equal(ok?.keys.number, { old: '1000', new: '1005' });
+  assert.is(ok?.bulk, undefined);
+  // A bulk change (sql/021) names no row, whatever else the payload says.
+  const bulk = parseChangePayload(
+    '{"table":"extensions","op":"DELETE","tenant_id":"0d6f3a53-2f4e-4c55-9a39-8e1b1b0c9a11","bulk":true,"id":"x"}',
+  );
+  assert.equal(bulk, {
+    table: 'extensions',
+    op: 'DELETE',
+    tenantId: '0d6f3a53-2f4e-4c55-9a39-8e1b1b0c9a11',
+    id: null,
+    keys: {},
+    bulk: true,
+  });
 });
 
 test('a data change arrives as a typed event; a PostgreSQL restart brings a resync', async () => {

@@ -140,6 +140,52 @@ test('removing a SIP domain flushes the user cache and the registrations filed u
   assert.not.ok(cmds.some((c) => /flush_inbound_reg (acme|globex)\.pbx\.test/.test(c)));
 });
 
+test('50 extensions added, then removed, in one transaction each: every one of those users flushed, once', async () => {
+  const numbers = Array.from({ length: 50 }, (_, i) => String(80000 + i));
+  const want = numbers.map((n) => `api xml_flush_cache id ${n} acme.pbx.test`).sort();
+  const insert = await commandsDuring(
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query(
+          `WITH e AS (INSERT INTO extensions (tenant_id, number) SELECT $1, unnest($2::text[]) RETURNING id, number)
+          INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash)
+          SELECT $1, e.id, 'acme.pbx.test', md5(e.number) FROM e`,
+          [acme, numbers],
+        );
+      }),
+    /^api xml_flush_cache id 80049 /,
+  );
+  assert.equal(insert.sort(), want);
+  const removal = await commandsDuring(
+    () =>
+      withTenant(pool, acme, async (c) => {
+        await c.query('DELETE FROM extensions WHERE number = ANY($1)', [numbers]);
+      }),
+    /^api xml_flush_cache id 80049 /,
+  );
+  assert.equal(removal.sort(), want);
+});
+
+test('a bulk change (past 100 rows, sql/021) names no users: the whole user cache is flushed', async () => {
+  for (const write of [
+    `WITH e AS (INSERT INTO extensions (tenant_id, number)
+      SELECT $1, n::text FROM generate_series(70000, 70149) AS n RETURNING id, number)
+    INSERT INTO extension_credentials (tenant_id, extension_id, realm, a1_hash)
+    SELECT $1, e.id, 'acme.pbx.test', md5(e.number) FROM e`,
+    "UPDATE extension_credentials c SET a1_hash = md5('y') FROM extensions x WHERE x.id = c.extension_id AND x.number >= '70000'",
+    "DELETE FROM extensions WHERE tenant_id = $1 AND number >= '70000'",
+  ]) {
+    const cmds = await commandsDuring(
+      () =>
+        withTenant(pool, acme, async (c) => {
+          await c.query(write, write.includes('$1') ? [acme] : []);
+        }),
+      /^api xml_flush_cache$/,
+    );
+    assert.ok(cmds.includes('api xml_flush_cache'), write);
+  }
+});
+
 test('suspending a tenant flushes the whole user cache', async () => {
   const cmds = await commandsDuring(
     () =>
