@@ -1,7 +1,7 @@
 // Directory users of a tenant whose snapshot is not cached are answered from the tenant's head and the one
 // extension row (issue 18: a large tenant's first REGISTER must not wait for a load of every row), and stay exact
 // through the change feed: a changed password, a new or removed extension, a change that cannot be pinned to one
-// cached user, and a load that read the row just before a change committed.
+// cached user, a bulk change naming no rows, and a load that read the row just before a change committed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
@@ -174,6 +174,25 @@ test('one row per user, never the tenant; exact through every kind of change', a
     );
     assert.is(find(sectionOf(r.body), 'variable', { name: 'outbound_caller_id_number' })?.attrs.value, '+15550009999');
     assert.is(wholeLoads(), 0, 'still no load of the whole tenant');
+
+    // One statement disabling 300 cached phones: past the first rows, the change feed names none (sql/021 bulk).
+    const range = Array.from({ length: 300 }, (_, i) => String(21000 + i));
+    for (const n of range) assert.is(await hashOf(ep, n), pw(n));
+    const bulk = new Promise<void>((resolve) => {
+      const on = (e: ChangeEvent) => {
+        if (e.table !== 'extensions' || !e.bulk) return;
+        feed.off('change', on);
+        setTimeout(resolve, 20);
+      };
+      feed.on('change', on);
+    });
+    await withTenant(pool, acme, (c) =>
+      c.query('UPDATE extensions SET enabled = false WHERE number::int BETWEEN 21000 AND 21299'),
+    );
+    await bulk;
+    const stillAnswered = [];
+    for (const n of range) if ((await hashOf(ep, n)) !== undefined) stillAnswered.push(n);
+    assert.equal(stillAnswered, [], 'every disabled phone refused');
   } finally {
     detach();
     await feed.stop();
