@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { projectRoot } from '../../daemon/paths.js';
 import { makeClusterDir, removeClusterDir, startTestCluster } from '../helpers/postgres.js';
 import { benchAdmission } from './admission.bench.js';
+import { benchCalls } from './calls.bench.js';
 import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
@@ -32,6 +33,7 @@ const suites: Array<{ key: string; title: string; run(ctx: BenchContext): Promis
   { key: 'esl', title: 'items 4 and 5: ESL events through the ledger, admission, memory', run: benchEsl },
   { key: 'admission', title: 'issue 16: shared admission in PostgreSQL vs the in-process ledger', run: benchAdmission },
   { key: 'storm', title: 'issue 18: REGISTER storm through FreeSWITCH, daemon vs static XML', run: benchRegisterStorm },
+  { key: 'calls', title: 'issue 18: call set-up through FreeSWITCH, daemon vs static XML', run: benchCalls },
 ];
 
 const started = Date.now();
