@@ -3,24 +3,27 @@
 // directory binding: the physical limit of this machine), (b) the daemon with FreeSWITCH's user cache on and (c) the
 // daemon with it off. Every variant gets a fresh FreeSWITCH (empty user cache, empty registration db); variants take
 // turns, round after round, so drift of the shared machine falls on all of them alike.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { EslClient } from '../../daemon/esl/client.js';
-import { createLogger } from '../../daemon/log.js';
-import { createRegistry } from '../../daemon/metrics.js';
 import { projectRoot } from '../../daemon/paths.js';
-import { findFreeswitch } from '../helpers/freeswitch.js';
-import { freshDatabase } from '../helpers/postgres.js';
-import { freePort, startDaemon, which, type DaemonProcess } from '../helpers/processes.js';
+import { freePort, type DaemonProcess } from '../helpers/processes.js';
 import type { BenchContext } from './context.js';
 import { figure, type Figure } from './report.js';
-import { FIXTURES, fixtureBody, rewriteSipAuth, scaledDomain, scaledSlug, scaledUser } from './requests.js';
-import { seedScale } from './scale-data.js';
+import {
+  copyConf,
+  editConf,
+  fetchCounts,
+  fetchesBetween,
+  runSipp,
+  startRig,
+  startSwitch,
+  staticConf,
+  switchTools,
+  total,
+  until,
+  type Rig,
+} from './switch-rig.js';
 
-const XMLCURL_AUTH = `Basic ${Buffer.from('freeswitch:demo-xmlcurl').toString('base64')}`;
 const RATE = 800;
 
 interface Variant {
@@ -34,10 +37,10 @@ interface Variant {
 
 /** Investigation only (FS_TENANTD_BENCH_STORM_EXTRA=allvars): freeswitch-conf with every enable-post-var removed. */
 async function allVarsConf(dir: string): Promise<string> {
-  const conf = path.join(dir, 'conf-allvars');
-  await fs.cp(path.join(projectRoot, 'freeswitch-conf'), conf, { recursive: true });
-  const curl = path.join(conf, 'autoload_configs', 'xml_curl.conf.xml');
-  await fs.writeFile(curl, (await fs.readFile(curl, 'utf8')).replace(/^.*name="enable-post-var".*\n/gm, ''));
+  const conf = await copyConf(dir, 'conf-allvars');
+  await editConf(conf, 'autoload_configs/xml_curl.conf.xml', (xml) =>
+    xml.replace(/^.*name="enable-post-var".*\n/gm, ''),
+  );
   return conf;
 }
 
@@ -53,126 +56,18 @@ interface Storm {
   registered: number;
 }
 
-/** Sum of every series of fs_tenantd_xmlcurl_requests_total (all sections and outcomes). */
-async function fetchCount(d: DaemonProcess): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${d.httpPort}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^fs_tenantd_xmlcurl_requests_total\{[^}]*\} (\d+(?:\.\d+)?)$/gm)) n += Number(m[1]);
-  return n;
-}
-
-async function until(ok: () => Promise<boolean>, what: string, guardMs = 60_000): Promise<void> {
-  const deadline = Date.now() + guardMs;
-  while (!(await ok().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`gave up after ${guardMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/**
- * The static-XML bootstrap: a copy of freeswitch-conf whose xml_curl bindings no longer serve the directory, plus
- * a directory section holding exactly what the daemon answers for each user (its own answers, minus `cacheable`).
- */
-async function staticConf(dir: string, daemon: DaemonProcess, users: Array<[string, string, string]>) {
-  const conf = path.join(dir, 'conf-static');
-  await fs.cp(path.join(projectRoot, 'freeswitch-conf'), conf, { recursive: true });
-  const curl = path.join(conf, 'autoload_configs', 'xml_curl.conf.xml');
-  const xml = await fs.readFile(curl, 'utf8');
-  // Drop the directory from every binding (bindings="directory|..."), and the bindings that served only it.
-  await fs.writeFile(
-    curl,
-    xml
-      .replace(
-        /<binding name="[^"]*">(?:(?!<\/binding>)[\s\S])*bindings="directory"(?:(?!<\/binding>)[\s\S])*<\/binding>/g,
-        '',
-      )
-      .replace(/bindings="directory\|/g, 'bindings="'),
-  );
-  const byDomain = new Map<string, { params: string; users: string[] }>();
-  for (const [user, domain] of users) {
-    const answer = await answerOf(daemon, domain, user);
-    const params = /<domain [^>]*>\s*(<params>[\s\S]*?<\/params>)/.exec(answer)?.[1];
-    const entry = /<user [\s\S]*<\/user>/.exec(answer)?.[0];
-    if (!params || !entry) throw new Error(`no user in the daemon's answer for ${user}@${domain}: ${answer}`);
-    const d = byDomain.get(domain) ?? { params, users: [] };
-    d.users.push(entry.replace(/ cacheable="\d+"/, ''));
-    byDomain.set(domain, d);
-  }
-  const domains = [...byDomain].map(
-    ([name, d]) => `<domain name="${name}">${d.params}<users>${d.users.join('\n')}</users></domain>`,
-  );
-  await fs.mkdir(path.join(conf, 'directory'));
-  await fs.writeFile(path.join(conf, 'directory', 'bench.xml'), `<include>\n${domains.join('\n')}\n</include>\n`);
-  const main = path.join(conf, 'freeswitch.xml');
-  await fs.writeFile(
-    main,
-    (await fs.readFile(main, 'utf8')).replace(
-      '</document>',
-      // The preprocessor takes an X-PRE-PROCESS line as a whole: the include must stand on its own line.
-      [
-        '  <section name="directory">',
-        '    <X-PRE-PROCESS cmd="include" data="directory/*.xml"/>',
-        '  </section>',
-        '</document>',
-      ].join('\n'),
-    ),
-  );
-  return conf;
-}
-
-/** The daemon's sip_auth answer for user@domain, from the captured REGISTER fetch rewritten for that user. */
-async function answerOf(daemon: DaemonProcess, domain: string, user: string): Promise<string> {
-  const r = await fetch(`http://127.0.0.1:${daemon.httpPort}/freeswitch/xml`, {
-    method: 'POST',
-    headers: { authorization: XMLCURL_AUTH, 'content-type': 'application/x-www-form-urlencoded' },
-    body: rewriteSipAuth(fixtureBody(FIXTURES.sipAuthRegister), domain, user),
-  });
-  return r.text();
-}
-
 export async function benchRegisterStorm(ctx: BenchContext): Promise<Figure[]> {
-  const freeswitchBin = findFreeswitch();
-  const sippBin = which('sipp');
-  if (!freeswitchBin || !sippBin) {
-    const why = !freeswitchBin ? 'no FreeSWITCH (FREESWITCH_BIN, PATH, /usr/local/freeswitch)' : 'no sipp';
-    ctx.log(`storm: SKIPPED: ${why}`);
-    return [skipped(why)];
-  }
+  const tools = switchTools(ctx, 'storm', 'REGISTER storm through FreeSWITCH + SIPp', 'REGISTER/s');
+  if (!('sippBin' in tools)) return [tools];
   const tenants = 4;
   const perTenant = ctx.quick ? 125 : 500;
   const rounds = Number(process.env.FS_TENANTD_BENCH_STORM_ROUNDS ?? (ctx.quick ? 1 : 2));
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'fs-tenantd-storm-'));
-  const shm = existsSync('/dev/shm') ? await fs.mkdtemp('/dev/shm/fs-tenantd-storm-') : undefined;
-  const db = await freshDatabase(ctx.cluster);
-  const children: ChildProcess[] = [];
-  const esl: EslClient[] = [];
+  const rig = await startRig(ctx, tools, 'storm', tenants, perTenant);
   try {
-    await seedScale(db.appPool(2), { tenants, usersPerTenant: perTenant, parallel: 2 });
-    const users: Array<[string, string, string]> = [];
-    for (let t = 0; t < tenants; t++)
-      for (let u = 0; u < perTenant; u++)
-        users.push([scaledUser(u), scaledDomain(t), `${scaledSlug(t)}-${scaledUser(u)}`]);
-    const csv = path.join(dir, 'users.csv');
+    const { users, cacheOn, cacheOff } = rig;
+    const csv = path.join(rig.dir, 'users.csv');
     await fs.writeFile(csv, `SEQUENTIAL\n${users.map((u) => u.join(';')).join('\n')}\n`);
-
-    const ports = { internal: await freePort(), external: await freePort(), esl: await freePort() };
-    const daemonEnv = (name: string, extra: Record<string, string> = {}) => ({
-      DATABASE_URL: db.appUrl,
-      FS_TENANTD_STATE_DIR: path.join(dir, name),
-      FS_TENANTD_ESL_NODES: `fs1=127.0.0.1:${ports.esl}`,
-      FS_TENANTD_SIP_INTERNAL: `127.0.0.1:${ports.internal}`,
-      FS_TENANTD_SIP_EXTERNAL: `127.0.0.1:${ports.external}`,
-      FS_TENANTD_LOG_LEVEL: 'info', // startDaemon waits for the info line "listening"
-      ...extra,
-    });
-    // Both daemons run (and follow FreeSWITCH's events) throughout, whichever variant is measured.
-    const cacheOn = await startDaemon(daemonEnv('daemon-on'));
-    children.push(cacheOn.child);
-    const cacheOff = await startDaemon(daemonEnv('daemon-off', { FS_TENANTD_DIRECTORY_CACHEABLE_MS: '0' }));
-    children.push(cacheOff.child);
-    const conf = await staticConf(dir, cacheOn, users);
-    // Warm both daemons' tenant caches: the storm measures FreeSWITCH's fetch path, not a cold daemon.
-    for (const [user, domain] of users) await answerOf(cacheOff, domain, user);
+    const conf = await staticConf(rig);
     ctx.log(`storm: ${users.length} users in ${tenants} tenants seeded; static directory written`);
 
     const variants: Variant[] = [
@@ -186,86 +81,30 @@ export async function benchRegisterStorm(ctx: BenchContext): Promise<Figure[]> {
         key: 'cache-on-allvars',
         what: 'daemon, user cache on, every event header posted (no enable-post-var)',
         daemon: cacheOn,
-        conf: await allVarsConf(dir),
+        conf: await allVarsConf(rig.dir),
       });
     const results = new Map<string, Storm[]>(variants.map((v) => [v.key, []]));
-    let run = 0;
     for (let round = 1; round <= rounds; round++) {
       for (const v of variants) {
-        // FreeSWITCH's folders (its SQLite databases above all: sofia writes each digest nonce synchronously) on
-        // tmpfs where there is one, so the baseline is FreeSWITCH's own limit, not this VM's disk.
-        const fsDir = path.join(shm ?? dir, `fs-${++run}`);
-        const sub = ['log', 'db', 'run', 'temp', 'storage', 'recordings', 'cache'];
-        await Promise.all(sub.map((d) => fs.mkdir(path.join(fsDir, d), { recursive: true })));
-        const url = `http://127.0.0.1:${(v.daemon ?? cacheOn).httpPort}/freeswitch/xml`;
-        const child = spawn(
-          freeswitchBin,
-          [
-            '-nf',
-            '-nc',
-            '-nonat',
-            '-conf',
-            v.conf ?? (v.daemon ? path.join(projectRoot, 'freeswitch-conf') : conf),
-            ...sub.flatMap((d) => [`-${d}`, path.join(fsDir, d)]),
-          ],
-          {
-            env: {
-              ...process.env,
-              FS_TENANTD_XMLCURL_URL: url,
-              FS_TENANTD_XMLCURL_URL_2: url,
-              FS_TENANTD_ESL_LISTEN_PORT: String(ports.esl),
-              FS_TENANTD_CDR_URL: `http://127.0.0.1:${cacheOn.httpPort}/freeswitch/cdr`,
-              FS_TENANTD_CDR_ERR_DIR: path.join(fsDir, 'log', 'json_cdr'),
-            },
-            stdio: 'ignore',
-          },
+        const sw = await startSwitch(
+          rig,
+          v.conf ?? (v.daemon ? path.join(projectRoot, 'freeswitch-conf') : conf),
+          v.daemon ?? cacheOn,
         );
-        children.push(child);
-        const exited = new Promise((r) => child.once('exit', r));
-        const client = new EslClient({
-          node: { name: 'bench', host: '127.0.0.1', port: ports.esl, password: 'ClueCon' },
-          log: createLogger('silent'),
-          registry: createRegistry(),
-          commandTimeoutMs: 10_000,
-          backoff: { initialMs: 100, maxMs: 500 },
-        });
-        esl.push(client);
-        client.start();
         try {
-          await until(async () => client.connected, 'an ESL connection to FreeSWITCH');
-          await until(
-            async () => /internal\s+profile\s+\S+\s+RUNNING/.test(await client.api('sofia status')),
-            'the internal profile',
-          );
-          for (const d of [cacheOn, cacheOff])
-            await until(
-              async () =>
-                /\nfs_tenantd_esl_connected\{node="fs1"\} 1\n/.test(
-                  await (await fetch(`http://127.0.0.1:${d.httpPort}/metrics`)).text(),
-                ),
-              "the daemons' ESL connections",
-            );
           // Every successful registration fires CUSTOM sofia::register: their times give the rate of the bulk.
-          await client.subscribe(['CUSTOM sofia::register']);
+          await sw.client.subscribe(['CUSTOM sofia::register']);
           const marks: number[] = [];
-          client.on('event', () => marks.push(performance.now()));
-          const storm = await registerStorm(
-            sippBin,
-            dir,
-            csv,
-            ports.internal,
-            users.length,
-            [cacheOn, cacheOff],
-            marks,
-          );
-          // sofia answers 200 before its SQL queue writes the registration (SQLite here, far behind after a storm):
-          // what it holds 2 s after the storm says how far behind, not whether REGISTERs succeeded.
-          const filed = async () =>
-            Number(/REGISTRATIONS\s+(\d+)/.exec(await client.api('sofia status profile internal'))?.[1] ?? 0);
-          await until(async () => (await filed()) >= storm.ok, 'sofia to file every registration', 2_000).catch(
+          sw.client.on('event', () => marks.push(performance.now()));
+          const storm = await registerStorm(rig, csv, users.length, marks);
+          // What sofia holds 2 s after the storm is not how many succeeded: its SQL queue runs behind its 200s, and
+          // with multiple-registrations=contact each REGISTER deletes the rows of the same contact string with
+          // another expiry whatever their domain (sofia_reg_handle_register_token), so from one SIPp port the
+          // tenants' registrations of one number (1000@t0000, 1000@t0001, ...) mostly replace each other.
+          await until(async () => (await sw.filed()) >= storm.ok, 'sofia to file every registration', 2_000).catch(
             () => undefined,
           );
-          storm.registered = await filed();
+          storm.registered = await sw.filed();
           results.get(v.key)!.push(storm);
           ctx.log(
             `storm round ${round} ${v.key}: ${storm.ok} ok, ${storm.failed} failed in ${storm.seconds.toFixed(2)} s = ` +
@@ -274,12 +113,7 @@ export async function benchRegisterStorm(ctx: BenchContext): Promise<Figure[]> {
               `(${(storm.fetches / Math.max(1, storm.ok)).toFixed(2)} per REGISTER); sofia holds ${storm.registered}`,
           );
         } finally {
-          client.stop();
-          child.kill('SIGTERM');
-          const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-          await exited;
-          clearTimeout(killer);
-          if (process.env.FS_TENANTD_BENCH_KEEP !== '1') await fs.rm(fsDir, { recursive: true, force: true });
+          await sw.stop();
         }
       }
     }
@@ -332,108 +166,34 @@ export async function benchRegisterStorm(ctx: BenchContext): Promise<Figure[]> {
         ];
       });
   } finally {
-    for (const c of esl) c.stop();
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    await db.drop().catch(() => undefined);
-    // FS_TENANTD_BENCH_KEEP=1 keeps the folder (FreeSWITCH logs, static directory, SIPp errors) for a post-mortem.
-    if (shm) await fs.rm(shm, { recursive: true, force: true });
-    if (process.env.FS_TENANTD_BENCH_KEEP !== '1') await fs.rm(dir, { recursive: true, force: true });
-    else console.log(`storm: kept ${dir}`);
+    await rig.close();
   }
 }
 
 /** One storm: every line of the CSV once, at RATE offered; counts from SIPp's statistics file. */
-async function registerStorm(
-  sipp: string,
-  dir: string,
-  csv: string,
-  port: number,
-  count: number,
-  daemons: DaemonProcess[],
-  marks: number[],
-): Promise<Storm> {
-  const stat = path.join(dir, `storm-${Date.now()}.csv`);
-  const before = await Promise.all(daemons.map(fetchCount));
+async function registerStorm(rig: Rig, csv: string, count: number, marks: number[]): Promise<Storm> {
+  const daemons = [rig.cacheOn, rig.cacheOff];
+  const before = await Promise.all(daemons.map(fetchCounts));
   const t0 = performance.now();
-  const child = spawn(
-    sipp,
+  const run = await runSipp(
+    rig,
+    'register_storm.xml',
     [
-      '-sf',
-      path.join(projectRoot, 'test', 'sipp', 'register_storm.xml'),
-      `127.0.0.1:${port}`,
-      '-i',
-      '127.0.0.1',
-      '-p',
-      String(await freePort()),
-      '-inf',
-      csv,
-      '-au',
-      '[field0]',
-      '-ap',
-      '[field2]',
-      '-m',
-      String(count),
-      '-r',
-      String(RATE),
-      '-rp',
-      '1000',
-      '-nostdin',
-      '-timeout',
-      '120s',
-      '-trace_stat',
-      '-stf',
-      stat,
-      '-fd',
-      '1',
-      '-trace_err',
-      '-error_file',
-      `${stat}.err`,
+      ...['-p', String(await freePort()), '-inf', csv, '-au', '[field0]', '-ap', '[field2]'],
+      ...['-m', String(count), '-r', String(RATE), '-rp', '1000'],
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir },
+    count,
   );
-  let output = '';
-  child.stdout!.on('data', (c) => {
-    output += c;
-  });
-  child.stderr!.on('data', (c) => {
-    output += c;
-  });
-  await new Promise((r) => child.once('exit', r));
-  const seconds = (performance.now() - t0) / 1000;
-  const after = await Promise.all(daemons.map(fetchCount));
-  const lines = (await fs.readFile(stat, 'utf8').catch(() => '')).trim().split('\n');
-  if (lines.length < 2) throw new Error(`SIPp wrote no statistics: ${output.slice(-2000)}`);
-  const head = lines[0]!.split(';');
-  const last = lines.at(-1)!.split(';');
-  const col = (name: string) => Number(last[head.indexOf(name)]);
-  const ok = col('SuccessfulCall(C)');
-  const failed = col('FailedCall(C)');
-  if (failed > 0 || ok < count) {
-    const errors = (await fs.readFile(`${stat}.err`, 'utf8').catch(() => '')).slice(0, 1500);
-    console.log(`storm: ${failed} failed; SIPp errors (start):\n${errors.slice(0, 1500)}\n${output.slice(-1500)}`);
-  }
+  const fetches = total(fetchesBetween(before, await Promise.all(daemons.map(fetchCounts))));
   const at90 = marks.filter((t) => t >= t0).sort((a, b) => a - b)[Math.ceil(count * 0.9) - 1];
   return {
-    ok,
-    failed,
-    seconds,
-    perSecond: ok / seconds,
+    ok: run.ok,
+    failed: run.failed,
+    seconds: run.seconds,
+    perSecond: run.ok / run.seconds,
     bulkPerSecond: at90 === undefined ? Number.NaN : (Math.ceil(count * 0.9) * 1000) / (at90 - t0),
-    retransmissions: col('Retransmissions(C)'),
-    fetches: after.reduce((a, n, i) => a + n - before[i]!, 0),
+    retransmissions: run.col('Retransmissions(C)'),
+    fetches,
     registered: 0,
   };
-}
-
-function skipped(why: string): Figure {
-  return figure({
-    id: 'storm',
-    what: 'REGISTER storm through FreeSWITCH + SIPp',
-    unit: 'REGISTER/s',
-    better: 'higher',
-    value: null,
-    baseline: null,
-    baselineName: 'static XML FreeSWITCH',
-    note: `skipped: ${why}`,
-  });
 }

@@ -8,6 +8,7 @@ import { projectRoot } from '../../daemon/paths.js';
 import { makeClusterDir, removeClusterDir, startTestCluster } from '../helpers/postgres.js';
 import { benchAdmission } from './admission.bench.js';
 import { benchBulk } from './bulk.bench.js';
+import { benchCalls } from './calls.bench.js';
 import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
@@ -40,6 +41,7 @@ const suites: Array<{ key: string; title: string; run(ctx: BenchContext): Promis
   { key: 'admission', title: 'issue 16: shared admission in PostgreSQL vs the in-process ledger', run: benchAdmission },
   { key: 'bulk', title: 'issue 18: a bulk import, password change and removal of 10,000 extensions', run: benchBulk },
   { key: 'storm', title: 'issue 18: REGISTER storm through FreeSWITCH, daemon vs static XML', run: benchRegisterStorm },
+  { key: 'calls', title: 'issue 18: call set-up through FreeSWITCH, daemon vs static XML', run: benchCalls },
 ];
 
 const started = Date.now();
