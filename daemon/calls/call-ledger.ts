@@ -355,29 +355,50 @@ export class CallLedger implements CallAdmission {
   onEvent(node: string, ev: EslEvent): void {
     if (!OBSERVED.has(ev.name)) return;
     const uuid = ev.header('Unique-ID');
+    if (uuid === undefined) return;
+    const key = this.legToCall.get(uuid);
     // Known legs are valid uuids already; only a new one is checked.
-    if (uuid === undefined || (!this.legToCall.has(uuid) && !this.calls.has(uuid) && !UUID.test(uuid))) return;
-    const call = this.observe(node, uuid, ev);
+    if (key === undefined && !this.calls.has(uuid) && !UUID.test(uuid)) return;
+    const call = this.observe(node, uuid, key, ev);
     if (ev.name === 'CHANNEL_HANGUP_COMPLETE' || ev.name === 'CHANNEL_DESTROY') this.legEnded(uuid, call, ev);
   }
 
-  private observe(node: string, uuid: string, ev: EslEvent): Call | undefined {
-    if (this.tombstones.has(uuid)) return undefined;
+  /** `key`: the call the leg is mapped to, if it is. */
+  private observe(node: string, uuid: string, key: string | undefined, ev: EslEvent): Call | undefined {
+    // A mapped leg is never a tombstone (a leg is unmapped before it is buried, and a tombstone is never mapped), so
+    // only other uuids pay the look-up in the tombstone map, the ledger's largest (up to 100,000 entries).
+    if (key === undefined) {
+      if (this.tombstones.has(uuid)) return undefined;
+      if (this.calls.has(uuid)) key = uuid;
+    }
     // The event's tenant variable, searched for (in an 8 KiB event) at most once.
     let tenantVar: TenantId | undefined | null = null;
-    const eventTenant = () => (tenantVar === null ? (tenantVar = asTenant(ev.header(V_TENANT))) : tenantVar);
-    const key = this.legToCall.get(uuid) ?? (this.calls.has(uuid) ? uuid : undefined);
-    const call = key === undefined ? this.firstSign(node, uuid, ev, eventTenant) : this.calls.get(key)!;
-    if (!call) return undefined;
+    let call: Call | undefined;
+    if (key !== undefined) call = this.calls.get(key)!;
+    else {
+      // A leg the ledger does not know yet: a leg of a known call, or the first sign of a call the daemon routed.
+      const link = linkOf(ev);
+      if (link !== undefined && this.tombstones.has(link)) {
+        this.bury(uuid, undefined);
+        return undefined;
+      }
+      call = link === undefined ? undefined : this.calls.get(link);
+      if (!call) {
+        tenantVar = asTenant(ev.header(V_TENANT));
+        if (!tenantVar) return undefined; // not a call the daemon routed
+        // Its A-leg may still be on the way: the call is keyed by the A-leg either way.
+        call = this.newCall(link ?? uuid, tenantVar, node);
+      }
+    }
     // A known leg of a counted call costs no header search at all; a leg's tenant is checked on its first event.
     if (!call.legs.has(uuid)) {
       if (call.legs.size === 0) this.hooks?.live(this.infoOf(call, node));
       call.legs.add(uuid);
       this.legToCall.set(uuid, call.key);
-      const tenant = eventTenant();
-      if (tenant && tenant !== call.tenantId) {
+      if (tenantVar === null) tenantVar = asTenant(ev.header(V_TENANT));
+      if (tenantVar && tenantVar !== call.tenantId) {
         this.opts.log.warn(
-          { callUuid: call.key, leg: uuid, tenant: call.tenantId, eventTenant: tenant },
+          { callUuid: call.key, leg: uuid, tenant: call.tenantId, eventTenant: tenantVar },
           'channel carries a different tenant than its call; keeping the first',
         );
       }
@@ -388,11 +409,14 @@ export class CallLedger implements CallAdmission {
     }
     call.node = node;
     call.touched = ++this.seq;
-    if (call.tenantSlug === undefined && eventTenant() === call.tenantId) {
-      const slug = ev.header(V_SLUG);
-      if (slug) {
-        call.tenantSlug = slug;
-        this.slugs.set(call.tenantId, slug);
+    if (call.tenantSlug === undefined) {
+      if (tenantVar === null) tenantVar = asTenant(ev.header(V_TENANT));
+      if (tenantVar === call.tenantId) {
+        const slug = ev.header(V_SLUG);
+        if (slug) {
+          call.tenantSlug = slug;
+          this.slugs.set(call.tenantId, slug);
+        }
       }
     }
     if (!call.counted) {
@@ -400,26 +424,6 @@ export class CallLedger implements CallAdmission {
       if (d) this.setDirection(call, d);
     }
     return call;
-  }
-
-  /** A leg the ledger does not know yet: a leg of a known call, or the first sign of a call the daemon routed. */
-  private firstSign(
-    node: string,
-    uuid: string,
-    ev: EslEvent,
-    eventTenant: () => TenantId | undefined,
-  ): Call | undefined {
-    const link = linkOf(ev);
-    if (link !== undefined && this.tombstones.has(link)) {
-      this.bury(uuid, undefined);
-      return undefined;
-    }
-    const linked = link === undefined ? undefined : this.calls.get(link);
-    if (linked) return linked;
-    const tenant = eventTenant();
-    if (!tenant) return undefined; // not a call the daemon routed
-    // Its A-leg may still be on the way: the call is keyed by the A-leg either way.
-    return this.newCall(link ?? uuid, tenant, node);
   }
 
   private legEnded(uuid: string, call: Call | undefined, ev: EslEvent): void {
@@ -651,7 +655,8 @@ export class CallLedger implements CallAdmission {
       this.counts.set(call.tenantId, c);
     }
     c[d]++;
-    this.addBelow(this.chains.get(call.tenantId), { ...ZERO, [d]: 1 }, 1);
+    const chain = this.chains.get(call.tenantId);
+    if (chain) this.addBelow(chain, { ...ZERO, [d]: 1 }, 1);
   }
 
   /** Adds (sign 1) or removes (-1) calls of one tenant to / from its ancestors' descendant counts. */
@@ -692,7 +697,8 @@ export class CallLedger implements CallAdmission {
       if (c) {
         c[call.direction]--;
         if (c.inbound + c.outbound + c.internal === 0) this.counts.delete(call.tenantId);
-        this.addBelow(this.chains.get(call.tenantId), { ...ZERO, [call.direction]: 1 }, -1);
+        const chain = this.chains.get(call.tenantId);
+        if (chain) this.addBelow(chain, { ...ZERO, [call.direction]: 1 }, -1);
       }
     }
     const info = this.infoOf(call, call.node);

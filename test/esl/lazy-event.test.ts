@@ -118,6 +118,15 @@ test('escaped quotes and backslashes, key text inside values and keys, duplicate
   );
   assertExact('near-misses', near, parseJsonEvent);
   assert.is(parseJsonEvent(near).header('variable_cc_queue'), '3');
+  // A name found past false matches ("Time":) gets its needle chosen again on that event; the next event,
+  // laid out otherwise, must still get exactly its own value.
+  const times = Buffer.from('{"Event-Name":"X","A-Time":"1","B-Time":"2","Answered-Time":"3","Created-Time":"4"}');
+  assert.is(parseJsonEvent(times).header('Created-Time'), '4');
+  const other = Buffer.from(
+    '{"Event-Name":"X","Created-Times":"0","xCreated-Time":"1","a":"Created-Time\\":","Created-Time":"5","Created-Time":"6"}',
+  );
+  assertExact('after retuning', other, parseJsonEvent);
+  assert.is(parseJsonEvent(other).header('Created-Time'), '5');
   assert.is(parseJsonEvent(near).header('cc_queue'), '1');
   const nearPlain = Buffer.from('Event-Name: X\nxvariable_cc_queue: 2\nvariable_cc_queue: 3\ncc_queue: 1\n\n');
   assertExact('near-misses plain', nearPlain, parsePlainEvent);
