@@ -10,6 +10,7 @@ import { benchAdmission } from './admission.bench.js';
 import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
+import { benchPlatform } from './platform.bench.js';
 import { layout } from './processes.js';
 import { benchRegisterStorm } from './register-storm.bench.js';
 import { figure, machine, table, writeJson, type Figure } from './report.js';
@@ -32,6 +33,11 @@ const suites: Array<{ key: string; title: string; run(ctx: BenchContext): Promis
   { key: 'esl', title: 'items 4 and 5: ESL events through the ledger, admission, memory', run: benchEsl },
   { key: 'admission', title: 'issue 16: shared admission in PostgreSQL vs the in-process ledger', run: benchAdmission },
   { key: 'storm', title: 'issue 18: REGISTER storm through FreeSWITCH, daemon vs static XML', run: benchRegisterStorm },
+  {
+    key: 'platform',
+    title: 'issue 18: 20,000 tenants, 1,000,000 extensions: start-up, sofia/acl, call center',
+    run: benchPlatform,
+  },
 ];
 
 const started = Date.now();

@@ -12,6 +12,7 @@ import { createHttpServer } from '../../../daemon/http/server.js';
 import { createLogger } from '../../../daemon/log.js';
 import { createRegistry } from '../../../daemon/metrics.js';
 import { TenantStore } from '../../../daemon/tenants/tenant-store.js';
+import { PlatformView } from '../../../daemon/tenants/platform-view.js';
 import { xmlCurlPlugin } from '../../../daemon/xml-curl/plugin.js';
 import { serveCalls } from '../processes.js';
 
@@ -34,6 +35,8 @@ serveCalls(
       const store = new TenantStore({ pool, log, registry, ...config.tenantCache });
       const feed = createChangeFeed({ url: args.appUrl, log, registry });
       store.attach(feed);
+      const platform = new PlatformView({ pool, log, registry, ttlMs: config.tenantCache.ttlMs });
+      platform.attach(feed);
       await feed.start();
       const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });
       await app.register(xmlCurlPlugin, {
@@ -42,6 +45,7 @@ serveCalls(
         sipProfiles: config.sipProfiles,
         voicemail: config.voicemail,
         store,
+        platform,
         log,
         registry,
       });
