@@ -29,6 +29,7 @@ import { createRegistry, TenantLabels } from './metrics.js';
 import { jsonCdrPlugin } from './json-cdr/plugin.js';
 import { createRecordingRetention } from './recordings/retention.js';
 import { createTenantStore } from './tenants/tenant-store.js';
+import { createPlatformView } from './tenants/platform-view.js';
 import { createFeatureWriter } from './xml-curl/feature-writer.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
 import { createVoicemailBoxes } from './voicemail/boxes.js';
@@ -107,6 +108,11 @@ async function main(): Promise<void> {
       ...config.tenantCache,
     }),
   );
+  // sofia.conf, acl.conf, local_stream.conf and the gateway and hold-music syncs: every tenant, without extensions.
+  const platform = lifecycle.own(
+    'platform view',
+    createPlatformView({ pool: db.pool, log, registry, changes, ttlMs: config.tenantCache.ttlMs }),
+  );
   const tenantLabels = new TenantLabels(config.metrics.maxTenantLabels);
   // One ledger for all nodes: what is up, per tenant and direction (README "Calls: ledger, ceilings, records"). Plain state: call control
   // feeds and sweeps it.
@@ -161,7 +167,7 @@ async function main(): Promise<void> {
     createGatewaySync({
       feed: changes,
       clients: esl,
-      tenants: () => tenants.all(),
+      tenants: () => platform.tenants(),
       log,
       registry,
       leases,
@@ -170,7 +176,14 @@ async function main(): Promise<void> {
   // Tenant music-on-hold streams: FreeSWITCH starts none on first use (README "Music on hold").
   lifecycle.own(
     'moh sync',
-    createMohSync({ feed: changes, clients: esl, tenants: () => tenants.all(), dir: config.moh.dir, log, registry }),
+    createMohSync({
+      feed: changes,
+      clients: esl,
+      tenants: () => platform.tenants(),
+      dir: config.moh.dir,
+      log,
+      registry,
+    }),
   );
   lifecycle.own(
     'registration guard',
@@ -218,6 +231,8 @@ async function main(): Promise<void> {
     }),
   );
   await changes.start();
+  // Read before FreeSWITCH asks for sofia.conf (it waits 2 s by default); not awaited: start-up does not depend on it.
+  platform.tenants().catch((err: Error) => log.warn({ err: err.message }, 'platform view: first read failed'));
   // Before ESL starts (no lease is taken for a node without a connection); stopped (leases handed over) after it.
   await leases.start();
   lifecycle.own('node leases', { stop: () => leases.stop() });
@@ -232,6 +247,7 @@ async function main(): Promise<void> {
     sipProfiles: config.sipProfiles,
     voicemail: config.voicemail,
     store: tenants,
+    platform,
     features: createFeatureWriter(db.pool, (id) => tenants.evict(id)),
     log,
     registry,

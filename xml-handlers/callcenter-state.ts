@@ -63,8 +63,17 @@ export interface TenantCallcenter {
   tiers: DesiredTier[];
 }
 
+/**
+ * What the call-center state is built from: a snapshot, or the slice of one that sql/020 callcenter_config reads
+ * (the agents' extensions alone, for their enabled flag).
+ */
+export type CallcenterTenant = Pick<
+  TenantSnapshot,
+  'id' | 'slug' | 'status' | 'primaryDomain' | 'queues' | 'agents' | 'tiers' | 'mohStreams' | 'inheritedMoh'
+> & { extensions: ReadonlyMap<string, { enabled: boolean }> };
+
 /** The tenant's desired call-center state; undefined when it should hold nothing. */
-export function desiredCallcenter(tenant: TenantSnapshot): TenantCallcenter | undefined {
+export function desiredCallcenter(tenant: CallcenterTenant): TenantCallcenter | undefined {
   const domain = tenant.primaryDomain;
   if (tenant.status !== 'active' || !domain) return undefined;
   const enabled = (extension: string) => tenant.extensions.get(extension)?.enabled === true;

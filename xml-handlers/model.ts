@@ -258,6 +258,12 @@ export interface TenantSnapshot extends TenantHead {
 }
 
 /** One of a tenant's music-on-hold streams (sql/013): a folder of WAV files mod_local_stream loops over. */
+/**
+ * What the platform-wide files (sofia.conf, acl.conf, local_stream.conf) and the gateway and hold-music syncs read
+ * of every tenant: a slice of its snapshot, loaded without its extensions (daemon/tenants/platform-view.ts).
+ */
+export type PlatformTenant = Pick<TenantSnapshot, 'id' | 'slug' | 'status' | 'domains' | 'trunks' | 'mohStreams'>;
+
 export interface MohStream {
   id: string;
   /** The tenant's name for it (local_stream://<name> in queues.moh_sound); unique per tenant only. */

@@ -18,14 +18,17 @@ export const STOCK_HOLD_MUSIC = 'local_stream://moh';
 const LOCAL_STREAM = 'local_stream://';
 
 /** The tenant's default stream, if it has one. */
-export const defaultMohStream = (tenant: TenantHead): MohStream | undefined =>
+/** What hold-music choices read of a tenant. */
+export type MohOwner = Pick<TenantHead, 'id' | 'mohStreams' | 'inheritedMoh'>;
+
+export const defaultMohStream = (tenant: MohOwner): MohStream | undefined =>
   tenant.mohStreams?.find((s) => s.isDefault);
 
 /**
  * What `hold_music` is on the tenant's calls: its default stream, else the nearest ancestor's (a reseller's music
  * for its customers, chosen by the reseller: sql/014), else the stock one.
  */
-export function tenantHoldMusic(tenant: TenantHead): string {
+export function tenantHoldMusic(tenant: MohOwner): string {
   const s = defaultMohStream(tenant);
   if (s) return `${LOCAL_STREAM}${mohStreamName(tenant.id, s.id)}`;
   const up = tenant.inheritedMoh;
@@ -49,7 +52,7 @@ export function mohSoundAllowed(streamNames: readonly string[], sound: string): 
  * deleted, a row written before sql/013, a name typed to reach another tenant's stream) becomes the tenant's hold
  * music. Sources that are not streams pass unchanged.
  */
-export function resolveMohSound(tenant: TenantHead, sound: string): string {
+export function resolveMohSound(tenant: MohOwner, sound: string): string {
   if (!sound.startsWith(LOCAL_STREAM)) return sound;
   const name = sound.slice(LOCAL_STREAM.length);
   // `moh` is every queue's default (sql/001): it inherits the tenant's hold music; `default` is the stock, chosen.

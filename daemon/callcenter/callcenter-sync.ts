@@ -27,7 +27,7 @@ import { metric, type MetricsRegistry, type TenantLabels } from '../metrics.js';
 import { CALLCENTER_SUBCLASS, eventDomain, parseCcEvent, type Headers } from './cc-events.js';
 import { DomainOwners } from './domain-owners.js';
 import { parseAgentList, parseMemberList, parseQueueList, parseTierList } from './list-parsers.js';
-import { loadAllCallcenters, loadTenantCallcenter } from './load-desired.js';
+import { loadAllCallcenters, loadTenantCallcenters } from './load-desired.js';
 import type { CallcenterNode } from './node-port.js';
 import {
   apiArg,
@@ -429,11 +429,12 @@ export class CallcenterSync {
     const fenced = async () => {
       if (fence && !(await fence.still())) throw new LeaseLost();
     };
+    const t0 = performance.now();
     try {
       let desired: TenantCallcenter[];
       let scope: Set<string> | undefined;
       if (tenants) {
-        const loaded = await Promise.all(tenants.map((t) => loadTenantCallcenter(this.o.pool, t)));
+        const loaded = await loadTenantCallcenters(this.o.pool, tenants);
         if (loaded.some((t) => t === undefined)) {
           // A tenant that should hold nothing: its domain is unknown from here, so look at everything.
           return await this.reconcile(node, 'full', undefined);
@@ -444,6 +445,7 @@ export class CallcenterSync {
         desired = await loadAllCallcenters(this.o.pool);
       }
       const options = scope ? { scope } : {};
+      const dbMs = Math.round(performance.now() - t0);
       const actual = await this.readActual(node);
       const plan = planReconciliation(desired, actual, options);
       this.report(node, plan);
@@ -476,6 +478,9 @@ export class CallcenterSync {
         failed: sent.failed,
         refused: plan.refusals.length,
         tenants: desired.length,
+        // Where a pass's time goes: reading the database, and all of it (lists, plan, commands, metrics).
+        dbMs,
+        ms: Math.round(performance.now() - t0),
       };
       // Passes that find the node as it should be are routine (every reconnect and resync makes one).
       if (sent.commands) this.o.log.info(summary, 'callcenter: reconciled');

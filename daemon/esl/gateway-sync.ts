@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { desiredGateways } from '../../xml-handlers/configuration/sofia.js';
-import type { TenantSnapshot } from '../../xml-handlers/model.js';
+import type { PlatformTenant } from '../../xml-handlers/model.js';
 import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import type { EslClient } from './client.js';
@@ -63,7 +63,7 @@ export interface GatewaySyncOptions {
   feed: Pick<ChangeFeed, 'on' | 'off'>;
   clients: readonly EslClient[];
   /** Every tenant, as the sofia.conf answer sees them. */
-  tenants: () => Promise<TenantSnapshot[]>;
+  tenants: () => Promise<readonly PlatformTenant[]>;
   log: Logger;
   registry: MetricsRegistry;
   debounceMs?: number;

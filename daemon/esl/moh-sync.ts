@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import client from 'prom-client';
 import { type DesiredMohStream, desiredMohStreams } from '../../xml-handlers/configuration/local-stream.js';
 import { parseMohStreamName } from '../../xml-handlers/media-names.js';
-import type { TenantSnapshot } from '../../xml-handlers/model.js';
+import type { PlatformTenant } from '../../xml-handlers/model.js';
 import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import type { EslClient } from './client.js';
@@ -64,7 +64,7 @@ export interface MohSyncOptions {
   feed: Pick<ChangeFeed, 'on' | 'off'>;
   clients: readonly EslClient[];
   /** Every tenant, as the local_stream.conf answer sees them. */
-  tenants: () => Promise<TenantSnapshot[]>;
+  tenants: () => Promise<readonly PlatformTenant[]>;
   /** FS_TENANTD_MOH_DIR. */
   dir: string;
   log: Logger;

@@ -103,7 +103,7 @@ SELECT json_build_object(${HEAD_JSON},
 
 // Rows as pg returns them; each is read field by field into the typed model below.
 // biome-ignore lint/suspicious/noExplicitAny: untyped query rows, narrowed where read
-type Row = Record<string, any>;
+export type Row = Record<string, any>;
 
 /** extensions.follow_me as stored (sql/009); steps that are not {number, timeoutS} are dropped. */
 function followMe(v: unknown): FollowMeStep[] {
@@ -161,23 +161,7 @@ export async function readSnapshot(
   const head = toHead(raw);
   if (!head) return null;
   const extensions = new Map<string, Extension>(rows!.rows.map((e: Row) => [e.number, toExtension(e)]));
-  const queues = new Map<string, Queue>(
-    (raw.queues as Row[]).map((q) => [
-      q.name,
-      {
-        name: q.name,
-        dialCode: q.dial_code,
-        strategy: q.strategy,
-        mohSound: q.moh_sound,
-        timeBaseScore: q.time_base_score,
-        maxWaitTime: q.max_wait_time,
-        maxWaitTimeWithNoAgent: q.max_wait_time_with_no_agent,
-        tierRulesApply: q.tier_rules_apply,
-        discardAbandonedAfter: q.discard_abandoned_after,
-        abandonedResumeAllowed: q.abandoned_resume_allowed,
-      },
-    ]),
-  );
+  const queues = new Map<string, Queue>((raw.queues as Row[]).map((q) => [q.name, toQueue(q)]));
   const dids = new Map<string, Did>(
     (raw.dids as Row[]).map((d) => [
       d.e164,
@@ -193,15 +177,7 @@ export async function readSnapshot(
       },
     ]),
   );
-  const trunks: Trunk[] = (raw.trunks as Row[]).map((r) => ({
-    name: r.name,
-    proxy: r.proxy,
-    username: r.username,
-    password: r.password,
-    register: r.register,
-    allowedCidrs: r.cidrs ?? [],
-    enabled: r.enabled,
-  }));
+  const trunks = (raw.trunks as Row[]).map(toTrunk);
   const outboundRoutes: OutboundRoute[] = [];
   for (const r of raw.routes as Row[]) {
     const pattern = compile(r.pattern);
@@ -220,29 +196,8 @@ export async function readSnapshot(
       callerIdName: r.cid_name,
     });
   }
-  const agents: Agent[] = [];
-  for (const a of raw.agents as Row[]) {
-    // agents.status has the same CHECK; a status mod_callcenter would refuse is left out, not pushed.
-    if (!isAgentStatus(a.status)) {
-      onProblem({ tenantId, what: `agent ${a.extension}: unknown status` });
-      continue;
-    }
-    agents.push({
-      extension: a.extension,
-      status: a.status,
-      maxNoAnswer: a.max_no_answer,
-      wrapUpTime: a.wrap_up_time,
-      rejectDelayTime: a.reject_delay_time,
-      busyDelayTime: a.busy_delay_time,
-      noAnswerDelayTime: a.no_answer_delay_time,
-    });
-  }
-  const tiers: Tier[] = (raw.tiers as Row[]).map((x) => ({
-    queue: x.queue,
-    agentExtension: x.extension,
-    level: x.level,
-    position: x.position,
-  }));
+  const agents = toAgents(raw.agents as Row[], (what) => onProblem({ tenantId, what }));
+  const tiers = (raw.tiers as Row[]).map(toTier);
   const flowNodes = new Map<FlowNodeId, FlowNode>(
     (raw.flow_nodes as Row[]).map((n) => [
       n.id,
@@ -303,6 +258,64 @@ function toHead(raw: Row): TenantHead | null {
     mohStreams: mohStreams(raw.moh_streams),
   };
 }
+
+/** A `queues` row as json_agg gives it (also sql/020 callcenter_config). */
+export function toQueue(q: Row): Queue {
+  return {
+    name: q.name,
+    dialCode: q.dial_code,
+    strategy: q.strategy,
+    mohSound: q.moh_sound,
+    timeBaseScore: q.time_base_score,
+    maxWaitTime: q.max_wait_time,
+    maxWaitTimeWithNoAgent: q.max_wait_time_with_no_agent,
+    tierRulesApply: q.tier_rules_apply,
+    discardAbandonedAfter: q.discard_abandoned_after,
+    abandonedResumeAllowed: q.abandoned_resume_allowed,
+  };
+}
+
+/** Agents as SNAPSHOT_SQL and callcenter_config (sql/020) build them. */
+export function toAgents(rows: Row[], onProblem: (what: string) => void): Agent[] {
+  const agents: Agent[] = [];
+  for (const a of rows) {
+    // agents.status has the same CHECK; a status mod_callcenter would refuse is left out, not pushed.
+    if (!isAgentStatus(a.status)) {
+      onProblem(`agent ${a.extension}: unknown status`);
+      continue;
+    }
+    agents.push({
+      extension: a.extension,
+      status: a.status,
+      maxNoAnswer: a.max_no_answer,
+      wrapUpTime: a.wrap_up_time,
+      rejectDelayTime: a.reject_delay_time,
+      busyDelayTime: a.busy_delay_time,
+      noAnswerDelayTime: a.no_answer_delay_time,
+    });
+  }
+  return agents;
+}
+
+export const toTier = (x: Row): Tier => ({
+  queue: x.queue,
+  agentExtension: x.extension,
+  level: x.level,
+  position: x.position,
+});
+
+/** A trunk as SNAPSHOT_SQL and platform_config (sql/020) build it. */
+export const toTrunk = (r: Row): Trunk => ({
+  name: r.name,
+  proxy: r.proxy,
+  username: r.username,
+  password: r.password,
+  register: r.register,
+  allowedCidrs: r.cidrs ?? [],
+  enabled: r.enabled,
+});
+
+/** One row built by EXTENSION_JSON. */
 
 /** The tenant without its rows, or null if it does not exist. */
 export async function loadHead(pool: pg.Pool, tenantId: TenantId): Promise<TenantHead | null> {
@@ -380,7 +393,7 @@ function recordingRules(v: unknown): RecordingRule[] {
 }
 
 /** Music-on-hold streams and their files (sql/013). */
-function mohStreams(v: unknown): MohStream[] {
+export function mohStreams(v: unknown): MohStream[] {
   if (!Array.isArray(v)) return [];
   return (v as Row[]).map((s) => ({
     id: String(s.id),

@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { CallAdmission } from '../calls/admission-types.js';
 import type { Trace } from '../tenants/loading-cache.js';
+import type { PlatformView } from '../tenants/platform-view.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { configurationFile, type ConfigurationRequest } from '../../xml-handlers/configuration/index.js';
 import type { SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
@@ -37,6 +38,8 @@ export interface Answer {
 
 export interface AnswerDeps {
   store: TenantStore;
+  /** Every tenant's domains, trunks and streams, for the platform-wide answers (sofia.conf, acl.conf, ...). */
+  platform: Pick<PlatformView, 'tenants' | 'document'>;
   log: Logger;
   cacheableMs: number;
   sipProfiles: SofiaProfiles;
@@ -86,8 +89,12 @@ async function directory(req: DirectoryRequest, deps: AnswerDeps, trace: Trace):
       return found(xml, trace);
     }
     case 'gateways': {
-      const domains = (await deps.store.all(trace)).filter((t) => t.status === 'active').flatMap((t) => t.domains);
-      return found(renderGatewayDomains(domains), trace);
+      const xml = await deps.platform.document(
+        'directory|gateways',
+        (all) => renderGatewayDomains(all.filter((t) => t.status === 'active').flatMap((t) => t.domains)),
+        trace,
+      );
+      return found(xml, trace);
     }
     case 'network-list': {
       const t = await deps.store.headByDomain(req.domain, trace);
@@ -205,21 +212,27 @@ async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace:
   if (req.file === 'other') return notFound;
   const file = configurationFile(req);
   const need = file.needs(req);
-  const tenants =
-    need === 'none'
-      ? []
-      : need === 'all'
-        ? await deps.store.all(trace)
-        : [
-            await ('tenantId' in need
-              ? deps.store.byId(need.tenantId, trace)
-              : deps.store.byDomain(need.domain, trace)),
-          ].filter((t) => t !== null);
-  const answer = file.render(req, tenants, {
+  const settings = {
     sipProfiles: deps.sipProfiles,
     voicemail: deps.voicemail,
     ...(deps.mohDir ? { moh: { dir: deps.mohDir } } : {}),
-  });
+  };
+  // Platform-wide files are rendered once per change of the view: 20,000 tenants' gateways take a while to build.
+  // The parsed request is everything else the answer depends on (file.ts).
+  const answer =
+    need === 'platform'
+      ? await deps.platform.document(`conf|${JSON.stringify(req)}`, (all) => file.render(req, all, settings), trace)
+      : file.render(
+          req,
+          need === 'none'
+            ? []
+            : [
+                await ('tenantId' in need
+                  ? deps.store.byId(need.tenantId, trace)
+                  : deps.store.byDomain(need.domain, trace)),
+              ].filter((t) => t !== null),
+          settings,
+        );
   if (!answer) return notFound;
   for (const { msg, ...fields } of answer.warnings ?? []) deps.log.warn(fields, msg);
   return found(answer.xml, trace);

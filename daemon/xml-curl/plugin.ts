@@ -6,6 +6,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { CallAdmission } from '../calls/admission-types.js';
 import { hotCounter, type MetricsRegistry } from '../metrics.js';
+import type { PlatformView } from '../tenants/platform-view.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
 import { BadFetch, type FetchRequest, parseFetch, type FormBody } from '../../xml-handlers/fetch-request.js';
 import type { SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
@@ -26,6 +27,8 @@ export interface XmlCurlOptions {
   bodyLimitBytes: number;
   sipProfiles: SofiaProfiles;
   store: TenantStore;
+  /** Every tenant's domains, trunks and streams (sofia.conf, acl.conf, local_stream.conf, gateway domains). */
+  platform: PlatformView;
   log: Logger;
   registry: MetricsRegistry;
   /** The call ledger; without it calls are routed without a ceiling check. */

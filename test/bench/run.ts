@@ -13,6 +13,7 @@ import { benchColdCache } from './cold-cache.bench.js';
 import type { BenchContext } from './context.js';
 import { benchEsl } from './esl.bench.js';
 import { benchLargeTenant } from './large-tenant.bench.js';
+import { benchPlatform } from './platform.bench.js';
 import { layout } from './processes.js';
 import { benchRegisterStorm } from './register-storm.bench.js';
 import { figure, machine, table, writeJson, type Figure } from './report.js';
@@ -42,6 +43,11 @@ const suites: Array<{ key: string; title: string; run(ctx: BenchContext): Promis
   { key: 'bulk', title: 'issue 18: a bulk import, password change and removal of 10,000 extensions', run: benchBulk },
   { key: 'storm', title: 'issue 18: REGISTER storm through FreeSWITCH, daemon vs static XML', run: benchRegisterStorm },
   { key: 'calls', title: 'issue 18: call set-up through FreeSWITCH, daemon vs static XML', run: benchCalls },
+  {
+    key: 'platform',
+    title: 'issue 18: 20,000 tenants, 1,000,000 extensions: start-up, sofia/acl, call center',
+    run: benchPlatform,
+  },
 ];
 
 const started = Date.now();

@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import type { CallAdmission } from '../../daemon/calls/admission-types.js';
 import { createHttpServer } from '../../daemon/http/server.js';
 import { createRegistry, type MetricsRegistry } from '../../daemon/metrics.js';
+import { PlatformView } from '../../daemon/tenants/platform-view.js';
 import { TenantStore } from '../../daemon/tenants/tenant-store.js';
 import { xmlCurlPlugin } from '../../daemon/xml-curl/plugin.js';
 import type { Target } from '../helpers/xml-curl-client.js';
@@ -15,6 +16,7 @@ export const SIP_PROFILES = { internal: { ip: '127.0.0.1', port: 5060 }, externa
 export interface Endpoint {
   target: Target;
   store: TenantStore;
+  platform: PlatformView;
   registry: MetricsRegistry;
   close(): Promise<void>;
   /** Current value of one series, 0 if absent. */
@@ -44,6 +46,7 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
     negativeTtlMs: 60_000,
     now: opts.now,
   });
+  const platform = new PlatformView({ pool, log, registry, ttlMs: opts.ttlMs ?? 300_000, now: opts.now });
   const app = createHttpServer({ logger: log, bodyLimitBytes: opts.bodyLimitBytes ?? 65536 });
   await app.register(xmlCurlPlugin, {
     path: '/freeswitch/xml',
@@ -55,6 +58,7 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
     voicemail: { dir: '/srv/fs-tenantd/voicemail', odbcDsn: null },
     mohDir: '/srv/fs-tenantd/moh',
     store,
+    platform,
     log,
     registry,
     admission: opts.admission,
@@ -64,6 +68,7 @@ export async function startEndpoint(pool: pg.Pool, opts: EndpointOptions = {}): 
   return {
     target: { host: '127.0.0.1', port, ...CREDENTIALS },
     store,
+    platform,
     registry,
     close: () => app.close(),
     value: async (name, labels) => {

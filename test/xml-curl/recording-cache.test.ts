@@ -19,6 +19,7 @@ test('recorded and unrecorded calls to one target are kept apart; the uuid is ne
   const rendered = new RenderedDocuments(1 << 20);
   const deps = {
     store,
+    platform: {} as never,
     log: pino({ level: 'silent' }),
     cacheableMs: 0,
     sipProfiles: {} as never,

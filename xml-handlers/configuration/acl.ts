@@ -4,7 +4,7 @@
 // is left out and reported, never written.
 import { parseCidr } from '../cidr.js';
 import { TRUNKS_ACL, tenantAclName } from '../gateway-name.js';
-import type { TenantSnapshot } from '../model.js';
+import type { PlatformTenant } from '../model.js';
 import { section, serialize } from '../xml.js';
 import type { ConfigurationFile } from './file.js';
 
@@ -13,7 +13,7 @@ export interface AclRender {
   skipped: Array<{ tenant: string; cidr: string }>;
 }
 
-export function renderAcl(tenants: readonly TenantSnapshot[]): AclRender {
+export function renderAcl(tenants: readonly PlatformTenant[]): AclRender {
   const skipped: AclRender['skipped'] = [];
   const lists = section('configuration', { description: 'fs-tenantd' })
     .ele('configuration', { name: 'acl.conf', description: 'Network Lists' })
@@ -43,10 +43,10 @@ export function renderAcl(tenants: readonly TenantSnapshot[]): AclRender {
   return { xml: serialize(lists), skipped };
 }
 
-export const aclConf: ConfigurationFile<{ file: 'acl.conf' }> = {
+export const aclConf: ConfigurationFile<{ file: 'acl.conf' }, PlatformTenant> = {
   name: 'acl.conf',
   parse: () => ({ file: 'acl.conf' }),
-  needs: () => 'all',
+  needs: () => 'platform',
   render: (_req, tenants) => {
     const { xml, skipped } = renderAcl(tenants);
     return { xml, warnings: skipped.map((s) => ({ ...s, msg: 'acl.conf: left out a CIDR that does not parse' })) };

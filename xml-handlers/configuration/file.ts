@@ -2,14 +2,17 @@
 // key_value = the file's name). Each file is one module exporting one of these,
 // listed once in index.ts; the daemon loads the tenant data `needs` names and
 // hands it to `render`. Nothing else changes to serve another file.
-import type { TenantId, TenantSnapshot } from '../model.js';
+import type { PlatformTenant, TenantId, TenantSnapshot } from '../model.js';
 import type { SofiaProfiles } from './sofia.js';
 
 /** Reads one field of the fetch (single-valued and length-bounded by fetch-request.ts). */
 export type Fields = (name: string) => string | undefined;
 
-/** The tenant data an answer needs: none, every tenant, the tenant owning one SIP domain, or one tenant (if any). */
-export type TenantNeed = 'none' | 'all' | { domain: string } | { tenantId: TenantId };
+/**
+ * The tenant data an answer needs: none, every tenant's platform view (PlatformTenant: domains, trunks, hold-music
+ * streams, never extensions), the tenant owning one SIP domain, or one tenant (if any).
+ */
+export type TenantNeed = 'none' | 'platform' | { domain: string } | { tenantId: TenantId };
 
 /** Daemon settings files render from (FS_TENANTD_SIP_*). */
 export interface ConfigurationSettings {
@@ -26,12 +29,13 @@ export interface ConfigurationAnswer {
   warnings?: Array<{ msg: string } & Record<string, unknown>>;
 }
 
-export interface ConfigurationFile<R extends { file: string }> {
+/** `T`: PlatformTenant for files that need 'platform', the full snapshot otherwise. */
+export interface ConfigurationFile<R extends { file: string }, T extends PlatformTenant = TenantSnapshot> {
   /** The key_value FreeSWITCH asks for. */
   readonly name: R['file'];
   /** Everything the answer depends on in the fetch, as plain data (also the cache and log view of the request). */
   parse(get: Fields): R;
   needs(req: R): TenantNeed;
   /** The document, or undefined for not-found. `tenants` is what `needs` asked for. */
-  render(req: R, tenants: readonly TenantSnapshot[], settings: ConfigurationSettings): ConfigurationAnswer | undefined;
+  render(req: R, tenants: readonly T[], settings: ConfigurationSettings): ConfigurationAnswer | undefined;
 }

@@ -3,6 +3,7 @@
 import { aclConf } from './acl.js';
 import { callcenterConf } from './callcenter.js';
 import { conferenceConf } from './conference.js';
+import type { PlatformTenant } from '../model.js';
 import type { ConfigurationFile, Fields } from './file.js';
 import { ivrConf } from './ivr.js';
 import { localStreamConf } from './local-stream.js';
@@ -31,6 +32,7 @@ export function parseConfiguration(get: Fields): ConfigurationRequest {
 }
 
 /** The module that parsed `req`. Each file only ever gets back the requests it parsed itself. */
-export function configurationFile(req: ServedRequest): ConfigurationFile<ServedRequest> {
-  return BY_NAME.get(req.file) as unknown as ConfigurationFile<ServedRequest>;
+/** Typed for the widest `tenants` a file can be given; what it really gets is what its `needs` asks for. */
+export function configurationFile(req: ServedRequest): ConfigurationFile<ServedRequest, PlatformTenant> {
+  return BY_NAME.get(req.file) as unknown as ConfigurationFile<ServedRequest, PlatformTenant>;
 }

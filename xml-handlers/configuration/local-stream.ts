@@ -9,7 +9,7 @@
 // Served: the platform's stock streams (as the static file once had them) and
 // one directory per tenant stream, named and placed from ids (media-names.ts).
 import { mohStreamDir, mohStreamName } from '../media-names.js';
-import type { TenantSnapshot } from '../model.js';
+import type { PlatformTenant } from '../model.js';
 import { section, serialize } from '../xml.js';
 import type { ConfigurationFile } from './file.js';
 
@@ -35,13 +35,13 @@ export const STOCK_STREAMS: ReadonlyArray<{ name: string; path: string }> = [
 export interface DesiredMohStream {
   name: string;
   path: string;
-  tenantId: TenantSnapshot['id'];
+  tenantId: PlatformTenant['id'];
   /** What changes when the stream must be reloaded: its files' names, sizes and times. */
   contents: string;
 }
 
 /** Every tenant stream FreeSWITCH should run, by node-wide name; none without FS_TENANTD_MOH_DIR. */
-export function desiredMohStreams(tenants: readonly TenantSnapshot[], dir: string | undefined): DesiredMohStream[] {
+export function desiredMohStreams(tenants: readonly PlatformTenant[], dir: string | undefined): DesiredMohStream[] {
   if (!dir) return [];
   return tenants.flatMap((t) =>
     (t.mohStreams ?? []).map((s) => ({
@@ -53,7 +53,7 @@ export function desiredMohStreams(tenants: readonly TenantSnapshot[], dir: strin
   );
 }
 
-export function renderLocalStreamConf(tenants: readonly TenantSnapshot[], dir: string | undefined): string {
+export function renderLocalStreamConf(tenants: readonly PlatformTenant[], dir: string | undefined): string {
   const conf = section('configuration', { description: 'fs-tenantd' }).ele('configuration', {
     name: 'local_stream.conf',
     description: 'stream files from local dir',
@@ -67,11 +67,11 @@ export function renderLocalStreamConf(tenants: readonly TenantSnapshot[], dir: s
   return serialize(conf);
 }
 
-export const localStreamConf: ConfigurationFile<{ file: 'local_stream.conf' }> = {
+export const localStreamConf: ConfigurationFile<{ file: 'local_stream.conf' }, PlatformTenant> = {
   name: 'local_stream.conf',
   // launch_streams passes no params to switch_xml_open_cfg: the answer is the same for every fetch.
   parse: () => ({ file: 'local_stream.conf' }),
-  needs: () => 'all',
+  needs: () => 'platform',
   render: (_req, tenants, settings) => ({
     xml: renderLocalStreamConf(tenants, settings.moh?.dir),
     ...(settings.moh?.dir

@@ -8,7 +8,7 @@
 //             where the dialplan checks the DID's owner against the source address.
 // Tenant trunks become gateways on `external`, named <tenant>_<trunk>.
 import { TRUNKS_ACL, gatewayName } from '../gateway-name.js';
-import type { TenantSnapshot } from '../model.js';
+import type { PlatformTenant } from '../model.js';
 import { params, section, serialize, type XMLBuilder } from '../xml.js';
 import type { ConfigurationFile } from './file.js';
 
@@ -24,7 +24,7 @@ export interface SofiaProfiles {
 export const PROFILE_NAMES = ['internal', 'external'] as const;
 
 /** Every gateway the external profile should hold, by name, with its params (what sofia parse_gateways reads). */
-export function desiredGateways(tenants: readonly TenantSnapshot[]): Map<string, Array<[string, string]>> {
+export function desiredGateways(tenants: readonly PlatformTenant[]): Map<string, Array<[string, string]>> {
   const out = new Map<string, Array<[string, string]>>();
   for (const t of tenants) {
     if (t.status !== 'active') continue;
@@ -46,7 +46,7 @@ export function desiredGateways(tenants: readonly TenantSnapshot[]): Map<string,
   return out;
 }
 
-function gateways(profile: XMLBuilder, tenants: readonly TenantSnapshot[], only: string | undefined): void {
+function gateways(profile: XMLBuilder, tenants: readonly PlatformTenant[], only: string | undefined): void {
   const gws = profile.ele('gateways');
   for (const [name, p] of desiredGateways(tenants)) {
     if (only === undefined || only === name) params(gws.ele('gateway', { name }), 'params', p);
@@ -60,7 +60,7 @@ function gateways(profile: XMLBuilder, tenants: readonly TenantSnapshot[], only:
  */
 export function renderSofia(
   cfg: SofiaProfiles,
-  tenants: readonly TenantSnapshot[],
+  tenants: readonly PlatformTenant[],
   profile: string | undefined,
   gateway?: string,
 ): string | undefined {
@@ -118,10 +118,10 @@ export function renderSofia(
 
 type SofiaRequest = { file: 'sofia.conf'; profile: string | undefined; gateway: string | undefined };
 
-export const sofiaConf: ConfigurationFile<SofiaRequest> = {
+export const sofiaConf: ConfigurationFile<SofiaRequest, PlatformTenant> = {
   name: 'sofia.conf',
   parse: (get) => ({ file: 'sofia.conf', profile: get('profile') || undefined, gateway: get('gateway') || undefined }),
-  needs: () => 'all',
+  needs: () => 'platform',
   render: (req, tenants, settings) => {
     const xml = renderSofia(settings.sipProfiles, tenants, req.profile, req.gateway);
     return xml === undefined ? undefined : { xml };

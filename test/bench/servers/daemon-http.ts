@@ -17,6 +17,7 @@ import { createCacheFlusher, type CacheFlusher } from '../../../daemon/esl/cache
 import { createRegistry } from '../../../daemon/metrics.js';
 import { TenantStore } from '../../../daemon/tenants/tenant-store.js';
 import { asTenantId } from '../../../xml-handlers/model.js';
+import { PlatformView } from '../../../daemon/tenants/platform-view.js';
 import { xmlCurlPlugin } from '../../../daemon/xml-curl/plugin.js';
 import { cpuSeconds, serveCalls } from '../processes.js';
 
@@ -81,6 +82,8 @@ serveCalls(
           }
         });
       }
+      const platform = new PlatformView({ pool, log, registry, ttlMs: config.tenantCache.ttlMs });
+      platform.attach(feed);
       await feed.start();
       const app = createHttpServer({ logger: log, bodyLimitBytes: config.http.bodyLimitBytes });
       await app.register(xmlCurlPlugin, {
@@ -89,6 +92,7 @@ serveCalls(
         sipProfiles: config.sipProfiles,
         voicemail: config.voicemail,
         store,
+        platform,
         log,
         registry,
       });
