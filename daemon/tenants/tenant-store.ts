@@ -179,7 +179,11 @@ export class TenantStore {
 
   /** A changed extension or credential row: its cached extension is dropped, or all of the tenant's if unknown. */
   private dropUser(e: ChangeEvent): void {
-    if (e.bulk) return this.retireUsers(e.tenantId); // no rows named (sql/021)
+    // No rows named (sql/021 bulk).
+    if (e.bulk) {
+      this.retireUsers(e.tenantId);
+      return;
+    }
     if (e.table === 'extensions') {
       for (const k of ['old', 'new'] as const) {
         const n = e.keys.number?.[k];
@@ -191,7 +195,10 @@ export class TenantStore {
     const rowId = (ext?.new ?? ext?.old) as string | undefined;
     const key = rowId === undefined ? undefined : this.userKeys.get(rowId);
     // Not indexed: not cached, or its load still in flight (which may have read the row before the change).
-    if (key === undefined || !key.startsWith(`${e.tenantId}|`)) return this.retireUsers(e.tenantId);
+    if (key === undefined || !key.startsWith(`${e.tenantId}|`)) {
+      this.retireUsers(e.tenantId);
+      return;
+    }
     this.userKeys.delete(rowId!);
     this.users.invalidate(key);
   }
