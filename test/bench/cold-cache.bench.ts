@@ -4,7 +4,7 @@
 import { freshDatabase } from '../helpers/postgres.js';
 import { generate, type BenchContext } from './context.js';
 import type { LookupResult } from './pg-lookup-loop.js';
-import { layout, profileArgs, startChild, type Child } from './processes.js';
+import { layout, profileArgs, startChild, type Child, type Memory } from './processes.js';
 import { figure, type Figure } from './report.js';
 import { FIXTURES } from './requests.js';
 import { seedScale } from './scale-data.js';
@@ -32,7 +32,7 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
 
     daemon = await startChild('servers/daemon-http.js', layout.serverCpu, ['--expose-gc', ...profileArgs()]);
     const started = await daemon.call<DaemonStart>('start', { appUrl: db.appUrl, poolMax: ctx.poolMax });
-    const idle = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
+    const idle = await daemon.call<Memory>('memory');
     const d = await generate(daemon, {
       host: '127.0.0.1',
       port: started.port,
@@ -50,7 +50,7 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
       warmupMs: 0,
       expect: '<user ',
     });
-    const loaded = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
+    const loaded = await daemon.call<Memory>('memory');
     const cache = await daemon.call<Record<string, number>>('cacheStats').catch(() => null);
     await daemon.stop();
     daemon = undefined;
@@ -80,7 +80,7 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
       warmupMs: 0,
       expect: '<user ',
     });
-    const capped = await daemon.call<{ rssBytes: number; heapUsedBytes: number }>('memory');
+    const capped = await daemon.call<Memory>('memory');
     const cappedCache = await daemon.call<Record<string, number>>('cacheStats');
     await daemon.stop();
     daemon = undefined;
@@ -132,7 +132,17 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
         baseline: idle.rssBytes / MB,
         baselineName: 'the same daemon process idle, before the run',
         ...(users >= 100_000 ? { target: { on: 'value', op: '<=', limit: 250 } } : {}),
-        note: `heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB`,
+        note: `live heap ${(idle.heapUsedBytes / MB).toFixed(0)} -> ${(loaded.heapUsedBytes / MB).toFixed(0)} MB, V8 heap ${(loaded.heapTotalBytes / MB).toFixed(0)} MB`,
+      }),
+      figure({
+        id: '5.heap.cached-users',
+        what: `daemon live heap with ${users.toLocaleString('en-US')} users cached (after GC): what it retains`,
+        unit: 'MB',
+        better: 'lower',
+        value: loaded.heapUsedBytes / MB,
+        baseline: idle.heapUsedBytes / MB,
+        baselineName: 'the same daemon process idle, before the run',
+        note: `${((loaded.heapUsedBytes - idle.heapUsedBytes) / users / 1024).toFixed(2)} KiB per cached user`,
       }),
       figure({
         id: '5.rss.capped-users',
@@ -142,7 +152,7 @@ export async function benchColdCache(ctx: BenchContext): Promise<Figure[]> {
         value: capped.rssBytes / MB,
         baseline: loaded.rssBytes / MB,
         baselineName: 'the daemon holding every user',
-        note: `heap ${(capped.heapUsedBytes / MB).toFixed(0)} MB; ${cappedCache['entries{user}']} users kept, ${cappedCache['evictions_total{user}'] ?? 0} evicted`,
+        note: `live heap ${(capped.heapUsedBytes / MB).toFixed(0)} MB, V8 heap ${(capped.heapTotalBytes / MB).toFixed(0)} MB; ${cappedCache['entries{user}']} users kept, ${cappedCache['evictions_total{user}'] ?? 0} evicted`,
       }),
     ];
   } finally {
