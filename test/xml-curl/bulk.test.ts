@@ -23,7 +23,7 @@ import {
   sectionOf,
   withFields,
 } from '../helpers/xml-curl-client.js';
-import { startEndpoint, tenantIds, type Endpoint } from './harness.js';
+import { followChanges, startEndpoint, tenantIds, type Endpoint } from './harness.js';
 
 const test = suite('xml_curl: bulk changes through the change feed');
 const ROWS = 2000;
@@ -115,11 +115,7 @@ const byTable = (events: ChangeEvent[]) => {
 
 test('2,000 extensions imported, re-keyed, removed: bounded notifications and loads, exact answers', async () => {
   const ep = await startEndpoint(pool);
-  const feed = createChangeFeed({ url: db.appUrl, log: pino({ level: 'silent' }), registry: ep.registry });
-  const detach = ep.store.attach(feed);
-  const synced = new Promise<void>((r) => feed.on('resync', () => r()));
-  await feed.start();
-  await synced;
+  const { feed, stop } = await followChanges(db.appUrl, ep.registry, (f) => ep.store.attach(f));
   try {
     assert.ok(await hashOf(ep, '1001'));
     const other = await ep.store.byId(globex);
@@ -174,8 +170,7 @@ test('2,000 extensions imported, re-keyed, removed: bounded notifications and lo
     assert.ok(fullReads() - loads <= 2, `${fullReads() - loads} full loads`);
     assert.ok((await ep.store.byId(globex)) === other, "globex's cached snapshot is untouched");
   } finally {
-    detach();
-    await feed.stop();
+    await stop();
     await ep.close();
   }
 });

@@ -2,6 +2,7 @@
 // main.ts wires it; suites build one per database they create.
 import type pg from 'pg';
 import { pino } from 'pino';
+import { createChangeFeed, type ChangeFeed } from '../../daemon/db/change-feed.js';
 import type { CallAdmission } from '../../daemon/calls/admission-types.js';
 import { createHttpServer } from '../../daemon/http/server.js';
 import { createRegistry, type MetricsRegistry } from '../../daemon/metrics.js';
@@ -90,4 +91,24 @@ export async function tenantIds(pool: pg.Pool): Promise<{ acme: string; globex: 
   );
   const id = (slug: string) => rows.find((r) => r.tenant_slug === slug)!.tenant_id;
   return { acme: id('acme'), globex: id('globex') };
+}
+
+/** A real change feed on `url`, followed through `attach` (a store, the platform view), started and in sync. */
+export async function followChanges(
+  url: string,
+  registry: MetricsRegistry,
+  attach: (feed: ChangeFeed) => () => void,
+): Promise<{ feed: ChangeFeed; stop(): Promise<void> }> {
+  const feed = createChangeFeed({ url, log: pino({ level: 'silent' }), registry, minBackoffMs: 50, maxBackoffMs: 200 });
+  const detach = attach(feed);
+  const synced = new Promise<void>((r) => feed.once('resync', () => r()));
+  await feed.start();
+  await synced;
+  return {
+    feed,
+    stop: async () => {
+      detach();
+      await feed.stop();
+    },
+  };
 }

@@ -4,14 +4,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type pg from 'pg';
-import { pino } from 'pino';
-import { createChangeFeed } from '../../daemon/db/change-feed.js';
 import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { withTenant } from '../../daemon/db/tenant-context.js';
 import { asTenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { findAll, fixtureNames, loadFixture, post, sectionOf, type Fixture } from '../helpers/xml-curl-client.js';
-import { startEndpoint, tenantIds } from './harness.js';
+import { followChanges, startEndpoint, tenantIds } from './harness.js';
 
 const test = suite('xml_curl: platform view (sofia.conf, acl.conf)');
 let db: TestDatabase;
@@ -34,17 +32,7 @@ const aclNodes = (body: string, list: string) =>
 
 test('a trunk change reaches acl.conf and sofia.conf; only that tenant is read again', async () => {
   const ep = await startEndpoint(pool);
-  const feed = createChangeFeed({
-    url: db.appUrl,
-    log: pino({ level: 'silent' }),
-    registry: ep.registry,
-    minBackoffMs: 50,
-    maxBackoffMs: 200,
-  });
-  const detach = ep.platform.attach(feed);
-  const synced = new Promise<void>((r) => feed.once('resync', () => r()));
-  await feed.start();
-  await synced;
+  const { feed, stop } = await followChanges(db.appUrl, ep.registry, (f) => ep.platform.attach(f));
   const loads = (kind: string) => ep.value('fs_tenantd_platform_view_loads_total', { kind });
   try {
     const before = (await post(ep.target, fx('016'), fx('016').fields)).body;
@@ -72,8 +60,7 @@ test('a trunk change reaches acl.conf and sofia.conf; only that tenant is read a
     assert.is(await loads('full'), full, 'no full read for one trunk change');
     assert.is(await loads('partial'), 1);
   } finally {
-    detach();
-    await feed.stop();
+    await stop();
     await ep.close();
   }
 });

@@ -4,15 +4,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { pino } from 'pino';
-import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '../../daemon/db/change-feed.js';
+import type { ChangeEvent, ChangeFeed } from '../../daemon/db/change-feed.js';
 import { a1Hash, seedDemo } from '../../daemon/db/demo-seed.js';
 import { withTenant } from '../../daemon/db/tenant-context.js';
 import { loadSnapshot } from '../../daemon/tenants/load-snapshot.js';
 import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { find, fixtureNames, loadFixture, post, sectionOf, withFields } from '../helpers/xml-curl-client.js';
-import { startEndpoint, tenantIds, type Endpoint } from './harness.js';
+import { followChanges, startEndpoint, tenantIds, type Endpoint } from './harness.js';
 
 const test = suite('xml_curl: snapshots revised row by row');
 let db: TestDatabase;
@@ -67,11 +66,7 @@ function settled(feed: ChangeFeed, n: number): Promise<void> {
 
 test('password change, new extension, removal: rows re-read, never the tenant; equal to a full reload', async () => {
   const ep = await startEndpoint(pool);
-  const feed = createChangeFeed({ url: db.appUrl, log: pino({ level: 'silent' }), registry: ep.registry });
-  const detach = ep.store.attach(feed);
-  const synced = new Promise<void>((r) => feed.on('resync', () => r()));
-  await feed.start();
-  await synced;
+  const { feed, stop } = await followChanges(db.appUrl, ep.registry, (f) => ep.store.attach(f));
   try {
     // The whole snapshot is what calls are routed from (a directory user alone loads only its row).
     assert.ok((await ep.store.byId(acme))?.extensions.has('1001'));
@@ -126,8 +121,7 @@ test('password change, new extension, removal: rows re-read, never the tenant; e
     assert.ok((await ep.store.byId(acme))?.extensions.has('1099'));
     assert.is(fullReads(), afterCompare + 1);
   } finally {
-    detach();
-    await feed.stop();
+    await stop();
     await ep.close();
   }
 });

@@ -5,14 +5,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
-import { pino } from 'pino';
-import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '../../daemon/db/change-feed.js';
+import type { ChangeEvent, ChangeFeed } from '../../daemon/db/change-feed.js';
 import { a1Hash, seedDemo } from '../../daemon/db/demo-seed.js';
 import { withTenant } from '../../daemon/db/tenant-context.js';
 import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { find, fixtureNames, loadFixture, post, sectionOf, withFields } from '../helpers/xml-curl-client.js';
-import { startEndpoint, tenantIds, type Endpoint } from './harness.js';
+import { followChanges, startEndpoint, tenantIds, type Endpoint } from './harness.js';
 
 const test = suite('xml_curl: directory users from their own rows');
 const DOMAIN = 'acme.pbx.test';
@@ -94,11 +93,7 @@ const setPassword = (number: string, password: string) =>
 
 test('one row per user, never the tenant; exact through every kind of change', async () => {
   const ep = await startEndpoint(pool);
-  const feed = createChangeFeed({ url: db.appUrl, log: pino({ level: 'silent' }), registry: ep.registry });
-  const detach = ep.store.attach(feed);
-  const synced = new Promise<void>((r) => feed.on('resync', () => r()));
-  await feed.start();
-  await synced;
+  const { feed, stop } = await followChanges(db.appUrl, ep.registry, (f) => ep.store.attach(f));
   try {
     // Cold: the first users of a tenant of 3,000+ extensions cost one row each, and no load of the tenant.
     for (const n of ['20000', '21234', '22999']) assert.is(await hashOf(ep, n), pw(n));
@@ -194,8 +189,7 @@ test('one row per user, never the tenant; exact through every kind of change', a
     for (const n of range) if ((await hashOf(ep, n)) !== undefined) stillAnswered.push(n);
     assert.equal(stillAnswered, [], 'every disabled phone refused');
   } finally {
-    detach();
-    await feed.stop();
+    await stop();
     await ep.close();
   }
 });
