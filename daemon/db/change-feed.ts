@@ -177,3 +177,18 @@ class PgChangeFeed extends EventEmitter implements ChangeFeed {
 export function createChangeFeed(opts: ChangeFeedOptions): ChangeFeed {
   return new PgChangeFeed(opts);
 }
+
+/** What a cache follows a change feed through. */
+export type ChangeSource = Pick<ChangeFeed, 'on' | 'off'>;
+
+/** Hands `feed`'s changes and resyncs to `to` until the returned function is called. */
+export function follow(feed: ChangeSource, to: { applyChange(e: ChangeEvent): void; resync(): void }): () => void {
+  const onChange = (e: ChangeEvent) => to.applyChange(e);
+  const onResync = () => to.resync();
+  feed.on('change', onChange);
+  feed.on('resync', onResync);
+  return () => {
+    feed.off('change', onChange);
+    feed.off('resync', onResync);
+  };
+}

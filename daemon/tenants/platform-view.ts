@@ -9,10 +9,9 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { asTenantId, type PlatformTenant, type TenantId, type TenantStatus } from '../../xml-handlers/model.js';
-import type { ChangeEvent } from '../db/change-feed.js';
+import { follow, type ChangeEvent, type ChangeSource } from '../db/change-feed.js';
 import { metric, type MetricsRegistry } from '../metrics.js';
 import { mohStreams, toTrunk, type Row } from './load-snapshot.js';
-import type { ChangeSource } from './tenant-store.js';
 import type { Trace } from './loading-cache.js';
 
 /** Tables whose rows are part of the view (sql/020 platform_config). */
@@ -187,14 +186,7 @@ export class PlatformView {
   }
 
   attach(feed: ChangeSource): () => void {
-    const onChange = (e: ChangeEvent) => this.applyChange(e);
-    const onResync = () => this.resync();
-    feed.on('change', onChange);
-    feed.on('resync', onResync);
-    return () => {
-      feed.off('change', onChange);
-      feed.off('resync', onResync);
-    };
+    return follow(feed, this);
   }
 }
 

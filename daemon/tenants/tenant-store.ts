@@ -6,7 +6,7 @@
 // re-established, notifications possibly lost) marks everything for reload.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { ChangeEvent, ChangeFeed } from '../db/change-feed.js';
+import { follow, type ChangeEvent, type ChangeSource } from '../db/change-feed.js';
 import type { Extension, TenantHead, TenantId, TenantRef, TenantSnapshot } from '../../xml-handlers/model.js';
 import { userIn, type UserLookup } from '../../xml-handlers/directory.js';
 import type { MetricsRegistry } from '../metrics.js';
@@ -36,7 +36,7 @@ export interface TenantStoreOptions {
 }
 
 /** What the store listens to. */
-export type ChangeSource = Pick<ChangeFeed, 'on' | 'off'>;
+export type { ChangeSource };
 
 const ALL = 'all';
 /** The tables a TenantHead is read from (load-snapshot.ts HEAD_JSON). */
@@ -317,14 +317,7 @@ export class TenantStore {
 
   /** Follows a change feed until the returned function is called. */
   attach(feed: ChangeSource): () => void {
-    const onChange = (e: ChangeEvent) => this.applyChange(e);
-    const onResync = () => this.resync();
-    feed.on('change', onChange);
-    feed.on('resync', onResync);
-    return () => {
-      feed.off('change', onChange);
-      feed.off('resync', onResync);
-    };
+    return follow(feed, this);
   }
 }
 

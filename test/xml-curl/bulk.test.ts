@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import pg from 'pg';
+import type pg from 'pg';
 import { pino } from 'pino';
 import { createChangeFeed, type ChangeEvent, type ChangeFeed } from '../../daemon/db/change-feed.js';
 import { a1Hash, demoPassword, seedDemo } from '../../daemon/db/demo-seed.js';
@@ -23,7 +23,7 @@ import {
   sectionOf,
   withFields,
 } from '../helpers/xml-curl-client.js';
-import { followChanges, startEndpoint, tenantIds, type Endpoint } from './harness.js';
+import { followChanges, recordStatements, startEndpoint, tenantIds, type Endpoint } from './harness.js';
 
 const test = suite('xml_curl: bulk changes through the change feed');
 const ROWS = 2000;
@@ -33,7 +33,7 @@ let db: TestDatabase;
 let pool: pg.Pool;
 let acme: TenantId;
 let globex: TenantId;
-const ran: string[] = [];
+let ran: string[] = [];
 
 test.before(async () => {
   db = await freshDatabase();
@@ -42,12 +42,7 @@ test.before(async () => {
   const ids = await tenantIds(pool);
   acme = asTenantId(ids.acme);
   globex = asTenantId(ids.globex);
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const query = proto.query;
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    if (typeof a[0] === 'string') ran.push(a[0]);
-    return query.apply(this, a);
-  };
+  ran = recordStatements();
 });
 test.after(() => db.drop());
 

@@ -1,6 +1,6 @@
 // One xml_curl endpoint on a real socket over a real (seeded) database, wired as
 // main.ts wires it; suites build one per database they create.
-import type pg from 'pg';
+import pg from 'pg';
 import { pino } from 'pino';
 import { createChangeFeed, type ChangeFeed } from '../../daemon/db/change-feed.js';
 import type { CallAdmission } from '../../daemon/calls/admission-types.js';
@@ -111,4 +111,16 @@ export async function followChanges(
       await feed.stop();
     },
   };
+}
+
+/** Every statement any pg client of this process sends from now on (the serving pool's among them). */
+export function recordStatements(): string[] {
+  const ran: string[] = [];
+  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
+  const query = proto.query;
+  proto.query = function (this: unknown, ...a: unknown[]) {
+    if (typeof a[0] === 'string') ran.push(a[0]);
+    return query.apply(this, a);
+  };
+  return ran;
 }

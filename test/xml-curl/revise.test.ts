@@ -3,7 +3,7 @@
 // reload. Changes that other rows name by number (a renumbering), or too many at once, reload the whole tenant.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import pg from 'pg';
+import type pg from 'pg';
 import type { ChangeEvent, ChangeFeed } from '../../daemon/db/change-feed.js';
 import { a1Hash, seedDemo } from '../../daemon/db/demo-seed.js';
 import { withTenant } from '../../daemon/db/tenant-context.js';
@@ -11,27 +11,21 @@ import { loadSnapshot } from '../../daemon/tenants/load-snapshot.js';
 import { asTenantId, type TenantId } from '../../xml-handlers/model.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { find, fixtureNames, loadFixture, post, sectionOf, withFields } from '../helpers/xml-curl-client.js';
-import { followChanges, startEndpoint, tenantIds, type Endpoint } from './harness.js';
+import { followChanges, recordStatements, startEndpoint, tenantIds, type Endpoint } from './harness.js';
 
 const test = suite('xml_curl: snapshots revised row by row');
 let db: TestDatabase;
 let pool: pg.Pool;
 let acme: TenantId;
 /** SQL the process ran. */
-const ran: string[] = [];
+let ran: string[] = [];
 
 test.before(async () => {
   db = await freshDatabase();
   pool = db.appPool(6);
   await seedDemo(pool);
   acme = asTenantId((await tenantIds(pool)).acme);
-  // Every statement any client of this process sends (the serving pool's among them).
-  const proto = pg.Client.prototype as unknown as { query: (...a: unknown[]) => unknown };
-  const query = proto.query;
-  proto.query = function (this: unknown, ...a: unknown[]) {
-    if (typeof a[0] === 'string') ran.push(a[0]);
-    return query.apply(this, a);
-  };
+  ran = recordStatements();
 });
 test.after(() => db.drop());
 
