@@ -106,10 +106,7 @@ export async function benchCalls(ctx: BenchContext): Promise<Figure[]> {
   const rig = await startRig(ctx, tools, 'calls', tenants, perTenant);
   try {
     const { users, cacheOn, cacheOff } = rig;
-    // The first half of each tenant's extensions call a few of the second half, tenants interleaved. Callees get
-    // numbers no other tenant's callee has: with multiple-registrations=contact sofia deletes every registration
-    // of the same contact string (user@ip:port, all alike from one answering SIPp) with another expiry, whatever its
-    // domain (sofia_reg_handle_register_token), so 1050@t0 and 1050@t1 could not both ring the one SIPp.
+    // The first half of each tenant's extensions call a few of the second half, tenants interleaved.
     const half = perTenant / 2;
     const perCallee = Math.floor(half / tenants);
     const pairs: string[] = [];

@@ -97,10 +97,7 @@ export async function benchRegisterStorm(ctx: BenchContext): Promise<Figure[]> {
           const marks: number[] = [];
           sw.client.on('event', () => marks.push(performance.now()));
           const storm = await registerStorm(rig, csv, users.length, marks);
-          // What sofia holds 2 s after the storm is not how many succeeded: its SQL queue runs behind its 200s, and
-          // with multiple-registrations=contact each REGISTER deletes the rows of the same contact string with
-          // another expiry whatever their domain (sofia_reg_handle_register_token), so from one SIPp port the
-          // tenants' registrations of one number (1000@t0000, 1000@t0001, ...) mostly replace each other.
+          // What sofia holds 2 s after the storm is not how many succeeded: its SQL queue runs behind its 200s.
           await until(async () => (await sw.filed()) >= storm.ok, 'sofia to file every registration', 2_000).catch(
             () => undefined,
           );

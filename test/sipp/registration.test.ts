@@ -1,7 +1,7 @@
 // SIP registration per tenant on a real FreeSWITCH: the same extension number in two tenants is two users,
 // each with its own password; nothing one tenant knows opens the other.
 import * as assert from 'uvu/assert';
-import { inviteAnswers, receivedStartLines, sippSuite, type Stack } from '../helpers/freeswitch.js';
+import { freeUdpPort, inviteAnswers, receivedStartLines, sippSuite, type Stack } from '../helpers/freeswitch.js';
 
 const t = sippSuite('SIPp: registration per tenant');
 const reg = (s: Stack, user: string, domain: string, password: string, scenario = 'register.xml') =>
@@ -155,6 +155,49 @@ t.it(
     // A spelling FreeSWITCH would cache apart from the one the daemon flushes is refused.
     assert.is((await reg(s, '1000', 'INITECH.pbx.test', 'initech-1000-pw', 'register_forbidden.xml')).code, 0);
     await s.fs.api('sofia profile internal flush_inbound_reg 1000@initech.pbx.test');
+  },
+);
+
+t.it(
+  "one contact registering 1000 for two tenants keeps both; that contact's new Call-ID replaces only its own",
+  async (s) => {
+    // An SBC or shared PBX: one address:port, so the same Contact (sip:1000@127.0.0.1:<port>) for acme and globex.
+    const port = String(await freeUdpPort());
+    const from = (domain: string, pw: string) =>
+      s.sipp('register.xml', ['-p', port, '-s', '1000', '-key', 'domain', domain, '-au', '1000', '-ap', pw]).done;
+    // The Call-IDs of the user's registrations (mod_sofia.c show_reg_callback prints one block each).
+    const bindings = async (domain: string) =>
+      [...(await s.fs.api(`sofia status profile internal user 1000@${domain}`)).matchAll(/^Call-ID:\s*(\S+)/gm)].map(
+        (m) => m[1],
+      );
+    // sofia's contact mode deleted rows of the same Contact with another expiry: a second apart, so they differ.
+    const nextSecond = () => new Promise((r) => setTimeout(r, 1100));
+    try {
+      assert.is((await from('acme.pbx.test', 'acme-1000-demo')).code, 0);
+      const acme = await bindings('acme.pbx.test');
+      assert.is(acme.length, 1);
+      await nextSecond();
+      assert.is((await from('globex.pbx.test', 'globex-1000-demo')).code, 0);
+      const globex = await bindings('globex.pbx.test');
+      assert.is(globex.length, 1);
+      // sofia deletes asynchronously (its SQL queue): watch for a while that acme's row stays.
+      for (let i = 0; i < 10; i++) {
+        assert.equal(await bindings('acme.pbx.test'), acme, "acme's registration is kept");
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      // The same phone back with a new Call-ID (SIPp picks one per run, a rebooted phone does too): sofia moves its
+      // row to the new Call-ID (sofia_reg_handle_register_token, update_registration: same user, auth user, domain
+      // and contact) instead of adding one, and globex's row of the same contact is untouched.
+      await nextSecond();
+      assert.is((await from('acme.pbx.test', 'acme-1000-demo')).code, 0);
+      const again = await bindings('acme.pbx.test');
+      assert.is(again.length, 1, again.join(', '));
+      assert.is.not(again[0], acme[0]);
+      assert.equal(await bindings('globex.pbx.test'), globex, "globex's registration is untouched");
+    } finally {
+      await s.fs.api('sofia profile internal flush_inbound_reg 1000@acme.pbx.test');
+      await s.fs.api('sofia profile internal flush_inbound_reg 1000@globex.pbx.test');
+    }
   },
 );
 
