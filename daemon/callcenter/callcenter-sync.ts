@@ -2,12 +2,13 @@
 // callcenter::info events into per-tenant metrics.
 //
 // - Full reconciliation of a node at start-up and after each ESL (re)connect
-//   ('ready'), and of every node after the change feed resyncs or a tenant /
-//   SIP domain changes: read the node's queue, agent and tier lists, plan
-//   (planner.ts), send the commands.
-// - Incremental: changes to queues, agents, tiers and extensions are batched
-//   for `debounceMs` and reconciled for the touched tenants only (the node's
-//   objects in those tenants' domains).
+//   ('ready'), and of every node after the change feed resyncs: read the
+//   node's queue, agent and tier lists, plan (planner.ts), send the commands.
+// - Incremental: changes are batched for `debounceMs` and reconciled for the
+//   touched tenants only (the node's objects in those tenants' domains, and in
+//   a domain a tenant just left). A change to an account or its hold music
+//   also covers the accounts under it, which inherit them. With 20,000 tenants
+//   a full pass reads every tenant's queues (seconds); a tenant's edit must not.
 // - Work for one node runs strictly one task at a time, so two plans never
 //   interleave their commands. Requests that arrive while a pass runs are
 //   merged into one follow-up pass (a full request absorbs incremental ones):
@@ -27,7 +28,7 @@ import { metric, type MetricsRegistry, type TenantLabels } from '../metrics.js';
 import { CALLCENTER_SUBCLASS, eventDomain, parseCcEvent, type Headers } from './cc-events.js';
 import { DomainOwners } from './domain-owners.js';
 import { parseAgentList, parseMemberList, parseQueueList, parseTierList } from './list-parsers.js';
-import { loadAllCallcenters, loadTenantCallcenters } from './load-desired.js';
+import { loadAllCallcenters, loadDescendants, loadTenantCallcenters, type TenantScope } from './load-desired.js';
 import type { CallcenterNode } from './node-port.js';
 import {
   apiArg,
@@ -83,23 +84,42 @@ export interface AgentStatusResult {
 
 // moh_streams: a queue's moh-sound is resolved against the tenant's streams (xml-handlers/moh.ts), so a new default
 // or a deleted stream changes what its queues should play.
-const TENANT_TABLES = new Set(['queues', 'agents', 'tiers', 'extensions', 'moh_streams']);
-const GLOBAL_TABLES = new Set(['sip_domains', 'tenants']);
+const TENANT_TABLES = new Set(['queues', 'agents', 'tiers', 'extensions', 'moh_streams', 'sip_domains', 'tenants']);
+/** Inherited by the accounts under the changed one (tenant_effective_settings, sql/014). */
+const TREE_TABLES = new Set(['tenants', 'moh_streams']);
+/** Who owns a domain (the event attribution cache). */
+const OWNER_TABLES = new Set(['sip_domains', 'tenants']);
 
 const ok = (reply: string): boolean => reply.trimStart().startsWith('+OK');
 
 /** Removals and queue (re)loads: the part of a plan that runs before the lists are read again. */
 const QUEUE_PHASE = new Set<CommandKind>(['tier del', 'agent del', 'queue unload', 'queue load', 'queue reload']);
 
+/** What an incremental pass covers. */
+interface Increment {
+  tenants: Set<TenantId>;
+  /** Accounts whose descendants are covered too. */
+  trees: Set<TenantId>;
+  /** Domains a tenant has just left (its objects there are removed). */
+  domains: Set<string>;
+}
+const noIncrement = (): Increment => ({ tenants: new Set(), trees: new Set(), domains: new Set() });
+const isEmpty = (i: Increment) => i.tenants.size === 0;
+const merge = (into: Increment, from: Increment) => {
+  for (const t of from.tenants) into.tenants.add(t);
+  for (const t of from.trees) into.trees.add(t);
+  for (const d of from.domains) into.domains.add(d);
+};
+
 /** One node's queue of work; at most one pass or task runs at a time. */
 interface NodeWork {
   running: boolean;
   /** The drain loop while `running` (idle() waits for it). */
   loop: Promise<void>;
-  /** A full pass is wanted (then `tenants` is empty: the full pass covers them). */
+  /** A full pass is wanted (then `inc` is empty: the full pass covers it). */
   full: boolean;
-  /** Tenants an incremental pass is wanted for. */
-  tenants: Set<TenantId>;
+  /** What an incremental pass is wanted for. */
+  inc: Increment;
   /** Resolved when the pass that serves the pending request ends. */
   waiters: Array<() => void>;
   /** One-off commands (agent status pushes), run before the next pass. */
@@ -112,7 +132,7 @@ export class CallcenterSync {
   private readonly work = new Map<string, NodeWork>();
   private readonly eventChains = new Map<string, { tail: Promise<void>; backlog: number }>();
   private readonly listeners: Array<() => void> = [];
-  private pendingTenants = new Set<TenantId>();
+  private pending = noIncrement();
   private pendingFull = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = true;
@@ -323,24 +343,24 @@ export class CallcenterSync {
   private nodeWork(node: CallcenterNode): NodeWork {
     let w = this.work.get(node.name);
     if (!w) {
-      w = { running: false, loop: Promise.resolve(), full: false, tenants: new Set(), waiters: [], tasks: [] };
+      w = { running: false, loop: Promise.resolve(), full: false, inc: noIncrement(), waiters: [], tasks: [] };
       this.work.set(node.name, w);
     }
     return w;
   }
 
   /**
-   * Asks for a pass over `node`: full, or incremental for `tenants`. While a
+   * Asks for a pass over `node`: full, or incremental for `inc`. While a
    * pass runs, requests only accumulate, into exactly one follow-up pass.
    * Resolves when a pass that began after the call has ended.
    */
-  private requestPass(node: CallcenterNode, tenants?: readonly TenantId[]): Promise<void> {
+  private requestPass(node: CallcenterNode, inc?: Increment): Promise<void> {
     const w = this.nodeWork(node);
-    if (!tenants) {
+    if (!inc) {
       w.full = true;
-      w.tenants.clear();
+      w.inc = noIncrement();
     } else if (!w.full) {
-      for (const t of tenants) w.tenants.add(t);
+      merge(w.inc, inc);
     }
     const done = new Promise<void>((resolve) => w.waiters.push(resolve));
     this.kick(node, w);
@@ -369,13 +389,13 @@ export class CallcenterSync {
           await task();
           continue;
         }
-        if (!w.full && w.tenants.size === 0) return;
-        const tenants = w.full ? undefined : [...w.tenants];
+        if (!w.full && isEmpty(w.inc)) return;
+        const inc = w.full ? undefined : w.inc;
         const waiters = w.waiters.splice(0);
         w.full = false;
-        w.tenants = new Set();
+        w.inc = noIncrement();
         try {
-          await this.reconcile(node, tenants ? 'incremental' : 'full', tenants);
+          await this.reconcile(node, inc ? 'incremental' : 'full', inc);
         } finally {
           for (const resolve of waiters) resolve();
         }
@@ -387,14 +407,13 @@ export class CallcenterSync {
   }
 
   private onChange(e: ChangeEvent): void {
-    if (GLOBAL_TABLES.has(e.table)) {
-      this.owners.clear();
-      this.pendingFull = true;
-    } else if (TENANT_TABLES.has(e.table)) {
-      this.pendingTenants.add(e.tenantId);
-    } else {
-      return;
-    }
+    if (!TENANT_TABLES.has(e.table)) return;
+    if (OWNER_TABLES.has(e.table)) this.owners.clear();
+    this.pending.tenants.add(e.tenantId);
+    if (TREE_TABLES.has(e.table)) this.pending.trees.add(e.tenantId);
+    // sip_domains notifies row by row, never in bulk (sql/021): a domain left behind is named here.
+    for (const d of [e.keys.domain?.old, e.keys.domain?.new])
+      if (e.table === 'sip_domains' && typeof d === 'string') this.pending.domains.add(d.toLowerCase());
     this.schedule();
   }
 
@@ -403,11 +422,11 @@ export class CallcenterSync {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const full = this.pendingFull;
-      const tenants = [...this.pendingTenants];
+      const inc = this.pending;
       this.pendingFull = false;
-      this.pendingTenants = new Set();
+      this.pending = noIncrement();
       for (const node of this.o.nodes.filter((n) => n.connected)) {
-        void this.requestPass(node, full ? undefined : tenants);
+        void this.requestPass(node, full ? undefined : inc);
       }
     }, this.o.debounceMs ?? 100);
   }
@@ -417,7 +436,7 @@ export class CallcenterSync {
   private async reconcile(
     node: CallcenterNode,
     mode: 'full' | 'incremental',
-    tenants: TenantId[] | undefined,
+    inc: Increment | undefined,
   ): Promise<void> {
     if (this.stopped || !node.connected) return;
     const fence = this.o.leases?.fence(node.name, 'callcenter');
@@ -433,14 +452,16 @@ export class CallcenterSync {
     try {
       let desired: TenantCallcenter[];
       let scope: Set<string> | undefined;
-      if (tenants) {
-        const loaded = await loadTenantCallcenters(this.o.pool, tenants);
+      if (inc) {
+        const ids = new Set([...inc.tenants, ...(await loadDescendants(this.o.pool, [...inc.trees]))]);
+        const loaded = await loadTenantCallcenters(this.o.pool, [...ids]);
         if (loaded.some((t) => t === undefined)) {
-          // A tenant that should hold nothing: its domain is unknown from here, so look at everything.
+          // A tenant that no longer exists: its domain is unknown from here, so look at everything.
           return await this.reconcile(node, 'full', undefined);
         }
-        desired = loaded as TenantCallcenter[];
-        scope = new Set(desired.map((t) => t.domain));
+        const scopes = loaded as TenantScope[];
+        desired = scopes.flatMap((t) => t.desired ?? []);
+        scope = new Set([...inc.domains, ...scopes.flatMap((t) => t.domain ?? [])]);
       } else {
         desired = await loadAllCallcenters(this.o.pool);
       }

@@ -50,19 +50,33 @@ async function read(pool: pg.Pool, ids: readonly TenantId[] | null): Promise<Cal
   return rows.map(toTenant);
 }
 
-/**
- * Several tenants' desired states, in the order given (an incremental pass); undefined for one that should hold
- * nothing (suspended, no primary domain, gone).
- */
+/** One tenant of an incremental pass: its primary domain (its objects' names) and what it should hold there. */
+export interface TenantScope {
+  domain: string | null;
+  /** Undefined when it should hold nothing (suspended, no primary domain). */
+  desired: TenantCallcenter | undefined;
+}
+
+/** Several tenants, in the order given (an incremental pass); undefined for one that no longer exists. */
 export async function loadTenantCallcenters(
   pool: pg.Pool,
   tenantIds: readonly TenantId[],
-): Promise<Array<TenantCallcenter | undefined>> {
+): Promise<Array<TenantScope | undefined>> {
   const byId = new Map((await read(pool, tenantIds)).map((t) => [t.id, t]));
   return tenantIds.map((id) => {
     const t = byId.get(id);
-    return t ? desiredCallcenter(t) : undefined;
+    return t && { domain: t.primaryDomain, desired: desiredCallcenter(t) };
   });
+}
+
+/** The accounts under `roots` (sql/014 tenant_descendants): they inherit settings and hold music from them. */
+export async function loadDescendants(pool: pg.Pool, roots: readonly TenantId[]): Promise<TenantId[]> {
+  if (roots.length === 0) return [];
+  const { rows } = await pool.query<{ id: string }>(
+    'SELECT DISTINCT d AS id FROM unnest($1::uuid[]) r, tenant_descendants(r) d',
+    [roots],
+  );
+  return rows.map((r) => asTenantId(r.id));
 }
 
 /**

@@ -13,6 +13,7 @@ import { seedDemo } from '../../daemon/db/demo-seed.js';
 import { withTenant } from '../../daemon/db/tenant-context.js';
 import { EslClient } from '../../daemon/esl/client.js';
 import { createRegistry, TenantLabels, type MetricsRegistry } from '../../daemon/metrics.js';
+import { mohStreamName } from '../../xml-handlers/media-names.js';
 import type { TenantId } from '../../xml-handlers/model.js';
 import { rejects } from '../helpers/assert.js';
 import { EslTestServer, streamEvents, type FsEvent } from '../helpers/esl-server.js';
@@ -484,9 +485,43 @@ test('after an ESL reconnect the node is reconciled again (and metrics resynced 
   );
 });
 
+test("a reseller's new hold music reaches its customers' queues, in an incremental pass", async (ctx) => {
+  const { emu, pool, globex, server } = ctx;
+  const runs = (mode: string) => value(ctx.registry, 'fs_tenantd_callcenter_reconciliations_total', { mode });
+  const fullBefore = await runs('full');
+  const reseller = crypto.randomUUID() as TenantId;
+  await withTenant(pool, reseller, (c) =>
+    c.query("INSERT INTO tenants (id, slug, name, is_reseller) VALUES ($1, 'up-tel', 'Up', true)", [reseller]),
+  );
+  await withTenant(pool, globex, (c) => c.query('UPDATE tenants SET parent_id = $1', [reseller]));
+  // globex gives up its own hold music: its queue plays the stock stream (the reseller has none yet).
+  const stock = expectCommand(server, /^api callcenter_config queue reload support@globex\.pbx\.test$/);
+  await withTenant(pool, globex, (c) => c.query('UPDATE moh_streams SET is_default = false'));
+  await stock;
+  await ctx.sync.idle();
+  const acmeMoh = emu.queues.get('support@acme.pbx.test')!.mohSound;
+  // The reseller's default stream becomes globex's hold music: its queue plays it.
+  const reloaded = expectCommand(server, /^api callcenter_config queue reload support@globex\.pbx\.test$/);
+  const stream = await withTenant(pool, reseller, async (c) => {
+    const { rows } = await c.query<{ id: string }>(
+      "INSERT INTO moh_streams (tenant_id, name, is_default) VALUES ($1, 'up-jazz', true) RETURNING id",
+      [reseller],
+    );
+    return rows[0]!.id;
+  });
+  await reloaded;
+  await ctx.sync.idle();
+  assert.is(emu.queues.get('support@globex.pbx.test')!.mohSound, `local_stream://${mohStreamName(reseller, stream)}`);
+  assert.is(emu.queues.get('support@acme.pbx.test')!.mohSound, acmeMoh, 'acme is not under the reseller');
+  assert.is(await runs('full'), fullBefore, 'no full pass');
+});
+
 test('a new primary SIP domain renames the tenant in FreeSWITCH, the old one still its own; a suspended tenant holds nothing', async (ctx) => {
   const { emu, pool, globex, server } = ctx;
   const errorsBefore = await value(ctx.registry, 'fs_tenantd_callcenter_sync_errors_total');
+  // Each of these is one tenant's edit: served by incremental passes, not by reading every tenant again.
+  const runs = (mode: string) => value(ctx.registry, 'fs_tenantd_callcenter_reconciliations_total', { mode });
+  const [fullBefore, incBefore] = [await runs('full'), await runs('incremental')];
   // `queue load` brings the queue's agents and tiers along (from callcenter.conf): no `tier add` is needed.
   const renamedQueue = expectCommand(server, /^api callcenter_config queue load support@globex2\.pbx\.test$/);
   // As PUT /api/sip-domains/:id/primary does it; the old domain stays the tenant's, no longer primary (issue 17).
@@ -517,6 +552,8 @@ test('a new primary SIP domain renames the tenant in FreeSWITCH, the old one sti
     emu.agents.some((a) => a.name === '1001@acme.pbx.test'),
     'acme is untouched',
   );
+  assert.is(await runs('full'), fullBefore, 'no full pass');
+  assert.ok((await runs('incremental')) >= incBefore + 2);
 });
 
 test.run();

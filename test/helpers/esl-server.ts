@@ -398,8 +398,14 @@ export class EslTestServer extends EventEmitter {
   }
 
   /** Resolves once `count` commands matching `pattern` have been received in total (checks the log first: no race). */
-  async waitForCommand(pattern: RegExp, count = 1): Promise<void> {
-    while (this.commands.filter((c) => pattern.test(c)).length < count) await once(this, 'command');
+  async waitForCommand(pattern: RegExp, count = 1, timeoutMs = 15_000): Promise<void> {
+    // A command that never comes fails the test instead of hanging the suite.
+    const signal = AbortSignal.timeout(timeoutMs);
+    while (this.commands.filter((c) => pattern.test(c)).length < count) {
+      await once(this, 'command', { signal }).catch((err: Error) => {
+        throw err.name === 'AbortError' ? new Error(`no command matching ${pattern} within ${timeoutMs} ms`) : err;
+      });
+    }
     // Let the command's reply go out before the caller acts.
     await new Promise((r) => setImmediate(r));
   }
