@@ -17,9 +17,11 @@ import pg from 'pg';
 import { EslClient } from '../../daemon/esl/client.js';
 import { createLogger } from '../../daemon/log.js';
 import { createRegistry } from '../../daemon/metrics.js';
+import { withTenant } from '../../daemon/db/tenant-context.js';
 import { projectRoot } from '../../daemon/paths.js';
 import { TenantStore } from '../../daemon/tenants/tenant-store.js';
 import { renderAcl } from '../../xml-handlers/configuration/acl.js';
+import { asTenantId } from '../../xml-handlers/model.js';
 import { renderSofia } from '../../xml-handlers/configuration/sofia.js';
 import { findFreeswitch } from '../helpers/freeswitch.js';
 import { freshDatabase, type TestDatabase } from '../helpers/postgres.js';
@@ -213,12 +215,27 @@ interface Pass {
   ms: number;
 }
 
-const isPass = (l: Record<string, unknown>) =>
-  typeof l.msg === 'string' && l.msg.startsWith('callcenter: reconciled') && l.mode === 'full';
+const isPass = (l: Record<string, unknown>, mode: string) =>
+  typeof l.msg === 'string' && l.msg.startsWith('callcenter: reconciled') && l.mode === mode;
 
-async function nextPass(d: DaemonProcess, after: number): Promise<Pass> {
-  const l = await d.waitForLog((x) => isPass(x) && d.lines.indexOf(x) >= after, 'a full call-center pass');
+async function nextPass(d: DaemonProcess, after: number, mode: 'full' | 'incremental' = 'full'): Promise<Pass> {
+  const l = await d.waitForLog((x) => isPass(x, mode) && d.lines.indexOf(x) >= after, `a ${mode} call-center pass`);
   return l as unknown as Pass;
+}
+
+/** One tenant's edit (its row, as a rename would): the call-center pass it causes, from commit to the pass's end. */
+async function oneTenantEdit(db: TestDatabase, d: DaemonProcess): Promise<Pass & { sinceCommitMs: number }> {
+  const pool = new pg.Pool({ connectionString: db.appUrl, max: 1 });
+  try {
+    const { rows } = await pool.query<{ tenant_id: string }>('SELECT tenant_id FROM list_tenants() LIMIT 1');
+    const after = d.lines.length;
+    await withTenant(pool, asTenantId(rows[0]!.tenant_id), (c) => c.query('UPDATE tenants SET name = name'));
+    const t0 = performance.now();
+    const pass = await nextPass(d, after, 'incremental');
+    return { ...pass, sinceCommitMs: performance.now() - t0 };
+  } finally {
+    await pool.end();
+  }
 }
 
 interface Series {
@@ -406,6 +423,7 @@ export async function benchPlatform(ctx: BenchContext): Promise<Figure[]> {
         daemons.push(bigD);
         let first: Pass | undefined;
         let again: Pass | undefined;
+        let edit: (Pass & { sinceCommitMs: number }) | undefined;
         let restartReadyMs = Number.NaN;
         let metricsBefore: Series | undefined;
         let metricsAfter: Series | undefined;
@@ -423,6 +441,8 @@ export async function benchPlatform(ctx: BenchContext): Promise<Figure[]> {
           daemons.push(bigD2);
           again = await nextPass(bigD2, 0);
           ctx.log(`platform: full pass after restart ${JSON.stringify(again)}`);
+          edit = await oneTenantEdit(db, bigD2);
+          ctx.log(`platform: pass after one tenant's edit ${JSON.stringify(edit)}`);
           metricsBefore = await series(bigD2);
           sipAuthRate = await touchEveryTenant(bigD2, seeded.tenants);
           metricsAfter = await series(bigD2);
@@ -491,6 +511,19 @@ export async function benchPlatform(ctx: BenchContext): Promise<Figure[]> {
               note: `${again.commands} commands; database read ${again.dbMs} ms; restarted daemon listening after ${restartReadyMs.toFixed(0)} ms`,
             }),
           );
+          if (edit)
+            figures.push(
+              figure({
+                id: 'platform.cc.tenant-edit',
+                what: "  one tenant's row changed: commit until its call-center pass has ended",
+                unit: 'ms',
+                better: 'lower',
+                value: edit.sinceCommitMs,
+                baseline: again.ms,
+                baselineName: 'the full pass such an edit made before (the line above)',
+                note: `incremental pass of ${edit.tenants} tenant(s): ${edit.ms} ms, database read ${edit.dbMs} ms, ${edit.commands} commands`,
+              }),
+            );
         }
         if (metricsBefore && metricsAfter) {
           figures.push(
