@@ -31,6 +31,7 @@ import { createRecordingRetention } from './recordings/retention.js';
 import { createTenantStore } from './tenants/tenant-store.js';
 import { createPlatformView } from './tenants/platform-view.js';
 import { createFeatureWriter } from './xml-curl/feature-writer.js';
+import { aclDocument, configurationSettings } from './xml-curl/answer-fetch.js';
 import { xmlCurlPlugin } from './xml-curl/plugin.js';
 import { createVoicemailBoxes } from './voicemail/boxes.js';
 
@@ -161,7 +162,23 @@ async function main(): Promise<void> {
       registry,
     }),
   );
-  lifecycle.own('cache flusher', createCacheFlusher({ feed: changes, clients: esl, pool: db.pool, log, registry }));
+  const settings = configurationSettings({
+    sipProfiles: config.sipProfiles,
+    voicemail: config.voicemail,
+    mohDir: config.moh.dir,
+  });
+  lifecycle.own(
+    'cache flusher',
+    createCacheFlusher({
+      feed: changes,
+      clients: esl,
+      pool: db.pool,
+      log,
+      registry,
+      // reloadacl only when the acl.conf we answer changed (cache-flush.ts).
+      acl: () => aclDocument(platform, settings),
+    }),
+  );
   lifecycle.own(
     'gateway sync',
     createGatewaySync({

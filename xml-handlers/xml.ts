@@ -5,7 +5,7 @@
 // preprocess): `$${name}` is expanded there, and `${...}` later in action data
 // (including API calls such as ${system(...)}); control characters and stray
 // newlines would change how that line-oriented pass reads the document.
-import { create } from 'xmlbuilder2';
+import { create, fragment } from 'xmlbuilder2';
 import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces.js';
 
 export type { XMLBuilder };
@@ -27,13 +27,51 @@ export function section(name: string, attrs: Record<string, string> = {}): XMLBu
     .ele('section', { name, ...attrs });
 }
 
+const WRITER = { prettyPrint: true, indent: ' ' } as const;
+
 /**
  * Serializes the whole document. Pretty-printed on purpose: the preprocessor
  * drops every line that contains `<?`, so the XML declaration must sit on a
  * line of its own, never on the same line as the document.
  */
 export function serialize(node: XMLBuilder): string {
-  return node.doc().end({ prettyPrint: true, indent: ' ' });
+  return node.doc().end(WRITER);
+}
+
+/**
+ * Documents assembled from parts serialized apart (one tenant's gateways, its ACL list), so that a change re-renders
+ * only its part: `serializeAt` writes one element exactly as serialize() would write it `depth` levels below
+ * <document>; a `slot()` left in the frame marks where `fill()` puts such parts. Added only when there are parts,
+ * so an element with none still reads `<gateways/>`, as serialize() writes it.
+ */
+const SLOT = 'fs-tenantd-slot';
+export function serializeAt(
+  depth: number,
+  name: string,
+  attrs: Record<string, string>,
+  build?: (el: XMLBuilder) => void,
+): string {
+  // Built under one scratch parent and taken off again: a new fragment() per part costs as much as the part.
+  const el = SCRATCH.ele(name, attrs);
+  try {
+    build?.(el);
+    return el.toString({ ...WRITER, offset: depth });
+  } finally {
+    el.remove();
+  }
+}
+const SCRATCH = fragment();
+
+export function slot(parent: XMLBuilder, parts: readonly string[]): void {
+  if (parts.length) parent.ele(SLOT);
+}
+
+/** `serialized` with the line of its slot replaced by `parts` (serialized at the slot's depth); as is without one. */
+export function fill(serialized: string, parts: readonly string[]): string {
+  const at = serialized.indexOf(`<${SLOT}/>`);
+  if (at < 0) return serialized;
+  const start = serialized.lastIndexOf('\n', at) + 1;
+  return serialized.slice(0, start) + parts.join('\n') + serialized.slice(at + SLOT.length + 3);
 }
 
 /**

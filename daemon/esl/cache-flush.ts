@@ -5,8 +5,9 @@
 // drops exactly one user, and `xml_flush_cache` with no argument drops all.
 // "Exactly one" holds because that key is unambiguous (xml-handlers/fs-names.ts)
 // and only requests spelled as stored are answered `cacheable` (directory.ts).
-// Trunk CIDRs live in acl.conf, which only `reloadacl` re-reads. A removed SIP
-// domain also takes the registrations sofia filed under it.
+// Trunk CIDRs live in acl.conf, which only `reloadacl` re-reads (sent only when
+// acl.conf changed, below). A removed SIP domain also takes the registrations
+// sofia filed under it.
 // mod_callcenter's queues, agents and tiers are pushed by the call-center sync
 // (daemon/callcenter), not here.
 import type pg from 'pg';
@@ -24,6 +25,12 @@ export const FLUSH_ALL = 'xml_flush_cache';
 const MAX_USER_FLUSHES = 500;
 export const RELOAD_ACL = 'reloadacl';
 /**
+ * reloadacl answers only once FreeSWITCH has rebuilt every list (14 s at 20,000 tenants, BENCHMARKS.md): within the
+ * command timeout (5 s) it would count as failed, and a node that sends nothing meanwhile would be disconnected,
+ * and reconnecting sends reloadacl again.
+ */
+const RELOAD_ACL_TIMEOUT_MS = 120_000;
+/**
  * Drops every registration sofia filed under `domain` (sofia_reg_expire_call_id: an argument without `@` also
  * matches sip_host), so a removed domain's contacts are neither rung nor found by a tenant that adds it later.
  */
@@ -40,6 +47,11 @@ export interface CacheFlusherOptions {
   registry: MetricsRegistry;
   /** Changes within this window are sent as one batch (a bulk edit gives one reloadacl). */
   debounceMs?: number;
+  /**
+   * The acl.conf this daemon would answer now (daemon/xml-curl/answer-fetch.ts aclDocument). With it, a trunk or
+   * tenant change sends reloadacl only when that document changed; without it, every trunk change sends one.
+   */
+  acl?: () => Promise<string>;
 }
 
 export interface CacheFlusher {
@@ -68,6 +80,10 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
   let lookups = 0;
   let lookupsDone: (() => void) | undefined;
   let stopped = false;
+  /** A trunk or tenant changed since the last flush: compare acl.conf (with opts.acl). */
+  let aclCheck = false;
+  /** The acl.conf last compared; undefined: unknown, the next comparison finds it changed. */
+  let lastAcl: string | undefined;
 
   const schedule = (node: string, commands: readonly string[]) => {
     if (stopped) return;
@@ -77,11 +93,36 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
     timer ??= setTimeout(flush, opts.debounceMs ?? 100);
   };
 
+  /**
+   * reloadacl makes every node fetch and parse acl.conf again (switch_load_network_lists: 14 s at 20,000 tenants,
+   * even answered from our cache), so it is sent only when the acl.conf this daemon would answer differs from the one
+   * it last compared: a trunk's password or proxy is not in acl.conf. Each daemon of an active-active set follows every
+   * change and reads the same database, so each one that sees the document change sends reloadacl to its own nodes,
+   * as each sent one for every trunk change before; a change that alters the ACLs reaches every node. The baseline
+   * is forgotten when notifications may have been lost (resync) or acl.conf cannot be read: the next comparison then
+   * counts as a change. Connecting and resync still send reloadacl unconditionally.
+   */
+  const aclChanged = async (): Promise<boolean> => {
+    try {
+      const doc = await opts.acl!();
+      const changed = doc !== lastAcl;
+      lastAcl = doc;
+      return changed;
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot render acl.conf to compare; reloading the ACLs');
+      lastAcl = undefined;
+      return true;
+    }
+  };
+
   const flush = () => {
     timer = undefined;
     const batch = new Map(pending);
     pending.clear();
+    const check = aclCheck;
+    aclCheck = false;
     running = running.then(async () => {
+      if (check && (await aclChanged())) batch.set('*', new Set([...(batch.get('*') ?? []), RELOAD_ACL]));
       for (const esl of opts.clients) {
         const cmds = new Set([...(batch.get('*') ?? []), ...(batch.get(esl.node) ?? [])]);
         // A full flush makes the per-user ones pointless.
@@ -90,7 +131,7 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
         for (const cmd of cmds) {
           const name = cmd.split(' ')[0]!;
           try {
-            const reply = await esl.api(cmd);
+            const reply = await esl.api(cmd, cmd === RELOAD_ACL ? { timeoutMs: RELOAD_ACL_TIMEOUT_MS } : {});
             sent.labels(name, 'ok').inc();
             log.debug({ node: esl.node, cmd, reply: reply.trim() }, 'FreeSWITCH cache flushed');
           } catch (err) {
@@ -113,6 +154,7 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
     const credentialsOf = new Set<string>();
     let everyUser = false;
     let needDomains = false;
+    let checkAcl = false;
     for (const e of events) {
       // A bulk change (sql/021) names no rows: every user of the tenant may be stale, or gone.
       if (e.bulk && (e.table === 'extensions' || e.table === 'extension_credentials')) {
@@ -139,11 +181,13 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
             if (typeof id === 'string') credentialsOf.add(id);
           break;
         case 'tenants':
-          // Every user of the domain/tenant changes at once.
+          // Every user of the domain/tenant changes at once; a status change also adds or drops its ACL list.
           cmds.add(FLUSH_ALL);
+          if (opts.acl) checkAcl = true;
           break;
         case 'sip_trunks':
-          cmds.add(RELOAD_ACL);
+          if (opts.acl) checkAcl = true;
+          else cmds.add(RELOAD_ACL);
           break;
         case 'moh_streams':
           // Every user answer of the tenant carries its hold music (directory.ts), which a new default changes.
@@ -175,7 +219,8 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
       if (!found.domains.length || numbers.size * found.domains.length > MAX_USER_FLUSHES) cmds.add(FLUSH_ALL);
       else for (const n of numbers) for (const d of found.domains) cmds.add(flushUser(n, d));
     }
-    if (cmds.size) schedule('*', [...cmds]);
+    if (checkAcl) aclCheck = true;
+    if (cmds.size || checkAcl) schedule('*', [...cmds]);
   };
 
   const track = (p: Promise<void>) => {
@@ -206,7 +251,10 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
     );
   };
   // Notifications were lost while the feed was away: assume everything changed.
-  const resyncListener = () => schedule('*', [FLUSH_ALL, RELOAD_ACL]);
+  const resyncListener = () => {
+    lastAcl = undefined;
+    schedule('*', [FLUSH_ALL, RELOAD_ACL]);
+  };
   opts.feed.on('change', changeListener);
   opts.feed.on('resync', resyncListener);
   // Changes made while a node's ESL was down were not pushed to it.

@@ -4,7 +4,10 @@
 // extensions (1,000,000 rows for 20,000 tenants) through an LRU bounded well below the tenant count, so every
 // answer reloaded them all. This holds only those columns, read by sql/020 platform_config (RLS per tenant, one
 // round trip), kept apart from the tenant store: a change re-reads just the changed tenants, and documents
-// rendered from the view are kept until it changes.
+// rendered from the view are kept until it changes. A tenant whose entry is read again unchanged keeps its entry
+// (the same object): the parts of documents rendered per tenant (fragment()) are kept by entry, so they are
+// rendered again exactly when that tenant's row changes, also across a full read.
+import { isDeepStrictEqual } from 'node:util';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import client from 'prom-client';
@@ -56,8 +59,13 @@ export class PlatformView {
   private dirty = new Set<TenantId>();
   /** Bumped by resync(): a read begun before it is not kept. */
   private epoch = 0;
+  /** Changes heard, and how many of them the entries reflect (taken by a read that finished). */
+  private heard = 0;
+  private reflected = 0;
   private refreshing: Promise<void> | null = null;
   private readonly documents = new Map<string, unknown>();
+  /** By entry, then by kind: a re-read entry that changed is a new object, and its predecessor's parts go with it. */
+  private readonly fragments = new WeakMap<PlatformTenant, Map<string, unknown>>();
   private readonly now: () => number;
   private readonly m: { loads: client.Counter<'kind'>; seconds: client.Counter<'kind'> };
 
@@ -97,8 +105,11 @@ export class PlatformView {
       // 20,000 tenants takes seconds; FreeSWITCH waits FS_TENANTD_XMLCURL_TIMEOUT_S, 2 s, for its sofia.conf).
       void this.kick().catch((err: Error) => this.o.log.warn({ err: err.message }, 'platform view: read failed'));
     }
-    // Twice at most: a change that arrived during the read this call waited for is read by the second.
-    for (let i = 0; i < 2 && this.wanted(); i++) {
+    // Twice at most: a change that arrived during the read this call waited for is read by the second. A change
+    // already taken by a read still under way is waited for too (a caller woken by the same notification as the one
+    // that began the read, as the cache flusher and the gateway sync are, must not get the view from before it).
+    const heard = this.heard;
+    for (let i = 0; i < 2 && (this.wanted() || this.reflected < heard); i++) {
       if (trace) trace.loads++;
       try {
         await this.kick();
@@ -125,6 +136,14 @@ export class PlatformView {
     return this.documents.get(key) as V;
   }
 
+  /** `render(tenant)`, kept until that tenant's entry changes: `kind` must name everything else it depends on. */
+  fragment<F>(kind: string, tenant: PlatformTenant, render: (tenant: PlatformTenant) => F): F {
+    let kept = this.fragments.get(tenant);
+    if (!kept) this.fragments.set(tenant, (kept = new Map()));
+    if (!kept.has(kind)) kept.set(kind, render(tenant));
+    return kept.get(kind) as F;
+  }
+
   private expired(): boolean {
     return this.now() - this.loadedAt > this.o.ttlMs;
   }
@@ -145,6 +164,7 @@ export class PlatformView {
     const full = !this.entries || this.mustReload || this.expired();
     if (full) this.mustReload = false;
     const ids = full ? undefined : [...this.dirty];
+    const heard = this.heard;
     // Taken now: changes arriving while this reads are for the next refresh.
     this.dirty = new Set();
     const kind = full ? 'full' : 'partial';
@@ -161,21 +181,34 @@ export class PlatformView {
       this.m.seconds.inc({ kind }, (performance.now() - t0) / 1000);
     }
     if (epoch !== this.epoch) return;
-    if (full) {
-      this.entries = new Map(rows.map((t) => [t.id, t]));
-      this.loadedAt = this.now();
-    } else {
-      const entries = this.entries!;
-      for (const id of ids!) entries.delete(id);
-      for (const t of rows) entries.set(t.id, t);
+    const old = this.entries ?? new Map<TenantId, PlatformTenant>();
+    const next = full ? new Map<TenantId, PlatformTenant>() : new Map(old);
+    if (!full) for (const id of ids!) next.delete(id);
+    let changed = next.size + rows.length !== old.size;
+    for (const t of rows) {
+      const was = old.get(t.id);
+      if (was && isDeepStrictEqual(was, t)) next.set(t.id, was);
+      else {
+        next.set(t.id, t);
+        changed = true;
+      }
     }
-    this.sorted = null;
-    this.documents.clear();
-    this.o.log.debug({ kind, tenants: rows.length, ms: Math.round(performance.now() - t0) }, 'platform view read');
+    this.entries = next;
+    this.reflected = heard;
+    if (full) this.loadedAt = this.now();
+    if (changed) {
+      this.sorted = null;
+      this.documents.clear();
+    }
+    this.o.log.debug(
+      { kind, tenants: rows.length, changed, ms: Math.round(performance.now() - t0) },
+      'platform view read',
+    );
   }
 
   applyChange(e: ChangeEvent): void {
     if (!TABLES.has(e.table)) return;
+    this.heard++;
     this.dirty.add(e.tenantId);
   }
 

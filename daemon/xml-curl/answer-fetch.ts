@@ -6,7 +6,12 @@ import type { CallAdmission } from '../calls/admission-types.js';
 import type { Trace } from '../tenants/loading-cache.js';
 import type { PlatformView } from '../tenants/platform-view.js';
 import type { TenantStore } from '../tenants/tenant-store.js';
-import { configurationFile, type ConfigurationRequest } from '../../xml-handlers/configuration/index.js';
+import type { ConfigurationAnswer, ConfigurationSettings } from '../../xml-handlers/configuration/file.js';
+import {
+  configurationFile,
+  type ConfigurationRequest,
+  type ServedRequest,
+} from '../../xml-handlers/configuration/index.js';
 import type { SofiaProfiles } from '../../xml-handlers/configuration/sofia.js';
 import {
   PUBLIC_CONTEXT,
@@ -39,7 +44,7 @@ export interface Answer {
 export interface AnswerDeps {
   store: TenantStore;
   /** Every tenant's domains, trunks and streams, for the platform-wide answers (sofia.conf, acl.conf, ...). */
-  platform: Pick<PlatformView, 'tenants' | 'document'>;
+  platform: PlatformDocuments;
   log: Logger;
   cacheableMs: number;
   sipProfiles: SofiaProfiles;
@@ -56,6 +61,51 @@ export interface AnswerDeps {
   recordingsDir?: string;
   /** FS_TENANTD_MOH_DIR: tenant music-on-hold streams in local_stream.conf (README "Music on hold"). */
   mohDir?: string;
+}
+
+export type PlatformDocuments = Pick<PlatformView, 'tenants' | 'document' | 'fragment'>;
+
+/**
+ * A file rendered from every tenant (`needs` 'platform'), kept until the view changes; a file that renders per tenant
+ * is assembled from parts the view keeps per tenant, so a trunk change re-renders one tenant's part (20,000 tenants'
+ * gateways took seconds to build). The parsed request is everything else the answer depends on (file.ts).
+ */
+export function platformFile(
+  platform: PlatformDocuments,
+  req: ServedRequest,
+  settings: ConfigurationSettings,
+  trace?: Trace,
+): Promise<ConfigurationAnswer | undefined> {
+  const file = configurationFile(req);
+  const parts = file.perTenant;
+  return platform.document(
+    `conf|${JSON.stringify(req)}`,
+    (all) =>
+      parts
+        ? parts.assemble(
+            req,
+            all
+              .filter((t) => parts.reads?.(req, t) ?? true)
+              .map((t) => platform.fragment(file.name, t, parts.fragment)),
+            settings,
+          )
+        : file.render(req, all, settings),
+    trace,
+  );
+}
+
+/** What configuration files render from besides tenant data. */
+export const configurationSettings = (
+  deps: Pick<AnswerDeps, 'sipProfiles' | 'voicemail' | 'mohDir'>,
+): ConfigurationSettings => ({
+  sipProfiles: deps.sipProfiles,
+  voicemail: deps.voicemail,
+  ...(deps.mohDir ? { moh: { dir: deps.mohDir } } : {}),
+});
+
+/** The acl.conf this daemon answers now (daemon/esl/cache-flush.ts sends reloadacl when it changes). */
+export async function aclDocument(platform: PlatformDocuments, settings: ConfigurationSettings): Promise<string> {
+  return (await platformFile(platform, { file: 'acl.conf' }, settings))!.xml;
 }
 
 const found = (xml: string, trace: Trace): Answer => ({ xml, outcome: trace.loads > 0 ? 'miss' : 'hit' });
@@ -212,16 +262,10 @@ async function configuration(req: ConfigurationRequest, deps: AnswerDeps, trace:
   if (req.file === 'other') return notFound;
   const file = configurationFile(req);
   const need = file.needs(req);
-  const settings = {
-    sipProfiles: deps.sipProfiles,
-    voicemail: deps.voicemail,
-    ...(deps.mohDir ? { moh: { dir: deps.mohDir } } : {}),
-  };
-  // Platform-wide files are rendered once per change of the view: 20,000 tenants' gateways take a while to build.
-  // The parsed request is everything else the answer depends on (file.ts).
+  const settings = configurationSettings(deps);
   const answer =
     need === 'platform'
-      ? await deps.platform.document(`conf|${JSON.stringify(req)}`, (all) => file.render(req, all, settings), trace)
+      ? await platformFile(deps.platform, req, settings, trace)
       : file.render(
           req,
           need === 'none'

@@ -2,9 +2,10 @@
 // Every figure against an empty database served by the same build in the same run, unless said otherwise:
 //  1. daemon start-up: spawn until it listens, and until its first answer;
 //  2. sofia.conf (every tenant's gateways) and acl.conf (every tenant's CIDRs): the first (cold) and a warm answer,
-//     bytes; then a real FreeSWITCH loading them: start until the external profile runs with every gateway,
-//     `reloadacl`, `sofia profile external rescan`; plus, once, the previous way of reading them (every tenant's
-//     full snapshot through the tenant store), in process;
+//     bytes; the new answers after one tenant's trunk changes (its CIDRs; its password), with the daemon's CPU;
+//     then a real FreeSWITCH loading them: start until the external profile runs with every gateway, `reloadacl`,
+//     `sofia profile external rescan`; plus, once, the previous way of reading them (every tenant's full snapshot
+//     through the tenant store), in process;
 //  3. the call-center full reconciliation a FreeSWITCH gets when the daemon connects (real mod_callcenter), and the
 //     pass after a daemon restart, which finds nothing to change;
 //  4. the series /metrics exposes after sip_auth for one user of every tenant and the call-center passes.
@@ -64,6 +65,56 @@ async function answers(port: number, fixture: string, what: RegExp): Promise<Ans
   const warm: number[] = [];
   for (let i = 0; i < 10; i++) warm.push((await post(port, body)).ms);
   return { coldMs: first.ms, warmMs: median(warm), bytes: first.bytes, count: first.text.match(what)?.length ?? 0 };
+}
+
+async function cpuSeconds(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+interface Change {
+  /** Commit until the first file shows the change (asked every 20 ms). */
+  firstMs: number;
+  /** The other file's request after it. */
+  thenMs: number;
+  /** Daemon CPU from before the commit until both answers. */
+  cpuMs: number;
+  polls: number;
+}
+
+/**
+ * t0011's trunk changed as an admin would (`set`, through the notify trigger); then `first` asked until `shows` finds
+ * the change in it, and `then` asked once (which must satisfy `thenShows`).
+ */
+async function trunkChange(
+  superuserUrl: string,
+  port: number,
+  set: string,
+  first: string,
+  shows: (xml: string) => boolean,
+  then: string,
+  thenShows: (xml: string) => boolean,
+): Promise<Change> {
+  const c = new pg.Client({ connectionString: superuserUrl });
+  await c.connect();
+  try {
+    const cpu0 = await cpuSeconds(port);
+    const t0 = performance.now();
+    await c.query(`UPDATE sip_trunks SET ${set} WHERE tenant_id = (SELECT id FROM tenants WHERE slug = 't0011')`);
+    let polls = 0;
+    for (;;) {
+      polls++;
+      if (shows((await post(port, fixtureBody(first))).text)) break;
+      if (performance.now() - t0 > 120_000) throw new Error(`${first} without "${set}" after 120 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const firstMs = performance.now() - t0;
+    const next = await post(port, fixtureBody(then));
+    if (!thenShows(next.text)) throw new Error(`${then} wrong after "${set}"`);
+    return { firstMs, thenMs: next.ms, cpuMs: ((await cpuSeconds(port)) - cpu0) * 1000, polls };
+  } finally {
+    await c.end();
+  }
 }
 
 interface Started {
@@ -342,6 +393,27 @@ export async function benchPlatform(ctx: BenchContext): Promise<Figure[]> {
     daemons.push(b.daemon);
     const bSofia = await answers(b.daemon.httpPort, SOFIA_EXTERNAL, /<gateway /g);
     const bAcl = await answers(b.daemon.httpPort, ACL, /<list /g);
+    // One tenant's trunk: new CIDRs (acl.conf changes), then a new password (sofia.conf changes).
+    const gw = /<gateway name="t0011_carrier">[\s\S]*?<\/gateway>/;
+    const sofiaBefore = gw.exec((await post(b.daemon.httpPort, fixtureBody(SOFIA_EXTERNAL))).text)?.[0];
+    const cidrChange = await trunkChange(
+      db.superuserUrl,
+      b.daemon.httpPort,
+      "allowed_cidrs = '{192.0.2.11/32}'",
+      ACL,
+      (x) => x.includes('cidr="192.0.2.11/32"') && !x.includes('cidr="10.0.11.0/28"'),
+      SOFIA_EXTERNAL,
+      (x) => gw.exec(x)?.[0] === sofiaBefore,
+    );
+    const pwChange = await trunkChange(
+      db.superuserUrl,
+      b.daemon.httpPort,
+      "password = 'pw-changed'",
+      SOFIA_EXTERNAL,
+      (x) => x.includes('value="pw-changed"'),
+      ACL,
+      (x) => x.includes('cidr="192.0.2.11/32"'),
+    );
     const rss =
       Number(
         /process_resident_memory_bytes (\d+)/.exec(
@@ -405,6 +477,44 @@ export async function benchPlatform(ctx: BenchContext): Promise<Figure[]> {
         value: bAcl.warmMs,
         baseline: eAcl.warmMs,
         baselineName: 'same, empty database',
+      }),
+      figure({
+        id: 'platform.change.cidr',
+        what: "one tenant's trunk CIDRs changed: commit until acl.conf answers them",
+        unit: 'ms',
+        better: 'lower',
+        value: cidrChange.firstMs,
+        baseline: bAcl.warmMs,
+        baselineName: 'acl.conf warm (above)',
+        note: `then sofia.conf ${cidrChange.thenMs.toFixed(0)} ms; daemon CPU for both ${cidrChange.cpuMs.toFixed(0)} ms (${cidrChange.polls} polls)`,
+      }),
+      figure({
+        id: 'platform.change.cidr.cpu',
+        what: '  same, daemon CPU until both files answered (polls included)',
+        unit: 'ms',
+        better: 'lower',
+        value: cidrChange.cpuMs,
+        baseline: null,
+        baselineName: '-',
+      }),
+      figure({
+        id: 'platform.change.password',
+        what: "one tenant's trunk password changed: commit until sofia.conf answers it",
+        unit: 'ms',
+        better: 'lower',
+        value: pwChange.firstMs,
+        baseline: bSofia.warmMs,
+        baselineName: 'sofia.conf warm (above)',
+        note: `then acl.conf ${pwChange.thenMs.toFixed(0)} ms; daemon CPU for both ${pwChange.cpuMs.toFixed(0)} ms (${pwChange.polls} polls)`,
+      }),
+      figure({
+        id: 'platform.change.password.cpu',
+        what: '  same, daemon CPU until both files answered (polls included)',
+        unit: 'ms',
+        better: 'lower',
+        value: pwChange.cpuMs,
+        baseline: null,
+        baselineName: '-',
       }),
     );
 

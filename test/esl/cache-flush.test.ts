@@ -1,5 +1,6 @@
 // Database edits reach FreeSWITCH's caches: real NOTIFY triggers, the real change
-// feed, the ESL client, and the in-test FreeSWITCH recording the commands.
+// feed, the ESL client, and the in-test FreeSWITCH recording the commands; reloadacl
+// compares the acl.conf the daemon answers (the platform view, as main.ts wires it).
 import { once } from 'node:events';
 import type pg from 'pg';
 import { pino } from 'pino';
@@ -12,6 +13,8 @@ import type { TenantId } from '../../xml-handlers/model.js';
 import { createCacheFlusher, type CacheFlusher } from '../../daemon/esl/cache-flush.js';
 import { EslClient } from '../../daemon/esl/client.js';
 import { createRegistry } from '../../daemon/metrics.js';
+import { createPlatformView } from '../../daemon/tenants/platform-view.js';
+import { aclDocument, configurationSettings } from '../../daemon/xml-curl/answer-fetch.js';
 import { freshDatabase, tenantIdOf, type TestDatabase } from '../helpers/postgres.js';
 import { EslTestServer } from '../helpers/esl-server.js';
 
@@ -22,6 +25,7 @@ let server: EslTestServer;
 let client: EslClient;
 let feed: ChangeFeed;
 let flusher: CacheFlusher;
+let platform: ReturnType<typeof createPlatformView>;
 let acme: TenantId;
 
 test.before(async () => {
@@ -38,7 +42,20 @@ test.before(async () => {
     commandTimeoutMs: 2000,
   });
   feed = createChangeFeed({ url: db.appUrl, log, registry });
-  flusher = createCacheFlusher({ feed, clients: [client], pool, log, registry, debounceMs: 10 });
+  platform = createPlatformView({ pool, log, registry, changes: feed, ttlMs: 60_000 });
+  const settings = configurationSettings({
+    sipProfiles: { internal: { ip: '127.0.0.1', port: 5060 }, external: { ip: '127.0.0.1', port: 5080 } },
+    voicemail: { dir: '/srv/fs-tenantd/voicemail', odbcDsn: null },
+  });
+  flusher = createCacheFlusher({
+    feed,
+    clients: [client],
+    pool,
+    log,
+    registry,
+    debounceMs: 10,
+    acl: () => aclDocument(platform, settings),
+  });
   await feed.start();
   client.start();
   await once(client, 'ready');
@@ -47,6 +64,7 @@ test.before(async () => {
 
 test.after(async () => {
   flusher.stop();
+  platform.stop();
   await feed.stop();
   await client.stop();
   await server.close();
@@ -61,6 +79,28 @@ async function commandsDuring(fn: () => Promise<void>, expect: RegExp): Promise<
   await flusher.idle();
   return server.commands.slice(from).filter((c) => c.startsWith('api '));
 }
+
+/** Commands sent for a change to `table`, once the flusher has handled it (for changes that may send nothing). */
+async function commandsFor(table: string, fn: () => Promise<void>): Promise<string[]> {
+  const from = server.commands.length;
+  const seen = new Promise<void>((resolve) => {
+    const on = (e: { table: string }) => {
+      if (e.table !== table) return;
+      feed.off('change', on);
+      resolve();
+    };
+    feed.on('change', on);
+  });
+  await fn();
+  await seen;
+  await flusher.idle();
+  return server.commands.slice(from).filter((c) => c.startsWith('api '));
+}
+
+const inAcme = (sql: string) => () =>
+  withTenant(pool, acme, async (c) => {
+    await c.query(sql);
+  });
 
 test('a (re)connect flushes every user and reloads the ACLs (changes while away were not pushed)', () => {
   assert.ok(server.commands.includes('api xml_flush_cache'));
@@ -78,15 +118,21 @@ test("renumbering an extension flushes the old and the new user in the tenant's 
   assert.equal(cmds.sort(), ['api xml_flush_cache id 1003 acme.pbx.test', 'api xml_flush_cache id 1099 acme.pbx.test']);
 });
 
-test('a trunk CIDR change sends one reloadacl', async () => {
-  const cmds = await commandsDuring(
-    () =>
-      withTenant(pool, acme, async (c) => {
-        await c.query("UPDATE sip_trunks SET allowed_cidrs = '{127.0.0.9/32}'");
-      }),
-    /^api reloadacl$/,
-  );
-  assert.equal(cmds, ['api reloadacl']);
+test('a trunk CIDR change sends one reloadacl, and so does changing it back', async () => {
+  for (const cidrs of ['{127.0.0.9/32}', '{127.0.0.9/32, 192.0.2.0/24}', '{127.0.0.9/32}']) {
+    const cmds = await commandsFor('sip_trunks', inAcme(`UPDATE sip_trunks SET allowed_cidrs = '${cidrs}'`));
+    assert.equal(cmds, ['api reloadacl'], cidrs);
+  }
+});
+
+test('a trunk change that leaves acl.conf as it was (password, proxy, the same CIDRs again) sends no reloadacl', async () => {
+  for (const sql of [
+    "UPDATE sip_trunks SET password = 'rotated-secret'",
+    "UPDATE sip_trunks SET proxy = 'sbc2.example.net'",
+    // Written, yet the same set: acl.conf lists them sorted and unique.
+    "UPDATE sip_trunks SET allowed_cidrs = '{127.0.0.9/32, 127.0.0.9/32}'",
+  ])
+    assert.equal(await commandsFor('sip_trunks', inAcme(sql)), [], sql);
 });
 
 test('a new default music-on-hold stream flushes every user of that tenant (their hold_music), no other', async () => {
@@ -186,15 +232,12 @@ test('a bulk change (past 100 rows, sql/021) names no users: the whole user cach
   }
 });
 
-test('suspending a tenant flushes the whole user cache', async () => {
-  const cmds = await commandsDuring(
-    () =>
-      withTenant(pool, acme, async (c) => {
-        await c.query("UPDATE tenants SET status = 'suspended'");
-      }),
-    /^api xml_flush_cache$/,
-  );
-  assert.equal(cmds, ['api xml_flush_cache']);
+test('renaming a tenant flushes the whole user cache; suspending it also reloads the ACLs (its list goes)', async () => {
+  assert.equal(await commandsFor('tenants', inAcme("UPDATE tenants SET name = 'Acme Renamed'")), [
+    'api xml_flush_cache',
+  ]);
+  const cmds = await commandsFor('tenants', inAcme("UPDATE tenants SET status = 'suspended'"));
+  assert.equal(cmds.sort(), ['api reloadacl', 'api xml_flush_cache']);
 });
 
 test.run();

@@ -1,6 +1,7 @@
 // Changes made through the admin API reach a running FreeSWITCH at once: its user cache is flushed for a
-// password change, a disabled extension and a suspended tenant, and trunk gateways are started, restarted and
-// killed in sofia without touching the other gateways.
+// password change, a disabled extension and a suspended tenant, trunk gateways are started, restarted and
+// killed in sofia without touching the other gateways, and a trunk's CIDRs reach its ACLs (reloadacl, sent only
+// when acl.conf changed).
 import * as assert from 'uvu/assert';
 import { inviteAnswers, sippSuite, type Stack } from '../helpers/freeswitch.js';
 
@@ -209,6 +210,55 @@ t.it(
       await s.api('DELETE', `/trunks/${trunk.body.id}`, tok);
     }
     await s.until(async () => !/acme_backup/.test(await gateways(s)), 'no acme_backup after the delete');
+  },
+);
+
+t.it(
+  "a trunk's new CIDR reaches FreeSWITCH's ACLs; a new password restarts its gateway and reloads no ACL",
+  async (s) => {
+    const tok = await s.token('tenant_admin', 'acme');
+    const items = (await s.api('GET', '/trunks', tok)).body.items as Array<{
+      id: string;
+      name: string;
+      allowedCidrs: string[];
+    }>;
+    const carrier = items.find((x) => x.name === 'carrier')!;
+    const sent = async (name: string, command: string) =>
+      Number(
+        new RegExp(`^${name}\\{[^}]*command="${command}"[^}]*outcome="ok"[^}]*\\} (\\d+)`, 'm').exec(
+          await s.metrics(),
+        )?.[1] ?? 0,
+      );
+    const allowed = async (list: string) => (await s.fs.api(`acl 203.0.113.7 ${list}`)).trim() === 'true';
+    assert.not.ok(await allowed('acme_trunks'));
+    try {
+      const r0 = await sent('fs_tenantd_esl_cache_flush_commands_total', 'reloadacl');
+      const cidrs = [...carrier.allowedCidrs, '203.0.113.0/24'];
+      assert.is((await s.api('PATCH', `/trunks/${carrier.id}`, tok, { allowedCidrs: cidrs })).status, 200);
+      await s.until(
+        async () => (await allowed('acme_trunks')) && (await allowed('trunks')),
+        'the new CIDR in the ACLs',
+      );
+      assert.not.ok(await allowed('globex_trunks'));
+      await s.until(
+        async () => (await sent('fs_tenantd_esl_cache_flush_commands_total', 'reloadacl')) > r0,
+        'reloadacl answered',
+      );
+      const r1 = await sent('fs_tenantd_esl_cache_flush_commands_total', 'reloadacl');
+      const g0 = await sent('fs_tenantd_gateway_sync_commands_total', 'startgw');
+      assert.is((await s.api('PATCH', `/trunks/${carrier.id}`, tok, { password: 'rotated-pw' })).status, 200);
+      await s.until(
+        async () => (await sent('fs_tenantd_gateway_sync_commands_total', 'startgw')) > g0,
+        'acme_carrier restarted',
+      );
+      // Both follow the same notification after the same debounce; give the flusher as long again.
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.is(await sent('fs_tenantd_esl_cache_flush_commands_total', 'reloadacl'), r1);
+      assert.ok(await allowed('acme_trunks'));
+    } finally {
+      await s.api('PATCH', `/trunks/${carrier.id}`, tok, { allowedCidrs: carrier.allowedCidrs, password: null });
+      await s.until(async () => !(await allowed('acme_trunks')), 'the CIDR gone again');
+    }
   },
 );
 

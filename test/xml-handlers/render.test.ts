@@ -11,9 +11,9 @@ import {
   type TenantSnapshot,
 } from '../../xml-handlers/model.js';
 import { CidrSet, parseCidr } from '../../xml-handlers/cidr.js';
-import { renderAcl } from '../../xml-handlers/configuration/acl.js';
+import { aclFragment, assembleAcl, renderAcl } from '../../xml-handlers/configuration/acl.js';
 import { renderCallcenterQueue, renderCallcenterSettings } from '../../xml-handlers/configuration/callcenter.js';
-import { renderSofia } from '../../xml-handlers/configuration/sofia.js';
+import { assembleSofia, desiredGateways, renderSofia, sofiaFragment } from '../../xml-handlers/configuration/sofia.js';
 import {
   decidePublicCall,
   decideTenantCall,
@@ -29,9 +29,9 @@ import {
   userIn,
 } from '../../xml-handlers/directory.js';
 import type { DialplanRequest } from '../../xml-handlers/fetch-request.js';
-import { gatewayName } from '../../xml-handlers/gateway-name.js';
+import { gatewayName, tenantAclName } from '../../xml-handlers/gateway-name.js';
 import { featureCode, renderFeatureDone } from '../../xml-handlers/dialplan/feature-codes.js';
-import { NOT_FOUND, text } from '../../xml-handlers/xml.js';
+import { NOT_FOUND, params, section, serialize, text } from '../../xml-handlers/xml.js';
 import { findAll, parseXml, sectionOf } from '../helpers/xml-curl-client.js';
 
 const test = suite('xml-handlers: decisions and rendering');
@@ -397,6 +397,71 @@ test('sofia.conf for `startgw <name>` (gateway=<name>) holds that gateway only',
   assert.equal(names(), ['t1_main', 't1_spare']);
   assert.equal(names('t1_spare'), ['t1_spare']);
   assert.equal(names('t9_other'), []);
+});
+
+// The documents as one xmlbuilder2 tree writes them (how they were rendered before the parts): the parts spliced
+// into a frame must give the same bytes, whatever the values, and the `trunks` union must stay exact.
+function wholeTree(tenants: readonly TenantSnapshot[]) {
+  const profile = section('configuration', { description: 'fs-tenantd' })
+    .ele('configuration', { name: 'sofia.conf', description: 'sofia Endpoint' })
+    .ele('profiles')
+    .ele('profile', { name: 'external' });
+  const gws = profile.ele('gateways');
+  for (const [name, p] of desiredGateways(tenants)) params(gws.ele('gateway', { name }), 'params', p);
+  const lists = section('configuration', { description: 'fs-tenantd' })
+    .ele('configuration', { name: 'acl.conf', description: 'Network Lists' })
+    .ele('network-lists');
+  const all = new Set<string>();
+  const per: Array<[string, string[]]> = [];
+  for (const t of tenants.filter((x) => x.status === 'active')) {
+    const cidrs = t.trunks.filter((k) => k.enabled).flatMap((k) => k.allowedCidrs.filter((c) => parseCidr(c)));
+    for (const c of cidrs) all.add(c);
+    per.push([tenantAclName(t.slug), [...new Set(cidrs)].sort()]);
+  }
+  for (const [name, cidrs] of [['trunks', [...all].sort()] as [string, string[]], ...per]) {
+    const l = lists.ele('list', { name, default: 'deny' });
+    for (const cidr of cidrs) l.ele('node', { type: 'allow', cidr });
+  }
+  const gateways = /\n *<gateways(\/>|>[\s\S]*<\/gateways>)\n/.exec(serialize(gws))![0];
+  return { gateways, acl: serialize(lists) };
+}
+
+test('sofia.conf and acl.conf from per-tenant parts: the bytes one tree gives, the `trunks` union exact', () => {
+  const profiles = { internal: { ip: '10.0.0.1', port: 5060 }, external: { ip: '10.0.0.1', port: 5080 } };
+  const trunk = tenant().trunks[0]!;
+  const id = (n: number) => `${n}1111111-2222-4333-8444-555555555555` as TenantId;
+  const tenants = [
+    // Markup, quotes, ampersands (also one that already reads as an entity) and `$` in values; a shared CIDR.
+    tenant({ id: id(1), slug: 'a1' }),
+    tenant({
+      id: id(2),
+      slug: 'b2',
+      trunks: [
+        { ...trunk, name: 'x', proxy: 'h&amp;"<b>$${x}', password: 'p&<"', allowedCidrs: ['192.0.2.0/24', 'bad'] },
+        { ...trunk, name: 'y', proxy: null, allowedCidrs: ['10.0.0.0/8', '10.0.0.0/8'] },
+      ],
+    }),
+    tenant({ id: id(3), slug: 'c3', trunks: [] }),
+    tenant({ id: id(4), slug: 'd4', status: 'suspended' }),
+  ];
+  for (const set of [tenants, tenants.slice(2), []]) {
+    const want = wholeTree(set);
+    const sofia = renderSofia(profiles, set, 'external')!;
+    assertSafeDocument(sofia);
+    assert.ok(sofia.includes(want.gateways), `gateways of ${set.length} tenants`);
+    assert.is(renderAcl(set).xml, want.acl, `acl.conf of ${set.length} tenants`);
+  }
+  // One tenant's part replaced: the union follows (a CIDR two tenants share stays until neither has it).
+  const parts = tenants.map(aclFragment);
+  const changed = tenant({ id: id(1), slug: 'a1', trunks: [{ ...trunk, allowedCidrs: ['203.0.113.0/24'] }] });
+  parts[0] = aclFragment(changed);
+  const after = [changed, ...tenants.slice(1)];
+  assert.is(assembleAcl(parts).xml, wholeTree(after).acl);
+  assert.equal(
+    findAll(findAll(sectionOf(assembleAcl(parts).xml), 'list')[0]!, 'node').map((n) => n.attrs.cidr),
+    ['10.0.0.0/8', '192.0.2.0/24', '203.0.113.0/24'],
+  );
+  assert.is(assembleSofia(profiles, after.map(sofiaFragment), 'external'), renderSofia(profiles, after, 'external'));
 });
 
 test('callcenter, directory helpers: well-formed and preprocessor-safe', () => {

@@ -29,8 +29,20 @@ export interface ConfigurationAnswer {
   warnings?: Array<{ msg: string } & Record<string, unknown>>;
 }
 
+/**
+ * A file rendered from every tenant, split into a part per tenant and their assembly, so that a change to one tenant
+ * re-renders only its part (the daemon keeps the parts: daemon/tenants/platform-view.ts). A part depends on its
+ * tenant alone; `render(req, tenants, s)` must equal `assemble(req, the parts of the tenants it reads, s)`.
+ */
+export interface PerTenant<R, T, F> {
+  fragment(tenant: T): F;
+  /** Whether `req`'s answer reads `tenant`'s part (default: every tenant's); the others are not rendered for it. */
+  reads?(req: R, tenant: T): boolean;
+  assemble(req: R, fragments: readonly F[], settings: ConfigurationSettings): ConfigurationAnswer | undefined;
+}
+
 /** `T`: PlatformTenant for files that need 'platform', the full snapshot otherwise. */
-export interface ConfigurationFile<R extends { file: string }, T extends PlatformTenant = TenantSnapshot> {
+export interface ConfigurationFile<R extends { file: string }, T extends PlatformTenant = TenantSnapshot, F = unknown> {
   /** The key_value FreeSWITCH asks for. */
   readonly name: R['file'];
   /** Everything the answer depends on in the fetch, as plain data (also the cache and log view of the request). */
@@ -38,4 +50,5 @@ export interface ConfigurationFile<R extends { file: string }, T extends Platfor
   needs(req: R): TenantNeed;
   /** The document, or undefined for not-found. `tenants` is what `needs` asked for. */
   render(req: R, tenants: readonly T[], settings: ConfigurationSettings): ConfigurationAnswer | undefined;
+  perTenant?: PerTenant<R, T, F>;
 }

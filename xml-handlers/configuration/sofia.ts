@@ -6,11 +6,13 @@
 //             (auth-calls), and the directory's user_context then picks the tenant.
 //   external: trunks; no auth, only sources in acl `trunks`; calls land in `public`
 //             where the dialplan checks the DID's owner against the source address.
-// Tenant trunks become gateways on `external`, named <tenant>_<trunk>.
+// Tenant trunks become gateways on `external`, named <tenant>_<trunk>. Each tenant's gateways are serialized apart
+// (sofiaFragment) and the document assembled from them, so a daemon that keeps them re-renders one tenant's, not
+// 20,000 tenants', after a trunk change.
 import { TRUNKS_ACL, gatewayName } from '../gateway-name.js';
 import type { PlatformTenant } from '../model.js';
-import { params, section, serialize, type XMLBuilder } from '../xml.js';
-import type { ConfigurationFile } from './file.js';
+import { fill, params, section, serialize, serializeAt, slot } from '../xml.js';
+import type { ConfigurationFile, PerTenant } from './file.js';
 
 export interface SipListen {
   ip: string;
@@ -46,21 +48,37 @@ export function desiredGateways(tenants: readonly PlatformTenant[]): Map<string,
   return out;
 }
 
-function gateways(profile: XMLBuilder, tenants: readonly PlatformTenant[], only: string | undefined): void {
-  const gws = profile.ele('gateways');
-  for (const [name, p] of desiredGateways(tenants)) {
-    if (only === undefined || only === name) params(gws.ele('gateway', { name }), 'params', p);
-  }
+/** One tenant's gateways in the external profile: name and serialized <gateway>, in document order. */
+export type SofiaFragment = ReadonlyArray<readonly [name: string, xml: string]>;
+
+/** document > section > configuration > profiles > profile > gateways > gateway */
+const GATEWAY_DEPTH = 6;
+
+export function sofiaFragment(tenant: PlatformTenant): SofiaFragment {
+  return [...desiredGateways([tenant])].map(([name, p]) => [
+    name,
+    serializeAt(GATEWAY_DEPTH, 'gateway', { name }, (g) => params(g, 'params', p)),
+  ]);
 }
 
-/** undefined when `profile` names a profile we don't serve (FreeSWITCH then gets not-found). */
 /**
+ * undefined when `profile` names a profile we don't serve (FreeSWITCH then gets not-found).
  * `gateway` is set by `sofia profile <p> startgw <name>` (sofia.c config_gateway): only that gateway is parsed,
  * so only it is answered.
  */
 export function renderSofia(
   cfg: SofiaProfiles,
   tenants: readonly PlatformTenant[],
+  profile: string | undefined,
+  gateway?: string,
+): string | undefined {
+  return assembleSofia(cfg, tenants.map(sofiaFragment), profile, gateway);
+}
+
+/** renderSofia from each tenant's sofiaFragment (in tenant order). */
+export function assembleSofia(
+  cfg: SofiaProfiles,
+  fragments: readonly SofiaFragment[],
   profile: string | undefined,
   gateway?: string,
 ): string | undefined {
@@ -76,6 +94,7 @@ export function renderSofia(
     ['max-reg-threads', '16'],
   ]);
   const profiles = conf.ele('profiles');
+  const gws: string[] = [];
   if (profile === undefined || profile === 'internal') {
     const p = profiles.ele('profile', { name: 'internal' });
     p.ele('aliases');
@@ -104,7 +123,9 @@ export function renderSofia(
   if (profile === undefined || profile === 'external') {
     const p = profiles.ele('profile', { name: 'external' });
     p.ele('aliases');
-    gateways(p, tenants, gateway);
+    for (const f of fragments)
+      for (const [name, xml] of f) if (gateway === undefined || gateway === name) gws.push(xml);
+    slot(p.ele('gateways'), gws);
     p.ele('domains');
     params(p, 'settings', [
       ['sip-ip', cfg.external.ip],
@@ -116,17 +137,28 @@ export function renderSofia(
       ['apply-inbound-acl', TRUNKS_ACL],
     ]);
   }
-  return serialize(conf);
+  return fill(serialize(conf), gws);
 }
 
 type SofiaRequest = { file: 'sofia.conf'; profile: string | undefined; gateway: string | undefined };
 
-export const sofiaConf: ConfigurationFile<SofiaRequest, PlatformTenant> = {
+const perTenant: PerTenant<SofiaRequest, PlatformTenant, SofiaFragment> = {
+  fragment: sofiaFragment,
+  // Gateways are on `external` only, and a gateway name starts with its tenant's slug and `_` (gateway-name.ts).
+  reads: (req, t) =>
+    (req.profile === undefined || req.profile === 'external') &&
+    (req.gateway === undefined || req.gateway.startsWith(`${t.slug}_`)),
+  assemble: (req, fragments, settings) => {
+    const xml = assembleSofia(settings.sipProfiles, fragments, req.profile, req.gateway);
+    return xml === undefined ? undefined : { xml };
+  },
+};
+
+export const sofiaConf: ConfigurationFile<SofiaRequest, PlatformTenant, SofiaFragment> = {
   name: 'sofia.conf',
   parse: (get) => ({ file: 'sofia.conf', profile: get('profile') || undefined, gateway: get('gateway') || undefined }),
   needs: () => 'platform',
-  render: (req, tenants, settings) => {
-    const xml = renderSofia(settings.sipProfiles, tenants, req.profile, req.gateway);
-    return xml === undefined ? undefined : { xml };
-  },
+  render: (req, tenants, settings) =>
+    perTenant.assemble(req, tenants.filter((t) => perTenant.reads!(req, t)).map(sofiaFragment), settings),
+  perTenant,
 };
