@@ -76,13 +76,15 @@ type Piece = Buffer | 'a' | 'b' | 'tenant' | 'slug';
 const FILLER: Record<Exclude<Piece, Buffer>, number> = { a: 36, b: 36, tenant: 36, slug: 0 };
 
 /**
- * Writes call n's frames fast enough to outpace the fastest reader (else the baseline would
- * measure the replayer): the frames of one call are laid out once, and a call is made by patching
- * its leg UUIDs and tenant into one of a ring of buffers. A slot is reused `ring` calls later, so
- * callers must wait until fewer than `ring` calls are unflushed.
+ * Lays out the frames of one call once; a call is made by patching its leg UUIDs and tenant into one of
+ * `ring` slots, copies of that layout side by side in one buffer. `calls()` renders a whole flood into
+ * consecutive slots, so a replayer can hand it to the kernel in one write and spend nothing per byte but
+ * the kernel's copy (the readers under test, not the replayer, then set the pace). A slot is reused
+ * `ring` calls later, so callers must wait until what they wrote has been handed to the kernel.
  */
 export class CallWriter {
-  private readonly slots: Buffer[];
+  private readonly block: Buffer;
+  private readonly callBytes: number;
   private readonly offsets: Array<{ at: number; what: Exclude<Piece, Buffer> }> = [];
   readonly events: number;
 
@@ -143,13 +145,27 @@ export class CallWriter {
       for (const p of pieces) push(p);
     }
     const proto = Buffer.concat(parts);
-    this.slots = Array.from({ length: ring }, () => Buffer.from(proto));
+    this.callBytes = proto.length;
+    this.block = Buffer.allocUnsafe(ring * proto.length);
+    for (let i = 0; i < ring; i++) proto.copy(this.block, i * proto.length);
   }
 
+  /** Call n's frames, in slot n % ring. */
   frames(n: number, tenant: Tenant): Buffer {
+    return this.fill(n % this.ring, n, tenant);
+  }
+
+  /** Calls [first, first+count) (count ≤ ring) in consecutive slots: one buffer, calls in order. */
+  calls(first: number, count: number, tenantOf: (n: number) => Tenant): Buffer {
+    if (count > this.ring) throw new Error(`a flood of ${count} calls does not fit ${this.ring} slots`);
+    for (let i = 0; i < count; i++) this.fill(i, first + i, tenantOf(first + i));
+    return this.block.subarray(0, count * this.callBytes);
+  }
+
+  private fill(slot: number, n: number, tenant: Tenant): Buffer {
     if (tenant.slug.length !== this.slugLength)
       throw new Error(`tenant slugs must all be ${this.slugLength} characters`);
-    const buf = this.slots[n % this.ring]!;
+    const buf = this.block.subarray(slot * this.callBytes, (slot + 1) * this.callBytes);
     const a = callUuid(n, 'a');
     const b = callUuid(n, 'b');
     for (const o of this.offsets)

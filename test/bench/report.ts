@@ -26,8 +26,9 @@ export interface Figure {
   note?: string;
 }
 
-export function figure(f: Omit<Figure, 'ratio' | 'met'>): Figure {
-  const ratio = f.value !== null && f.baseline !== null && f.baseline !== 0 ? f.value / f.baseline : null;
+/** `ratio` defaults to value / baseline; give it when the ratio is measured otherwise (e.g. a median of pair ratios). */
+export function figure(f: Omit<Figure, 'ratio' | 'met'> & { ratio?: number }): Figure {
+  const ratio = f.ratio ?? (f.value !== null && f.baseline !== null && f.baseline !== 0 ? f.value / f.baseline : null);
   let met: boolean | null | undefined;
   if (f.target) {
     const x = f.target.on === 'ratio' ? ratio : f.value;

@@ -1,5 +1,6 @@
 // Baseline for item 4: the same bytes from the same replayer over the same kind
-// of TCP connection, through the least an ESL reader must do: find each frame's
+// of TCP connection (loopback, a net.Socket's 'data' events as the daemon's
+// client reads them), through the least an ESL reader must do: find each frame's
 // end of headers, read its Content-Length, skip the body, count the event.
 import net from 'node:net';
 import { cpuUsage, serveCalls } from '../processes.js';
@@ -12,12 +13,17 @@ let target = Infinity;
 let finished: Promise<unknown> = Promise.resolve();
 let onTarget: (() => void) | undefined;
 let replies = 0;
+/** Socket reads and their bytes since the armed run's first event: small reads mean this reader waited for bytes. */
+let reads = 0;
+let readBytes = 0;
 let onSubscribed: (() => void) | undefined;
 
 function reader() {
   let head = Buffer.alloc(0);
   let skip = 0;
   return (chunk: Buffer) => {
+    reads++;
+    readBytes += chunk.length;
     let pos = 0;
     while (pos < chunk.length) {
       if (skip > 0) {
@@ -45,6 +51,8 @@ function reader() {
       if (!firstAt) {
         firstAt = performance.now();
         cpuAtFirst = cpuUsage();
+        reads = 1;
+        readBytes = chunk.length;
       }
       skip = parseInt(headers.slice(cl + 16), 10);
     }
@@ -70,7 +78,8 @@ serveCalls(
       finished = new Promise((resolve) => {
         onTarget = () => {
           const elapsedS = (performance.now() - firstAt) / 1000;
-          resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS, cpu: cpuUsage(cpuAtFirst) });
+          const cpu = cpuUsage(cpuAtFirst);
+          resolve({ events: counted, elapsedS, eventsPerS: counted / elapsedS, cpu, reads, readBytes });
         };
       });
     },

@@ -1,26 +1,32 @@
-// FreeSWITCH's side of item 4, in the generator's slot of the layout: the
-// in-test ESL server (test/helpers/esl-server.ts: real handshake, captured
-// replies, idle `show channels/calls` for the resync), replaying the call stream
-// of esl-stream.ts to the connected client as fast as it reads.
+// FreeSWITCH's side of item 4, in the generator's slot of the layout: in-test ESL
+// servers (test/helpers/esl-server.ts: real handshake, captured replies, idle
+// `show channels/calls` for the resync), one per reader, so a flood goes to one
+// reader only while the other stays connected and idle. A flood is rendered
+// before it is sent and handed to the kernel in one write: the replayer then costs
+// only the kernel's copy, and the reader under test sets the pace.
 import { EslTestServer } from '../../helpers/esl-server.js';
 import { CallWriter, capturedCall, type Phase, type Tenant } from '../esl-stream.js';
 import { cpuSeconds, serveCalls } from '../processes.js';
 
 const call = capturedCall();
-let server: EslTestServer | undefined;
+const servers = new Map<string, EslTestServer>();
+let writer: { key: string; writer: CallWriter } | undefined;
 
 serveCalls(
   {
-    start: async () => {
-      server = await EslTestServer.start();
-      return { port: server.port };
+    /** A server for the reader `name`; returns its port. */
+    start: async (args: { name: string }) => {
+      const s = await EslTestServer.start();
+      servers.set(args.name, s);
+      return { port: s.port };
     },
     /**
-     * Once `after` commands matching `pattern` have been received in total (the client is subscribed,
-     * or has asked for the live channels to resync), writes calls [first, first+count) to the
-     * connected clients; resolves when all is handed to the kernel.
+     * Once `after` commands matching `pattern` have been received by `name`'s server (the client is
+     * subscribed, or has asked for the live channels to resync), writes calls [first, first+count) to
+     * its connected client; resolves when all is handed to the kernel.
      */
     replay: async (args: {
+      name: string;
       pattern: string;
       after: number;
       first: number;
@@ -28,27 +34,27 @@ serveCalls(
       tenants: Tenant[];
       phases: Phase[];
     }) => {
-      const s = server!;
+      const s = servers.get(args.name)!;
       await s.waitForCommand(new RegExp(args.pattern), args.after);
-      const phases = new Set(args.phases);
-      const writer = new CallWriter(call, phases, args.tenants[0]!.slug.length);
-      let bytes = 0;
+      // One layout per phase set, as large as the largest flood asked for (kept: floods repeat).
+      const key = args.phases.join();
+      if (!writer || writer.key !== key || writer.writer.ring < args.count)
+        writer = {
+          key,
+          writer: new CallWriter(call, new Set(args.phases), args.tenants[0]!.slug.length, args.count),
+        };
+      const w = writer.writer;
+      const bytes = w.calls(args.first, args.count, (n) => args.tenants[n % args.tenants.length]!);
       const cpu0 = cpuSeconds();
       const t0 = performance.now();
-      for (let n = args.first; n < args.first + args.count; n++) {
-        const frames = writer.frames(n, args.tenants[n % args.tenants.length]!);
-        bytes += frames.length;
-        s.sendRaw(frames);
-        // About a megabyte at a time (well inside the writer's ring), so the reader's pace sets the rate.
-        if (n % 20 === 19) await s.drained();
-      }
+      s.sendRaw(bytes);
       await s.drained();
-      // Near 1: the replayer, not the reader, set the pace.
+      // The replayer's share of its core while sending: well below 1 means it waited for the reader.
       const cpuShare = (cpuSeconds() - cpu0) / ((performance.now() - t0) / 1000);
-      return { events: args.count * writer.events, bytes, cpuShare };
+      return { events: args.count * w.events, bytes: bytes.length, cpuShare };
     },
   },
   async () => {
-    await server?.close();
+    for (const s of servers.values()) await s.close();
   },
 );
