@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { TenantId } from '../../xml-handlers/model.js';
 
 export interface WithTenantOptions {
@@ -24,9 +24,33 @@ export async function withTenant<T>(
   fn: (client: pg.PoolClient) => Promise<T>,
   options: WithTenantOptions = {},
 ): Promise<T> {
-  const context = { 'app.current_tenant': tenantId, 'app.via_reseller': options.viaReseller ?? '' };
-  return inTransaction(pool, context, fn, options.readOnly);
+  return inTransaction(pool, tenantContext(tenantId, options.viaReseller), fn, options.readOnly);
 }
+
+/**
+ * Read-only `statements` (SQL text; values inlined with pg's escapeLiteral) in one transaction whose tenant context
+ * is `tenantId`, set as withTenant sets it, sent as ONE simple-protocol query: BEGIN, the context, the statements and
+ * COMMIT run in order, in one round trip where withTenant needs two plus one per statement. PostgreSQL stops at the
+ * first statement that fails, inside the transaction, which is then rolled back. Each statement's result, in order.
+ */
+export async function readAsTenant(
+  pool: pg.Pool,
+  tenantId: TenantId,
+  statements: readonly string[],
+): Promise<pg.QueryResult[]> {
+  const begin = beginSql(tenantContext(tenantId), true);
+  return checkedOut(pool, async (client) => {
+    const results = (await client.query(
+      `${begin};\n${statements.join(';\n')};\nCOMMIT`,
+    )) as unknown as pg.QueryResult[];
+    return results.slice(2, 2 + statements.length);
+  });
+}
+
+const tenantContext = (tenantId: TenantId, viaReseller?: TenantId) => ({
+  'app.current_tenant': tenantId,
+  'app.via_reseller': viaReseller ?? '',
+});
 
 /** One transaction whose settings (set_config(..., is_local = true)) end with it. */
 async function inTransaction<T>(
@@ -35,6 +59,27 @@ async function inTransaction<T>(
   fn: (client: pg.PoolClient) => Promise<T>,
   readOnly = false,
 ): Promise<T> {
+  return checkedOut(pool, async (client) => {
+    await client.query(beginSql(settings, readOnly));
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  });
+}
+
+/**
+ * BEGIN and the settings as one simple-protocol query (one round trip): SELECT set_config(..., is_local = true)
+ * with the values as literals (pg's escapeLiteral; the simple protocol takes no parameters).
+ */
+function beginSql(settings: Record<string, string>, readOnly: boolean): string {
+  const set = Object.entries(settings).map(
+    ([n, v]) => `set_config(${pg.escapeLiteral(n)}, ${pg.escapeLiteral(v)}, true)`,
+  );
+  return `${readOnly ? 'BEGIN READ ONLY' : 'BEGIN'};\nSELECT ${set.join(', ')}`;
+}
+
+/** A pooled client for `fn`, whose transaction (if `fn` fails inside one) is rolled back before release. */
+async function checkedOut<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   // pg-pool listens for errors on idle clients only: a checked-out client whose server goes away (PostgreSQL
@@ -45,11 +90,7 @@ async function inTransaction<T>(
   };
   client.on('error', onError);
   try {
-    await client.query(readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-    await setAll(client, settings);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
+    return await fn(client);
   } catch (err) {
     // If even ROLLBACK fails the connection's state is unknown: destroy it rather than reuse it.
     await client.query('ROLLBACK').catch((rollbackErr: Error) => {

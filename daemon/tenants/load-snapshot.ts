@@ -1,7 +1,7 @@
 // Reads from PostgreSQL what the tenant caches hold. Before a tenant is known
 // only the SECURITY DEFINER resolvers are used; everything else goes through
 // withTenant, so row-level security decides what a snapshot can contain.
-import type pg from 'pg';
+import pg from 'pg';
 import {
   asTenantId,
   isAgentStatus,
@@ -23,7 +23,7 @@ import {
   type Tier,
   type Trunk,
 } from '../../xml-handlers/model.js';
-import { withTenant } from '../db/tenant-context.js';
+import { readAsTenant, withTenant } from '../db/tenant-context.js';
 
 /** The tenant owning a SIP domain, or null. */
 export async function resolveDomain(pool: pg.Pool, domain: string): Promise<TenantId | null> {
@@ -319,27 +319,32 @@ export const toTrunk = (r: Row): Trunk => ({
 
 /** The tenant without its rows, or null if it does not exist. */
 export async function loadHead(pool: pg.Pool, tenantId: TenantId): Promise<TenantHead | null> {
-  return withTenant(
-    pool,
-    tenantId,
-    async (c) => toHead((await c.query<{ snapshot: Row }>(HEAD_SQL)).rows[0]!.snapshot),
-    { readOnly: true },
-  );
+  return (await loadUser(pool, tenantId, null, true)).head ?? null;
 }
 
-/** One extension by number, with its row id (what credential changes name it by); null if there is none. */
-export async function loadExtension(
+/** An extension with its row id (what credential changes name it by). */
+export interface ExtensionRow {
+  id: string;
+  extension: Extension;
+}
+
+/**
+ * What a directory answer needs of a tenant whose snapshot is not cached, in one transaction and one round trip
+ * (readAsTenant): extension `number` unless null (row: null if there is none) and, if `head`, the tenant's head
+ * (null if the tenant does not exist). The number comes from a fetch: it is inlined by pg's escapeLiteral.
+ */
+export async function loadUser(
   pool: pg.Pool,
   tenantId: TenantId,
-  number: string,
-): Promise<{ id: string; extension: Extension } | null> {
-  const { rows } = await withTenant(
-    pool,
-    tenantId,
-    (c) => c.query<Row>(`${EXTENSIONS_SQL} WHERE number = $1`, [number]),
-    { readOnly: true },
-  );
-  return rows[0] ? { id: rows[0].id, extension: toExtension(rows[0]) } : null;
+  number: string | null,
+  head: boolean,
+): Promise<{ head?: TenantHead | null; row: ExtensionRow | null }> {
+  const statements = head ? [HEAD_SQL] : [];
+  if (number !== null) statements.push(`${EXTENSIONS_SQL} WHERE number = ${pg.escapeLiteral(number)}`);
+  const results = await readAsTenant(pool, tenantId, statements);
+  const x = number === null ? undefined : (results.at(-1)!.rows[0] as Row | undefined);
+  const row = x ? { id: x.id as string, extension: toExtension(x) } : null;
+  return head ? { head: toHead(results[0]!.rows[0]!.snapshot as Row), row } : { row };
 }
 
 /** One row of EXTENSION_COLUMNS. */

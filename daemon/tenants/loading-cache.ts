@@ -109,8 +109,11 @@ export class LoadingCache<K extends string, V extends object | string> {
     return this.positive.size;
   }
 
-  /** The value for key, loading it if absent or no longer fresh; null if it does not exist. Rejects only if loading fails and nothing is cached. */
-  async get(key: K, trace?: Trace): Promise<V | null> {
+  /**
+   * The value for key, loading it if absent or no longer fresh (with `loader` if given: it is called synchronously,
+   * before get returns, and only then); null if it does not exist. Rejects only if loading fails and nothing is cached.
+   */
+  async get(key: K, trace?: Trace, loader?: () => Promise<V | null>): Promise<V | null> {
     const { name, metrics } = this.opts;
     const entry = this.positive.get(key);
     if (entry && this.isFresh(entry)) {
@@ -124,7 +127,7 @@ export class LoadingCache<K extends string, V extends object | string> {
     metrics.misses.inc({ cache: name });
     if (trace) trace.loads++;
     try {
-      return await this.load(key);
+      return await this.load(key, loader);
     } catch (err) {
       if (!entry) throw err;
       metrics.stale.inc({ cache: name });

@@ -14,9 +14,9 @@ import { cacheMetrics, LoadingCache, type Trace } from './loading-cache.js';
 import { withTenant } from '../db/tenant-context.js';
 import {
   listTenants,
-  loadExtension,
   loadHead,
   loadSnapshot,
+  loadUser,
   readExtensions,
   resolveDid,
   resolveDomain,
@@ -132,12 +132,7 @@ export class TenantStore {
       max: opts.maxUsers,
       // Scanners probe numbers that do not exist: those are kept apart, so they cannot push real phones out.
       negative,
-      load: async (key) => {
-        const [tenantId, , number] = splitUserKey(key);
-        const row = await loadExtension(pool, tenantId, number);
-        if (row) this.indexUser(row.id, key);
-        return row;
-      },
+      load: (key) => this.loadUser(key, { head: false, row: true }).then((r) => r.row),
     });
   }
 
@@ -150,8 +145,31 @@ export class TenantStore {
     if (!id) return null;
     const whole = this.snapshots.peek(id);
     if (whole) return userIn(whole, number);
-    const [head, row] = await Promise.all([this.heads.get(id, trace), this.users.get(this.userKey(id, number), trace)]);
+    // What is missing of the head and the row is read together, in one round trip: each cache calls its loader
+    // (synchronously, from get) only on a miss, and the read starts once both have said what they need.
+    const key = this.userKey(id, number);
+    const want = { head: false, row: false };
+    let read: ReturnType<TenantStore['loadUser']> | undefined;
+    const both = () => (read ??= Promise.resolve().then(() => this.loadUser(key, want)));
+    const [head, row] = await Promise.all([
+      this.heads.get(id, trace, () => {
+        want.head = true;
+        return both().then((r) => r.head ?? null);
+      }),
+      this.users.get(key, trace, () => {
+        want.row = true;
+        return both().then((r) => r.row);
+      }),
+    ]);
     return head && { tenant: head, extension: row?.extension };
+  }
+
+  /** The row of user `key` and/or its tenant's head; a row read is indexed by its id for credential changes. */
+  private async loadUser(key: string, want: { head: boolean; row: boolean }) {
+    const [tenantId, , number] = splitUserKey(key);
+    const r = await loadUser(this.pool, tenantId, want.row ? number : null, want.head);
+    if (r.row) this.indexUser(r.row.id, key);
+    return r;
   }
 
   /** The tenant owning `domain` without its rows (whether it exists and is active), or null. */

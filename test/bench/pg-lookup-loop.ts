@@ -22,6 +22,9 @@ export interface LookupResult extends LatencySummary {
   found: number;
   elapsedS: number;
   rps: number;
+  /** The first pass over the tenants (each tenant's first user), and the rest. */
+  firstPass: LatencySummary;
+  rest: LatencySummary;
 }
 
 async function run(job: LookupJob): Promise<LookupResult> {
@@ -62,7 +65,15 @@ async function run(job: LookupJob): Promise<LookupResult> {
     };
     await Promise.all(Array.from({ length: job.inFlight }, worker));
     const elapsedS = (performance.now() - started) / 1000;
-    return { lookups: total, found, elapsedS, rps: total / elapsedS, ...percentiles(latencies) };
+    return {
+      lookups: total,
+      found,
+      elapsedS,
+      rps: total / elapsedS,
+      ...percentiles(latencies),
+      firstPass: percentiles(latencies.subarray(0, job.tenants)),
+      rest: percentiles(latencies.subarray(job.tenants)),
+    };
   } finally {
     await pool.end();
   }

@@ -45,7 +45,7 @@ test('query latency, errors and pool gauges cover pool.query and withTenant', as
   const acme = await tenantIdOf(pool, 'acme');
   const before = sample(await registry.metrics(), 'fs_tenantd_db_query_duration_seconds_count')!;
   assert.ok(before > 10, 'seeding was timed');
-  // One tenant transaction: BEGIN, set_config, the SELECT, COMMIT = 4 statements.
+  // One tenant transaction: BEGIN with set_config (one query), the SELECT, COMMIT = 3 queries.
   await withTenant(pool, acme, (c) => c.query('SELECT count(*) FROM extensions'));
   await pool.query('SELECT no_such_column FROM tenants').then(
     () => assert.unreachable('bad SQL succeeded'),
@@ -62,7 +62,7 @@ test('query latency, errors and pool gauges cover pool.query and withTenant', as
     assert.is(res.statusCode, 200);
     assert.match(res.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
     const text = res.body;
-    assert.is(sample(text, 'fs_tenantd_db_query_duration_seconds_count'), before + 4 + 1 + 1);
+    assert.is(sample(text, 'fs_tenantd_db_query_duration_seconds_count'), before + 3 + 1 + 1);
     assert.is(sample(text, 'fs_tenantd_db_query_errors_total'), 1);
     assert.ok((sample(text, 'fs_tenantd_db_pool_total_clients') ?? 0) >= 1, 'pool holds a client');
     assert.is(sample(text, 'fs_tenantd_db_pool_waiting_clients'), 0);
