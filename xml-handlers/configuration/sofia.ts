@@ -114,9 +114,9 @@ export function assembleSofia(
       // Several devices per extension (desk phone and softphone), kept apart by Call-ID. Without it sofia replaces
       // an extension's registration with any newer one, so a REGISTER that the registration guard later removes
       // (daemon/esl/registration-guard.ts) would still have knocked the real phone out. Not `contact` (nor `true`,
-      // which means contact): sofia_reg_handle_register then deletes every row with the same Contact whatever its
-      // user and domain, so one tenant's REGISTER could drop another's. A phone back with a new Call-ID and digest
-      // qop (every phone FreeSWITCH challenges with qop=auth) has its row moved, not doubled (update_registration).
+      // which means contact): sofia_reg_handle_register_token then deletes every row with the same Contact whatever
+      // its user and domain, so one tenant's REGISTER could drop another's. A phone back with a new Call-ID that
+      // answers the challenge with qop (sofia asks qop=auth) has its row moved, not doubled (update_registration).
       ['multiple-registrations', 'call-id'],
     ]);
   }
