@@ -25,9 +25,10 @@ export const FLUSH_ALL = 'xml_flush_cache';
 const MAX_USER_FLUSHES = 500;
 export const RELOAD_ACL = 'reloadacl';
 /**
- * reloadacl answers only once FreeSWITCH has rebuilt every list (14 s at 20,000 tenants, BENCHMARKS.md): within the
- * command timeout (5 s) it would count as failed, and a node that sends nothing meanwhile would be disconnected,
- * and reconnecting sends reloadacl again.
+ * reloadacl answers only once FreeSWITCH has rebuilt every list (14 s at 20,000 tenants, BENCHMARKS.md). As `api` it
+ * holds the connection's listener thread (mod_event_socket runs api commands inline) so the commands queued behind it
+ * and the events time out, the client takes the silent connection for dead, and reconnecting sends reloadacl again:
+ * it is sent as `bgapi` (a thread of its own), with a timeout for the whole job.
  */
 const RELOAD_ACL_TIMEOUT_MS = 120_000;
 /**
@@ -131,7 +132,8 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
         for (const cmd of cmds) {
           const name = cmd.split(' ')[0]!;
           try {
-            const reply = await esl.api(cmd, cmd === RELOAD_ACL ? { timeoutMs: RELOAD_ACL_TIMEOUT_MS } : {});
+            const reply =
+              cmd === RELOAD_ACL ? await esl.bgapi(cmd, { timeoutMs: RELOAD_ACL_TIMEOUT_MS }) : await esl.api(cmd);
             sent.labels(name, 'ok').inc();
             log.debug({ node: esl.node, cmd, reply: reply.trim() }, 'FreeSWITCH cache flushed');
           } catch (err) {
