@@ -24,6 +24,8 @@ export const FLUSH_ALL = 'xml_flush_cache';
 /** Above this many user flushes for one tenant's changes, FreeSWITCH's whole user cache is flushed in one command. */
 const MAX_USER_FLUSHES = 500;
 export const RELOAD_ACL = 'reloadacl';
+/** How long a batch may wait for look-ups still in flight beyond its debounce. */
+const MAX_BATCH_WAIT_MS = 1000;
 /**
  * reloadacl answers only once FreeSWITCH has rebuilt every list (14 s at 20,000 tenants, BENCHMARKS.md). As `api` it
  * holds the connection's listener thread (mod_event_socket runs api commands inline) so the commands queued behind it
@@ -81,6 +83,7 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
   let lookups = 0;
   let lookupsDone: (() => void) | undefined;
   let stopped = false;
+  let firstPendingAt = 0;
   /** A trunk or tenant changed since the last flush: compare acl.conf (with opts.acl). */
   let aclCheck = false;
   /** The acl.conf last compared; undefined: unknown, the next comparison finds it changed. */
@@ -91,7 +94,10 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
     const set = pending.get(node) ?? new Set<string>();
     for (const c of commands) set.add(c);
     pending.set(node, set);
-    timer ??= setTimeout(flush, opts.debounceMs ?? 100);
+    if (!timer) {
+      firstPendingAt = performance.now();
+      timer = setTimeout(flush, opts.debounceMs ?? 100);
+    }
   };
 
   /**
@@ -117,6 +123,12 @@ export function createCacheFlusher(opts: CacheFlusherOptions): CacheFlusher {
   };
 
   const flush = () => {
+    // One commit's notifications can arrive over two socket reads, so two look-ups: wait (briefly) for those in
+    // flight, or a user named by both halves would be flushed twice.
+    if (lookups > 0 && performance.now() - firstPendingAt < MAX_BATCH_WAIT_MS) {
+      timer = setTimeout(flush, 5);
+      return;
+    }
     timer = undefined;
     const batch = new Map(pending);
     pending.clear();
