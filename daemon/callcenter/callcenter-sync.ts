@@ -412,8 +412,9 @@ export class CallcenterSync {
     this.pending.tenants.add(e.tenantId);
     if (TREE_TABLES.has(e.table)) this.pending.trees.add(e.tenantId);
     // sip_domains notifies row by row, never in bulk (sql/021): a domain left behind is named here.
-    for (const d of [e.keys.domain?.old, e.keys.domain?.new])
-      if (e.table === 'sip_domains' && typeof d === 'string') this.pending.domains.add(d.toLowerCase());
+    if (e.table === 'sip_domains')
+      for (const d of [e.keys.domain?.old, e.keys.domain?.new])
+        if (typeof d === 'string') this.pending.domains.add(d.toLowerCase());
     this.schedule();
   }
 
